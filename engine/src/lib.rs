@@ -1,0 +1,25 @@
+//! Sans-IO BitTorrent protocol core.
+//!
+//! Owns no socket, no file and no clock: callers feed bytes, events and `now`,
+//! and collect actions (bytes to send, pieces to verify and write, blocks to read).
+//! Everything here is deterministic and unit-testable. Not here: anything that
+//! touches the OS (see the `ccbt-io` and `ccbt-shards` crates).
+
+pub mod bencode;
+pub mod bitfield;
+pub mod choker;
+pub mod file_layout;
+pub mod magnet;
+pub mod metainfo;
+pub mod metainfo_builder;
+pub mod path_sanitizer;
+pub mod piece_picker;
+pub mod pipeline_depth;
+pub mod rate;
+pub mod allowed_fast;
+pub mod torrent;
+pub mod types;
+pub mod wire;
+
+pub use bitfield::Bitfield;
+pub use types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex, BLOCK_SIZE};

@@ -1,0 +1,1 @@
+//! glommio adapters for ccbt.
