@@ -5,6 +5,8 @@
 //! Everything here is deterministic and unit-testable. Not here: anything that
 //! touches the OS (see the `ccbt-io` and `ccbt-shards` crates).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod bencode;
 pub mod bitfield;
 pub mod choker;
