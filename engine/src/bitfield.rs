@@ -147,7 +147,7 @@ mod tests {
         #[test]
         fn any_spare_bit_is_rejected(len in 1u32..200, spare_bit in 0u32..7) {
             let mut bf = Bitfield::full(len);
-            let spare = (len.div_ceil(8) * 8 - len) as u32;
+            let spare = len.div_ceil(8) * 8 - len;
             prop_assume!(spare > 0);
             let mut bytes = bf.as_bytes().to_vec();
             let last = bytes.len() - 1;

@@ -18,6 +18,7 @@ pub mod path_sanitizer;
 pub mod piece_picker;
 pub mod pipeline_depth;
 pub mod rate;
+pub mod rate_limiter;
 pub mod allowed_fast;
 pub mod torrent;
 pub mod types;

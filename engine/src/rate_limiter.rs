@@ -1,0 +1,71 @@
+//! Token-bucket rate limiting, with time passed in.
+
+use std::time::{Duration, Instant};
+
+/// Allows `rate` bytes per second on average, with bursts up to `burst` bytes.
+#[derive(Clone, Debug)]
+pub struct TokenBucket {
+    rate: u64,
+    burst: u64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A bucket that starts full. `rate` must be > 0; the burst is at least one 16 KiB block.
+    pub fn new(rate: u64, now: Instant) -> Self {
+        let rate = rate.max(1);
+        let burst = (rate / 4).max(crate::BLOCK_SIZE as u64 * 4);
+        TokenBucket { rate, burst, tokens: burst as f64, last: now }
+    }
+
+    pub fn rate(&self) -> u64 {
+        self.rate
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate as f64).min(self.burst as f64);
+    }
+
+    /// Takes `bytes` (possibly going into debt) and returns how long the caller
+    /// should wait before moving more data.
+    pub fn consume(&mut self, now: Instant, bytes: u64) -> Duration {
+        self.refill(now);
+        self.tokens -= bytes as f64;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate as f64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn average_rate_is_held() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(1_000_000, start);
+        let mut now = start;
+        let mut moved = 0u64;
+        // Move 10 MB in 16 KiB steps, sleeping as told on a fake clock.
+        while moved < 10_000_000 {
+            now += bucket.consume(now, 16384);
+            moved += 16384;
+        }
+        let secs = now.duration_since(start).as_secs_f64();
+        assert!((9.5..=10.5).contains(&secs), "took {secs}s");
+    }
+
+    #[test]
+    fn burst_is_free() {
+        let now = Instant::now();
+        let mut bucket = TokenBucket::new(1_000_000, now);
+        assert_eq!(bucket.consume(now, 100_000), Duration::ZERO);
+        assert!(bucket.consume(now, 1_000_000) > Duration::from_millis(500));
+    }
+}
