@@ -1,1 +1,13 @@
-//! glommio adapters for ccbt.
+//! glommio adapters for ccbt: peer sockets, storage files, hashing.
+//!
+//! Performs what the engine (`ccbt-engine`) asks and feeds results back. No protocol
+//! decisions live here; no executor placement either (that is `ccbt-shards`).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod piece_hasher;
+pub mod socket_transfer;
+pub mod storage;
+pub mod read_cache;
+pub mod peer_connection;
+pub mod torrent_task;

@@ -1,0 +1,140 @@
+//! `ccbt`: download (or seed) torrents and exit when every piece is verified.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use ccbt_cli::download::{self, DownloadOptions};
+use ccbt_cli::output::{OutputMode, Reporter};
+use ccbt_cli::{demo, size, source, CliError};
+use ccbt_engine::torrent::TorrentConfig;
+use ccbt_io::storage::Preallocation;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "ccbt", version, about = "Fast BitTorrent downloads and seeding on Linux servers")]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// .torrent files, directories of .torrent files, or magnet links
+    #[arg(required = true)]
+    sources: Vec<String>,
+    /// Directory the data is written to (and rechecked in)
+    #[arg(short = 'o', long = "output", default_value = ".")]
+    output: PathBuf,
+    /// Keep seeding after the download until SIGINT/SIGTERM
+    #[arg(long)]
+    seed: bool,
+    /// A peer to connect to (repeatable)
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    peers: Vec<String>,
+    /// Address to accept peers on
+    #[arg(long, default_value = "0.0.0.0:6881")]
+    listen: SocketAddr,
+    /// Executors (one per core by default)
+    #[arg(long)]
+    shards: Option<usize>,
+    /// JSON lines on stdout instead of human output
+    #[arg(long)]
+    json: bool,
+    /// Download rate limit per torrent in bytes/s (e.g. 10M)
+    #[arg(long, value_parser = size::parse_size)]
+    download_limit: Option<u64>,
+    /// Upload rate limit per torrent in bytes/s (e.g. 10M)
+    #[arg(long, value_parser = size::parse_size)]
+    upload_limit: Option<u64>,
+    /// Regular unchoke slots (0 = unchoke every interested peer)
+    #[arg(long, default_value_t = 8)]
+    unchoke_slots: usize,
+    /// Download pieces in order
+    #[arg(long)]
+    sequential: bool,
+    /// Allocate the whole files up front instead of sparse files
+    #[arg(long)]
+    full_allocation: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Seed a generated payload and download it over loopback through the real engine
+    Demo {
+        /// Payload size (e.g. 256M, 1G)
+        #[arg(long, default_value = "256M", value_parser = size::parse_size)]
+        size: u64,
+        /// Piece size
+        #[arg(long, default_value = "1M", value_parser = size::parse_size)]
+        piece_size: u64,
+        /// Executors per session
+        #[arg(long)]
+        shards: Option<usize>,
+        /// Directory for the temporary files
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+fn resolve_peers(peers: &[String]) -> Result<Vec<SocketAddr>, String> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for p in peers {
+        let mut addrs = p.to_socket_addrs().map_err(|e| format!("--peer {p}: {e}"))?;
+        out.push(addrs.next().ok_or_else(|| format!("--peer {p}: no address"))?);
+    }
+    Ok(out)
+}
+
+fn main() {
+    ccbt_cli::init_logging();
+    let args = Args::parse();
+    let code = match run(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ccbt: error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(args: Args) -> Result<(), CliError> {
+    if let Some(Command::Demo { size, piece_size, shards, workdir }) = args.command {
+        let piece_size = u32::try_from(piece_size).map_err(|_| CliError::Demo("--piece-size is too large".into()))?;
+        let report = demo::run(&demo::DemoOptions {
+            size,
+            piece_size,
+            shards: shards.unwrap_or_else(ccbt_cli::default_shards),
+            workdir,
+        })?;
+        println!(
+            "{{\"type\":\"demo\",\"bytes\":{},\"seconds\":{:.3},\"rate\":{:.0}}}",
+            report.bytes,
+            report.seconds,
+            report.bytes as f64 / report.seconds
+        );
+        return Ok(());
+    }
+    let torrents = source::load_sources(&args.sources)?;
+    let peers = resolve_peers(&args.peers).map_err(CliError::TorrentFailed)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    let config = TorrentConfig { unchoke_slots: args.unchoke_slots, sequential: args.sequential, ..TorrentConfig::default() };
+    let opts = DownloadOptions {
+        torrents,
+        output_dir: args.output,
+        seed: args.seed,
+        peers,
+        listen: args.listen,
+        shards: args.shards.unwrap_or_else(ccbt_cli::default_shards),
+        download_limit: args.download_limit,
+        upload_limit: args.upload_limit,
+        preallocation: if args.full_allocation { Preallocation::Full } else { Preallocation::Sparse },
+        config,
+    };
+    let mut reporter = Reporter::new(OutputMode::choose(args.json));
+    download::run(opts, &mut reporter, stop)?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! `ccbt`: download (and optionally keep seeding) a set of torrents in one session.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ccbt_engine::torrent::TorrentConfig;
+use ccbt_engine::{InfoHash, PeerId};
+use ccbt_io::storage::Preallocation;
+use ccbt_shards::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES};
+
+use crate::error::CliError;
+use crate::output::Reporter;
+use crate::source::LoadedTorrent;
+
+/// Everything `ccbt` was asked to do.
+#[derive(Debug, Clone)]
+pub struct DownloadOptions {
+    pub torrents: Vec<LoadedTorrent>,
+    pub output_dir: PathBuf,
+    /// Keep seeding after the download until stopped.
+    pub seed: bool,
+    pub peers: Vec<SocketAddr>,
+    pub listen: SocketAddr,
+    pub shards: usize,
+    pub download_limit: Option<u64>,
+    pub upload_limit: Option<u64>,
+    pub preallocation: Preallocation,
+    pub config: TorrentConfig,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Default)]
+pub struct DownloadReport {
+    /// Payload bytes received this run.
+    pub downloaded: u64,
+    pub verified_bytes: u64,
+    pub seconds: f64,
+    pub handovers: u64,
+}
+
+/// How often the loop wakes to check for a stop request.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Checks that nobody else listens on the address (the shards share it with
+/// SO_REUSEPORT, which would otherwise silently share it with another ccbt too)
+/// and resolves port 0 to a concrete port.
+pub fn reserve_listen_addr(addr: SocketAddr) -> Result<SocketAddr, CliError> {
+    let probe = std::net::TcpListener::bind(addr).map_err(|source| CliError::Listen { addr, source })?;
+    probe.local_addr().map_err(|source| CliError::Listen { addr, source })
+}
+
+/// A fresh peer id for this process.
+pub fn new_peer_id() -> PeerId {
+    let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::from_entropy();
+    PeerId::generate(&mut rng)
+}
+
+/// Runs the session until every torrent is verified (or, with `seed`, until `stop`).
+pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>) -> Result<DownloadReport, CliError> {
+    let start = Instant::now();
+    let listen = reserve_listen_addr(opts.listen)?;
+    let mut session = Session::start(SessionConfig {
+        shards: opts.shards,
+        listen,
+        our_id: new_peer_id(),
+        read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
+    })?;
+    reporter.listening(session.listen_addr(), session.shard_count());
+    let result = drive(&opts, &mut session, reporter, &stop, start);
+    session.shutdown();
+    let mut latest: HashMap<InfoHash, TorrentStatus> = HashMap::new();
+    while let Ok(ev) = session.events().try_recv() {
+        if let SessionEvent::Status { torrents, .. } = ev {
+            for t in torrents {
+                latest.insert(t.info_hash, t);
+            }
+        }
+    }
+    reporter.finish();
+    let mut report = result?;
+    if !latest.is_empty() {
+        report.downloaded = latest.values().map(|t| t.stats.downloaded).sum();
+        report.verified_bytes = latest.values().map(|t| t.stats.verified_bytes).sum();
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    report.handovers = session.router().handovers();
+    let statuses: Vec<TorrentStatus> = latest.into_values().collect();
+    reporter.status(&statuses, report.handovers, Duration::ZERO);
+    reporter.summary(report.downloaded, report.seconds, report.verified_bytes, report.handovers);
+    Ok(report)
+}
+
+fn drive(
+    opts: &DownloadOptions,
+    session: &mut Session,
+    reporter: &mut Reporter,
+    stop: &AtomicBool,
+    start: Instant,
+) -> Result<DownloadReport, CliError> {
+    let mut names: HashMap<InfoHash, String> = HashMap::new();
+    let mut config = opts.config.clone();
+    config.listen_port = Some(session.listen_addr().port());
+    for t in &opts.torrents {
+        names.insert(t.meta.info_hash, t.meta.info.name.clone());
+        session.add_torrent(AddTorrent {
+            meta: t.meta.clone(),
+            download_dir: opts.output_dir.clone(),
+            config: config.clone(),
+            preallocation: opts.preallocation,
+            peers: opts.peers.clone(),
+            skipped_files: Vec::new(),
+            download_limit: opts.download_limit,
+            upload_limit: opts.upload_limit,
+        })?;
+    }
+    let mut complete: HashMap<InfoHash, bool> = names.keys().map(|h| (*h, false)).collect();
+    let mut latest: HashMap<InfoHash, TorrentStatus> = HashMap::new();
+    let mut shard_reports = 0usize;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            if opts.seed || complete.values().all(|c| *c) {
+                break;
+            }
+            return Err(CliError::Interrupted);
+        }
+        if !opts.seed && complete.values().all(|c| *c) {
+            break;
+        }
+        let event = match session.events().recv_timeout(POLL) {
+            Ok(ev) => ev,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(CliError::TorrentFailed("the session stopped unexpectedly".into()))
+            }
+        };
+        let hex = |h: &InfoHash| h.to_hex();
+        match event {
+            SessionEvent::Started { info_hash, have, num_pieces, .. } => {
+                let name = names.get(&info_hash).cloned().unwrap_or_default();
+                reporter.started(&name, &hex(&info_hash), have, num_pieces);
+            }
+            SessionEvent::Completed { info_hash } => {
+                if let Some(done) = complete.get_mut(&info_hash) {
+                    if !*done {
+                        *done = true;
+                        let name = names.get(&info_hash).cloned().unwrap_or_default();
+                        reporter.complete(latest.get(&info_hash), &name, &hex(&info_hash), start.elapsed());
+                    }
+                }
+            }
+            SessionEvent::Failed { info_hash, error } => {
+                reporter.failed(&hex(&info_hash), &error);
+                return Err(CliError::TorrentFailed(error));
+            }
+            SessionEvent::Status { torrents, .. } => {
+                for t in torrents {
+                    latest.insert(t.info_hash, t);
+                }
+                shard_reports += 1;
+                if shard_reports >= session.shard_count() {
+                    shard_reports = 0;
+                    let mut all: Vec<TorrentStatus> = latest.values().cloned().collect();
+                    all.sort_by(|a, b| a.name.cmp(&b.name));
+                    reporter.status(&all, session.router().handovers(), ccbt_shards::STATUS_INTERVAL);
+                }
+            }
+            SessionEvent::ShardStopped { shard } => {
+                return Err(CliError::TorrentFailed(format!("shard {shard} stopped unexpectedly")));
+            }
+        }
+    }
+    Ok(DownloadReport::default())
+}

@@ -1,0 +1,50 @@
+//! Errors the binaries turn into one line and an exit code.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{path}: {source}")]
+    ReadFile { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    BadTorrent { path: PathBuf, source: ccbt_engine::metainfo::MetainfoError },
+    #[error("{path}: no .torrent files in this directory")]
+    EmptyDirectory { path: PathBuf },
+    #[error("magnet links are not supported yet (fetching metadata from peers comes later): {0}")]
+    MagnetUnsupported(String),
+    #[error("bad magnet link: {0}")]
+    BadMagnet(#[from] ccbt_engine::magnet::MagnetError),
+    #[error("{path}: the same torrent ({info_hash}) is given twice")]
+    DuplicateTorrent { path: PathBuf, info_hash: ccbt_engine::InfoHash },
+    #[error(transparent)]
+    Session(#[from] ccbt_shards::SessionError),
+    #[error("{0}")]
+    TorrentFailed(String),
+    #[error("{path}: {reason}")]
+    Create { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Demo(String),
+    #[error("interrupted before every piece was verified")]
+    Interrupted,
+}
+
+impl CliError {
+    /// Process exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Interrupted => 130,
+            CliError::ReadFile { .. }
+            | CliError::BadTorrent { .. }
+            | CliError::EmptyDirectory { .. }
+            | CliError::MagnetUnsupported(_)
+            | CliError::BadMagnet(_)
+            | CliError::DuplicateTorrent { .. } => 2,
+            _ => 1,
+        }
+    }
+}

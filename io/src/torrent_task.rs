@@ -1,0 +1,397 @@
+//! A torrent running on one executor: owns the engine state, the storage and the
+//! links to its peer connections, and performs the engine's actions.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ccbt_engine::metainfo::Metainfo;
+use ccbt_engine::piece_picker::PiecePriority;
+use ccbt_engine::rate_limiter::TokenBucket;
+use ccbt_engine::torrent::{Action, Torrent, TorrentConfig, TorrentParams, TorrentStats};
+use ccbt_engine::wire::Message;
+use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
+use glommio::channels::local_channel::{self, LocalSender};
+
+use crate::piece_hasher::verify_piece;
+use crate::read_cache::ReadCache;
+use crate::storage::{Preallocation, Storage, StorageError, StorageFile};
+
+/// How often the engine's periodic work runs.
+pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// Wait before dialing a known peer again after its connection ended.
+const REDIAL_BACKOFF: Duration = Duration::from_secs(3);
+
+/// What a running torrent reports to whoever started it.
+#[derive(Clone, Debug)]
+pub enum TorrentEvent {
+    /// Existing data was checked; `have` pieces were already valid.
+    Checked { info_hash: InfoHash, have: u32, num_pieces: u32 },
+    /// Every wanted piece is verified on disk.
+    Completed { info_hash: InfoHash },
+    /// The torrent stopped because of an error it cannot get past (disk full, say).
+    Failed { info_hash: InfoHash, error: String },
+}
+
+/// Called with each event, on the torrent's executor.
+pub type EventSink = Rc<dyn Fn(TorrentEvent)>;
+
+/// What a torrent needs to start.
+pub struct TorrentSetup {
+    pub meta: Arc<Metainfo>,
+    pub download_dir: PathBuf,
+    pub config: TorrentConfig,
+    pub preallocation: Preallocation,
+    pub our_id: PeerId,
+    /// Peers to dial (and redial while we still want data).
+    pub peers: Vec<SocketAddr>,
+    /// Files to skip (by index in the metainfo).
+    pub skipped_files: Vec<usize>,
+    /// Payload bytes per second this torrent may receive (None = unlimited).
+    pub download_limit: Option<u64>,
+    /// Payload bytes per second this torrent may send (None = unlimited).
+    pub upload_limit: Option<u64>,
+}
+
+/// Work queued for one peer's writer.
+pub(crate) enum Outgoing {
+    Message(Message),
+    Serve(BlockRef),
+}
+
+/// A peer writer's queue; the writer drains it whole, so messages batch naturally.
+pub(crate) struct Outbox {
+    queue: RefCell<VecDeque<Outgoing>>,
+    closed: Cell<bool>,
+    wake: LocalSender<()>,
+}
+
+impl Outbox {
+    pub fn push(&self, item: Outgoing) {
+        self.queue.borrow_mut().push_back(item);
+        let _ = self.wake.try_send(());
+    }
+
+    /// Ends the writer once the queue is empty.
+    pub fn close(&self) {
+        self.closed.set(true);
+        let _ = self.wake.try_send(());
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    pub fn pop(&self) -> Option<Outgoing> {
+        self.queue.borrow_mut().pop_front()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
+    }
+}
+
+pub(crate) struct PeerLink {
+    pub outbox: Rc<Outbox>,
+    pub close: LocalSender<()>,
+    pub addr: SocketAddr,
+}
+
+/// One running torrent on this executor.
+pub struct TorrentTask {
+    pub info_hash: InfoHash,
+    pub meta: Arc<Metainfo>,
+    pub(crate) engine: RefCell<Torrent>,
+    pub(crate) storage: Storage,
+    pub(crate) cache: Rc<RefCell<ReadCache>>,
+    pub(crate) links: RefCell<HashMap<PeerKey, PeerLink>>,
+    next_key: Cell<u64>,
+    known_peers: RefCell<HashMap<SocketAddr, Option<Instant>>>,
+    stopped: Cell<bool>,
+    failed: RefCell<Option<String>>,
+    events: EventSink,
+    /// Payload bytes taken off the wire for this torrent (for tests and status).
+    pub(crate) payload_received: Cell<u64>,
+    pub(crate) download_limit: Option<RefCell<TokenBucket>>,
+    pub(crate) upload_limit: Option<RefCell<TokenBucket>>,
+}
+
+impl TorrentTask {
+    /// Opens (creating) the files, rechecks existing data and builds the engine state.
+    pub async fn start(
+        setup: TorrentSetup,
+        cache: Rc<RefCell<ReadCache>>,
+        events: EventSink,
+    ) -> Result<Rc<TorrentTask>, StorageError> {
+        let meta = setup.meta;
+        let info = &meta.info;
+        let files: Vec<StorageFile> =
+            info.files.iter().map(|f| StorageFile { path: f.path.clone(), length: f.length }).collect();
+        let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;
+        let have = storage.recheck(&info.piece_hashes, |_| {}).await?;
+        let info_hash = meta.info_hash;
+        events(TorrentEvent::Checked { info_hash, have: have.count_ones(), num_pieces: meta.num_pieces() });
+        let params = TorrentParams {
+            info_hash,
+            num_pieces: meta.num_pieces(),
+            piece_length: info.piece_length,
+            total_length: info.total_length,
+        };
+        let seed = u64::from_le_bytes([
+            info_hash.0[0], info_hash.0[1], info_hash.0[2], info_hash.0[3], setup.our_id.0[16], setup.our_id.0[17],
+            setup.our_id.0[18], setup.our_id.0[19],
+        ]);
+        let mut engine = Torrent::new(params, &have, setup.config, setup.our_id, seed, Instant::now());
+        if !setup.skipped_files.is_empty() {
+            apply_skipped_files(&mut engine, &meta, &setup.skipped_files);
+        }
+        let complete = engine.is_complete();
+        let task = Rc::new(TorrentTask {
+            info_hash,
+            meta: meta.clone(),
+            engine: RefCell::new(engine),
+            storage,
+            cache,
+            links: RefCell::new(HashMap::new()),
+            next_key: Cell::new(1),
+            known_peers: RefCell::new(setup.peers.iter().map(|a| (*a, None)).collect()),
+            stopped: Cell::new(false),
+            failed: RefCell::new(None),
+            events,
+            payload_received: Cell::new(0),
+            download_limit: setup.download_limit.map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
+            upload_limit: setup.upload_limit.map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
+        });
+        if complete {
+            (task.events)(TorrentEvent::Completed { info_hash });
+        }
+        glommio::spawn_local(tick_loop(task.clone())).detach();
+        task.dial_known_peers();
+        Ok(task)
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> TorrentStats {
+        self.engine.borrow().stats(Instant::now())
+    }
+
+    /// Payload bytes received from peers since start.
+    pub fn payload_received(&self) -> u64 {
+        self.payload_received.get()
+    }
+
+    /// The error that stopped the torrent, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.borrow().clone()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.engine.borrow().is_complete()
+    }
+
+    pub fn our_id(&self) -> PeerId {
+        self.engine.borrow().our_id()
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
+
+    /// Adds a peer address to dial.
+    pub fn add_known_peer(self: &Rc<Self>, addr: SocketAddr) {
+        self.known_peers.borrow_mut().entry(addr).or_insert(None);
+        self.dial_known_peers();
+    }
+
+    /// Closes every connection and stops the periodic work; files are closed when the last reference goes.
+    pub fn stop(&self) {
+        self.stopped.set(true);
+        for link in self.links.borrow().values() {
+            let _ = link.close.try_send(());
+        }
+    }
+
+    pub(crate) fn next_peer_key(&self) -> PeerKey {
+        let k = self.next_key.get();
+        self.next_key.set(k + 1);
+        PeerKey(k)
+    }
+
+    /// Performs every action the engine has queued.
+    pub(crate) fn dispatch(self: &Rc<Self>) {
+        loop {
+            let action = self.engine.borrow_mut().poll_action();
+            let Some(action) = action else { break };
+            match action {
+                Action::Send { peer, message } => self.to_peer(peer, Outgoing::Message(message)),
+                Action::ServeBlock { peer, block } => self.to_peer(peer, Outgoing::Serve(block)),
+                Action::VerifyPiece { piece, data } => {
+                    glommio::spawn_local(verify_and_write(self.clone(), piece, data)).detach();
+                }
+                Action::Disconnect { peer, reason } => {
+                    tracing::debug!(torrent = %self.info_hash, ?peer, ?reason, "disconnecting peer");
+                    if let Some(link) = self.links.borrow().get(&peer) {
+                        let _ = link.close.try_send(());
+                    }
+                }
+                Action::Completed => (self.events)(TorrentEvent::Completed { info_hash: self.info_hash }),
+            }
+        }
+    }
+
+    /// How long to pause after moving `bytes` under a limit (zero without one).
+    pub(crate) fn throttle(limit: &Option<RefCell<TokenBucket>>, bytes: u64) -> Duration {
+        match limit {
+            Some(bucket) => bucket.borrow_mut().consume(Instant::now(), bytes),
+            None => Duration::ZERO,
+        }
+    }
+
+    fn to_peer(&self, peer: PeerKey, item: Outgoing) {
+        if let Some(link) = self.links.borrow().get(&peer) {
+            link.outbox.push(item);
+        }
+    }
+
+    /// Reads a block for serving, through the shard's piece cache.
+    pub(crate) async fn read_block(&self, block: BlockRef) -> Result<Bytes, StorageError> {
+        let cached = self.cache.borrow_mut().get(self.info_hash, block.piece);
+        let piece = match cached {
+            Some(p) => p,
+            None => {
+                let p = self.storage.read_piece(block.piece).await?;
+                self.cache.borrow_mut().insert(self.info_hash, block.piece, p.clone());
+                p
+            }
+        };
+        let start = block.offset as usize;
+        let end = start + block.length as usize;
+        if end > piece.len() {
+            return Err(StorageError::BadRange {
+                piece: block.piece,
+                offset: block.offset,
+                len: block.length as u64,
+                piece_size: piece.len() as u32,
+            });
+        }
+        Ok(piece.slice(start..end))
+    }
+
+    /// Records a fatal error and stops.
+    pub(crate) fn fail(&self, error: String) {
+        if self.failed.borrow().is_some() {
+            return;
+        }
+        tracing::error!(torrent = %self.info_hash, %error, "torrent stopped");
+        *self.failed.borrow_mut() = Some(error.clone());
+        (self.events)(TorrentEvent::Failed { info_hash: self.info_hash, error });
+        self.stop();
+    }
+
+    pub(crate) fn peer_connected(&self, addr: SocketAddr) {
+        if let Some(entry) = self.known_peers.borrow_mut().get_mut(&addr) {
+            *entry = None;
+        }
+    }
+
+    fn dial_known_peers(self: &Rc<Self>) {
+        if self.stopped.get() || self.engine.borrow().is_complete() {
+            return;
+        }
+        let now = Instant::now();
+        let connected: Vec<SocketAddr> = self.links.borrow().values().map(|l| l.addr).collect();
+        let mut due = Vec::new();
+        for (addr, last) in self.known_peers.borrow_mut().iter_mut() {
+            if connected.contains(addr) {
+                continue;
+            }
+            if last.is_some_and(|t| now.saturating_duration_since(t) < REDIAL_BACKOFF) {
+                continue;
+            }
+            if self.engine.borrow().is_banned(*addr, None) {
+                continue;
+            }
+            *last = Some(now);
+            due.push(*addr);
+        }
+        for addr in due {
+            let task = self.clone();
+            glommio::spawn_local(async move {
+                if let Err(e) = crate::peer_connection::dial(task, addr).await {
+                    tracing::debug!(%addr, error = %e, "peer connection ended");
+                }
+            })
+            .detach();
+        }
+    }
+}
+
+/// Maps skipped files to skipped pieces (a piece shared with a wanted file stays wanted).
+fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize]) {
+    let lengths: Vec<u64> = meta.info.files.iter().map(|f| f.length).collect();
+    let Ok(layout) = ccbt_engine::file_layout::FileLayout::new(&lengths, meta.info.piece_length, meta.info.total_length)
+    else {
+        return;
+    };
+    let mut wanted = vec![false; meta.num_pieces() as usize];
+    for (i, _) in lengths.iter().enumerate() {
+        if skipped.contains(&i) {
+            continue;
+        }
+        if let Some(range) = layout.piece_range_of_file(i) {
+            for p in range {
+                if let Some(w) = wanted.get_mut(p as usize) {
+                    *w = true;
+                }
+            }
+        }
+    }
+    for (p, w) in wanted.iter().enumerate() {
+        if !w {
+            engine.set_piece_priority(PieceIndex(p as u32), PiecePriority::Skip);
+        }
+    }
+}
+
+async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes) {
+    let Some(expected) = task.meta.info.piece_hashes.get(piece.0 as usize).copied() else { return };
+    let ok = verify_piece(&data, &expected);
+    if ok {
+        if let Err(e) = task.storage.write_piece(piece, &data).await {
+            task.fail(format!("torrent {}: {e}", task.info_hash));
+            return;
+        }
+    } else {
+        tracing::warn!(torrent = %task.info_hash, piece = piece.0, "piece failed its hash check");
+    }
+    task.engine.borrow_mut().piece_verified(piece, ok, Instant::now());
+    task.dispatch();
+}
+
+async fn tick_loop(task: Rc<TorrentTask>) {
+    let mut ticks: u64 = 0;
+    while !task.stopped.get() {
+        glommio::timer::sleep(TICK_INTERVAL).await;
+        ticks += 1;
+        task.engine.borrow_mut().tick(Instant::now());
+        task.dispatch();
+        if ticks % 2 == 0 {
+            task.dial_known_peers();
+        }
+    }
+}
+
+/// Creates the writer's queue (with its wake-up signal) and the close signal for a new peer link.
+pub(crate) fn new_link(
+    addr: SocketAddr,
+) -> (PeerLink, local_channel::LocalReceiver<()>, local_channel::LocalReceiver<()>) {
+    let (wake, wake_rx) = local_channel::new_bounded(1);
+    let outbox = Rc::new(Outbox { queue: RefCell::new(VecDeque::new()), closed: Cell::new(false), wake });
+    let (close, close_rx) = local_channel::new_bounded(1);
+    (PeerLink { outbox, close, addr }, wake_rx, close_rx)
+}

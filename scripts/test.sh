@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: installs test dependencies, checks formatting and lints,
+# builds the binaries the end-to-end tests run, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
+cargo nextest run --workspace --no-fail-fast

@@ -1,0 +1,18 @@
+//! The runtime shape of ccbt: one pinned glommio executor per core (a shard), each
+//! owning its torrents' sockets and files; a router from info-hash to shard; a
+//! connection mesh between shards; and the [`Session`] handle that places torrents
+//! and gathers their events.
+//!
+//! Not here: protocol rules (`ccbt-engine`) or socket and file mechanics (`ccbt-io`).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod messages;
+pub mod router;
+pub mod session;
+mod shard;
+
+pub use messages::{AddTorrent, SessionEvent, TorrentState, TorrentStatus};
+pub use router::Router;
+pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
+pub use shard::STATUS_INTERVAL;

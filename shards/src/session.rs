@@ -1,0 +1,174 @@
+//! The user-facing handle: starts the shards, places torrents, gathers events.
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccbt_engine::{InfoHash, PeerId};
+use crossbeam_channel::{Receiver, Sender};
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::net::TcpListener;
+use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
+
+use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand};
+use crate::router::Router;
+use crate::shard::{self, ShardContext};
+
+/// Depth of each shard-to-shard channel of handed-over connections.
+const MESH_CHANNEL_DEPTH: usize = 256;
+/// Default bytes of whole pieces each shard keeps for seeding.
+pub const DEFAULT_READ_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// How to start a session.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Executors to run; each is pinned to a CPU when there are enough.
+    pub shards: usize,
+    /// The one listening address all shards share (port 0 picks one).
+    pub listen: SocketAddr,
+    pub our_id: PeerId,
+    pub read_cache_bytes: usize,
+}
+
+/// Why a session could not start or take a torrent.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error("cannot start shard {shard}: {reason}")]
+    Spawn { shard: usize, reason: String },
+    #[error("torrent {0} is already in the session")]
+    Duplicate(InfoHash),
+    #[error("the session has stopped")]
+    Stopped,
+}
+
+/// A running set of shards.
+pub struct Session {
+    commands: Vec<Sender<ShardCommand>>,
+    events: Receiver<SessionEvent>,
+    router: Arc<Router>,
+    threads: Vec<ExecutorJoinHandle<()>>,
+    listen_addr: SocketAddr,
+    next_shard: usize,
+}
+
+impl Session {
+    /// Starts `config.shards` executors, all accepting on one port.
+    pub fn start(config: SessionConfig) -> Result<Session, SessionError> {
+        let n = config.shards.max(1);
+        let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+        let router = Arc::new(Router::new());
+        let (event_tx, events) = crossbeam_channel::unbounded();
+        let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
+        let mut commands = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        let mut listen = config.listen;
+        for id in 0..n {
+            let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+            commands.push(cmd_tx);
+            let ctx = ShardContext {
+                id,
+                router: router.clone(),
+                commands: cmd_rx,
+                events: event_tx.clone(),
+                our_id: config.our_id,
+                read_cache_bytes: config.read_cache_bytes,
+            };
+            let (bound_tx, bound_rx) = mpsc::channel::<Result<SocketAddr, String>>();
+            let mesh = if n > 1 { Some(mesh.clone()) } else { None };
+            let placement = if n <= cpus { Placement::Fixed(id) } else { Placement::Unbound };
+            let addr = listen;
+            let handle = LocalExecutorBuilder::new(placement)
+                .name(&format!("ccbt-shard-{id}"))
+                .spawn(move || async move {
+                    let listener = match TcpListener::bind(addr) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e.to_string()));
+                            return;
+                        }
+                    };
+                    let local = listener.local_addr().map_err(|e| e.to_string());
+                    let _ = bound_tx.send(local);
+                    let mesh = match mesh {
+                        Some(m) => match m.join().await {
+                            Ok(pair) => Some(pair),
+                            Err(_) => return,
+                        },
+                        None => None,
+                    };
+                    shard::run(ctx, listener, mesh).await;
+                })
+                .map_err(|e| SessionError::Spawn { shard: id, reason: e.to_string() })?;
+            threads.push(handle);
+            match bound_rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(Ok(local)) => listen = local,
+                Ok(Err(reason)) => return Err(SessionError::Listen { addr: listen, reason }),
+                Err(_) => return Err(SessionError::Spawn { shard: id, reason: "did not start".into() }),
+            }
+        }
+        Ok(Session { commands, events, router, threads, listen_addr: listen, next_shard: 0 })
+    }
+
+    /// The address peers connect to.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// The routing table and its counters.
+    pub fn router(&self) -> &Arc<Router> {
+        &self.router
+    }
+
+    /// Events from every shard.
+    pub fn events(&self) -> &Receiver<SessionEvent> {
+        &self.events
+    }
+
+    /// Places a torrent on a shard (round robin) and starts it there. Returns the shard.
+    pub fn add_torrent(&mut self, add: AddTorrent) -> Result<usize, SessionError> {
+        let info_hash = add.meta.info_hash;
+        let shard = self.next_shard % self.commands.len();
+        if !self.router.assign(info_hash, shard) {
+            return Err(SessionError::Duplicate(info_hash));
+        }
+        self.next_shard += 1;
+        self.commands[shard].send(ShardCommand::Add(Box::new(add))).map_err(|_| SessionError::Stopped)?;
+        Ok(shard)
+    }
+
+    /// Tells the owner of a torrent to dial a peer.
+    pub fn add_peer(&self, info_hash: InfoHash, addr: SocketAddr) -> Result<(), SessionError> {
+        let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
+        self.commands[shard].send(ShardCommand::AddPeer { info_hash, addr }).map_err(|_| SessionError::Stopped)
+    }
+
+    /// Stops a torrent and forgets it.
+    pub fn remove_torrent(&self, info_hash: InfoHash) -> Result<(), SessionError> {
+        let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
+        self.commands[shard].send(ShardCommand::Remove { info_hash }).map_err(|_| SessionError::Stopped)
+    }
+
+    /// Stops every shard and waits for their threads. Each shard sends a last
+    /// status before it stops, still readable from [`Session::events`].
+    pub fn shutdown(&mut self) {
+        for c in &self.commands {
+            let _ = c.send(ShardCommand::Shutdown);
+        }
+        for t in std::mem::take(&mut self.threads) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

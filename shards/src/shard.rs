@@ -1,0 +1,284 @@
+//! The life of one shard: its listener, its torrents, its share of the mesh.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
+use ccbt_engine::{InfoHash, PeerId};
+use ccbt_io::read_cache::ReadCache;
+use ccbt_io::socket_transfer::TransferableSocket;
+use ccbt_io::torrent_task::{TorrentEvent, TorrentSetup, TorrentTask};
+use crossbeam_channel::{Receiver, Sender};
+use futures_lite::{AsyncReadExt, StreamExt};
+use glommio::channels::channel_mesh::{Receivers, Senders};
+use glommio::net::{TcpListener, TcpStream};
+
+use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
+use crate::router::Router;
+
+/// How often a shard looks for session commands.
+const COMMAND_POLL: Duration = Duration::from_millis(10);
+/// How often a shard reports status.
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest wait for the routing part of an incoming handshake.
+const ROUTING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a shard is given when it starts.
+pub(crate) struct ShardContext {
+    pub id: usize,
+    pub router: Arc<Router>,
+    pub commands: Receiver<ShardCommand>,
+    pub events: Sender<SessionEvent>,
+    pub our_id: PeerId,
+    pub read_cache_bytes: usize,
+}
+
+struct Shard {
+    ctx: ShardContext,
+    torrents: RefCell<HashMap<InfoHash, Rc<TorrentTask>>>,
+    starting: RefCell<HashMap<InfoHash, ()>>,
+    cache: Rc<RefCell<ReadCache>>,
+    senders: Option<Senders<AdoptConnection>>,
+}
+
+/// Runs a shard until the session tells it to stop.
+pub(crate) async fn run(
+    ctx: ShardContext,
+    listener: TcpListener,
+    mesh: Option<(Senders<AdoptConnection>, Receivers<AdoptConnection>)>,
+) {
+    let (senders, receivers) = match mesh {
+        Some((s, r)) => (Some(s), Some(r)),
+        None => (None, None),
+    };
+    let cache = Rc::new(RefCell::new(ReadCache::new(ctx.read_cache_bytes as u64)));
+    let shard = Rc::new(Shard {
+        ctx,
+        torrents: RefCell::new(HashMap::new()),
+        starting: RefCell::new(HashMap::new()),
+        cache,
+        senders,
+    });
+    let listener = Rc::new(listener);
+    let accept_task = glommio::spawn_local(accept_loop(shard.clone(), listener.clone()));
+    let mut adopt_tasks = Vec::new();
+    if let Some(mut receivers) = receivers {
+        for (_, stream) in receivers.streams() {
+            let shard = shard.clone();
+            adopt_tasks.push(glommio::spawn_local(async move {
+                let mut stream = stream;
+                while let Some(adopt) = stream.next().await {
+                    shard.clone().adopt(adopt);
+                }
+            }));
+        }
+    }
+    let status_task = glommio::spawn_local(status_loop(shard.clone()));
+    command_loop(&shard).await;
+    let _ = shard.ctx.events.send(SessionEvent::Status { shard: shard.ctx.id, torrents: statuses(&shard) });
+    for task in shard.torrents.borrow().values() {
+        task.stop();
+    }
+    drop(accept_task);
+    drop(status_task);
+    drop(adopt_tasks);
+    // Give connections a moment to close cleanly.
+    glommio::timer::sleep(Duration::from_millis(50)).await;
+    shard.torrents.borrow_mut().clear();
+    let _ = shard.ctx.events.send(SessionEvent::ShardStopped { shard: shard.ctx.id });
+}
+
+async fn command_loop(shard: &Rc<Shard>) {
+    loop {
+        match shard.ctx.commands.try_recv() {
+            Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+            Ok(ShardCommand::Add(add)) => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move { shard.add(*add).await }).detach();
+            }
+            Ok(ShardCommand::AddPeer { info_hash, addr }) => {
+                if let Some(task) = shard.torrents.borrow().get(&info_hash) {
+                    task.add_known_peer(addr);
+                }
+            }
+            Ok(ShardCommand::Remove { info_hash }) => {
+                if let Some(task) = shard.torrents.borrow_mut().remove(&info_hash) {
+                    task.stop();
+                }
+                shard.cache.borrow_mut().remove_torrent(info_hash);
+                shard.ctx.router.unassign(&info_hash);
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => glommio::timer::sleep(COMMAND_POLL).await,
+        }
+    }
+}
+
+impl Shard {
+    async fn add(self: Rc<Self>, add: crate::messages::AddTorrent) {
+        let info_hash = add.meta.info_hash;
+        self.starting.borrow_mut().insert(info_hash, ());
+        let events = self.ctx.events.clone();
+        let shard_id = self.ctx.id;
+        let sink: ccbt_io::torrent_task::EventSink = Rc::new(move |ev| {
+            let ev = match ev {
+                TorrentEvent::Checked { info_hash, have, num_pieces } => {
+                    SessionEvent::Started { info_hash, shard: shard_id, have, num_pieces }
+                }
+                TorrentEvent::Completed { info_hash } => SessionEvent::Completed { info_hash },
+                TorrentEvent::Failed { info_hash, error } => SessionEvent::Failed { info_hash, error },
+            };
+            let _ = events.send(ev);
+        });
+        let setup = TorrentSetup {
+            meta: add.meta.clone(),
+            download_dir: add.download_dir,
+            config: add.config,
+            preallocation: add.preallocation,
+            our_id: self.ctx.our_id,
+            peers: add.peers,
+            skipped_files: add.skipped_files,
+            download_limit: add.download_limit,
+            upload_limit: add.upload_limit,
+        };
+        let started = TorrentTask::start(setup, self.cache.clone(), sink).await;
+        self.starting.borrow_mut().remove(&info_hash);
+        match started {
+            Ok(task) => {
+                self.torrents.borrow_mut().insert(info_hash, task);
+            }
+            Err(e) => {
+                let _ = self.ctx.events.send(SessionEvent::Failed {
+                    info_hash,
+                    error: format!("torrent {} ({}): {e}", info_hash, add.meta.info.name),
+                });
+                self.ctx.router.unassign(&info_hash);
+            }
+        }
+    }
+
+    /// A connection handed over by another shard.
+    fn adopt(self: Rc<Self>, adopt: AdoptConnection) {
+        let stream = adopt.socket.attach();
+        glommio::spawn_local(async move {
+            self.serve_incoming(stream, adopt.addr, adopt.prefix).await;
+        })
+        .detach();
+    }
+
+    /// Routes an incoming connection whose info-hash is known: here, or to the owner.
+    async fn route(self: Rc<Self>, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
+        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else { return };
+        match self.ctx.router.owner(&info_hash) {
+            Some(owner) if owner == self.ctx.id => self.serve_incoming(stream, addr, prefix).await,
+            Some(owner) => {
+                let Some(senders) = &self.senders else { return };
+                let socket = match TransferableSocket::detach(&stream) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(%addr, error = %e, "could not hand over connection");
+                        return;
+                    }
+                };
+                drop(stream);
+                self.ctx.router.count_handover();
+                if senders.send_to(owner, AdoptConnection { socket, addr, prefix }).await.is_err() {
+                    tracing::warn!(%addr, owner, "owner shard is gone");
+                }
+            }
+            None => self.ctx.router.count_unroutable(),
+        }
+    }
+
+    async fn serve_incoming(&self, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
+        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else { return };
+        let task = self.torrents.borrow().get(&info_hash).cloned();
+        let Some(task) = task else {
+            // Owned here but still checking its data: not ready for peers yet.
+            self.ctx.router.count_unroutable();
+            return;
+        };
+        if let Err(e) = ccbt_io::peer_connection::accept(task, stream, addr, &prefix).await {
+            tracing::debug!(error = %e, "incoming peer connection ended");
+        }
+    }
+}
+
+async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let shard = shard.clone();
+        glommio::spawn_local(async move {
+            let Ok(addr) = stream.peer_addr() else { return };
+            let mut stream = stream;
+            let mut prefix = [0u8; HANDSHAKE_ROUTING_LEN];
+            let read = futures_lite::future::or(async { stream.read_exact(&mut prefix).await.is_ok() }, async {
+                glommio::timer::sleep(ROUTING_TIMEOUT).await;
+                false
+            })
+            .await;
+            if read {
+                shard.route(stream, addr, prefix).await;
+            }
+        })
+        .detach();
+    }
+}
+
+async fn status_loop(shard: Rc<Shard>) {
+    loop {
+        glommio::timer::sleep(STATUS_INTERVAL).await;
+        let torrents = statuses(&shard);
+        if shard.ctx.events.send(SessionEvent::Status { shard: shard.ctx.id, torrents }).is_err() {
+            return;
+        }
+    }
+}
+
+fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
+        let mut torrents: Vec<TorrentStatus> = shard
+            .torrents
+            .borrow()
+            .values()
+            .map(|t| {
+                let stats = t.stats();
+                let error = t.failure();
+                let state = if error.is_some() {
+                    TorrentState::Failed
+                } else if stats.complete {
+                    TorrentState::Seeding
+                } else {
+                    TorrentState::Downloading
+                };
+                TorrentStatus {
+                    info_hash: t.info_hash,
+                    name: t.meta.info.name.clone(),
+                    shard: shard.ctx.id,
+                    state,
+                    stats,
+                    error,
+                }
+            })
+            .collect();
+        for info_hash in shard.starting.borrow().keys() {
+            torrents.push(TorrentStatus {
+                info_hash: *info_hash,
+                name: String::new(),
+                shard: shard.ctx.id,
+                state: TorrentState::Checking,
+                stats: Default::default(),
+                error: None,
+            });
+        }
+        torrents
+}
