@@ -33,15 +33,27 @@ fn collect_files(root: &Path) -> Result<Vec<(Vec<String>, u64, PathBuf)>, CliErr
     let mut out = Vec::new();
     let mut stack = vec![(root.to_path_buf(), Vec::<String>::new())];
     while let Some((dir, prefix)) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|source| CliError::ReadFile { path: dir.clone(), source })?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| CliError::ReadFile {
+            path: dir.clone(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|source| CliError::ReadFile { path: dir.clone(), source })?;
-            let path = entry.path();
-            let name = entry.file_name().into_string().map_err(|_| CliError::Create {
-                path: path.clone(),
-                reason: "file name is not valid UTF-8".into(),
+            let entry = entry.map_err(|source| CliError::ReadFile {
+                path: dir.clone(),
+                source,
             })?;
-            let meta = std::fs::metadata(&path).map_err(|source| CliError::ReadFile { path: path.clone(), source })?;
+            let path = entry.path();
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|_| CliError::Create {
+                    path: path.clone(),
+                    reason: "file name is not valid UTF-8".into(),
+                })?;
+            let meta = std::fs::metadata(&path).map_err(|source| CliError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
             let mut components = prefix.clone();
             components.push(name);
             if meta.is_dir() {
@@ -51,30 +63,50 @@ fn collect_files(root: &Path) -> Result<Vec<(Vec<String>, u64, PathBuf)>, CliErr
             }
         }
     }
-    out.sort_by(|a, b| a.0.join("/").cmp(&b.0.join("/")));
+    out.sort_by_key(|f| f.0.join("/"));
     Ok(out)
 }
 
 /// Hashes the data and writes the .torrent.
 pub fn create(opts: &CreateOptions) -> Result<Created, CliError> {
-    let meta = std::fs::metadata(&opts.path).map_err(|source| CliError::ReadFile { path: opts.path.clone(), source })?;
+    let meta = std::fs::metadata(&opts.path).map_err(|source| CliError::ReadFile {
+        path: opts.path.clone(),
+        source,
+    })?;
     let name = opts
         .path
         .canonicalize()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .ok_or_else(|| CliError::Create { path: opts.path.clone(), reason: "has no file name".into() })?;
+        .ok_or_else(|| CliError::Create {
+            path: opts.path.clone(),
+            reason: "has no file name".into(),
+        })?;
     let (files, scan): (Vec<(Vec<String>, u64)>, Vec<ScanFile>) = if meta.is_dir() {
         let found = collect_files(&opts.path)?;
-        found.into_iter().map(|(c, len, path)| ((c, len), ScanFile { path, length: len })).unzip()
+        found
+            .into_iter()
+            .map(|(c, len, path)| ((c, len), ScanFile { path, length: len }))
+            .unzip()
     } else {
-        (vec![(Vec::new(), meta.len())], vec![ScanFile { path: opts.path.clone(), length: meta.len() }])
+        (
+            vec![(Vec::new(), meta.len())],
+            vec![ScanFile {
+                path: opts.path.clone(),
+                length: meta.len(),
+            }],
+        )
     };
     let total: u64 = files.iter().map(|f| f.1).sum();
     if total == 0 {
-        return Err(CliError::Create { path: opts.path.clone(), reason: "no data to share (every file is empty)".into() });
+        return Err(CliError::Create {
+            path: opts.path.clone(),
+            reason: "no data to share (every file is empty)".into(),
+        });
     }
-    let piece_length = opts.piece_size.unwrap_or_else(|| default_piece_length(total));
+    let piece_length = opts
+        .piece_size
+        .unwrap_or_else(|| default_piece_length(total));
     if piece_length < 16 * 1024 || !piece_length.is_power_of_two() {
         return Err(CliError::Create {
             path: opts.path.clone(),
@@ -104,11 +136,27 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CliError> {
             .map(|d| d.as_secs() as i64),
         url_list: Vec::new(),
     };
-    let bytes = builder.build().map_err(|e| CliError::Create { path: opts.path.clone(), reason: e.to_string() })?;
-    let parsed = ccbt_engine::metainfo::Metainfo::from_bytes(&bytes)
-        .map_err(|e| CliError::Create { path: opts.path.clone(), reason: e.to_string() })?;
+    let bytes = builder.build().map_err(|e| CliError::Create {
+        path: opts.path.clone(),
+        reason: e.to_string(),
+    })?;
+    let parsed =
+        ccbt_engine::metainfo::Metainfo::from_bytes(&bytes).map_err(|e| CliError::Create {
+            path: opts.path.clone(),
+            reason: e.to_string(),
+        })?;
     let tmp = opts.output.with_extension("torrent.tmp");
-    std::fs::write(&tmp, &bytes).map_err(|source| CliError::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, &opts.output).map_err(|source| CliError::Write { path: opts.output.clone(), source })?;
-    Ok(Created { info_hash: parsed.info_hash, num_pieces: parsed.num_pieces(), total_length: total })
+    std::fs::write(&tmp, &bytes).map_err(|source| CliError::Write {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, &opts.output).map_err(|source| CliError::Write {
+        path: opts.output.clone(),
+        source,
+    })?;
+    Ok(Created {
+        info_hash: parsed.info_hash,
+        num_pieces: parsed.num_pieces(),
+        total_length: total,
+    })
 }

@@ -41,22 +41,35 @@ pub struct DemoReport {
 
 /// Files of the demo payload: one large file plus a few small ones in a subfolder.
 fn write_payload(root: &Path, size: u64) -> Result<(), CliError> {
-    let small = [("docs/readme.txt", 1234u64), ("docs/notes/empty.txt", 0), ("docs/notes/odd.bin", 100_003)];
+    let small = [
+        ("docs/readme.txt", 1234u64),
+        ("docs/notes/empty.txt", 0),
+        ("docs/notes/odd.bin", 100_003),
+    ];
     let small_total: u64 = small.iter().map(|s| s.1).sum();
     let big = size.saturating_sub(small_total).max(1);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0x0cb7);
     let mut write = |rel: &str, len: u64| -> Result<(), CliError> {
         let path = root.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| CliError::Write { path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| CliError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
-        let mut f = std::fs::File::create(&path).map_err(|source| CliError::Write { path: path.clone(), source })?;
+        let mut f = std::fs::File::create(&path).map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?;
         let mut buf = vec![0u8; 1 << 20];
         let mut left = len;
         while left > 0 {
             let n = left.min(buf.len() as u64) as usize;
             rng.fill_bytes(&mut buf[..n]);
-            f.write_all(&buf[..n]).map_err(|source| CliError::Write { path: path.clone(), source })?;
+            f.write_all(&buf[..n]).map_err(|source| CliError::Write {
+                path: path.clone(),
+                source,
+            })?;
             left -= n as u64;
         }
         Ok(())
@@ -79,11 +92,19 @@ fn start_session(shards: usize) -> Result<Session, CliError> {
 }
 
 /// Waits for an event about `info_hash` that `pick` accepts; a failure ends the demo.
-fn wait_for(session: &Session, info_hash: InfoHash, what: &str, pick: impl Fn(&SessionEvent) -> bool) -> Result<(), CliError> {
+fn wait_for(
+    session: &Session,
+    info_hash: InfoHash,
+    what: &str,
+    pick: impl Fn(&SessionEvent) -> bool,
+) -> Result<(), CliError> {
     let deadline = Instant::now() + PHASE_TIMEOUT;
     while Instant::now() < deadline {
         match session.events().recv_timeout(Duration::from_millis(200)) {
-            Ok(SessionEvent::Failed { info_hash: h, error }) if h == info_hash => return Err(CliError::Demo(error)),
+            Ok(SessionEvent::Failed {
+                info_hash: h,
+                error,
+            }) if h == info_hash => return Err(CliError::Demo(error)),
             Ok(ev) if pick(&ev) => return Ok(()),
             Ok(_) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -94,14 +115,27 @@ fn wait_for(session: &Session, info_hash: InfoHash, what: &str, pick: impl Fn(&S
 
 fn same_contents(a: &Path, b: &Path) -> Result<bool, CliError> {
     use std::io::Read;
-    let open = |p: &Path| std::fs::File::open(p).map_err(|source| CliError::ReadFile { path: p.to_path_buf(), source });
+    let open = |p: &Path| {
+        std::fs::File::open(p).map_err(|source| CliError::ReadFile {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
     let (mut fa, mut fb) = (open(a)?, open(b)?);
     let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
     loop {
-        let na = fa.read(&mut ba).map_err(|source| CliError::ReadFile { path: a.to_path_buf(), source })?;
+        let na = fa.read(&mut ba).map_err(|source| CliError::ReadFile {
+            path: a.to_path_buf(),
+            source,
+        })?;
         let mut filled = 0;
         while filled < na {
-            let n = fb.read(&mut bb[filled..na]).map_err(|source| CliError::ReadFile { path: b.to_path_buf(), source })?;
+            let n = fb
+                .read(&mut bb[filled..na])
+                .map_err(|source| CliError::ReadFile {
+                    path: b.to_path_buf(),
+                    source,
+                })?;
             if n == 0 {
                 return Ok(false);
             }
@@ -112,7 +146,10 @@ fn same_contents(a: &Path, b: &Path) -> Result<bool, CliError> {
         }
         if na == 0 {
             let mut rest = [0u8; 1];
-            let n = fb.read(&mut rest).map_err(|source| CliError::ReadFile { path: b.to_path_buf(), source })?;
+            let n = fb.read(&mut rest).map_err(|source| CliError::ReadFile {
+                path: b.to_path_buf(),
+                source,
+            })?;
             return Ok(n == 0);
         }
     }
@@ -121,14 +158,23 @@ fn same_contents(a: &Path, b: &Path) -> Result<bool, CliError> {
 /// Runs the demo, printing each step to stderr.
 pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
     let tmp = match &opts.workdir {
-        Some(dir) => tempfile::Builder::new().prefix("ccbt-demo-").tempdir_in(dir),
+        Some(dir) => tempfile::Builder::new()
+            .prefix("ccbt-demo-")
+            .tempdir_in(dir),
         None => tempfile::Builder::new().prefix("ccbt-demo-").tempdir(),
     }
-    .map_err(|source| CliError::Write { path: opts.workdir.clone().unwrap_or_else(std::env::temp_dir), source })?;
+    .map_err(|source| CliError::Write {
+        path: opts.workdir.clone().unwrap_or_else(std::env::temp_dir),
+        source,
+    })?;
     let seed_dir = tmp.path().join("seed");
     let leech_dir = tmp.path().join("download");
     let content = seed_dir.join("ccbt-demo");
-    eprintln!("demo: writing a {} payload in {}", human_bytes(opts.size), tmp.path().display());
+    eprintln!(
+        "demo: writing a {} payload in {}",
+        human_bytes(opts.size),
+        tmp.path().display()
+    );
     write_payload(&content, opts.size)?;
     let torrent_path = tmp.path().join("ccbt-demo.torrent");
     let created = create(&CreateOptions {
@@ -142,7 +188,12 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
     })?;
     let loaded = load_torrent_file(&torrent_path)?;
     let info_hash = created.info_hash;
-    eprintln!("demo: torrent {} ({} pieces of {})", info_hash, created.num_pieces, human_bytes(opts.piece_size as u64));
+    eprintln!(
+        "demo: torrent {} ({} pieces of {})",
+        info_hash,
+        created.num_pieces,
+        human_bytes(opts.piece_size as u64)
+    );
 
     let mut seeder = start_session(opts.shards)?;
     let add = |dir: &Path, peers: Vec<SocketAddr>| AddTorrent {
@@ -156,14 +207,21 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
         upload_limit: None,
     };
     seeder.add_torrent(add(&seed_dir, Vec::new()))?;
-    wait_for(&seeder, info_hash, "seeder to check its data", |ev| matches!(ev, SessionEvent::Completed { .. }))?;
+    wait_for(&seeder, info_hash, "seeder to check its data", |ev| {
+        matches!(ev, SessionEvent::Completed { .. })
+    })?;
     eprintln!("demo: seeder ready on {}", seeder.listen_addr());
 
     let mut leecher = start_session(opts.shards)?;
-    std::fs::create_dir_all(&leech_dir).map_err(|source| CliError::Write { path: leech_dir.clone(), source })?;
+    std::fs::create_dir_all(&leech_dir).map_err(|source| CliError::Write {
+        path: leech_dir.clone(),
+        source,
+    })?;
     let started = Instant::now();
     leecher.add_torrent(add(&leech_dir, vec![seeder.listen_addr()]))?;
-    wait_for(&leecher, info_hash, "download to complete", |ev| matches!(ev, SessionEvent::Completed { .. }))?;
+    wait_for(&leecher, info_hash, "download to complete", |ev| {
+        matches!(ev, SessionEvent::Completed { .. })
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     leecher.shutdown();
     seeder.shutdown();
@@ -171,7 +229,10 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
     for f in &loaded.meta.info.files {
         let (a, b) = (seed_dir.join(&f.path), leech_dir.join(&f.path));
         if !same_contents(&a, &b)? {
-            return Err(CliError::Demo(format!("{} differs from the original", b.display())));
+            return Err(CliError::Demo(format!(
+                "{} differs from the original",
+                b.display()
+            )));
         }
     }
     let bytes = created.total_length;

@@ -6,9 +6,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{path}: {source}")]
-    ReadFile { path: PathBuf, source: std::io::Error },
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    BadTorrent { path: PathBuf, source: ccbt_engine::metainfo::MetainfoError },
+    BadTorrent {
+        path: PathBuf,
+        source: ccbt_engine::metainfo::MetainfoError,
+    },
     #[error("{path}: no .torrent files in this directory")]
     EmptyDirectory { path: PathBuf },
     #[error("magnet links are not supported yet (fetching metadata from peers comes later): {0}")]
@@ -16,7 +22,10 @@ pub enum CliError {
     #[error("bad magnet link: {0}")]
     BadMagnet(#[from] ccbt_engine::magnet::MagnetError),
     #[error("{path}: the same torrent ({info_hash}) is given twice")]
-    DuplicateTorrent { path: PathBuf, info_hash: ccbt_engine::InfoHash },
+    DuplicateTorrent {
+        path: PathBuf,
+        info_hash: ccbt_engine::InfoHash,
+    },
     #[error(transparent)]
     Session(#[from] ccbt_shards::SessionError),
     #[error("{0}")]
@@ -24,9 +33,15 @@ pub enum CliError {
     #[error("{path}: {reason}")]
     Create { path: PathBuf, reason: String },
     #[error("{path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Demo(String),
     #[error("interrupted before every piece was verified")]

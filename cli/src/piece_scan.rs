@@ -73,8 +73,13 @@ impl<'a> SpanReader<'a> {
             if filled < buf.len() && want_from < file_end && len > 0 {
                 let offset = want_from - file_start;
                 let n = ((file_end - want_from) as usize).min(buf.len() - filled);
-                let Some(file) = self.file(index) else { return false };
-                if file.read_exact_at(&mut buf[filled..filled + n], offset).is_err() {
+                let Some(file) = self.file(index) else {
+                    return false;
+                };
+                if file
+                    .read_exact_at(&mut buf[filled..filled + n], offset)
+                    .is_err()
+                {
                     return false;
                 }
                 filled += n;
@@ -90,5 +95,12 @@ impl<'a> SpanReader<'a> {
 
 /// The data files of a torrent below `root`, in torrent order.
 pub fn files_under(root: &Path, meta: &ccbt_engine::metainfo::Metainfo) -> Vec<ScanFile> {
-    meta.info.files.iter().map(|f| ScanFile { path: root.join(&f.path), length: f.length }).collect()
+    meta.info
+        .files
+        .iter()
+        .map(|f| ScanFile {
+            path: root.join(&f.path),
+            length: f.length,
+        })
+        .collect()
 }

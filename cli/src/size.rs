@@ -9,8 +9,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         Some((i, 'g' | 'G')) => (&s[..i], 1024 * 1024 * 1024),
         _ => (s, 1),
     };
-    let n: u64 = digits.parse().map_err(|_| format!("'{s}' is not a size (examples: 4096, 256K, 16M, 2G)"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (examples: 4096, 256K, 16M, 2G)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
 }
 
 /// `1234567` → `1.2 MB` (decimal units, as rates are usually quoted).

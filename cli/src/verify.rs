@@ -30,16 +30,23 @@ pub fn verify(torrent: &Path, data_dir: &Path, threads: usize) -> Result<VerifyR
     let meta = &loaded.meta;
     let files = files_under(data_dir, meta);
     let hashes = hash_pieces(&files, meta.info.piece_length, threads);
-    let valid: Vec<bool> =
-        hashes.iter().zip(meta.info.piece_hashes.iter()).map(|(got, want)| got.as_ref() == Some(want)).collect();
+    let valid: Vec<bool> = hashes
+        .iter()
+        .zip(meta.info.piece_hashes.iter())
+        .map(|(got, want)| got.as_ref() == Some(want))
+        .collect();
     let lengths: Vec<u64> = meta.info.files.iter().map(|f| f.length).collect();
     let layout = FileLayout::new(&lengths, meta.info.piece_length, meta.info.total_length)
         .map_err(|e| CliError::TorrentFailed(format!("{}: {e}", torrent.display())))?;
     let mut incomplete = Vec::new();
     for (i, f) in meta.info.files.iter().enumerate() {
-        let Some(range) = layout.piece_range_of_file(i) else { continue };
+        let Some(range) = layout.piece_range_of_file(i) else {
+            continue;
+        };
         let pieces = range.clone().count() as u32;
-        let ok = range.filter(|p| valid.get(*p as usize).copied().unwrap_or(false)).count() as u32;
+        let ok = range
+            .filter(|p| valid.get(*p as usize).copied().unwrap_or(false))
+            .count() as u32;
         if ok < pieces {
             incomplete.push((f.path.display().to_string(), ok, pieces));
         }

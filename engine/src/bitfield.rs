@@ -6,7 +6,11 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BitfieldError {
     #[error("bitfield is {got} bytes, expected {expected} for {pieces} pieces")]
-    WrongLength { got: usize, expected: usize, pieces: u32 },
+    WrongLength {
+        got: usize,
+        expected: usize,
+        pieces: u32,
+    },
     #[error("bitfield has spare bits set past piece {pieces}")]
     SpareBitsSet { pieces: u32 },
 }
@@ -28,7 +32,11 @@ impl std::fmt::Debug for Bitfield {
 impl Bitfield {
     /// An empty set for `len` pieces.
     pub fn new(len: u32) -> Self {
-        Bitfield { bytes: vec![0; byte_len(len)], len, ones: 0 }
+        Bitfield {
+            bytes: vec![0; byte_len(len)],
+            len,
+            ones: 0,
+        }
     }
 
     /// A full set for `len` pieces.
@@ -44,7 +52,11 @@ impl Bitfield {
     pub fn from_bytes(bytes: &[u8], len: u32) -> Result<Self, BitfieldError> {
         let expected = byte_len(len);
         if bytes.len() != expected {
-            return Err(BitfieldError::WrongLength { got: bytes.len(), expected, pieces: len });
+            return Err(BitfieldError::WrongLength {
+                got: bytes.len(),
+                expected,
+                pieces: len,
+            });
         }
         let spare = (expected as u64 * 8 - len as u64) as u32;
         if spare > 0 {
@@ -54,7 +66,11 @@ impl Bitfield {
             }
         }
         let ones = bytes.iter().map(|b| b.count_ones()).sum();
-        Ok(Bitfield { bytes: bytes.to_vec(), len, ones })
+        Ok(Bitfield {
+            bytes: bytes.to_vec(),
+            len,
+            ones,
+        })
     }
 
     /// Number of pieces the set covers.
@@ -132,14 +148,21 @@ mod tests {
 
     #[test]
     fn spare_bits_rejected() {
-        assert_eq!(Bitfield::from_bytes(&[0xff, 0x80], 9).map(|b| b.count_ones()), Ok(9));
+        assert_eq!(
+            Bitfield::from_bytes(&[0xff, 0x80], 9).map(|b| b.count_ones()),
+            Ok(9)
+        );
         assert_eq!(
             Bitfield::from_bytes(&[0xff, 0xc0], 9),
             Err(BitfieldError::SpareBitsSet { pieces: 9 })
         );
         assert!(matches!(
             Bitfield::from_bytes(&[0xff], 9),
-            Err(BitfieldError::WrongLength { got: 1, expected: 2, pieces: 9 })
+            Err(BitfieldError::WrongLength {
+                got: 1,
+                expected: 2,
+                pieces: 9
+            })
         ));
     }
 

@@ -7,6 +7,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod allowed_fast;
 pub mod bencode;
 pub mod bitfield;
 pub mod choker;
@@ -19,7 +20,6 @@ pub mod piece_picker;
 pub mod pipeline_depth;
 pub mod rate;
 pub mod rate_limiter;
-pub mod allowed_fast;
 pub mod torrent;
 pub mod types;
 pub mod wire;

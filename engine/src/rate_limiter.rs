@@ -16,7 +16,12 @@ impl TokenBucket {
     pub fn new(rate: u64, now: Instant) -> Self {
         let rate = rate.max(1);
         let burst = (rate / 4).max(crate::BLOCK_SIZE as u64 * 4);
-        TokenBucket { rate, burst, tokens: burst as f64, last: now }
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst as f64,
+            last: now,
+        }
     }
 
     pub fn rate(&self) -> u64 {

@@ -5,9 +5,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod peer_connection;
 pub mod piece_hasher;
+pub mod read_cache;
 pub mod socket_transfer;
 pub mod storage;
-pub mod read_cache;
-pub mod peer_connection;
 pub mod torrent_task;

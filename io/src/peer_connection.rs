@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use ccbt_engine::wire::{
-    encode_piece_header, parse_routing_prefix, Handshake, Message, MessageDecoder, Reserved, WireError, WireLimits,
-    HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN,
+    encode_piece_header, parse_routing_prefix, Handshake, Message, MessageDecoder, Reserved,
+    WireError, WireLimits, HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN,
 };
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -32,19 +32,28 @@ const WRITE_BATCH: usize = 512 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
     #[error("peer {addr}: {source}")]
-    Io { addr: SocketAddr, source: std::io::Error },
+    Io {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("peer {addr}: {reason}")]
     Connect { addr: SocketAddr, reason: String },
     #[error("peer {addr}: {source}")]
     Wire { addr: SocketAddr, source: WireError },
     #[error("peer {addr}: handshake for another torrent ({got})")]
-    WrongTorrent { addr: SocketAddr, got: ccbt_engine::InfoHash },
+    WrongTorrent {
+        addr: SocketAddr,
+        got: ccbt_engine::InfoHash,
+    },
     #[error("peer {addr}: connection to ourselves")]
     SelfConnection { addr: SocketAddr },
     #[error("peer {addr}: refused: {reason}")]
     Refused { addr: SocketAddr, reason: String },
     #[error("peer {addr}: timed out during {during}")]
-    Timeout { addr: SocketAddr, during: &'static str },
+    Timeout {
+        addr: SocketAddr,
+        during: &'static str,
+    },
 }
 
 fn io_err(addr: SocketAddr) -> impl Fn(std::io::Error) -> PeerError {
@@ -67,18 +76,31 @@ async fn with_timeout<T>(
 pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<(), PeerError> {
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
-        .map_err(|e| PeerError::Connect { addr, reason: e.to_string() })?;
+        .map_err(|e| PeerError::Connect {
+            addr,
+            reason: e.to_string(),
+        })?;
     let _ = stream.set_nodelay(true);
-    let ours = Handshake { reserved: Reserved::ours(), info_hash: task.info_hash, peer_id: task.our_id() };
+    let ours = Handshake {
+        reserved: Reserved::ours(),
+        info_hash: task.info_hash,
+        peer_id: task.our_id(),
+    };
     let theirs = with_timeout(addr, "handshake", async {
-        stream.write_all(&ours.encode()).await.map_err(io_err(addr))?;
+        stream
+            .write_all(&ours.encode())
+            .await
+            .map_err(io_err(addr))?;
         let mut buf = [0u8; HANDSHAKE_LEN];
         stream.read_exact(&mut buf).await.map_err(io_err(addr))?;
         Handshake::parse(&buf).map_err(|source| PeerError::Wire { addr, source })
     })
     .await?;
     if theirs.info_hash != task.info_hash {
-        return Err(PeerError::WrongTorrent { addr, got: theirs.info_hash });
+        return Err(PeerError::WrongTorrent {
+            addr,
+            got: theirs.info_hash,
+        });
     }
     run(task, stream, addr, theirs).await
 }
@@ -91,49 +113,93 @@ pub async fn accept(
     addr: SocketAddr,
     prefix: &[u8],
 ) -> Result<(), PeerError> {
-    let (reserved, info_hash) = parse_routing_prefix(prefix).map_err(|source| PeerError::Wire { addr, source })?;
+    let (reserved, info_hash) =
+        parse_routing_prefix(prefix).map_err(|source| PeerError::Wire { addr, source })?;
     if info_hash != task.info_hash {
-        return Err(PeerError::WrongTorrent { addr, got: info_hash });
+        return Err(PeerError::WrongTorrent {
+            addr,
+            got: info_hash,
+        });
     }
     let _ = stream.set_nodelay(true);
-    let ours = Handshake { reserved: Reserved::ours(), info_hash: task.info_hash, peer_id: task.our_id() };
+    let ours = Handshake {
+        reserved: Reserved::ours(),
+        info_hash: task.info_hash,
+        peer_id: task.our_id(),
+    };
     let peer_id = with_timeout(addr, "handshake", async {
-        stream.write_all(&ours.encode()).await.map_err(io_err(addr))?;
+        stream
+            .write_all(&ours.encode())
+            .await
+            .map_err(io_err(addr))?;
         let mut id = [0u8; HANDSHAKE_LEN - HANDSHAKE_ROUTING_LEN];
         stream.read_exact(&mut id).await.map_err(io_err(addr))?;
         Ok(ccbt_engine::PeerId(id))
     })
     .await?;
-    run(task, stream, addr, Handshake { reserved, info_hash, peer_id }).await
+    run(
+        task,
+        stream,
+        addr,
+        Handshake {
+            reserved,
+            info_hash,
+            peer_id,
+        },
+    )
+    .await
 }
 
 /// Registers the peer with the engine, then reads and writes until either side ends.
-async fn run(task: Rc<TorrentTask>, stream: TcpStream, addr: SocketAddr, theirs: Handshake) -> Result<(), PeerError> {
+async fn run(
+    task: Rc<TorrentTask>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    theirs: Handshake,
+) -> Result<(), PeerError> {
     if theirs.peer_id == task.our_id() {
         return Err(PeerError::SelfConnection { addr });
     }
     if task.is_stopped() {
-        return Err(PeerError::Refused { addr, reason: "torrent stopped".into() });
+        return Err(PeerError::Refused {
+            addr,
+            reason: "torrent stopped".into(),
+        });
     }
     if task.engine.borrow().is_connected_to(theirs.peer_id) {
-        return Err(PeerError::Refused { addr, reason: "already connected to this peer id".into() });
+        return Err(PeerError::Refused {
+            addr,
+            reason: "already connected to this peer id".into(),
+        });
     }
     let _ = stream.set_read_timeout(Some(READ_IDLE_TIMEOUT));
     let key = task.next_peer_key();
     let (link, wake_rx, close_rx) = new_link(addr);
     let outbox = link.outbox.clone();
     task.links.borrow_mut().insert(key, link);
-    let added = task.engine.borrow_mut().add_peer(key, addr, &theirs, Instant::now());
+    let added = task
+        .engine
+        .borrow_mut()
+        .add_peer(key, addr, &theirs, Instant::now());
     if let Err(e) = added {
         task.links.borrow_mut().remove(&key);
-        return Err(PeerError::Refused { addr, reason: e.to_string() });
+        return Err(PeerError::Refused {
+            addr,
+            reason: e.to_string(),
+        });
     }
     task.peer_connected(addr);
     tracing::debug!(torrent = %task.info_hash, %addr, ?key, "peer connected");
     task.dispatch();
 
     let (reader, writer) = futures_lite::io::split(stream);
-    let writer_task = glommio::spawn_local(write_loop(task.clone(), key, writer, outbox.clone(), wake_rx));
+    let writer_task = glommio::spawn_local(write_loop(
+        task.clone(),
+        key,
+        writer,
+        outbox.clone(),
+        wake_rx,
+    ));
     let result = futures_lite::future::or(read_loop(&task, key, addr, reader), async {
         close_rx.recv().await;
         Ok(())
@@ -171,10 +237,13 @@ async fn read_loop(
         }
         let now = Instant::now();
         loop {
-            let message = decoder.decode(&mut buf).map_err(|source| PeerError::Wire { addr, source })?;
+            let message = decoder
+                .decode(&mut buf)
+                .map_err(|source| PeerError::Wire { addr, source })?;
             let Some(message) = message else { break };
             if let Message::Piece { data, .. } = &message {
-                task.payload_received.set(task.payload_received.get() + data.len() as u64);
+                task.payload_received
+                    .set(task.payload_received.get() + data.len() as u64);
             }
             task.engine.borrow_mut().on_message(key, message, now);
         }

@@ -31,7 +31,11 @@ const REDIAL_BACKOFF: Duration = Duration::from_secs(3);
 #[derive(Clone, Debug)]
 pub enum TorrentEvent {
     /// Existing data was checked; `have` pieces were already valid.
-    Checked { info_hash: InfoHash, have: u32, num_pieces: u32 },
+    Checked {
+        info_hash: InfoHash,
+        have: u32,
+        num_pieces: u32,
+    },
     /// Every wanted piece is verified on disk.
     Completed { info_hash: InfoHash },
     /// The torrent stopped because of an error it cannot get past (disk full, say).
@@ -130,12 +134,28 @@ impl TorrentTask {
     ) -> Result<Rc<TorrentTask>, StorageError> {
         let meta = setup.meta;
         let info = &meta.info;
-        let files: Vec<StorageFile> =
-            info.files.iter().map(|f| StorageFile { path: f.path.clone(), length: f.length }).collect();
-        let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;
+        let files: Vec<StorageFile> = info
+            .files
+            .iter()
+            .map(|f| StorageFile {
+                path: f.path.clone(),
+                length: f.length,
+            })
+            .collect();
+        let storage = Storage::open(
+            &setup.download_dir,
+            &files,
+            info.piece_length,
+            setup.preallocation,
+        )
+        .await?;
         let have = storage.recheck(&info.piece_hashes, |_| {}).await?;
         let info_hash = meta.info_hash;
-        events(TorrentEvent::Checked { info_hash, have: have.count_ones(), num_pieces: meta.num_pieces() });
+        events(TorrentEvent::Checked {
+            info_hash,
+            have: have.count_ones(),
+            num_pieces: meta.num_pieces(),
+        });
         let params = TorrentParams {
             info_hash,
             num_pieces: meta.num_pieces(),
@@ -143,10 +163,23 @@ impl TorrentTask {
             total_length: info.total_length,
         };
         let seed = u64::from_le_bytes([
-            info_hash.0[0], info_hash.0[1], info_hash.0[2], info_hash.0[3], setup.our_id.0[16], setup.our_id.0[17],
-            setup.our_id.0[18], setup.our_id.0[19],
+            info_hash.0[0],
+            info_hash.0[1],
+            info_hash.0[2],
+            info_hash.0[3],
+            setup.our_id.0[16],
+            setup.our_id.0[17],
+            setup.our_id.0[18],
+            setup.our_id.0[19],
         ]);
-        let mut engine = Torrent::new(params, &have, setup.config, setup.our_id, seed, Instant::now());
+        let mut engine = Torrent::new(
+            params,
+            &have,
+            setup.config,
+            setup.our_id,
+            seed,
+            Instant::now(),
+        );
         if !setup.skipped_files.is_empty() {
             apply_skipped_files(&mut engine, &meta, &setup.skipped_files);
         }
@@ -164,8 +197,12 @@ impl TorrentTask {
             failed: RefCell::new(None),
             events,
             payload_received: Cell::new(0),
-            download_limit: setup.download_limit.map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
-            upload_limit: setup.upload_limit.map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
+            download_limit: setup
+                .download_limit
+                .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
+            upload_limit: setup
+                .upload_limit
+                .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
         });
         if complete {
             (task.events)(TorrentEvent::Completed { info_hash });
@@ -239,7 +276,9 @@ impl TorrentTask {
                         let _ = link.close.try_send(());
                     }
                 }
-                Action::Completed => (self.events)(TorrentEvent::Completed { info_hash: self.info_hash }),
+                Action::Completed => (self.events)(TorrentEvent::Completed {
+                    info_hash: self.info_hash,
+                }),
             }
         }
     }
@@ -265,7 +304,9 @@ impl TorrentTask {
             Some(p) => p,
             None => {
                 let p = self.storage.read_piece(block.piece).await?;
-                self.cache.borrow_mut().insert(self.info_hash, block.piece, p.clone());
+                self.cache
+                    .borrow_mut()
+                    .insert(self.info_hash, block.piece, p.clone());
                 p
             }
         };
@@ -289,7 +330,10 @@ impl TorrentTask {
         }
         tracing::error!(torrent = %self.info_hash, %error, "torrent stopped");
         *self.failed.borrow_mut() = Some(error.clone());
-        (self.events)(TorrentEvent::Failed { info_hash: self.info_hash, error });
+        (self.events)(TorrentEvent::Failed {
+            info_hash: self.info_hash,
+            error,
+        });
         self.stop();
     }
 
@@ -334,8 +378,11 @@ impl TorrentTask {
 /// Maps skipped files to skipped pieces (a piece shared with a wanted file stays wanted).
 fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize]) {
     let lengths: Vec<u64> = meta.info.files.iter().map(|f| f.length).collect();
-    let Ok(layout) = ccbt_engine::file_layout::FileLayout::new(&lengths, meta.info.piece_length, meta.info.total_length)
-    else {
+    let Ok(layout) = ccbt_engine::file_layout::FileLayout::new(
+        &lengths,
+        meta.info.piece_length,
+        meta.info.total_length,
+    ) else {
         return;
     };
     let mut wanted = vec![false; meta.num_pieces() as usize];
@@ -359,7 +406,9 @@ fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize])
 }
 
 async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes) {
-    let Some(expected) = task.meta.info.piece_hashes.get(piece.0 as usize).copied() else { return };
+    let Some(expected) = task.meta.info.piece_hashes.get(piece.0 as usize).copied() else {
+        return;
+    };
     let ok = verify_piece(&data, &expected);
     if ok {
         if let Err(e) = task.storage.write_piece(piece, &data).await {
@@ -369,7 +418,9 @@ async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes)
     } else {
         tracing::warn!(torrent = %task.info_hash, piece = piece.0, "piece failed its hash check");
     }
-    task.engine.borrow_mut().piece_verified(piece, ok, Instant::now());
+    task.engine
+        .borrow_mut()
+        .piece_verified(piece, ok, Instant::now());
     task.dispatch();
 }
 
@@ -380,7 +431,7 @@ async fn tick_loop(task: Rc<TorrentTask>) {
         ticks += 1;
         task.engine.borrow_mut().tick(Instant::now());
         task.dispatch();
-        if ticks % 2 == 0 {
+        if ticks.is_multiple_of(2) {
             task.dial_known_peers();
         }
     }
@@ -389,9 +440,25 @@ async fn tick_loop(task: Rc<TorrentTask>) {
 /// Creates the writer's queue (with its wake-up signal) and the close signal for a new peer link.
 pub(crate) fn new_link(
     addr: SocketAddr,
-) -> (PeerLink, local_channel::LocalReceiver<()>, local_channel::LocalReceiver<()>) {
+) -> (
+    PeerLink,
+    local_channel::LocalReceiver<()>,
+    local_channel::LocalReceiver<()>,
+) {
     let (wake, wake_rx) = local_channel::new_bounded(1);
-    let outbox = Rc::new(Outbox { queue: RefCell::new(VecDeque::new()), closed: Cell::new(false), wake });
+    let outbox = Rc::new(Outbox {
+        queue: RefCell::new(VecDeque::new()),
+        closed: Cell::new(false),
+        wake,
+    });
     let (close, close_rx) = local_channel::new_bounded(1);
-    (PeerLink { outbox, close, addr }, wake_rx, close_rx)
+    (
+        PeerLink {
+            outbox,
+            close,
+            addr,
+        },
+        wake_rx,
+        close_rx,
+    )
 }

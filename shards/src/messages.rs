@@ -33,8 +33,13 @@ pub struct AddTorrent {
 pub enum ShardCommand {
     Add(Box<AddTorrent>),
     /// Dial this peer for the torrent.
-    AddPeer { info_hash: InfoHash, addr: SocketAddr },
-    Remove { info_hash: InfoHash },
+    AddPeer {
+        info_hash: InfoHash,
+        addr: SocketAddr,
+    },
+    Remove {
+        info_hash: InfoHash,
+    },
     Shutdown,
 }
 
@@ -82,13 +87,21 @@ pub struct TorrentStatus {
 #[derive(Clone, Debug)]
 pub enum SessionEvent {
     /// Existing data checked; the torrent is running.
-    Started { info_hash: InfoHash, shard: usize, have: u32, num_pieces: u32 },
+    Started {
+        info_hash: InfoHash,
+        shard: usize,
+        have: u32,
+        num_pieces: u32,
+    },
     /// Every wanted piece is verified on disk.
     Completed { info_hash: InfoHash },
     /// The torrent could not start or had to stop.
     Failed { info_hash: InfoHash, error: String },
     /// Periodic status of every torrent on one shard.
-    Status { shard: usize, torrents: Vec<TorrentStatus> },
+    Status {
+        shard: usize,
+        torrents: Vec<TorrentStatus>,
+    },
     /// A shard finished its shutdown.
     ShardStopped { shard: usize },
 }

@@ -58,7 +58,9 @@ impl Session {
     /// Starts `config.shards` executors, all accepting on one port.
     pub fn start(config: SessionConfig) -> Result<Session, SessionError> {
         let n = config.shards.max(1);
-        let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+        let cpus = std::thread::available_parallelism()
+            .map(|c| c.get())
+            .unwrap_or(1);
         let router = Arc::new(Router::new());
         let (event_tx, events) = crossbeam_channel::unbounded();
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
@@ -78,7 +80,11 @@ impl Session {
             };
             let (bound_tx, bound_rx) = mpsc::channel::<Result<SocketAddr, String>>();
             let mesh = if n > 1 { Some(mesh.clone()) } else { None };
-            let placement = if n <= cpus { Placement::Fixed(id) } else { Placement::Unbound };
+            let placement = if n <= cpus {
+                Placement::Fixed(id)
+            } else {
+                Placement::Unbound
+            };
             let addr = listen;
             let handle = LocalExecutorBuilder::new(placement)
                 .name(&format!("ccbt-shard-{id}"))
@@ -101,15 +107,35 @@ impl Session {
                     };
                     shard::run(ctx, listener, mesh).await;
                 })
-                .map_err(|e| SessionError::Spawn { shard: id, reason: e.to_string() })?;
+                .map_err(|e| SessionError::Spawn {
+                    shard: id,
+                    reason: e.to_string(),
+                })?;
             threads.push(handle);
             match bound_rx.recv_timeout(Duration::from_secs(10)) {
                 Ok(Ok(local)) => listen = local,
-                Ok(Err(reason)) => return Err(SessionError::Listen { addr: listen, reason }),
-                Err(_) => return Err(SessionError::Spawn { shard: id, reason: "did not start".into() }),
+                Ok(Err(reason)) => {
+                    return Err(SessionError::Listen {
+                        addr: listen,
+                        reason,
+                    })
+                }
+                Err(_) => {
+                    return Err(SessionError::Spawn {
+                        shard: id,
+                        reason: "did not start".into(),
+                    })
+                }
             }
         }
-        Ok(Session { commands, events, router, threads, listen_addr: listen, next_shard: 0 })
+        Ok(Session {
+            commands,
+            events,
+            router,
+            threads,
+            listen_addr: listen,
+            next_shard: 0,
+        })
     }
 
     /// The address peers connect to.
@@ -139,20 +165,26 @@ impl Session {
             return Err(SessionError::Duplicate(info_hash));
         }
         self.next_shard += 1;
-        self.commands[shard].send(ShardCommand::Add(Box::new(add))).map_err(|_| SessionError::Stopped)?;
+        self.commands[shard]
+            .send(ShardCommand::Add(Box::new(add)))
+            .map_err(|_| SessionError::Stopped)?;
         Ok(shard)
     }
 
     /// Tells the owner of a torrent to dial a peer.
     pub fn add_peer(&self, info_hash: InfoHash, addr: SocketAddr) -> Result<(), SessionError> {
         let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
-        self.commands[shard].send(ShardCommand::AddPeer { info_hash, addr }).map_err(|_| SessionError::Stopped)
+        self.commands[shard]
+            .send(ShardCommand::AddPeer { info_hash, addr })
+            .map_err(|_| SessionError::Stopped)
     }
 
     /// Stops a torrent and forgets it.
     pub fn remove_torrent(&self, info_hash: InfoHash) -> Result<(), SessionError> {
         let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
-        self.commands[shard].send(ShardCommand::Remove { info_hash }).map_err(|_| SessionError::Stopped)
+        self.commands[shard]
+            .send(ShardCommand::Remove { info_hash })
+            .map_err(|_| SessionError::Stopped)
     }
 
     /// Stops every shard and waits for their threads. Each shard sends a last

@@ -79,7 +79,10 @@ pub(crate) async fn run(
     }
     let status_task = glommio::spawn_local(status_loop(shard.clone()));
     command_loop(&shard).await;
-    let _ = shard.ctx.events.send(SessionEvent::Status { shard: shard.ctx.id, torrents: statuses(&shard) });
+    let _ = shard.ctx.events.send(SessionEvent::Status {
+        shard: shard.ctx.id,
+        torrents: statuses(&shard),
+    });
     for task in shard.torrents.borrow().values() {
         task.stop();
     }
@@ -89,13 +92,17 @@ pub(crate) async fn run(
     // Give connections a moment to close cleanly.
     glommio::timer::sleep(Duration::from_millis(50)).await;
     shard.torrents.borrow_mut().clear();
-    let _ = shard.ctx.events.send(SessionEvent::ShardStopped { shard: shard.ctx.id });
+    let _ = shard.ctx.events.send(SessionEvent::ShardStopped {
+        shard: shard.ctx.id,
+    });
 }
 
 async fn command_loop(shard: &Rc<Shard>) {
     loop {
         match shard.ctx.commands.try_recv() {
-            Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+            Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                return
+            }
             Ok(ShardCommand::Add(add)) => {
                 let shard = shard.clone();
                 glommio::spawn_local(async move { shard.add(*add).await }).detach();
@@ -112,7 +119,9 @@ async fn command_loop(shard: &Rc<Shard>) {
                 shard.cache.borrow_mut().remove_torrent(info_hash);
                 shard.ctx.router.unassign(&info_hash);
             }
-            Err(crossbeam_channel::TryRecvError::Empty) => glommio::timer::sleep(COMMAND_POLL).await,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                glommio::timer::sleep(COMMAND_POLL).await
+            }
         }
     }
 }
@@ -125,11 +134,20 @@ impl Shard {
         let shard_id = self.ctx.id;
         let sink: ccbt_io::torrent_task::EventSink = Rc::new(move |ev| {
             let ev = match ev {
-                TorrentEvent::Checked { info_hash, have, num_pieces } => {
-                    SessionEvent::Started { info_hash, shard: shard_id, have, num_pieces }
-                }
+                TorrentEvent::Checked {
+                    info_hash,
+                    have,
+                    num_pieces,
+                } => SessionEvent::Started {
+                    info_hash,
+                    shard: shard_id,
+                    have,
+                    num_pieces,
+                },
                 TorrentEvent::Completed { info_hash } => SessionEvent::Completed { info_hash },
-                TorrentEvent::Failed { info_hash, error } => SessionEvent::Failed { info_hash, error },
+                TorrentEvent::Failed { info_hash, error } => {
+                    SessionEvent::Failed { info_hash, error }
+                }
             };
             let _ = events.send(ev);
         });
@@ -170,8 +188,15 @@ impl Shard {
     }
 
     /// Routes an incoming connection whose info-hash is known: here, or to the owner.
-    async fn route(self: Rc<Self>, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
-        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else { return };
+    async fn route(
+        self: Rc<Self>,
+        stream: TcpStream,
+        addr: SocketAddr,
+        prefix: [u8; HANDSHAKE_ROUTING_LEN],
+    ) {
+        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else {
+            return;
+        };
         match self.ctx.router.owner(&info_hash) {
             Some(owner) if owner == self.ctx.id => self.serve_incoming(stream, addr, prefix).await,
             Some(owner) => {
@@ -185,7 +210,18 @@ impl Shard {
                 };
                 drop(stream);
                 self.ctx.router.count_handover();
-                if senders.send_to(owner, AdoptConnection { socket, addr, prefix }).await.is_err() {
+                if senders
+                    .send_to(
+                        owner,
+                        AdoptConnection {
+                            socket,
+                            addr,
+                            prefix,
+                        },
+                    )
+                    .await
+                    .is_err()
+                {
                     tracing::warn!(%addr, owner, "owner shard is gone");
                 }
             }
@@ -193,8 +229,15 @@ impl Shard {
         }
     }
 
-    async fn serve_incoming(&self, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
-        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else { return };
+    async fn serve_incoming(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        prefix: [u8; HANDSHAKE_ROUTING_LEN],
+    ) {
+        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else {
+            return;
+        };
         let task = self.torrents.borrow().get(&info_hash).cloned();
         let Some(task) = task else {
             // Owned here but still checking its data: not ready for peers yet.
@@ -222,10 +265,13 @@ async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
             let Ok(addr) = stream.peer_addr() else { return };
             let mut stream = stream;
             let mut prefix = [0u8; HANDSHAKE_ROUTING_LEN];
-            let read = futures_lite::future::or(async { stream.read_exact(&mut prefix).await.is_ok() }, async {
-                glommio::timer::sleep(ROUTING_TIMEOUT).await;
-                false
-            })
+            let read = futures_lite::future::or(
+                async { stream.read_exact(&mut prefix).await.is_ok() },
+                async {
+                    glommio::timer::sleep(ROUTING_TIMEOUT).await;
+                    false
+                },
+            )
             .await;
             if read {
                 shard.route(stream, addr, prefix).await;
@@ -239,46 +285,54 @@ async fn status_loop(shard: Rc<Shard>) {
     loop {
         glommio::timer::sleep(STATUS_INTERVAL).await;
         let torrents = statuses(&shard);
-        if shard.ctx.events.send(SessionEvent::Status { shard: shard.ctx.id, torrents }).is_err() {
+        if shard
+            .ctx
+            .events
+            .send(SessionEvent::Status {
+                shard: shard.ctx.id,
+                torrents,
+            })
+            .is_err()
+        {
             return;
         }
     }
 }
 
 fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
-        let mut torrents: Vec<TorrentStatus> = shard
-            .torrents
-            .borrow()
-            .values()
-            .map(|t| {
-                let stats = t.stats();
-                let error = t.failure();
-                let state = if error.is_some() {
-                    TorrentState::Failed
-                } else if stats.complete {
-                    TorrentState::Seeding
-                } else {
-                    TorrentState::Downloading
-                };
-                TorrentStatus {
-                    info_hash: t.info_hash,
-                    name: t.meta.info.name.clone(),
-                    shard: shard.ctx.id,
-                    state,
-                    stats,
-                    error,
-                }
-            })
-            .collect();
-        for info_hash in shard.starting.borrow().keys() {
-            torrents.push(TorrentStatus {
-                info_hash: *info_hash,
-                name: String::new(),
+    let mut torrents: Vec<TorrentStatus> = shard
+        .torrents
+        .borrow()
+        .values()
+        .map(|t| {
+            let stats = t.stats();
+            let error = t.failure();
+            let state = if error.is_some() {
+                TorrentState::Failed
+            } else if stats.complete {
+                TorrentState::Seeding
+            } else {
+                TorrentState::Downloading
+            };
+            TorrentStatus {
+                info_hash: t.info_hash,
+                name: t.meta.info.name.clone(),
                 shard: shard.ctx.id,
-                state: TorrentState::Checking,
-                stats: Default::default(),
-                error: None,
-            });
-        }
-        torrents
+                state,
+                stats,
+                error,
+            }
+        })
+        .collect();
+    for info_hash in shard.starting.borrow().keys() {
+        torrents.push(TorrentStatus {
+            info_hash: *info_hash,
+            name: String::new(),
+            shard: shard.ctx.id,
+            state: TorrentState::Checking,
+            stats: Default::default(),
+            error: None,
+        });
+    }
+    torrents
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ccbt_engine::wire::{encode_piece_header, Handshake, Message, MessageDecoder, Reserved, WireLimits};
+use ccbt_engine::wire::{
+    encode_piece_header, Handshake, Message, MessageDecoder, Reserved, WireLimits,
+};
 use ccbt_engine::{Bitfield, InfoHash, PeerId};
 
 /// What the evil peer saw.
@@ -60,7 +62,13 @@ impl EvilPeer {
     }
 }
 
-fn serve(mut stream: TcpStream, info_hash: InfoHash, num_pieces: u32, stats: &EvilStats, stop: &AtomicBool) {
+fn serve(
+    mut stream: TcpStream,
+    info_hash: InfoHash,
+    num_pieces: u32,
+    stats: &EvilStats,
+    stop: &AtomicBool,
+) {
     stats.connections.fetch_add(1, Ordering::Relaxed);
     stream.set_nonblocking(false).ok();
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
@@ -68,7 +76,11 @@ fn serve(mut stream: TcpStream, info_hash: InfoHash, num_pieces: u32, stats: &Ev
     if stream.read_exact(&mut hs).is_err() {
         return;
     }
-    let ours = Handshake { reserved: Reserved([0; 8]), info_hash, peer_id: PeerId(*b"-EV0001-evilevilevil") };
+    let ours = Handshake {
+        reserved: Reserved([0; 8]),
+        info_hash,
+        peer_id: PeerId(*b"-EV0001-evilevilevil"),
+    };
     let mut out = BytesMut::new();
     out.extend_from_slice(&ours.encode());
     Message::Bitfield(Bitfield::full(num_pieces).as_bytes().to_vec().into()).encode(&mut out);

@@ -71,10 +71,18 @@ impl Proc {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        Proc { child, lines, stderr, seen: Vec::new(), name: name.to_string() }
+        Proc {
+            child,
+            lines,
+            stderr,
+            seen: Vec::new(),
+            name: name.to_string(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -86,7 +94,12 @@ impl Proc {
     }
 
     /// Waits for a JSON line matching `pred`; panics with the process's output on timeout.
-    pub fn wait_json(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_json(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -98,11 +111,19 @@ impl Proc {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("{}: timed out waiting for {what}; stderr:\n{}", self.name, self.stderr())
+                    panic!(
+                        "{}: timed out waiting for {what}; stderr:\n{}",
+                        self.name,
+                        self.stderr()
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.child.try_wait().ok().flatten();
-                    panic!("{}: exited ({status:?}) before {what}; stderr:\n{}", self.name, self.stderr())
+                    panic!(
+                        "{}: exited ({status:?}) before {what}; stderr:\n{}",
+                        self.name,
+                        self.stderr()
+                    )
                 }
             }
         }
@@ -111,7 +132,10 @@ impl Proc {
     /// Collects every remaining line until the process closes stdout (bounded).
     pub fn drain(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        while let Ok(v) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(v) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             self.seen.push(v);
         }
     }
@@ -126,7 +150,11 @@ impl Proc {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("{}: did not exit within {timeout:?}; stderr:\n{}", self.name, self.stderr());
+                panic!(
+                    "{}: did not exit within {timeout:?}; stderr:\n{}",
+                    self.name,
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -134,13 +162,19 @@ impl Proc {
 
     /// Sends a signal to this process (by its pid).
     pub fn signal(&self, sig: i32) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
     /// The `addr` of the `listening` line.
     pub fn listen_addr(&mut self) -> String {
-        let v = self.wait_json("listening", Duration::from_secs(20), |v| v["type"] == "listening");
+        let v = self.wait_json("listening", Duration::from_secs(20), |v| {
+            v["type"] == "listening"
+        });
         v["addr"].as_str().unwrap().to_string()
     }
 
@@ -192,24 +226,40 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
 
 /// Runs `btbt create` and returns the info-hash it prints.
 pub fn btbt_create(path: &Path, out: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["create".to_string(), path.display().to_string(), "-o".into(), out.display().to_string()];
+    let mut args = vec![
+        "create".to_string(),
+        path.display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let output = Command::new(bin("btbt")).args(&args).output().unwrap();
-    assert!(output.status.success(), "btbt create failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "btbt create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
 /// Starts a `ccbt --seed --json` process on loopback and waits until it seeds every torrent.
 pub fn start_seeder(torrents: &[&Path], data: &Path, extra: &[&str]) -> (Proc, String) {
     let mut args: Vec<String> = torrents.iter().map(|t| t.display().to_string()).collect();
-    args.extend(["-o".into(), data.display().to_string(), "--seed".into(), "--json".into()]);
+    args.extend([
+        "-o".into(),
+        data.display().to_string(),
+        "--seed".into(),
+        "--json".into(),
+    ]);
     args.extend(["--listen".into(), "127.0.0.1:0".into()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut p = Proc::spawn("ccbt", &refs);
     let addr = p.listen_addr();
     for _ in torrents {
-        p.wait_json("seeding (complete)", Duration::from_secs(60), |v| v["type"] == "complete");
+        p.wait_json("seeding (complete)", Duration::from_secs(60), |v| {
+            v["type"] == "complete"
+        });
     }
     (p, addr)
 }

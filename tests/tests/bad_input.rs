@@ -1,6 +1,8 @@
 //! Hostile or broken input gets a clear error naming the problem, and nothing is
 //! written outside the download directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -13,7 +15,14 @@ fn torrent_with_paths(paths: &[&[&str]]) -> Vec<u8> {
         .map(|p| {
             let mut f = BTreeMap::new();
             f.insert(b"length".to_vec(), Value::Int(5));
-            f.insert(b"path".to_vec(), Value::List(p.iter().map(|c| Value::Bytes(c.as_bytes().to_vec())).collect()));
+            f.insert(
+                b"path".to_vec(),
+                Value::List(
+                    p.iter()
+                        .map(|c| Value::Bytes(c.as_bytes().to_vec()))
+                        .collect(),
+                ),
+            );
             Value::Dict(f)
         })
         .collect();
@@ -31,7 +40,10 @@ fn torrent_with_paths(paths: &[&[&str]]) -> Vec<u8> {
 
 fn run_ccbt(args: &[&str]) -> (i32, String) {
     let out = Command::new(bin("ccbt")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn assert_refused(paths: &[&[&str]], must_mention: &str) {
@@ -40,14 +52,36 @@ fn assert_refused(paths: &[&[&str]], must_mention: &str) {
     std::fs::write(&torrent, torrent_with_paths(paths)).unwrap();
     let out_dir = tmp.path().join("a/b/out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let (code, stderr) =
-        run_ccbt(&[torrent.to_str().unwrap(), "-o", out_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let (code, stderr) = run_ccbt(&[
+        torrent.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_ne!(code, 0);
-    assert!(stderr.contains(must_mention), "error should name {must_mention:?}: {stderr}");
-    assert!(stderr.contains("evil.torrent"), "error should name the file: {stderr}");
-    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0, "nothing written in the output dir");
-    for dir in [tmp.path().join("a/b"), tmp.path().join("a"), tmp.path().to_path_buf()] {
-        assert!(!dir.join("escape.txt").exists(), "nothing written outside the output dir");
+    assert!(
+        stderr.contains(must_mention),
+        "error should name {must_mention:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains("evil.torrent"),
+        "error should name the file: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&out_dir).unwrap().count(),
+        0,
+        "nothing written in the output dir"
+    );
+    for dir in [
+        tmp.path().join("a/b"),
+        tmp.path().join("a"),
+        tmp.path().to_path_buf(),
+    ] {
+        assert!(
+            !dir.join("escape.txt").exists(),
+            "nothing written outside the output dir"
+        );
     }
 }
 
@@ -80,7 +114,11 @@ fn garbage_torrent_names_the_file() {
 fn missing_field_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let torrent = tmp.path().join("nopieces.torrent");
-    std::fs::write(&torrent, b"d4:infod6:lengthi5e4:name1:x12:piece lengthi16384eee").unwrap();
+    std::fs::write(
+        &torrent,
+        b"d4:infod6:lengthi5e4:name1:x12:piece lengthi16384eee",
+    )
+    .unwrap();
     let (code, stderr) = run_ccbt(&[torrent.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("pieces"), "{stderr}");
@@ -88,8 +126,11 @@ fn missing_field_is_named() {
 
 #[test]
 fn magnet_is_a_clear_not_supported_yet() {
-    let (code, stderr) =
-        run_ccbt(&["magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x", "--listen", "127.0.0.1:0"]);
+    let (code, stderr) = run_ccbt(&[
+        "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_ne!(code, 0);
     assert!(stderr.contains("not supported yet"), "{stderr}");
     let (code, stderr) = run_ccbt(&["magnet:?dn=nohash", "--listen", "127.0.0.1:0"]);
@@ -107,12 +148,22 @@ fn verify_reports_valid_and_corrupt_data() {
     btbt_create(&content, &torrent, &["--piece-size", "16384"]);
     let verify = || {
         Command::new(bin("btbt"))
-            .args(["verify", torrent.to_str().unwrap(), "--data", tmp.path().to_str().unwrap()])
+            .args([
+                "verify",
+                torrent.to_str().unwrap(),
+                "--data",
+                tmp.path().to_str().unwrap(),
+            ])
             .output()
             .unwrap()
     };
     let ok = verify();
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("19/19 pieces valid"));
     let mut bytes = std::fs::read(content.join("y.bin")).unwrap();
     bytes[50_000] ^= 1;

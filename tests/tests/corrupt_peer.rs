@@ -1,6 +1,8 @@
 //! A peer that sends corrupt data: its pieces fail the hash, are fetched again from a
 //! good peer, the bad peer is dropped and banned, and the download completes intact.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -43,7 +45,11 @@ fn corrupt_peer_is_dropped_and_download_completes() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut dropped_during_download = false;
     while leecher.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "download did not finish: {}", leecher.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "download did not finish: {}",
+            leecher.stderr()
+        );
         if evil.stats.closed_by_peer.load(Ordering::Relaxed) > 0 {
             dropped_during_download = true;
         }
@@ -51,12 +57,30 @@ fn corrupt_peer_is_dropped_and_download_completes() {
     }
     let status = leecher.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{}", leecher.stderr());
-    assert_eq!(std::fs::read(&content).unwrap(), std::fs::read(down.join("payload.bin")).unwrap());
-    assert!(evil.stats.blocks_served.load(Ordering::Relaxed) > 0, "the bad peer was asked for data");
-    assert!(dropped_during_download, "the bad peer was disconnected before the download ended");
-    assert_eq!(evil.stats.connections.load(Ordering::Relaxed), 1, "a banned peer is not dialed again");
+    assert_eq!(
+        std::fs::read(&content).unwrap(),
+        std::fs::read(down.join("payload.bin")).unwrap()
+    );
+    assert!(
+        evil.stats.blocks_served.load(Ordering::Relaxed) > 0,
+        "the bad peer was asked for data"
+    );
+    assert!(
+        dropped_during_download,
+        "the bad peer was disconnected before the download ended"
+    );
+    assert_eq!(
+        evil.stats.connections.load(Ordering::Relaxed),
+        1,
+        "a banned peer is not dialed again"
+    );
     let failures = leecher.last_of("summary").and_then(|_| {
-        leecher.seen.iter().rev().find(|v| v["type"] == "status").map(|v| v["hash_failures"].as_u64().unwrap())
+        leecher
+            .seen
+            .iter()
+            .rev()
+            .find(|v| v["type"] == "status")
+            .map(|v| v["hash_failures"].as_u64().unwrap())
     });
     assert!(failures.unwrap_or(0) >= 1, "corrupt pieces were detected");
 }

@@ -1,6 +1,8 @@
 //! `btbt create` makes torrents that libtorrent loads, with the same info-hash as
 //! mktorrent for the same input and piece size.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 use ccbt_tests::{btbt_create, write_random_file};
@@ -11,18 +13,33 @@ fn libtorrent_info_hash(torrent: &std::path::Path) -> String {
         .args(["-c", script, torrent.to_str().unwrap()])
         .output()
         .expect("python3-libtorrent is installed by scripts/install-test-deps.sh");
-    assert!(out.status.success(), "libtorrent could not load {}: {}", torrent.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "libtorrent could not load {}: {}",
+        torrent.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn mktorrent(path: &std::path::Path, out: &std::path::Path, piece_exp: u32) {
     let status = Command::new("mktorrent")
-        .args(["-l", &piece_exp.to_string(), "-a", "http://127.0.0.1:1/announce", "-o"])
+        .args([
+            "-l",
+            &piece_exp.to_string(),
+            "-a",
+            "http://127.0.0.1:1/announce",
+            "-o",
+        ])
         .arg(out)
         .arg(path)
         .output()
         .expect("mktorrent is installed by scripts/install-test-deps.sh");
-    assert!(status.status.success(), "mktorrent failed: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "mktorrent failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 }
 
 #[test]
@@ -35,10 +52,23 @@ fn multi_file_matches_mktorrent_and_loads_in_libtorrent() {
     write_random_file(&content.join("z/y/x.bin"), 12_345, 4);
     let ours = tmp.path().join("ours.torrent");
     let theirs = tmp.path().join("theirs.torrent");
-    let hash = btbt_create(&content, &ours, &["--piece-size", "32768", "--tracker", "http://127.0.0.1:1/announce"]);
+    let hash = btbt_create(
+        &content,
+        &ours,
+        &[
+            "--piece-size",
+            "32768",
+            "--tracker",
+            "http://127.0.0.1:1/announce",
+        ],
+    );
     mktorrent(&content, &theirs, 15);
     assert_eq!(libtorrent_info_hash(&ours), hash);
-    assert_eq!(libtorrent_info_hash(&theirs), hash, "same info-hash as mktorrent");
+    assert_eq!(
+        libtorrent_info_hash(&theirs),
+        hash,
+        "same info-hash as mktorrent"
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! ccbt seeding to ccbt over loopback: a multi-file torrent with a short last piece,
 //! files crossing piece boundaries and an empty file arrives byte-identical.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use ccbt_tests::{assert_same_tree, btbt_create, lines_of, start_seeder, write_random_file, Proc};
@@ -35,7 +37,10 @@ fn multi_file_torrent_arrives_byte_identical() {
     let status = leecher.wait_exit(Duration::from_secs(120));
     assert!(status.success(), "downloader failed: {}", leecher.stderr());
     assert_same_tree(&content, &down_dir.join("album"));
-    assert!(down_dir.join("album/dir/empty.txt").is_file(), "the empty file is created too");
+    assert!(
+        down_dir.join("album/dir/empty.txt").is_file(),
+        "the empty file is created too"
+    );
 
     let complete: Vec<_> = lines_of(&leecher, "complete").collect();
     assert_eq!(complete.len(), 1);
@@ -53,10 +58,24 @@ fn restarted_seeder_rechecks_and_downloader_skips_nothing() {
     write_random_file(&content, 300_000, 9);
     let torrent = tmp.path().join("one.torrent");
     btbt_create(&content, &torrent, &["--piece-size", "16384"]);
-    let mut p = Proc::spawn("ccbt", &[torrent.to_str().unwrap(), "-o", tmp.path().to_str().unwrap(), "--json", "--listen", "127.0.0.1:0"]);
+    let mut p = Proc::spawn(
+        "ccbt",
+        &[
+            torrent.to_str().unwrap(),
+            "-o",
+            tmp.path().to_str().unwrap(),
+            "--json",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
     let status = p.wait_exit(Duration::from_secs(60));
     assert!(status.success(), "{}", p.stderr());
     let started = lines_of(&p, "started").next().expect("started line");
     assert_eq!(started["pieces_valid"], started["num_pieces"]);
-    assert_eq!(p.last_of("summary").unwrap()["bytes"], 0, "nothing downloaded");
+    assert_eq!(
+        p.last_of("summary").unwrap()["bytes"],
+        0,
+        "nothing downloaded"
+    );
 }

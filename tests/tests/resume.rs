@@ -1,6 +1,8 @@
 //! A download killed with SIGKILL half-way and restarted keeps every verified piece
 //! and fetches only what was missing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use ccbt_tests::{btbt_create, lines_of, start_seeder, write_random_file, Proc};
@@ -52,7 +54,10 @@ fn sigkill_halfway_then_resume_fetches_only_missing_pieces() {
     let mut second = Proc::spawn("ccbt", &refs);
     let status = second.wait_exit(Duration::from_secs(120));
     assert!(status.success(), "{}", second.stderr());
-    let started = lines_of(&second, "started").next().expect("started line").clone();
+    let started = lines_of(&second, "started")
+        .next()
+        .expect("started line")
+        .clone();
     let valid_at_start = started["pieces_valid"].as_u64().unwrap() * PIECE;
     assert!(
         valid_at_start >= verified_before,
@@ -66,6 +71,12 @@ fn sigkill_halfway_then_resume_fetches_only_missing_pieces() {
         "fetched {fetched} payload bytes, but only {} were missing",
         TOTAL - valid_at_start
     );
-    assert!(fetched >= TOTAL - valid_at_start, "fetched {fetched}, less than what was missing");
-    assert_eq!(std::fs::read(&content).unwrap(), std::fs::read(down.join("big.bin")).unwrap());
+    assert!(
+        fetched >= TOTAL - valid_at_start,
+        "fetched {fetched}, less than what was missing"
+    );
+    assert_eq!(
+        std::fs::read(&content).unwrap(),
+        std::fs::read(down.join("big.bin")).unwrap()
+    );
 }

@@ -1,6 +1,8 @@
 //! One ccbt process seeding three torrents on two shards behind one port serves three
 //! downloaders at once; connections that land on the wrong shard are handed over.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use ccbt_tests::{assert_same_tree, btbt_create, lines_of, start_seeder, write_random_file, Proc};
@@ -48,10 +50,15 @@ fn three_torrents_two_shards_one_port_three_downloaders() {
 
     seeder.signal(15);
     let status = seeder.wait_exit(Duration::from_secs(30));
-    assert!(status.success(), "seeder exits 0 on SIGTERM: {}", seeder.stderr());
+    assert!(
+        status.success(),
+        "seeder exits 0 on SIGTERM: {}",
+        seeder.stderr()
+    );
     let summary = seeder.last_of("summary").expect("seeder summary").clone();
-    let shards: std::collections::HashSet<u64> =
-        lines_of(&seeder, "status").filter_map(|v| v["shard"].as_u64()).collect();
+    let shards: std::collections::HashSet<u64> = lines_of(&seeder, "status")
+        .filter_map(|v| v["shard"].as_u64())
+        .collect();
     assert_eq!(shards.len(), 2, "torrents are spread over both shards");
     assert!(
         summary["handovers"].as_u64().unwrap() >= 1,
@@ -60,9 +67,15 @@ fn three_torrents_two_shards_one_port_three_downloaders() {
     let uploaded: u64 = {
         let mut last = std::collections::HashMap::new();
         for v in lines_of(&seeder, "status") {
-            last.insert(v["info_hash"].as_str().unwrap().to_string(), v["uploaded"].as_u64().unwrap());
+            last.insert(
+                v["info_hash"].as_str().unwrap().to_string(),
+                v["uploaded"].as_u64().unwrap(),
+            );
         }
         last.values().sum()
     };
-    assert!(uploaded >= 3 * 3 * 3_000_000, "seeder uploaded every torrent to every downloader ({uploaded})");
+    assert!(
+        uploaded >= 3 * 3 * 3_000_000,
+        "seeder uploaded every torrent to every downloader ({uploaded})"
+    );
 }

@@ -67,9 +67,22 @@ fn main() {
 
 fn run(args: Args) -> Result<i32, CliError> {
     match args.command {
-        Command::Create { path, output, piece_size, trackers, private, comment, threads } => {
+        Command::Create {
+            path,
+            output,
+            piece_size,
+            trackers,
+            private,
+            comment,
+            threads,
+        } => {
             let piece_size = piece_size
-                .map(|p| u32::try_from(p).map_err(|_| CliError::Create { path: path.clone(), reason: "piece size too large".into() }))
+                .map(|p| {
+                    u32::try_from(p).map_err(|_| CliError::Create {
+                        path: path.clone(),
+                        reason: "piece size too large".into(),
+                    })
+                })
                 .transpose()?;
             let created = create(&CreateOptions {
                 path,
@@ -89,9 +102,20 @@ fn run(args: Args) -> Result<i32, CliError> {
             );
             Ok(0)
         }
-        Command::Verify { torrent, data, threads } => {
-            let report = verify(&torrent, &data, threads.unwrap_or_else(ccbt_cli::default_shards))?;
-            println!("{}: {}/{} pieces valid", report.name, report.valid_pieces, report.num_pieces);
+        Command::Verify {
+            torrent,
+            data,
+            threads,
+        } => {
+            let report = verify(
+                &torrent,
+                &data,
+                threads.unwrap_or_else(ccbt_cli::default_shards),
+            )?;
+            println!(
+                "{}: {}/{} pieces valid",
+                report.name, report.valid_pieces, report.num_pieces
+            );
             for (path, ok, total) in &report.incomplete_files {
                 println!("incomplete: {path} ({ok}/{total} pieces valid)");
             }

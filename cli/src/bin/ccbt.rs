@@ -13,7 +13,11 @@ use ccbt_io::storage::Preallocation;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "ccbt", version, about = "Fast BitTorrent downloads and seeding on Linux servers")]
+#[command(
+    name = "ccbt",
+    version,
+    about = "Fast BitTorrent downloads and seeding on Linux servers"
+)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct Args {
     #[command(subcommand)]
@@ -79,8 +83,14 @@ fn resolve_peers(peers: &[String]) -> Result<Vec<SocketAddr>, String> {
     use std::net::ToSocketAddrs;
     let mut out = Vec::new();
     for p in peers {
-        let mut addrs = p.to_socket_addrs().map_err(|e| format!("--peer {p}: {e}"))?;
-        out.push(addrs.next().ok_or_else(|| format!("--peer {p}: no address"))?);
+        let mut addrs = p
+            .to_socket_addrs()
+            .map_err(|e| format!("--peer {p}: {e}"))?;
+        out.push(
+            addrs
+                .next()
+                .ok_or_else(|| format!("--peer {p}: no address"))?,
+        );
     }
     Ok(out)
 }
@@ -99,8 +109,15 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), CliError> {
-    if let Some(Command::Demo { size, piece_size, shards, workdir }) = args.command {
-        let piece_size = u32::try_from(piece_size).map_err(|_| CliError::Demo("--piece-size is too large".into()))?;
+    if let Some(Command::Demo {
+        size,
+        piece_size,
+        shards,
+        workdir,
+    }) = args.command
+    {
+        let piece_size = u32::try_from(piece_size)
+            .map_err(|_| CliError::Demo("--piece-size is too large".into()))?;
         let report = demo::run(&demo::DemoOptions {
             size,
             piece_size,
@@ -121,7 +138,11 @@ fn run(args: Args) -> Result<(), CliError> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
-    let config = TorrentConfig { unchoke_slots: args.unchoke_slots, sequential: args.sequential, ..TorrentConfig::default() };
+    let config = TorrentConfig {
+        unchoke_slots: args.unchoke_slots,
+        sequential: args.sequential,
+        ..TorrentConfig::default()
+    };
     let opts = DownloadOptions {
         torrents,
         output_dir: args.output,
@@ -131,7 +152,11 @@ fn run(args: Args) -> Result<(), CliError> {
         shards: args.shards.unwrap_or_else(ccbt_cli::default_shards),
         download_limit: args.download_limit,
         upload_limit: args.upload_limit,
-        preallocation: if args.full_allocation { Preallocation::Full } else { Preallocation::Sparse },
+        preallocation: if args.full_allocation {
+            Preallocation::Full
+        } else {
+            Preallocation::Sparse
+        },
         config,
     };
     let mut reporter = Reporter::new(OutputMode::choose(args.json));

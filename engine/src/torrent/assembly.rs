@@ -22,7 +22,9 @@ impl PieceBuffer {
     /// Copies a block in; `false` if it does not fit (the picker should have caught it).
     pub fn put(&mut self, offset: u32, block: &[u8], from: Contributor) -> bool {
         let start = offset as usize;
-        let Some(end) = start.checked_add(block.len()) else { return false };
+        let Some(end) = start.checked_add(block.len()) else {
+            return false;
+        };
         if end > self.data.len() || !offset.is_multiple_of(BLOCK_SIZE) {
             return false;
         }
@@ -32,7 +34,10 @@ impl PieceBuffer {
     }
 
     pub fn finish(self) -> AssembledPiece {
-        AssembledPiece { data: Bytes::from(self.data), block_from: self.block_from }
+        AssembledPiece {
+            data: Bytes::from(self.data),
+            block_from: self.block_from,
+        }
     }
 }
 
@@ -61,7 +66,9 @@ impl AssembledPiece {
         for (i, from) in self.block_from.iter().enumerate() {
             let Some(from) = from else { continue };
             let start = i * BLOCK_SIZE as usize;
-            let end = (start + BLOCK_SIZE as usize).min(self.data.len()).min(good.len());
+            let end = (start + BLOCK_SIZE as usize)
+                .min(self.data.len())
+                .min(good.len());
             if start >= end {
                 continue;
             }

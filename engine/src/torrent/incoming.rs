@@ -29,7 +29,9 @@ impl Torrent {
 
     fn handle(&mut self, key: PeerKey, message: Message, now: Instant) -> Result<(), String> {
         let num_pieces = self.params.num_pieces;
-        let Some(peer) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         let first = !peer.seen_first_message;
         if !matches!(message, Message::Extended { .. } | Message::KeepAlive) {
             peer.seen_first_message = true;
@@ -46,7 +48,10 @@ impl Torrent {
             if p.0 < num_pieces {
                 Ok(())
             } else {
-                Err(format!("piece index {} out of range ({num_pieces} pieces)", p.0))
+                Err(format!(
+                    "piece index {} out of range ({num_pieces} pieces)",
+                    p.0
+                ))
             }
         };
         match message {
@@ -111,7 +116,11 @@ impl Torrent {
                     self.send(key, Message::Reject(block));
                 }
             }
-            Message::Piece { piece, offset, data } => {
+            Message::Piece {
+                piece,
+                offset,
+                data,
+            } => {
                 check_index(piece)?;
                 self.on_piece(key, piece, offset, data, now);
             }
@@ -150,7 +159,9 @@ impl Torrent {
     }
 
     fn set_peer_pieces(&mut self, key: PeerKey, bf: Bitfield, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&key) else { return };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
         self.picker.peer_has_bitfield(&bf);
         peer.has = bf;
         self.after_peer_gained(key, now);
@@ -158,7 +169,9 @@ impl Torrent {
 
     /// The peer announced more pieces: maybe we are interested, or both of us are seeds.
     fn after_peer_gained(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.peers.get(&key) else { return };
+        let Some(peer) = self.peers.get(&key) else {
+            return;
+        };
         if peer.has.is_complete() && self.picker.have().is_complete() {
             self.disconnect(key, DisconnectReason::BothSeeding, now);
             return;
@@ -185,11 +198,14 @@ impl Torrent {
         }
         let have = self.picker.have().get(block.piece.0);
         let max = self.config.max_peer_requests;
-        let Some(peer) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         let allowed = !peer.am_choking || peer.allowed_fast_for_them.contains(&block.piece);
         if have && allowed && peer.serving.len() < max {
             if peer.serving.insert(block) {
-                self.actions.push_back(Action::ServeBlock { peer: key, block });
+                self.actions
+                    .push_back(Action::ServeBlock { peer: key, block });
             }
         } else if peer.fast {
             self.send(key, Message::Reject(block));
@@ -197,23 +213,39 @@ impl Torrent {
         Ok(())
     }
 
-    fn on_piece(&mut self, key: PeerKey, piece: PieceIndex, offset: u32, data: Bytes, now: Instant) {
+    fn on_piece(
+        &mut self,
+        key: PeerKey,
+        piece: PieceIndex,
+        offset: u32,
+        data: Bytes,
+        now: Instant,
+    ) {
         let len = data.len() as u64;
         self.downloaded += len;
         self.download_rate.record(now, len);
-        let Some(peer) = self.peers.get_mut(&key) else { return };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
         peer.download.record(now, len);
         let Ok(length) = u32::try_from(data.len()) else {
             self.wasted += len;
             return;
         };
-        let block = BlockRef { piece, offset, length };
+        let block = BlockRef {
+            piece,
+            offset,
+            length,
+        };
         let was_pending = peer.pending.remove(&block).is_some();
         let from = peer.contributor(key);
         match self.picker.block_received(block) {
             BlockOutcome::Accepted { piece_complete } => {
                 let size = self.picker.piece_size(piece);
-                let buffer = self.assembling.entry(piece).or_insert_with(|| PieceBuffer::new(size));
+                let buffer = self
+                    .assembling
+                    .entry(piece)
+                    .or_insert_with(|| PieceBuffer::new(size));
                 if !buffer.put(offset, &data, from) {
                     self.wasted += len;
                 }
@@ -223,7 +255,10 @@ impl Torrent {
                 if piece_complete {
                     if let Some(buffer) = self.assembling.remove(&piece) {
                         let assembled = buffer.finish();
-                        self.actions.push_back(Action::VerifyPiece { piece, data: assembled.data.clone() });
+                        self.actions.push_back(Action::VerifyPiece {
+                            piece,
+                            data: assembled.data.clone(),
+                        });
                         self.verifying.insert(piece, assembled);
                     }
                 }

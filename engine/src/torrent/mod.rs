@@ -45,7 +45,10 @@ pub enum Action {
     /// [`Torrent::piece_verified`].
     VerifyPiece { piece: PieceIndex, data: Bytes },
     /// Close the connection, then call [`Torrent::remove_peer`].
-    Disconnect { peer: PeerKey, reason: DisconnectReason },
+    Disconnect {
+        peer: PeerKey,
+        reason: DisconnectReason,
+    },
     /// Every wanted piece is verified.
     Completed,
 }
@@ -142,7 +145,8 @@ impl Torrent {
         rng_seed: u64,
         now: Instant,
     ) -> Self {
-        let mut picker = PiecePicker::new(params.num_pieces, params.piece_length, params.total_length);
+        let mut picker =
+            PiecePicker::new(params.num_pieces, params.piece_length, params.total_length);
         picker.set_sequential(config.sequential);
         picker.set_max_in_flight_pieces(config.max_in_flight_pieces);
         let mut verified_bytes = 0;
@@ -226,7 +230,10 @@ impl Torrent {
         now: Instant,
     ) -> Result<(), AddPeerError> {
         if handshake.info_hash != self.params.info_hash {
-            return Err(AddPeerError::WrongTorrent { expected: self.params.info_hash, got: handshake.info_hash });
+            return Err(AddPeerError::WrongTorrent {
+                expected: self.params.info_hash,
+                got: handshake.info_hash,
+            });
         }
         if self.is_banned(addr, Some(handshake.peer_id)) {
             return Err(AddPeerError::Banned(addr));
@@ -236,7 +243,14 @@ impl Torrent {
         }
         let fast = handshake.reserved.supports_fast();
         let extensions = handshake.reserved.supports_extensions();
-        let peer = Peer::new(addr, handshake.peer_id, fast, extensions, self.params.num_pieces, now);
+        let peer = Peer::new(
+            addr,
+            handshake.peer_id,
+            fast,
+            extensions,
+            self.params.num_pieces,
+            now,
+        );
         self.peers.insert(key, peer);
 
         if extensions {
@@ -247,7 +261,13 @@ impl Torrent {
                 ..ExtensionHandshake::default()
             };
             ext.m.clear();
-            self.send(key, Message::Extended { id: EXTENDED_HANDSHAKE_ID, payload: Bytes::from(ext.encode()) });
+            self.send(
+                key,
+                Message::Extended {
+                    id: EXTENDED_HANDSHAKE_ID,
+                    payload: Bytes::from(ext.encode()),
+                },
+            );
         }
         let have = self.picker.have();
         let state = if fast && have.is_complete() {
@@ -285,7 +305,9 @@ impl Torrent {
 
     /// Forgets a peer whose connection closed; its outstanding requests go back to the picker.
     pub fn remove_peer(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.peers.remove(&key) else { return };
+        let Some(peer) = self.peers.remove(&key) else {
+            return;
+        };
         self.picker.peer_lost(&peer.has);
         for block in peer.pending.keys() {
             self.picker.request_abandoned(*block);
@@ -301,7 +323,9 @@ impl Torrent {
     /// Whether a block the peer requested should still be sent (not cancelled, not choked away).
     /// Counts it as taken: call [`Torrent::block_sent`] once written.
     pub fn take_serve(&mut self, key: PeerKey, block: BlockRef) -> bool {
-        self.peers.get_mut(&key).is_some_and(|p| p.serving.remove(&block))
+        self.peers
+            .get_mut(&key)
+            .is_some_and(|p| p.serving.remove(&block))
     }
 
     /// A PIECE message of `len` payload bytes went out to the peer.
@@ -316,7 +340,9 @@ impl Torrent {
     /// The hash result of a piece handed out with [`Action::VerifyPiece`].
     /// `ok` means it matched and is written to disk.
     pub fn piece_verified(&mut self, piece: PieceIndex, ok: bool, now: Instant) {
-        let Some(assembled) = self.verifying.remove(&piece) else { return };
+        let Some(assembled) = self.verifying.remove(&piece) else {
+            return;
+        };
         self.picker.piece_verified(piece, ok);
         if ok {
             self.verified_bytes += assembled.data.len() as u64;
@@ -353,7 +379,9 @@ impl Torrent {
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         let mut abandoned = false;
         for key in &keys {
-            let Some(peer) = self.peers.get_mut(key) else { continue };
+            let Some(peer) = self.peers.get_mut(key) else {
+                continue;
+            };
             let rate = peer.download.rate(now);
             peer.pipeline.on_rate(rate);
             let expired: Vec<BlockRef> = peer
@@ -365,11 +393,16 @@ impl Torrent {
             for block in expired {
                 peer.pending.remove(&block);
                 self.picker.request_abandoned(block);
-                self.actions.push_back(Action::Send { peer: *key, message: Message::Cancel(block) });
+                self.actions.push_back(Action::Send {
+                    peer: *key,
+                    message: Message::Cancel(block),
+                });
                 abandoned = true;
             }
         }
-        let due = self.last_choke.is_none_or(|t| now.saturating_duration_since(t) >= CHOKE_INTERVAL);
+        let due = self
+            .last_choke
+            .is_none_or(|t| now.saturating_duration_since(t) >= CHOKE_INTERVAL);
         if due {
             self.run_choker(now);
         }
@@ -418,10 +451,17 @@ impl Torrent {
         if *strikes >= self.config.max_hash_failures {
             self.banned_addrs.insert(who.addr);
             self.banned_ids.insert(who.id);
-            let keys: Vec<PeerKey> =
-                self.peers.iter().filter(|(_, p)| p.id == who.id || p.addr == who.addr).map(|(k, _)| *k).collect();
+            let keys: Vec<PeerKey> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.id == who.id || p.addr == who.addr)
+                .map(|(k, _)| *k)
+                .collect();
             for key in keys {
-                self.actions.push_back(Action::Disconnect { peer: key, reason: DisconnectReason::Banned });
+                self.actions.push_back(Action::Disconnect {
+                    peer: key,
+                    reason: DisconnectReason::Banned,
+                });
                 if let Some(peer) = self.peers.remove(&key) {
                     self.picker.peer_lost(&peer.has);
                     for block in peer.pending.keys() {
@@ -437,13 +477,21 @@ impl Torrent {
         self.actions.push_back(Action::Completed);
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {
-            let Some(peer) = self.peers.get_mut(&key) else { continue };
+            let Some(peer) = self.peers.get_mut(&key) else {
+                continue;
+            };
             if peer.am_interested {
                 peer.am_interested = false;
-                self.actions.push_back(Action::Send { peer: key, message: Message::NotInterested });
+                self.actions.push_back(Action::Send {
+                    peer: key,
+                    message: Message::NotInterested,
+                });
             }
             if peer.has.is_complete() && self.picker.have().is_complete() {
-                self.actions.push_back(Action::Disconnect { peer: key, reason: DisconnectReason::BothSeeding });
+                self.actions.push_back(Action::Disconnect {
+                    peer: key,
+                    reason: DisconnectReason::BothSeeding,
+                });
                 if let Some(peer) = self.peers.remove(&key) {
                     self.picker.peer_lost(&peer.has);
                 }
@@ -467,17 +515,29 @@ impl Torrent {
                 connected_at: p.connected_at,
             })
             .collect();
-        let unchoke: HashSet<PeerKey> = self.choker.run(now, seeding, &candidates, &mut self.rng).into_iter().collect();
+        let unchoke: HashSet<PeerKey> = self
+            .choker
+            .run(now, seeding, &candidates, &mut self.rng)
+            .into_iter()
+            .collect();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {
             let want_unchoked = unchoke.contains(&key);
-            let Some(peer) = self.peers.get_mut(&key) else { continue };
+            let Some(peer) = self.peers.get_mut(&key) else {
+                continue;
+            };
             if want_unchoked && peer.am_choking {
                 peer.am_choking = false;
-                self.actions.push_back(Action::Send { peer: key, message: Message::Unchoke });
+                self.actions.push_back(Action::Send {
+                    peer: key,
+                    message: Message::Unchoke,
+                });
             } else if !want_unchoked && !peer.am_choking {
                 peer.am_choking = true;
-                self.actions.push_back(Action::Send { peer: key, message: Message::Choke });
+                self.actions.push_back(Action::Send {
+                    peer: key,
+                    message: Message::Choke,
+                });
                 let dropped: Vec<BlockRef> = peer
                     .serving
                     .iter()
@@ -487,7 +547,10 @@ impl Torrent {
                 for b in dropped {
                     peer.serving.remove(&b);
                     if peer.fast {
-                        self.actions.push_back(Action::Send { peer: key, message: Message::Reject(b) });
+                        self.actions.push_back(Action::Send {
+                            peer: key,
+                            message: Message::Reject(b),
+                        });
                     }
                 }
             }
@@ -509,8 +572,16 @@ impl Torrent {
 
     /// Tops up the peer's request pipeline; drops interest when it has nothing for us.
     fn fill_requests(&mut self, key: PeerKey, now: Instant) {
-        let Torrent { peers, picker, actions, scratch, .. } = self;
-        let Some(peer) = peers.get_mut(&key) else { return };
+        let Torrent {
+            peers,
+            picker,
+            actions,
+            scratch,
+            ..
+        } = self;
+        let Some(peer) = peers.get_mut(&key) else {
+            return;
+        };
         if !peer.am_interested {
             return;
         }
@@ -528,26 +599,43 @@ impl Torrent {
         }
         scratch.clear();
         let pending = &peer.pending;
-        picker.pick_blocks(&peer.has, depth - pending.len(), &|b| pending.contains_key(&b), allowed_only, scratch);
+        picker.pick_blocks(
+            &peer.has,
+            depth - pending.len(),
+            &|b| pending.contains_key(&b),
+            allowed_only,
+            scratch,
+        );
         for block in scratch.drain(..) {
             peer.pending.insert(block, now);
-            actions.push_back(Action::Send { peer: key, message: Message::Request(block) });
+            actions.push_back(Action::Send {
+                peer: key,
+                message: Message::Request(block),
+            });
         }
         if peer.pending.is_empty() && allowed_only.is_none() && !picker.is_interesting(&peer.has) {
             peer.am_interested = false;
-            actions.push_back(Action::Send { peer: key, message: Message::NotInterested });
+            actions.push_back(Action::Send {
+                peer: key,
+                message: Message::NotInterested,
+            });
         }
     }
 
     /// Sends INTERESTED when the peer has something we want.
     fn update_interest(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&key) else { return };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
         if peer.am_interested || self.picker.is_wanted_complete() {
             return;
         }
         if self.picker.is_interesting(&peer.has) {
             peer.am_interested = true;
-            self.actions.push_back(Action::Send { peer: key, message: Message::Interested });
+            self.actions.push_back(Action::Send {
+                peer: key,
+                message: Message::Interested,
+            });
             self.fill_requests(key, now);
         }
     }

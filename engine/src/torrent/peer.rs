@@ -51,7 +51,14 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub fn new(addr: SocketAddr, id: PeerId, fast: bool, extensions: bool, num_pieces: u32, now: Instant) -> Self {
+    pub fn new(
+        addr: SocketAddr,
+        id: PeerId,
+        fast: bool,
+        extensions: bool,
+        num_pieces: u32,
+        now: Instant,
+    ) -> Self {
         Peer {
             addr,
             id,
@@ -75,6 +82,10 @@ impl Peer {
     }
 
     pub fn contributor(&self, key: crate::types::PeerKey) -> Contributor {
-        Contributor { key, addr: self.addr, id: self.id }
+        Contributor {
+            key,
+            addr: self.addr,
+            id: self.id,
+        }
     }
 }

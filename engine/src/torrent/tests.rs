@@ -42,7 +42,9 @@ fn payload(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn hashes_of(data: &[u8]) -> Vec<[u8; 20]> {
-    data.chunks(PIECE_LEN as usize).map(|c| Sha1::digest(c).into()).collect()
+    data.chunks(PIECE_LEN as usize)
+        .map(|c| Sha1::digest(c).into())
+        .collect()
 }
 
 impl Net {
@@ -59,21 +61,41 @@ impl Net {
             .iter()
             .enumerate()
             .map(|(i, &(seed, corrupt))| {
-                let have =
-                    if seed { Bitfield::full(params.num_pieces) } else { Bitfield::new(params.num_pieces) };
+                let have = if seed {
+                    Bitfield::full(params.num_pieces)
+                } else {
+                    Bitfield::new(params.num_pieces)
+                };
                 let mut id = [b'x'; 20];
                 id[0] = i as u8;
                 Node {
-                    torrent: Torrent::new(params.clone(), &have, TorrentConfig::default(), PeerId(id), i as u64, now),
+                    torrent: Torrent::new(
+                        params.clone(),
+                        &have,
+                        TorrentConfig::default(),
+                        PeerId(id),
+                        i as u64,
+                        now,
+                    ),
                     addr: SocketAddr::from(([127, 0, 0, 1], 6000 + i as u16)),
-                    disk: if seed { data.to_vec() } else { vec![0; data.len()] },
+                    disk: if seed {
+                        data.to_vec()
+                    } else {
+                        vec![0; data.len()]
+                    },
                     corrupt_uploads: corrupt,
                     completed: seed,
                     banned: Vec::new(),
                 }
             })
             .collect();
-        Net { nodes, links: HashMap::new(), in_flight: VecDeque::new(), hashes, now }
+        Net {
+            nodes,
+            links: HashMap::new(),
+            in_flight: VecDeque::new(),
+            hashes,
+            now,
+        }
     }
 
     fn connect(&mut self, a: usize, b: usize) {
@@ -81,11 +103,21 @@ impl Net {
         let kb = PeerKey(a as u64);
         self.links.insert((a, ka), (b, kb));
         self.links.insert((b, kb), (a, ka));
-        let hs = |n: &Node| Handshake { reserved: Reserved::ours(), info_hash: n.torrent.info_hash(), peer_id: n.torrent.our_id() };
+        let hs = |n: &Node| Handshake {
+            reserved: Reserved::ours(),
+            info_hash: n.torrent.info_hash(),
+            peer_id: n.torrent.our_id(),
+        };
         let (hs_a, hs_b) = (hs(&self.nodes[a]), hs(&self.nodes[b]));
         let (addr_a, addr_b) = (self.nodes[a].addr, self.nodes[b].addr);
-        self.nodes[a].torrent.add_peer(ka, addr_b, &hs_b, self.now).unwrap();
-        self.nodes[b].torrent.add_peer(kb, addr_a, &hs_a, self.now).unwrap();
+        self.nodes[a]
+            .torrent
+            .add_peer(ka, addr_b, &hs_b, self.now)
+            .unwrap();
+        self.nodes[b]
+            .torrent
+            .add_peer(kb, addr_a, &hs_a, self.now)
+            .unwrap();
     }
 
     /// Drains every node's actions once; returns whether anything happened.
@@ -129,7 +161,11 @@ impl Net {
                 }
                 node.torrent.block_sent(peer, block.length, self.now);
                 if let Some(&(to, key)) = self.links.get(&(i, peer)) {
-                    let message = Message::Piece { piece: block.piece, offset: block.offset, data: data.into() };
+                    let message = Message::Piece {
+                        piece: block.piece,
+                        offset: block.offset,
+                        data: data.into(),
+                    };
                     self.in_flight.push_back((to, key, message));
                 }
             }
@@ -168,7 +204,10 @@ impl Net {
                 }
             }
         }
-        panic!("node {node} did not complete: {:?}", self.nodes[node].torrent.stats(self.now));
+        panic!(
+            "node {node} did not complete: {:?}",
+            self.nodes[node].torrent.stats(self.now)
+        );
     }
 }
 
@@ -183,13 +222,19 @@ fn two_peer_transfer_with_short_last_piece() {
     assert!(stats.complete);
     assert_eq!(stats.verified_bytes, data.len() as u64);
     assert_eq!(stats.hash_failures, 0);
-    assert_eq!(net.nodes[0].torrent.stats(net.now).uploaded, data.len() as u64);
+    assert_eq!(
+        net.nodes[0].torrent.stats(net.now).uploaded,
+        data.len() as u64
+    );
 }
 
 #[test]
 fn three_way_swarm_completes_from_two_seeds() {
     let data = payload(PIECE_LEN as usize * 20, 2);
-    let mut net = Net::new(&data, &[(true, false), (true, false), (false, false), (false, false)]);
+    let mut net = Net::new(
+        &data,
+        &[(true, false), (true, false), (false, false), (false, false)],
+    );
     net.connect(0, 2);
     net.connect(1, 2);
     net.connect(0, 3);
@@ -209,8 +254,15 @@ fn corrupt_peer_is_banned_and_download_completes() {
     net.run_until_complete(2);
     assert_eq!(net.nodes[2].disk, data);
     let stats = net.nodes[2].torrent.stats(net.now);
-    assert!(stats.hash_failures > 0, "the corrupt peer's data should have failed: {stats:?}");
-    assert_eq!(net.nodes[2].banned, vec![PeerKey(1)], "only the corrupt peer is banned");
+    assert!(
+        stats.hash_failures > 0,
+        "the corrupt peer's data should have failed: {stats:?}"
+    );
+    assert_eq!(
+        net.nodes[2].banned,
+        vec![PeerKey(1)],
+        "only the corrupt peer is banned"
+    );
     assert!(net.nodes[2].torrent.is_banned(net.nodes[1].addr, None));
 }
 
@@ -220,10 +272,18 @@ fn bitfield_with_spare_bits_disconnects() {
     let mut net = Net::new(&data, &[(false, false), (false, false)]);
     net.connect(0, 1);
     net.step();
-    net.nodes[1].torrent.on_message(PeerKey(0), Message::Bitfield(vec![0xff].into()), net.now);
+    net.nodes[1]
+        .torrent
+        .on_message(PeerKey(0), Message::Bitfield(vec![0xff].into()), net.now);
     let mut saw = false;
     while let Some(a) = net.nodes[1].torrent.poll_action() {
-        if matches!(a, Action::Disconnect { peer: PeerKey(0), reason: DisconnectReason::Protocol(_) }) {
+        if matches!(
+            a,
+            Action::Disconnect {
+                peer: PeerKey(0),
+                reason: DisconnectReason::Protocol(_)
+            }
+        ) {
             saw = true;
         }
     }
@@ -237,9 +297,23 @@ fn request_for_missing_piece_is_rejected_not_served() {
     let mut net = Net::new(&data, &[(false, false), (false, false)]);
     net.connect(0, 1);
     while net.step() {}
-    let block = BlockRef { piece: PieceIndex(0), offset: 0, length: 16384 };
-    net.nodes[1].torrent.on_message(PeerKey(0), Message::Request(block), net.now);
+    let block = BlockRef {
+        piece: PieceIndex(0),
+        offset: 0,
+        length: 16384,
+    };
+    net.nodes[1]
+        .torrent
+        .on_message(PeerKey(0), Message::Request(block), net.now);
     let actions: Vec<Action> = std::iter::from_fn(|| net.nodes[1].torrent.poll_action()).collect();
-    assert!(actions.contains(&Action::Send { peer: PeerKey(0), message: Message::Reject(block) }), "{actions:?}");
-    assert!(!actions.iter().any(|a| matches!(a, Action::ServeBlock { .. })));
+    assert!(
+        actions.contains(&Action::Send {
+            peer: PeerKey(0),
+            message: Message::Reject(block)
+        }),
+        "{actions:?}"
+    );
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, Action::ServeBlock { .. })));
 }
