@@ -58,6 +58,15 @@ pub fn reserve_listen_addr(addr: SocketAddr) -> Result<SocketAddr, CliError> {
         .map_err(|source| CliError::Listen { addr, source })
 }
 
+/// The conventional BitTorrent port if it is free, else any free port.
+pub fn default_listen_addr() -> SocketAddr {
+    let preferred = SocketAddr::from(([0, 0, 0, 0], 6881));
+    match std::net::TcpListener::bind(preferred) {
+        Ok(_) => preferred,
+        Err(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+    }
+}
+
 /// A fresh peer id for this process.
 pub fn new_peer_id() -> PeerId {
     let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::from_entropy();

@@ -5,19 +5,26 @@
 //!
 //! `cargo run --release -p ccbt-io --example storage_bench` on this machine kind
 //! (2 shared vCPUs, virtio disk, ext4, 1 GiB file, 1 MiB pieces, 16 KiB blocks;
-//! "cold" = page cache of the file dropped; a warm-up pass precedes the writes):
+//! "cold" = page cache of the file dropped; an unmeasured warm-up pass precedes the
+//! writes; MB/s, ranges over 4 runs on a busy machine):
 //!
-//! | pattern                               | BufferedFile      | DmaFile     |
-//! |---------------------------------------|-------------------|-------------|
-//! | write pieces sequential (+fdatasync)  | 2060 (1130) MB/s  | 950 MB/s    |
-//! | write pieces random (+fdatasync)      | 880–2000 (640–1110) | 1290–1450 |
-//! | read 16 KiB blocks random, qd 1       | 117–146 cold, 1150–1620 warm | 91–156 |
-//! | read 16 KiB blocks random, qd 16      | 440–480 cold, 2300–2900 warm | 500–660 |
-//! | read 1 MiB pieces random, qd 1        | 780–810 cold, 2700–3200 warm | 1140–1300 |
-//! | read 1 MiB pieces random, qd 16       | 540–1420 cold, 940–2700 warm | 1170–1290 |
+//! | pattern                          | BufferedFile cold | warm      | DmaFile   |
+//! |----------------------------------|-------------------|-----------|-----------|
+//! | write pieces sequential          | 850–2060          |           | 750–955   |
+//! | … + fdatasync                    | 620–1130          |           | same      |
+//! | write pieces random              | 440–2000          |           | 1110–1450 |
+//! | … + fdatasync                    | 370–1110          |           | same      |
+//! | read 16 KiB blocks random, qd 1  | 108–156           | 1150–1780 | 91–180    |
+//! | read 16 KiB blocks random, qd 16 | 390–480           | 2300–3580 | 500–660   |
+//! | read 1 MiB pieces random, qd 1   | 370–810           | 2700–3770 | 1080–1310 |
+//! | read 1 MiB pieces random, qd 16  | 540–1420          | 940–2700  | 1100–1290 |
 //!
-//! DmaFile is somewhat faster for cold whole-piece reads and is durable per write,
-//! but buffered writes are as fast or faster, warm reads (a seeder serving popular
+//! Through this `Storage` (8 files, pieces crossing them): `recheck` 400–720 MB/s
+//! cold, 1050–1130 MB/s warm (SHA-1 alone: 1260–1800 MB/s, 0.59 CPU-s/GiB).
+//!
+//! DmaFile is faster for cold whole-piece reads and is durable per write, but
+//! buffered writes are comparable (faster without a sync, and downloads do not
+//! sync per piece), warm reads (a seeder serving popular
 //! pieces) are 2–4x faster from the page cache, and DmaFile needs 512-byte aligned
 //! offsets and lengths, which multi-file torrents do not have (a span starting at
 //! an odd file offset would need read-modify-write), plus the polled-I/O probe

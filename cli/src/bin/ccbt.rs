@@ -34,9 +34,9 @@ struct Args {
     /// A peer to connect to (repeatable)
     #[arg(long = "peer", value_name = "HOST:PORT")]
     peers: Vec<String>,
-    /// Address to accept peers on
-    #[arg(long, default_value = "0.0.0.0:6881")]
-    listen: SocketAddr,
+    /// Address to accept peers on [default: 0.0.0.0:6881, or any free port if it is taken]
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// Executors (one per core by default)
     #[arg(long)]
     shards: Option<usize>,
@@ -148,7 +148,7 @@ fn run(args: Args) -> Result<(), CliError> {
         output_dir: args.output,
         seed: args.seed,
         peers,
-        listen: args.listen,
+        listen: args.listen.unwrap_or_else(download::default_listen_addr),
         shards: args.shards.unwrap_or_else(ccbt_cli::default_shards),
         download_limit: args.download_limit,
         upload_limit: args.upload_limit,

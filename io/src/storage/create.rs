@@ -35,7 +35,13 @@ pub(super) async fn prepare_file(
     };
     if f.length > 0 && prealloc == Preallocation::Full {
         drop(handle.take());
-        fallocate(&full, f.length).await?;
+        match fallocate(&full, f.length).await {
+            // Complete data on a read-only file or mount: nothing to reserve, seed it.
+            Err(StorageError::Open { source, .. })
+                if len_at_open >= f.length
+                    && matches!(source.raw_os_error(), Some(libc::EACCES | libc::EROFS)) => {}
+            other => other?,
+        }
     }
     if f.length > 0 && len_at_open < f.length {
         let file = match handle {
