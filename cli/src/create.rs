@@ -43,13 +43,10 @@ fn collect_files(root: &Path) -> Result<Vec<(Vec<String>, u64, PathBuf)>, CliErr
                 source,
             })?;
             let path = entry.path();
-            let name = entry
-                .file_name()
-                .into_string()
-                .map_err(|_| CliError::Create {
-                    path: path.clone(),
-                    reason: "file name is not valid UTF-8".into(),
-                })?;
+            let name = entry.file_name().into_string().map_err(|_| CliError::Create {
+                path: path.clone(),
+                reason: "file name is not valid UTF-8".into(),
+            })?;
             let meta = std::fs::metadata(&path).map_err(|source| CliError::ReadFile {
                 path: path.clone(),
                 source,
@@ -104,9 +101,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CliError> {
             reason: "no data to share (every file is empty)".into(),
         });
     }
-    let piece_length = opts
-        .piece_size
-        .unwrap_or_else(|| default_piece_length(total));
+    let piece_length = opts.piece_size.unwrap_or_else(|| default_piece_length(total));
     if piece_length < 16 * 1024 || !piece_length.is_power_of_two() {
         return Err(CliError::Create {
             path: opts.path.clone(),
@@ -140,11 +135,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CliError> {
         path: opts.path.clone(),
         reason: e.to_string(),
     })?;
-    let parsed =
-        ccbt_engine::metainfo::Metainfo::from_bytes(&bytes).map_err(|e| CliError::Create {
-            path: opts.path.clone(),
-            reason: e.to_string(),
-        })?;
+    let parsed = ccbt_engine::metainfo::Metainfo::from_bytes(&bytes).map_err(|e| CliError::Create {
+        path: opts.path.clone(),
+        reason: e.to_string(),
+    })?;
     let tmp = opts.output.with_extension("torrent.tmp");
     std::fs::write(&tmp, &bytes).map_err(|source| CliError::Write {
         path: tmp.clone(),

@@ -101,10 +101,7 @@ fn wait_for(
     let deadline = Instant::now() + PHASE_TIMEOUT;
     while Instant::now() < deadline {
         match session.events().recv_timeout(Duration::from_millis(200)) {
-            Ok(SessionEvent::Failed {
-                info_hash: h,
-                error,
-            }) if h == info_hash => return Err(CliError::Demo(error)),
+            Ok(SessionEvent::Failed { info_hash: h, error }) if h == info_hash => return Err(CliError::Demo(error)),
             Ok(ev) if pick(&ev) => return Ok(()),
             Ok(_) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -130,12 +127,10 @@ fn same_contents(a: &Path, b: &Path) -> Result<bool, CliError> {
         })?;
         let mut filled = 0;
         while filled < na {
-            let n = fb
-                .read(&mut bb[filled..na])
-                .map_err(|source| CliError::ReadFile {
-                    path: b.to_path_buf(),
-                    source,
-                })?;
+            let n = fb.read(&mut bb[filled..na]).map_err(|source| CliError::ReadFile {
+                path: b.to_path_buf(),
+                source,
+            })?;
             if n == 0 {
                 return Ok(false);
             }
@@ -158,9 +153,7 @@ fn same_contents(a: &Path, b: &Path) -> Result<bool, CliError> {
 /// Runs the demo, printing each step to stderr.
 pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
     let tmp = match &opts.workdir {
-        Some(dir) => tempfile::Builder::new()
-            .prefix("ccbt-demo-")
-            .tempdir_in(dir),
+        Some(dir) => tempfile::Builder::new().prefix("ccbt-demo-").tempdir_in(dir),
         None => tempfile::Builder::new().prefix("ccbt-demo-").tempdir(),
     }
     .map_err(|source| CliError::Write {
@@ -229,10 +222,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
     for f in &loaded.meta.info.files {
         let (a, b) = (seed_dir.join(&f.path), leech_dir.join(&f.path));
         if !same_contents(&a, &b)? {
-            return Err(CliError::Demo(format!(
-                "{} differs from the original",
-                b.display()
-            )));
+            return Err(CliError::Demo(format!("{} differs from the original", b.display())));
         }
     }
     let bytes = created.total_length;

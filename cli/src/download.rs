@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use ccbt_engine::torrent::TorrentConfig;
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::storage::Preallocation;
-use ccbt_shards::{
-    AddTorrent, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES,
-};
+use ccbt_shards::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES};
 
 use crate::error::CliError;
 use crate::output::Reporter;
@@ -51,11 +49,8 @@ const POLL: Duration = Duration::from_millis(100);
 /// SO_REUSEPORT, which would otherwise silently share it with another ccbt too)
 /// and resolves port 0 to a concrete port.
 pub fn reserve_listen_addr(addr: SocketAddr) -> Result<SocketAddr, CliError> {
-    let probe =
-        std::net::TcpListener::bind(addr).map_err(|source| CliError::Listen { addr, source })?;
-    probe
-        .local_addr()
-        .map_err(|source| CliError::Listen { addr, source })
+    let probe = std::net::TcpListener::bind(addr).map_err(|source| CliError::Listen { addr, source })?;
+    probe.local_addr().map_err(|source| CliError::Listen { addr, source })
 }
 
 /// The conventional BitTorrent port if it is free, else any free port.
@@ -74,11 +69,7 @@ pub fn new_peer_id() -> PeerId {
 }
 
 /// Runs the session until every torrent is verified (or, with `seed`, until `stop`).
-pub fn run(
-    opts: DownloadOptions,
-    reporter: &mut Reporter,
-    stop: Arc<AtomicBool>,
-) -> Result<DownloadReport, CliError> {
+pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>) -> Result<DownloadReport, CliError> {
     let start = Instant::now();
     let listen = reserve_listen_addr(opts.listen)?;
     let mut session = Session::start(SessionConfig {
@@ -157,9 +148,7 @@ fn drive(
             Ok(ev) => ev,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                return Err(CliError::TorrentFailed(
-                    "the session stopped unexpectedly".into(),
-                ))
+                return Err(CliError::TorrentFailed("the session stopped unexpectedly".into()))
             }
         };
         let hex = |h: &InfoHash| h.to_hex();
@@ -178,12 +167,7 @@ fn drive(
                     if !*done {
                         *done = true;
                         let name = names.get(&info_hash).cloned().unwrap_or_default();
-                        reporter.complete(
-                            latest.get(&info_hash),
-                            &name,
-                            &hex(&info_hash),
-                            start.elapsed(),
-                        );
+                        reporter.complete(latest.get(&info_hash), &name, &hex(&info_hash), start.elapsed());
                     }
                 }
             }
@@ -200,17 +184,11 @@ fn drive(
                     shard_reports = 0;
                     let mut all: Vec<TorrentStatus> = latest.values().cloned().collect();
                     all.sort_by(|a, b| a.name.cmp(&b.name));
-                    reporter.status(
-                        &all,
-                        session.router().handovers(),
-                        ccbt_shards::STATUS_INTERVAL,
-                    );
+                    reporter.status(&all, session.router().handovers(), ccbt_shards::STATUS_INTERVAL);
                 }
             }
             SessionEvent::ShardStopped { shard } => {
-                return Err(CliError::TorrentFailed(format!(
-                    "shard {shard} stopped unexpectedly"
-                )));
+                return Err(CliError::TorrentFailed(format!("shard {shard} stopped unexpectedly")));
             }
         }
     }

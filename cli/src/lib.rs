@@ -29,7 +29,5 @@ pub fn init_logging() {
 
 /// Default shard count: one per available core.
 pub fn default_shards() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }

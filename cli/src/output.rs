@@ -70,9 +70,9 @@ impl Reporter {
 
     pub fn listening(&mut self, addr: std::net::SocketAddr, shards: usize) {
         match self.mode {
-            OutputMode::Json => self.json_line(
-                json!({"type": "listening", "addr": addr.to_string(), "shards": shards}),
-            ),
+            OutputMode::Json => {
+                self.json_line(json!({"type": "listening", "addr": addr.to_string(), "shards": shards}))
+            }
             _ => self.note(&format!("listening on {addr} with {shards} shard(s)")),
         }
     }
@@ -89,13 +89,7 @@ impl Reporter {
         }
     }
 
-    pub fn complete(
-        &mut self,
-        status: Option<&TorrentStatus>,
-        name: &str,
-        info_hash: &str,
-        elapsed: Duration,
-    ) {
+    pub fn complete(&mut self, status: Option<&TorrentStatus>, name: &str, info_hash: &str, elapsed: Duration) {
         match self.mode {
             OutputMode::Json => {
                 let bytes = status.map(|s| s.stats.verified_bytes).unwrap_or(0);
@@ -113,9 +107,7 @@ impl Reporter {
 
     pub fn failed(&mut self, info_hash: &str, error: &str) {
         match self.mode {
-            OutputMode::Json => {
-                self.json_line(json!({"type": "error", "info_hash": info_hash, "error": error}))
-            }
+            OutputMode::Json => self.json_line(json!({"type": "error", "info_hash": info_hash, "error": error})),
             _ => self.note(&format!("error: {error}")),
         }
     }
@@ -142,11 +134,7 @@ impl Reporter {
     }
 
     pub fn summary(&mut self, bytes: u64, seconds: f64, verified: u64, handovers: u64) {
-        let rate = if seconds > 0.0 {
-            bytes as f64 / seconds
-        } else {
-            0.0
-        };
+        let rate = if seconds > 0.0 { bytes as f64 / seconds } else { 0.0 };
         match self.mode {
             OutputMode::Json => self.json_line(json!({
                 "type": "summary", "bytes": bytes, "seconds": seconds, "rate": rate,
@@ -174,11 +162,7 @@ impl Reporter {
         let down: u64 = torrents.iter().map(|t| t.stats.download_rate).sum();
         let up: u64 = torrents.iter().map(|t| t.stats.upload_rate).sum();
         let peers: usize = torrents.iter().map(|t| t.stats.peers).sum();
-        let frac = if total > 0 {
-            done as f64 / total as f64
-        } else {
-            0.0
-        };
+        let frac = if total > 0 { done as f64 / total as f64 } else { 0.0 };
         const WIDTH: usize = 30;
         let filled = ((frac * WIDTH as f64) as usize).min(WIDTH);
         let eta = if down > 0 && total > done {

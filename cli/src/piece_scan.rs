@@ -76,10 +76,7 @@ impl<'a> SpanReader<'a> {
                 let Some(file) = self.file(index) else {
                     return false;
                 };
-                if file
-                    .read_exact_at(&mut buf[filled..filled + n], offset)
-                    .is_err()
-                {
+                if file.read_exact_at(&mut buf[filled..filled + n], offset).is_err() {
                     return false;
                 }
                 filled += n;

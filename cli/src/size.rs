@@ -12,8 +12,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("'{s}' is not a size (examples: 4096, 256K, 16M, 2G)"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too large"))
+    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))
 }
 
 /// `1234567` → `1.2 MB` (decimal units, as rates are usually quoted).

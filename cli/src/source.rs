@@ -28,10 +28,7 @@ pub fn load_torrent_file(path: &Path) -> Result<LoadedTorrent, CliError> {
     if len > MAX_TORRENT_FILE {
         return Err(CliError::ReadFile {
             path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "file too large for a .torrent",
-            ),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "file too large for a .torrent"),
         });
     }
     let bytes = std::fs::read(path).map_err(read_err)?;

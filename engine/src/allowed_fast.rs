@@ -26,12 +26,7 @@ const INDICES_PER_DIGEST: usize = 5;
 /// The first `k` pieces of the canonical BEP 6 allowed-fast sequence for a peer at `ip`.
 ///
 /// `k` is capped at `num_pieces` (indices are distinct) and at [`MAX_ALLOWED_FAST`].
-pub fn allowed_fast_set(
-    info_hash: &InfoHash,
-    ip: Ipv4Addr,
-    num_pieces: u32,
-    k: usize,
-) -> Vec<PieceIndex> {
+pub fn allowed_fast_set(info_hash: &InfoHash, ip: Ipv4Addr, num_pieces: u32, k: usize) -> Vec<PieceIndex> {
     let k = k.min(MAX_ALLOWED_FAST).min(num_pieces as usize);
     let mut set: Vec<PieceIndex> = Vec::with_capacity(k);
     if k == 0 {
@@ -82,10 +77,7 @@ mod tests {
 
     #[test]
     fn bep6_test_vector_k9() {
-        assert_eq!(
-            bep_vector(9),
-            vec![1059, 431, 808, 1217, 287, 376, 1188, 353, 508]
-        );
+        assert_eq!(bep_vector(9), vec![1059, 431, 808, 1217, 287, 376, 1188, 353, 508]);
     }
 
     #[test]

@@ -82,12 +82,7 @@ impl Value {
     where
         I: IntoIterator<Item = (&'a str, Value)>,
     {
-        Value::Dict(
-            entries
-                .into_iter()
-                .map(|(k, v)| (k.as_bytes().to_vec(), v))
-                .collect(),
-        )
+        Value::Dict(entries.into_iter().map(|(k, v)| (k.as_bytes().to_vec(), v)).collect())
     }
 }
 
@@ -291,10 +286,7 @@ fn integer(i: &[u8]) -> PResult<'_, i64> {
     // Accumulate on the negative side so that i64::MIN is representable.
     let mut acc: i64 = 0;
     for &d in digits {
-        acc = match acc
-            .checked_mul(10)
-            .and_then(|a| a.checked_sub(i64::from(d - b'0')))
-        {
+        acc = match acc.checked_mul(10).and_then(|a| a.checked_sub(i64::from(d - b'0'))) {
             Some(a) => a,
             None => return fail(BencodeError::IntegerOverflow { offset: body.len() }),
         };
@@ -329,10 +321,7 @@ fn byte_string(i: &[u8]) -> PResult<'_, &[u8]> {
     }
     let mut len: u64 = 0;
     for &d in digits {
-        len = match len
-            .checked_mul(10)
-            .and_then(|l| l.checked_add(u64::from(d - b'0')))
-        {
+        len = match len.checked_mul(10).and_then(|l| l.checked_add(u64::from(d - b'0'))) {
             Some(l) => l,
             None => return invalid("too large"),
         };
@@ -352,18 +341,27 @@ fn byte_string(i: &[u8]) -> PResult<'_, &[u8]> {
     Ok((rest, bytes))
 }
 
+/// Which dictionaries the decoder accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyOrder {
+    /// Keys strictly ascending: the canonical form (metainfo, wire messages).
+    Sorted,
+    /// Keys in any order but still unique: what real trackers send.
+    Any,
+}
+
 /// Any value; `depth` is the number of containers around it.
-fn value(i: &[u8], depth: usize) -> PResult<'_, Value> {
+fn value(i: &[u8], depth: usize, order: KeyOrder) -> PResult<'_, Value> {
     match i.first() {
         Some(b'i') => integer(i).map(|(r, n)| (r, Value::Int(n))),
         Some(b'0'..=b'9') => byte_string(i).map(|(r, s)| (r, Value::Bytes(s.to_vec()))),
-        Some(b'l') => list(i, depth + 1),
-        Some(b'd') => dict(i, depth + 1, None),
+        Some(b'l') => list(i, depth + 1, order),
+        Some(b'd') => dict(i, depth + 1, order, None),
         _ => fail(unexpected(i, "a value ('i', 'l', 'd' or a digit)")),
     }
 }
 
-fn list(i: &[u8], depth: usize) -> PResult<'_, Value> {
+fn list(i: &[u8], depth: usize, order: KeyOrder) -> PResult<'_, Value> {
     if depth > MAX_DEPTH {
         return fail(BencodeError::TooDeep { offset: i.len() });
     }
@@ -373,18 +371,14 @@ fn list(i: &[u8], depth: usize) -> PResult<'_, Value> {
         if let Some((b'e', rest)) = i.split_first() {
             return Ok((rest, Value::List(items)));
         }
-        let (rest, v) = value(i, depth)?;
+        let (rest, v) = value(i, depth, order)?;
         items.push(v);
         i = rest;
     }
 }
 
 /// A dictionary; when `spans` is given, also records each entry's raw key and value bytes.
-fn dict<'a>(
-    i: &'a [u8],
-    depth: usize,
-    mut spans: Option<&mut Vec<Span<'a>>>,
-) -> PResult<'a, Value> {
+fn dict<'a>(i: &'a [u8], depth: usize, order: KeyOrder, mut spans: Option<&mut Vec<Span<'a>>>) -> PResult<'a, Value> {
     if depth > MAX_DEPTH {
         return fail(BencodeError::TooDeep { offset: i.len() });
     }
@@ -400,19 +394,19 @@ fn dict<'a>(
         }
         let key_at = i.len();
         let (rest, key) = byte_string(i)?;
-        if let Some(p) = prev {
+        if order == KeyOrder::Any {
+            if map.contains_key(key) {
+                return fail(BencodeError::DuplicateKey { offset: key_at });
+            }
+        } else if let Some(p) = prev {
             match p.cmp(key) {
                 std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => {
-                    return fail(BencodeError::DuplicateKey { offset: key_at })
-                }
-                std::cmp::Ordering::Greater => {
-                    return fail(BencodeError::UnsortedKeys { offset: key_at })
-                }
+                std::cmp::Ordering::Equal => return fail(BencodeError::DuplicateKey { offset: key_at }),
+                std::cmp::Ordering::Greater => return fail(BencodeError::UnsortedKeys { offset: key_at }),
             }
         }
         prev = Some(key);
-        let (after, v) = value(rest, depth)?;
+        let (after, v) = value(rest, depth, order)?;
         if let Some(spans) = spans.as_deref_mut() {
             spans.push((key, &rest[..rest.len() - after.len()]));
         }
@@ -425,15 +419,27 @@ fn finish<T>(input: &[u8], r: PResult<'_, T>) -> Result<(T, usize), BencodeError
     match r {
         Ok((rest, v)) => Ok((v, input.len() - rest.len())),
         Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(e.0.rebase(input.len())),
-        Err(nom::Err::Incomplete(_)) => Err(BencodeError::UnexpectedEof {
-            offset: input.len(),
-        }),
+        Err(nom::Err::Incomplete(_)) => Err(BencodeError::UnexpectedEof { offset: input.len() }),
     }
 }
 
 /// Decodes exactly one value that must span the whole input.
 pub fn decode(input: &[u8]) -> Result<Value, BencodeError> {
-    let (v, used) = decode_prefix(input)?;
+    decode_whole(input, KeyOrder::Sorted)
+}
+
+/// Like [`decode`], but accepts dictionary keys in any order.
+///
+/// For documents from servers we do not control (tracker responses): many trackers
+/// emit keys in insertion order. Everything else is still refused as in [`decode`]:
+/// duplicate keys, non-canonical integers, nesting past [`MAX_DEPTH`], truncation and
+/// trailing data. The result does not re-encode to the same bytes.
+pub fn decode_lenient(input: &[u8]) -> Result<Value, BencodeError> {
+    decode_whole(input, KeyOrder::Any)
+}
+
+fn decode_whole(input: &[u8], order: KeyOrder) -> Result<Value, BencodeError> {
+    let (v, used) = finish(input, value(input, 0, order))?;
     if used != input.len() {
         return Err(BencodeError::TrailingData { offset: used });
     }
@@ -443,7 +449,7 @@ pub fn decode(input: &[u8]) -> Result<Value, BencodeError> {
 /// Decodes one value from the start of `input`, returning it and the bytes it used;
 /// whatever follows is left to the caller (ut_metadata puts raw data after a dict).
 pub fn decode_prefix(input: &[u8]) -> Result<(Value, usize), BencodeError> {
-    finish(input, value(input, 0))
+    finish(input, value(input, 0, KeyOrder::Sorted))
 }
 
 /// Raw bytes of the value stored under `key` in the dictionary that makes up all of
@@ -451,10 +457,7 @@ pub fn decode_prefix(input: &[u8]) -> Result<(Value, usize), BencodeError> {
 ///
 /// The info-hash is the SHA-1 of these bytes, so they must come from the file rather
 /// than from re-encoding.
-pub fn find_dict_value_span<'a>(
-    input: &'a [u8],
-    key: &[u8],
-) -> Result<Option<&'a [u8]>, BencodeError> {
+pub fn find_dict_value_span<'a>(input: &'a [u8], key: &[u8]) -> Result<Option<&'a [u8]>, BencodeError> {
     match input.first() {
         Some(b'd') => {}
         Some(_) => {
@@ -465,7 +468,7 @@ pub fn find_dict_value_span<'a>(
         None => return Err(BencodeError::UnexpectedEof { offset: 0 }),
     }
     let mut spans = Vec::new();
-    let (_, used) = finish(input, dict(input, 1, Some(&mut spans)))?;
+    let (_, used) = finish(input, dict(input, 1, KeyOrder::Sorted, Some(&mut spans)))?;
     if used != input.len() {
         return Err(BencodeError::TrailingData { offset: used });
     }

@@ -6,11 +6,7 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BitfieldError {
     #[error("bitfield is {got} bytes, expected {expected} for {pieces} pieces")]
-    WrongLength {
-        got: usize,
-        expected: usize,
-        pieces: u32,
-    },
+    WrongLength { got: usize, expected: usize, pieces: u32 },
     #[error("bitfield has spare bits set past piece {pieces}")]
     SpareBitsSet { pieces: u32 },
 }
@@ -148,10 +144,7 @@ mod tests {
 
     #[test]
     fn spare_bits_rejected() {
-        assert_eq!(
-            Bitfield::from_bytes(&[0xff, 0x80], 9).map(|b| b.count_ones()),
-            Ok(9)
-        );
+        assert_eq!(Bitfield::from_bytes(&[0xff, 0x80], 9).map(|b| b.count_ones()), Ok(9));
         assert_eq!(
             Bitfield::from_bytes(&[0xff, 0xc0], 9),
             Err(BitfieldError::SpareBitsSet { pieces: 9 })

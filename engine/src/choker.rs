@@ -82,8 +82,7 @@ impl Choker {
         candidates: &[ChokeCandidate],
         rng: &mut impl rand::Rng,
     ) -> Vec<PeerKey> {
-        let mut interested: Vec<&ChokeCandidate> =
-            candidates.iter().filter(|c| c.interested).collect();
+        let mut interested: Vec<&ChokeCandidate> = candidates.iter().filter(|c| c.interested).collect();
         if self.slots == 0 {
             self.optimistic = None;
             return interested.iter().map(|c| c.peer).collect();
@@ -113,15 +112,9 @@ impl Choker {
 
     /// Keeps the current optimistic peer while its interval lasts and it is still an
     /// interested peer outside the regular slots; otherwise draws a new one.
-    fn pick_optimistic(
-        &mut self,
-        now: Instant,
-        rest: &[&ChokeCandidate],
-        rng: &mut impl rand::Rng,
-    ) -> Option<PeerKey> {
+    fn pick_optimistic(&mut self, now: Instant, rest: &[&ChokeCandidate], rng: &mut impl rand::Rng) -> Option<PeerKey> {
         let current = self.optimistic.filter(|(peer, since)| {
-            now.saturating_duration_since(*since) < OPTIMISTIC_INTERVAL
-                && rest.iter().any(|c| c.peer == *peer)
+            now.saturating_duration_since(*since) < OPTIMISTIC_INTERVAL && rest.iter().any(|c| c.peer == *peer)
         });
         if let Some((peer, _)) = current {
             return Some(peer);
@@ -141,11 +134,7 @@ impl Choker {
     }
 }
 
-fn weighted_pick(
-    now: Instant,
-    pool: &[&ChokeCandidate],
-    rng: &mut impl rand::Rng,
-) -> Option<PeerKey> {
+fn weighted_pick(now: Instant, pool: &[&ChokeCandidate], rng: &mut impl rand::Rng) -> Option<PeerKey> {
     let weight = |c: &ChokeCandidate| {
         if now.saturating_duration_since(c.connected_at) < NEW_PEER_AGE {
             u64::from(NEW_PEER_WEIGHT)
@@ -195,9 +184,7 @@ mod tests {
     fn leeching_ranks_by_download_seeding_by_upload() {
         let t0 = Instant::now();
         let now = t0 + Duration::from_secs(600);
-        let peers: Vec<_> = (0..8)
-            .map(|i| cand(i, t0, i * 100, 1000 - i * 100))
-            .collect();
+        let peers: Vec<_> = (0..8).map(|i| cand(i, t0, i * 100, 1000 - i * 100)).collect();
         let mut rng = SmallRng::seed_from_u64(1);
 
         let mut choker = Choker::default();
@@ -286,11 +273,7 @@ mod tests {
             }
             choker.run(now, false, &applied, &mut rng);
             let after = choker.optimistic().unwrap();
-            assert_ne!(
-                Some(after),
-                before,
-                "round {round}: rotated to a choked peer"
-            );
+            assert_ne!(Some(after), before, "round {round}: rotated to a choked peer");
             assert!(after.0 >= 2);
             seen.insert(after.0);
         }

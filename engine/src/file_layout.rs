@@ -57,11 +57,7 @@ pub struct FileLayout {
 impl FileLayout {
     /// Builds the layout for files of `file_lengths` bytes (torrent order), cut into
     /// pieces of `piece_length` bytes; `total_length` must equal the sum of the files.
-    pub fn new(
-        file_lengths: &[u64],
-        piece_length: u32,
-        total_length: u64,
-    ) -> Result<Self, LayoutError> {
+    pub fn new(file_lengths: &[u64], piece_length: u32, total_length: u64) -> Result<Self, LayoutError> {
         if piece_length == 0 {
             return Err(LayoutError::ZeroPieceLength);
         }
@@ -78,8 +74,7 @@ impl FileLayout {
             });
         }
         let pieces = total_length.div_ceil(u64::from(piece_length));
-        let num_pieces =
-            u32::try_from(pieces).map_err(|_| LayoutError::TooManyPieces { pieces })?;
+        let num_pieces = u32::try_from(pieces).map_err(|_| LayoutError::TooManyPieces { pieces })?;
         Ok(FileLayout {
             ends,
             piece_length,
@@ -274,18 +269,12 @@ mod tests {
 
     #[test]
     fn bad_layouts_rejected() {
-        assert_eq!(
-            FileLayout::new(&[1], 0, 1),
-            Err(LayoutError::ZeroPieceLength)
-        );
+        assert_eq!(FileLayout::new(&[1], 0, 1), Err(LayoutError::ZeroPieceLength));
         assert_eq!(
             FileLayout::new(&[1, 2], 4, 4),
             Err(LayoutError::LengthMismatch { sum: 3, total: 4 })
         );
-        assert_eq!(
-            FileLayout::new(&[u64::MAX, 1], 4, 0),
-            Err(LayoutError::Overflow)
-        );
+        assert_eq!(FileLayout::new(&[u64::MAX, 1], 4, 0), Err(LayoutError::Overflow));
         assert!(matches!(
             FileLayout::new(&[u64::MAX], 1, u64::MAX),
             Err(LayoutError::TooManyPieces { .. })

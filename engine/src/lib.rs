@@ -16,6 +16,7 @@ pub mod magnet;
 pub mod metainfo;
 pub mod metainfo_builder;
 pub mod path_sanitizer;
+pub mod peer_book;
 pub mod piece_picker;
 pub mod pipeline_depth;
 pub mod rate;

@@ -154,30 +154,16 @@ fn invalid(param: &str, reason: impl Into<String>) -> MagnetError {
 fn parse_xt(param: &str, value: &str) -> Result<Option<InfoHash>, MagnetError> {
     let digits = match value.get(..9) {
         Some(p) if p.eq_ignore_ascii_case("urn:btih:") => &value[9..],
-        _ if value
-            .get(..9)
-            .is_some_and(|p| p.eq_ignore_ascii_case("urn:btmh:")) =>
-        {
-            return Ok(None)
-        }
-        _ => {
-            return Err(invalid(
-                param,
-                format!("expected `urn:btih:…`, got `{value}`"),
-            ))
-        }
+        _ if value.get(..9).is_some_and(|p| p.eq_ignore_ascii_case("urn:btmh:")) => return Ok(None),
+        _ => return Err(invalid(param, format!("expected `urn:btih:…`, got `{value}`"))),
     };
     let hash = match digits.len() {
         40 => InfoHash::from_hex(digits),
         32 => base32_decode(digits).map(InfoHash),
         _ => None,
     };
-    hash.map(Some).ok_or_else(|| {
-        invalid(
-            param,
-            format!("info-hash `{digits}` is not 40 hex or 32 base32 digits"),
-        )
-    })
+    hash.map(Some)
+        .ok_or_else(|| invalid(param, format!("info-hash `{digits}` is not 40 hex or 32 base32 digits")))
 }
 
 /// RFC 4648 base32 without padding, either case: exactly 32 digits, 20 bytes.
@@ -231,9 +217,7 @@ fn decode_value(param: &str, raw: &str) -> Result<String, MagnetError> {
 fn is_peer_address(s: &str) -> bool {
     match s.rsplit_once(':') {
         Some((host, port)) => {
-            !host.is_empty()
-                && !host.contains(char::is_whitespace)
-                && port.parse::<u16>().is_ok_and(|p| p != 0)
+            !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok_and(|p| p != 0)
         }
         None => false,
     }
@@ -281,14 +265,8 @@ mod tests {
         assert_eq!(m.info_hash, hash());
         let lower = format!("magnet:?xt=urn:btih:{}", b32.to_lowercase());
         assert_eq!(MagnetLink::parse(&lower).unwrap().info_hash, hash());
-        assert_eq!(
-            base32_decode("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-            Some([0; 20])
-        );
-        assert_eq!(
-            base32_decode("77777777777777777777777777777777"),
-            Some([0xff; 20])
-        );
+        assert_eq!(base32_decode("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), Some([0; 20]));
+        assert_eq!(base32_decode("77777777777777777777777777777777"), Some([0xff; 20]));
         assert_eq!(base32_decode("1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), None);
     }
 

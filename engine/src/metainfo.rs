@@ -175,11 +175,7 @@ fn get_bytes<'a>(d: &'a Dict, prefix: &str, key: &str) -> Result<Option<&'a [u8]
     }
 }
 
-fn get_list<'a>(
-    d: &'a Dict,
-    prefix: &str,
-    key: &str,
-) -> Result<Option<&'a [Value]>, MetainfoError> {
+fn get_list<'a>(d: &'a Dict, prefix: &str, key: &str) -> Result<Option<&'a [Value]>, MetainfoError> {
     match d.get(key.as_bytes()) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
@@ -237,16 +233,12 @@ impl Metainfo {
             .to_vec();
         let info_hash = InfoHash(Sha1::digest(&info_bytes).into());
 
-        let announce = get_bytes(dict, "", "announce")?
-            .filter(|b| !b.is_empty())
-            .map(lossy);
+        let announce = get_bytes(dict, "", "announce")?.filter(|b| !b.is_empty()).map(lossy);
         let mut announce_list = Vec::new();
         if let Some(tiers) = get_list(dict, "", "announce-list")? {
             for (t, tier) in tiers.iter().enumerate() {
                 let field = format!("announce-list[{t}]");
-                let urls = tier
-                    .as_list()
-                    .ok_or_else(|| wrong_type(field.clone(), "a list"))?;
+                let urls = tier.as_list().ok_or_else(|| wrong_type(field.clone(), "a list"))?;
                 let urls: Vec<String> = byte_strings(urls, &field)?
                     .iter()
                     .filter(|u| !u.is_empty())
@@ -261,12 +253,7 @@ impl Metainfo {
             None => Vec::new(),
             Some(Value::Bytes(u)) => vec![u.clone()],
             Some(Value::List(l)) => byte_strings(l, "url-list")?,
-            Some(_) => {
-                return Err(wrong_type(
-                    "url-list".into(),
-                    "a byte string or a list of byte strings",
-                ))
-            }
+            Some(_) => return Err(wrong_type("url-list".into(), "a byte string or a list of byte strings")),
         }
         .iter()
         .filter(|u| !u.is_empty())
@@ -328,8 +315,7 @@ impl Info {
     /// Parses and validates an info dictionary.
     pub fn from_dict(d: &Dict) -> Result<Info, MetainfoError> {
         const P: &str = "info";
-        let piece_length =
-            get_int(d, P, "piece length")?.ok_or_else(|| missing(P, "piece length"))?;
+        let piece_length = get_int(d, P, "piece length")?.ok_or_else(|| missing(P, "piece length"))?;
         let piece_length = match u32::try_from(piece_length) {
             Ok(n) if (1..=MAX_PIECE_LENGTH).contains(&n) => n,
             _ => {
@@ -350,21 +336,12 @@ impl Info {
         let name = match sanitize_component(name_raw) {
             Ok(name) => name,
             Err(_) if name_raw.is_empty() => return Err(invalid(field_name(P, "name"), "empty")),
-            Err(_) => {
-                return Err(MetainfoError::UnsafePath {
-                    path: lossy(name_raw),
-                })
-            }
+            Err(_) => return Err(MetainfoError::UnsafePath { path: lossy(name_raw) }),
         };
         let private = get_int(d, P, "private")?.is_some_and(|n| n != 0);
 
         let (files, single_file) = match (get_int(d, P, "length")?, get_list(d, P, "files")?) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    field_name(P, "files"),
-                    "both `length` and `files` are present",
-                ))
-            }
+            (Some(_), Some(_)) => return Err(invalid(field_name(P, "files"), "both `length` and `files` are present")),
             (None, None) => {
                 return Err(invalid(
                     P.to_string(),
@@ -372,8 +349,7 @@ impl Info {
                 ))
             }
             (Some(length), None) => {
-                let length = u64::try_from(length)
-                    .map_err(|_| invalid(field_name(P, "length"), "negative"))?;
+                let length = u64::try_from(length).map_err(|_| invalid(field_name(P, "length"), "negative"))?;
                 let entry = FileEntry {
                     path: PathBuf::from(&name),
                     length,
@@ -465,8 +441,7 @@ fn parse_files(list: &[Value], name: &str) -> Result<Vec<FileEntry>, MetainfoErr
             None if attr.contains(&b'l') => 0,
             None => return Err(missing(&prefix, "length")),
         };
-        let length = u64::try_from(length)
-            .map_err(|_| invalid(field_name(&prefix, "length"), "negative"))?;
+        let length = u64::try_from(length).map_err(|_| invalid(field_name(&prefix, "length"), "negative"))?;
         let components = file_path(fd, &prefix)?;
         let rel = sanitize_path(&components).map_err(|e| match e {
             PathError::Empty => invalid(field_name(&prefix, "path"), "empty path"),

@@ -57,9 +57,7 @@ impl MetainfoBuilder {
 
     /// Total length of all files.
     pub fn total_length(&self) -> u64 {
-        self.files
-            .iter()
-            .fold(0u64, |acc, (_, len)| acc.saturating_add(*len))
+        self.files.iter().fold(0u64, |acc, (_, len)| acc.saturating_add(*len))
     }
 
     /// Writes the `.torrent` bytes, after checking that the result is a torrent
@@ -68,12 +66,7 @@ impl MetainfoBuilder {
         let info = self.info_value()?;
         let mut root = BTreeMap::new();
 
-        let urls: Vec<&String> = self
-            .announce_tiers
-            .iter()
-            .flatten()
-            .filter(|u| !u.is_empty())
-            .collect();
+        let urls: Vec<&String> = self.announce_tiers.iter().flatten().filter(|u| !u.is_empty()).collect();
         if let Some(first) = urls.first() {
             root.insert(b"announce".to_vec(), Value::string(first));
         }
@@ -173,19 +166,13 @@ impl MetainfoBuilder {
                         ));
                     }
                     let path = path.iter().map(|c| Value::string(c)).collect();
-                    list.push(Value::dict([
-                        ("length", int(*len)?),
-                        ("path", Value::List(path)),
-                    ]));
+                    list.push(Value::dict([("length", int(*len)?), ("path", Value::List(path))]));
                 }
                 info.insert(b"files".to_vec(), Value::List(list));
             }
         }
         info.insert(b"name".to_vec(), Value::string(&self.name));
-        info.insert(
-            b"piece length".to_vec(),
-            Value::Int(i64::from(self.piece_length)),
-        );
+        info.insert(b"piece length".to_vec(), Value::Int(i64::from(self.piece_length)));
         info.insert(b"pieces".to_vec(), Value::Bytes(self.piece_hashes.concat()));
         if self.private {
             info.insert(b"private".to_vec(), Value::Int(1));
@@ -221,10 +208,7 @@ pub fn default_piece_length(total_length: u64) -> u32 {
         .div_ceil(2000)
         .checked_next_power_of_two()
         .unwrap_or(u64::MAX);
-    let clamped = wanted.clamp(
-        u64::from(MIN_DEFAULT_PIECE_LENGTH),
-        u64::from(MAX_DEFAULT_PIECE_LENGTH),
-    );
+    let clamped = wanted.clamp(u64::from(MIN_DEFAULT_PIECE_LENGTH), u64::from(MAX_DEFAULT_PIECE_LENGTH));
     u32::try_from(clamped).unwrap_or(MAX_DEFAULT_PIECE_LENGTH)
 }
 

@@ -128,10 +128,7 @@ mod tests {
 
     #[test]
     fn escaping_paths_refused() {
-        assert_eq!(
-            unsafe_path(&["..", "..", "etc", "passwd"]),
-            "../../etc/passwd"
-        );
+        assert_eq!(unsafe_path(&["..", "..", "etc", "passwd"]), "../../etc/passwd");
         assert_eq!(unsafe_path(&["a", ".", "b"]), "a/./b");
         assert_eq!(unsafe_path(&["", "etc", "x"]), "/etc/x");
         assert_eq!(unsafe_path(&["/etc/x"]), "/etc/x");
@@ -145,18 +142,9 @@ mod tests {
 
     #[test]
     fn awkward_names_repaired() {
-        assert_eq!(
-            sanitize_path(&[b"a\x01b\x7f".to_vec()]).unwrap(),
-            Path::new("a_b_")
-        );
-        assert_eq!(
-            sanitize_path(&[b"caf\xe9".to_vec()]).unwrap(),
-            Path::new("caf\u{fffd}")
-        );
-        assert_eq!(
-            sanitize_path(&[b"a\nb".to_vec()]).unwrap(),
-            Path::new("a_b")
-        );
+        assert_eq!(sanitize_path(&[b"a\x01b\x7f".to_vec()]).unwrap(), Path::new("a_b_"));
+        assert_eq!(sanitize_path(&[b"caf\xe9".to_vec()]).unwrap(), Path::new("caf\u{fffd}"));
+        assert_eq!(sanitize_path(&[b"a\nb".to_vec()]).unwrap(), Path::new("a_b"));
     }
 
     #[test]

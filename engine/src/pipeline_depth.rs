@@ -50,12 +50,9 @@ impl PipelineDepth {
     /// Resizes to `rate × TARGET_QUEUE_TIME / BLOCK_SIZE`, clamped to
     /// [`MIN_DEPTH`]..=[`MAX_DEPTH`]. A rate of zero gives `MIN_DEPTH`.
     pub fn on_rate(&mut self, download_bytes_per_sec: u64) {
-        let bytes_in_flight =
-            u128::from(download_bytes_per_sec) * TARGET_QUEUE_TIME.as_millis() / 1000;
+        let bytes_in_flight = u128::from(download_bytes_per_sec) * TARGET_QUEUE_TIME.as_millis() / 1000;
         let blocks = bytes_in_flight / u128::from(BLOCK_SIZE);
-        self.rate_depth = usize::try_from(blocks)
-            .unwrap_or(MAX_DEPTH)
-            .clamp(MIN_DEPTH, MAX_DEPTH);
+        self.rate_depth = usize::try_from(blocks).unwrap_or(MAX_DEPTH).clamp(MIN_DEPTH, MAX_DEPTH);
     }
 
     /// Caps the depth at the peer's BEP 10 `reqq`. The peer's limit wins over

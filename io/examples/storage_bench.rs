@@ -43,11 +43,7 @@ mod fadvise {
 /// Thread CPU time from /proc (on-CPU ns, first field of schedstat).
 fn thread_cpu() -> Duration {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let ns = s
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let ns = s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
     Duration::from_nanos(ns)
 }
 
@@ -202,9 +198,7 @@ async fn bench_kind(kind: &str, dir: &Path, size: u64) {
         );
     }
 
-    let mut blocks: Vec<(u64, usize)> = (0..(size / BLOCK as u64))
-        .map(|b| (b * BLOCK as u64, BLOCK))
-        .collect();
+    let mut blocks: Vec<(u64, usize)> = (0..(size / BLOCK as u64)).map(|b| (b * BLOCK as u64, BLOCK)).collect();
     rng.shuffle(&mut blocks);
     blocks.truncate(16384.min(blocks.len())); // 256 MiB of random blocks
     let mut whole: Vec<(u64, usize)> = (0..pieces).map(|p| ((p * PIECE) as u64, PIECE)).collect();
@@ -226,12 +220,7 @@ async fn bench_kind(kind: &str, dir: &Path, size: u64) {
                 let (t0, c0) = (Instant::now(), thread_cpu());
                 let n = run_reads(&file, ops, qd).await;
                 let (t1, c1) = (Instant::now(), thread_cpu());
-                report(
-                    &format!("{kind} read {what} random qd{qd} {temp}"),
-                    n,
-                    t1 - t0,
-                    c1 - c0,
-                );
+                report(&format!("{kind} read {what} random qd{qd} {temp}"), n, t1 - t0, c1 - c0);
             }
         }
     }
@@ -284,12 +273,7 @@ async fn bench_storage(dir: &Path, size: u64) {
         let have = st.recheck(&hashes, |_| {}).await.unwrap();
         let (t1, c1) = (Instant::now(), thread_cpu());
         assert!(have.is_complete());
-        report(
-            &format!("Storage recheck (read+sha1) {temp}"),
-            total,
-            t1 - t0,
-            c1 - c0,
-        );
+        report(&format!("Storage recheck (read+sha1) {temp}"), total, t1 - t0, c1 - c0);
     }
     st.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&root);

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use ccbt_engine::wire::{
-    encode_piece_header, parse_routing_prefix, Handshake, Message, MessageDecoder, Reserved,
-    WireError, WireLimits, HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN,
+    encode_piece_header, parse_routing_prefix, Handshake, Message, MessageDecoder, Reserved, WireError, WireLimits,
+    HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN,
 };
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -32,10 +32,7 @@ const WRITE_BATCH: usize = 512 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
     #[error("peer {addr}: {source}")]
-    Io {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Io { addr: SocketAddr, source: std::io::Error },
     #[error("peer {addr}: {reason}")]
     Connect { addr: SocketAddr, reason: String },
     #[error("peer {addr}: {source}")]
@@ -50,10 +47,7 @@ pub enum PeerError {
     #[error("peer {addr}: refused: {reason}")]
     Refused { addr: SocketAddr, reason: String },
     #[error("peer {addr}: timed out during {during}")]
-    Timeout {
-        addr: SocketAddr,
-        during: &'static str,
-    },
+    Timeout { addr: SocketAddr, during: &'static str },
 }
 
 fn io_err(addr: SocketAddr) -> impl Fn(std::io::Error) -> PeerError {
@@ -72,8 +66,9 @@ async fn with_timeout<T>(
     .await
 }
 
-/// Dials a peer for this torrent and runs the connection until it ends.
-pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<(), PeerError> {
+/// Dials a peer for this torrent and runs the connection until it ends. `Ok(true)`
+/// when the handshake completed (the connection was of use), `Ok(false)` otherwise.
+pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerError> {
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| PeerError::Connect {
@@ -87,10 +82,7 @@ pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<(), PeerErr
         peer_id: task.our_id(),
     };
     let theirs = with_timeout(addr, "handshake", async {
-        stream
-            .write_all(&ours.encode())
-            .await
-            .map_err(io_err(addr))?;
+        stream.write_all(&ours.encode()).await.map_err(io_err(addr))?;
         let mut buf = [0u8; HANDSHAKE_LEN];
         stream.read_exact(&mut buf).await.map_err(io_err(addr))?;
         Handshake::parse(&buf).map_err(|source| PeerError::Wire { addr, source })
@@ -102,7 +94,7 @@ pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<(), PeerErr
             got: theirs.info_hash,
         });
     }
-    run(task, stream, addr, theirs).await
+    run(task, stream, addr, theirs, true).await.map(|()| true)
 }
 
 /// Continues an incoming connection whose first 48 bytes (up to the info-hash) were
@@ -113,13 +105,9 @@ pub async fn accept(
     addr: SocketAddr,
     prefix: &[u8],
 ) -> Result<(), PeerError> {
-    let (reserved, info_hash) =
-        parse_routing_prefix(prefix).map_err(|source| PeerError::Wire { addr, source })?;
+    let (reserved, info_hash) = parse_routing_prefix(prefix).map_err(|source| PeerError::Wire { addr, source })?;
     if info_hash != task.info_hash {
-        return Err(PeerError::WrongTorrent {
-            addr,
-            got: info_hash,
-        });
+        return Err(PeerError::WrongTorrent { addr, got: info_hash });
     }
     let _ = stream.set_nodelay(true);
     let ours = Handshake {
@@ -128,26 +116,24 @@ pub async fn accept(
         peer_id: task.our_id(),
     };
     let peer_id = with_timeout(addr, "handshake", async {
-        stream
-            .write_all(&ours.encode())
-            .await
-            .map_err(io_err(addr))?;
+        stream.write_all(&ours.encode()).await.map_err(io_err(addr))?;
         let mut id = [0u8; HANDSHAKE_LEN - HANDSHAKE_ROUTING_LEN];
         stream.read_exact(&mut id).await.map_err(io_err(addr))?;
         Ok(ccbt_engine::PeerId(id))
     })
     .await?;
-    run(
-        task,
-        stream,
-        addr,
-        Handshake {
-            reserved,
-            info_hash,
-            peer_id,
-        },
-    )
-    .await
+    if !task.has_connection_room() {
+        return Err(PeerError::Refused {
+            addr,
+            reason: "connection limit reached".into(),
+        });
+    }
+    let theirs = Handshake {
+        reserved,
+        info_hash,
+        peer_id,
+    };
+    run(task, stream, addr, theirs, false).await
 }
 
 /// Registers the peer with the engine, then reads and writes until either side ends.
@@ -156,6 +142,7 @@ async fn run(
     stream: TcpStream,
     addr: SocketAddr,
     theirs: Handshake,
+    dialed: bool,
 ) -> Result<(), PeerError> {
     if theirs.peer_id == task.our_id() {
         return Err(PeerError::SelfConnection { addr });
@@ -177,10 +164,7 @@ async fn run(
     let (link, wake_rx, close_rx) = new_link(addr);
     let outbox = link.outbox.clone();
     task.links.borrow_mut().insert(key, link);
-    let added = task
-        .engine
-        .borrow_mut()
-        .add_peer(key, addr, &theirs, Instant::now());
+    let added = task.engine.borrow_mut().add_peer(key, addr, &theirs, Instant::now());
     if let Err(e) = added {
         task.links.borrow_mut().remove(&key);
         return Err(PeerError::Refused {
@@ -188,18 +172,14 @@ async fn run(
             reason: e.to_string(),
         });
     }
-    task.peer_connected(addr);
+    if dialed {
+        task.peer_connected(addr);
+    }
     tracing::debug!(torrent = %task.info_hash, %addr, ?key, "peer connected");
     task.dispatch();
 
     let (reader, writer) = futures_lite::io::split(stream);
-    let writer_task = glommio::spawn_local(write_loop(
-        task.clone(),
-        key,
-        writer,
-        outbox.clone(),
-        wake_rx,
-    ));
+    let writer_task = glommio::spawn_local(write_loop(task.clone(), key, writer, outbox.clone(), wake_rx));
     let result = futures_lite::future::or(read_loop(&task, key, addr, reader), async {
         close_rx.recv().await;
         Ok(())

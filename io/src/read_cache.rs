@@ -106,13 +106,7 @@ impl ReadCache {
         }
         self.tick += 1;
         self.by_age.insert(self.tick, key);
-        self.entries.insert(
-            key,
-            Entry {
-                data,
-                tick: self.tick,
-            },
-        );
+        self.entries.insert(key, Entry { data, tick: self.tick });
         self.bytes += len;
         true
     }
@@ -125,12 +119,7 @@ impl ReadCache {
     /// Drops every piece of a torrent (removed or paused); returns how many.
     /// Scans the whole cache: meant for rare events, not the request path.
     pub fn remove_torrent(&mut self, info_hash: InfoHash) -> usize {
-        let keys: Vec<Key> = self
-            .entries
-            .keys()
-            .filter(|k| k.0 == info_hash)
-            .copied()
-            .collect();
+        let keys: Vec<Key> = self.entries.keys().filter(|k| k.0 == info_hash).copied().collect();
         for key in &keys {
             self.remove_key(key);
         }
@@ -206,10 +195,7 @@ mod tests {
         assert_eq!(c.get(A, PieceIndex(0)).as_deref(), Some(&[0u8; 100][..]));
         assert!(c.insert(B, PieceIndex(1), piece(150, 3)));
         assert!(!c.contains(A, PieceIndex(1)));
-        assert!(
-            !c.contains(B, PieceIndex(0)),
-            "needed 150 bytes: two evictions"
-        );
+        assert!(!c.contains(B, PieceIndex(0)), "needed 150 bytes: two evictions");
         assert!(c.contains(A, PieceIndex(0)) && c.contains(B, PieceIndex(1)));
         assert_eq!(c.get(A, PieceIndex(1)), None);
         let s = c.stats();

@@ -152,8 +152,7 @@ impl Storage {
                 });
             }
         }
-        std::fs::create_dir_all(download_dir)
-            .map_err(|e| io_error(Op::CreateDir, download_dir, e))?;
+        std::fs::create_dir_all(download_dir).map_err(|e| io_error(Op::CreateDir, download_dir, e))?;
         let mut infos = Vec::with_capacity(files.len());
         for f in files {
             infos.push(create::prepare_file(download_dir, f, prealloc).await?);
@@ -189,10 +188,7 @@ impl Storage {
 
     /// Whether `open` created file `file_index` in this run (so it holds no data).
     pub fn created_new(&self, file_index: usize) -> bool {
-        self.inner
-            .files
-            .get(file_index)
-            .is_some_and(|f| f.created_new)
+        self.inner.files.get(file_index).is_some_and(|f| f.created_new)
     }
 
     /// Indices of the files `open` created in this run.
@@ -232,12 +228,7 @@ impl Storage {
     /// Reads `len` bytes at `offset` within `piece` (e.g. a 16 KiB block). The range
     /// must lie within the piece. Fails with [`StorageError::Missing`] if the bytes
     /// are not on disk.
-    pub async fn read(
-        &self,
-        piece: PieceIndex,
-        offset: u32,
-        len: u32,
-    ) -> Result<Bytes, StorageError> {
+    pub async fn read(&self, piece: PieceIndex, offset: u32, len: u32) -> Result<Bytes, StorageError> {
         self.inner.read(piece, offset, len).await
     }
 
@@ -251,11 +242,7 @@ impl Storage {
     /// `hashes[i]`. Pieces that are [`known_missing`](Self::known_missing) are not
     /// read; absent or short files count as "not present"; other I/O errors abort.
     /// `progress` is called with the number of pieces checked so far.
-    pub async fn recheck(
-        &self,
-        hashes: &[[u8; 20]],
-        mut progress: impl FnMut(u32),
-    ) -> Result<Bitfield, StorageError> {
+    pub async fn recheck(&self, hashes: &[[u8; 20]], mut progress: impl FnMut(u32)) -> Result<Bitfield, StorageError> {
         let layout = &self.inner.layout;
         let n = layout.num_pieces();
         if hashes.len() != n as usize {
@@ -264,8 +251,7 @@ impl Storage {
                 got: hashes.len(),
             });
         }
-        let depth = (RECHECK_READAHEAD_BYTES / u64::from(layout.piece_length()))
-            .clamp(1, RECHECK_MAX_DEPTH) as u32;
+        let depth = (RECHECK_READAHEAD_BYTES / u64::from(layout.piece_length())).clamp(1, RECHECK_MAX_DEPTH) as u32;
         let mut have = Bitfield::new(n);
         let mut window = VecDeque::new();
         let mut next = 0u32;
@@ -372,8 +358,7 @@ impl Inner {
             let start = span.piece_offset as usize;
             let src = &data[start..start + span.length as usize];
             self.dirty.borrow_mut().insert(span.file_index);
-            self.write_span(span.file_index, span.file_offset, src)
-                .await?;
+            self.write_span(span.file_index, span.file_offset, src).await?;
         }
         self.written.borrow_mut().set(piece.0);
         Ok(())
@@ -381,14 +366,11 @@ impl Inner {
 
     async fn write_span(&self, index: usize, pos: u64, src: &[u8]) -> Result<(), StorageError> {
         let path = &self.files[index].full;
-        let file = self
-            .file(index, true)
-            .await?
-            .ok_or_else(|| StorageError::Missing {
-                path: path.clone(),
-                offset: pos,
-                len: 0,
-            })?;
+        let file = self.file(index, true).await?.ok_or_else(|| StorageError::Missing {
+            path: path.clone(),
+            offset: pos,
+            len: 0,
+        })?;
         let mut done = 0usize;
         while done < src.len() {
             let n = file
@@ -396,11 +378,7 @@ impl Inner {
                 .await
                 .map_err(|e| glommio_error(Op::Write, path, e))?;
             if n == 0 {
-                return Err(io_error(
-                    Op::Write,
-                    path,
-                    std::io::ErrorKind::WriteZero.into(),
-                ));
+                return Err(io_error(Op::Write, path, std::io::ErrorKind::WriteZero.into()));
             }
             done += n;
         }
@@ -420,24 +398,13 @@ impl Inner {
         }
         let mut out = BytesMut::with_capacity(len as usize);
         for span in self.layout.spans(piece, offset, len) {
-            self.read_span(
-                span.file_index,
-                span.file_offset,
-                span.length as usize,
-                &mut out,
-            )
-            .await?;
+            self.read_span(span.file_index, span.file_offset, span.length as usize, &mut out)
+                .await?;
         }
         Ok(out.freeze())
     }
 
-    async fn read_span(
-        &self,
-        index: usize,
-        pos: u64,
-        len: usize,
-        out: &mut BytesMut,
-    ) -> Result<(), StorageError> {
+    async fn read_span(&self, index: usize, pos: u64, len: usize, out: &mut BytesMut) -> Result<(), StorageError> {
         let path = &self.files[index].full;
         let missing = |done: usize| StorageError::Missing {
             path: path.clone(),
@@ -465,21 +432,14 @@ impl Inner {
     async fn sync_file(&self, index: usize) -> Result<(), StorageError> {
         let path = &self.files[index].full;
         match self.file(index, false).await? {
-            Some(file) => file
-                .fdatasync()
-                .await
-                .map_err(|e| glommio_error(Op::Sync, path, e)),
+            Some(file) => file.fdatasync().await.map_err(|e| glommio_error(Op::Sync, path, e)),
             None => Ok(()), // deleted behind our back: nothing to make durable
         }
     }
 
     /// The handle of file `index`, opening it (re-validating its path) if needed.
     /// For reads, `None` means the file does not exist; writes recreate it.
-    async fn file(
-        &self,
-        index: usize,
-        write: bool,
-    ) -> Result<Option<Rc<BufferedFile>>, StorageError> {
+    async fn file(&self, index: usize, write: bool) -> Result<Option<Rc<BufferedFile>>, StorageError> {
         if let Some(f) = self.handles.borrow_mut().get(index, write) {
             return Ok(Some(f));
         }
@@ -488,10 +448,7 @@ impl Inner {
             return Ok(None);
         }
         let mut rw = OpenOptions::new();
-        rw.read(true)
-            .write(true)
-            .create(write)
-            .custom_flags(libc::O_NOFOLLOW);
+        rw.read(true).write(true).create(write).custom_flags(libc::O_NOFOLLOW);
         let (file, writable) = match rw.buffered_open(&full).await.map_err(from_glommio) {
             Ok(f) => (f, true),
             Err(e) if !write && e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),

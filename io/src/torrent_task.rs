@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ccbt_engine::metainfo::Metainfo;
+use ccbt_engine::peer_book::PeerBook;
 use ccbt_engine::piece_picker::PiecePriority;
 use ccbt_engine::rate_limiter::TokenBucket;
-use ccbt_engine::torrent::{Action, Torrent, TorrentConfig, TorrentParams, TorrentStats};
+use ccbt_engine::torrent::{Action, DisconnectReason, Torrent, TorrentConfig, TorrentParams, TorrentStats};
 use ccbt_engine::wire::Message;
 use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use glommio::channels::local_channel::{self, LocalSender};
@@ -24,8 +25,8 @@ use crate::storage::{Preallocation, Storage, StorageError, StorageFile};
 
 /// How often the engine's periodic work runs.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
-/// Wait before dialing a known peer again after its connection ended.
-const REDIAL_BACKOFF: Duration = Duration::from_secs(3);
+/// Most connections per torrent, dialed and accepted together.
+pub const MAX_CONNECTIONS: usize = 100;
 
 /// What a running torrent reports to whoever started it.
 #[derive(Clone, Debug)]
@@ -115,7 +116,7 @@ pub struct TorrentTask {
     pub(crate) cache: Rc<RefCell<ReadCache>>,
     pub(crate) links: RefCell<HashMap<PeerKey, PeerLink>>,
     next_key: Cell<u64>,
-    known_peers: RefCell<HashMap<SocketAddr, Option<Instant>>>,
+    peer_book: RefCell<PeerBook>,
     stopped: Cell<bool>,
     failed: RefCell<Option<String>>,
     events: EventSink,
@@ -142,13 +143,7 @@ impl TorrentTask {
                 length: f.length,
             })
             .collect();
-        let storage = Storage::open(
-            &setup.download_dir,
-            &files,
-            info.piece_length,
-            setup.preallocation,
-        )
-        .await?;
+        let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;
         let have = storage.recheck(&info.piece_hashes, |_| {}).await?;
         let info_hash = meta.info_hash;
         events(TorrentEvent::Checked {
@@ -172,14 +167,7 @@ impl TorrentTask {
             setup.our_id.0[18],
             setup.our_id.0[19],
         ]);
-        let mut engine = Torrent::new(
-            params,
-            &have,
-            setup.config,
-            setup.our_id,
-            seed,
-            Instant::now(),
-        );
+        let mut engine = Torrent::new(params, &have, setup.config, setup.our_id, seed, Instant::now());
         if !setup.skipped_files.is_empty() {
             apply_skipped_files(&mut engine, &meta, &setup.skipped_files);
         }
@@ -192,7 +180,13 @@ impl TorrentTask {
             cache,
             links: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
-            known_peers: RefCell::new(setup.peers.iter().map(|a| (*a, None)).collect()),
+            peer_book: RefCell::new({
+                let mut book = PeerBook::new();
+                for a in &setup.peers {
+                    book.add(*a);
+                }
+                book
+            }),
             stopped: Cell::new(false),
             failed: RefCell::new(None),
             events,
@@ -241,8 +235,25 @@ impl TorrentTask {
 
     /// Adds a peer address to dial.
     pub fn add_known_peer(self: &Rc<Self>, addr: SocketAddr) {
-        self.known_peers.borrow_mut().entry(addr).or_insert(None);
-        self.dial_known_peers();
+        if self.peer_book.borrow_mut().add(addr) {
+            self.dial_known_peers();
+        }
+    }
+
+    /// Adds addresses learned from a tracker or another source, then dials what is due.
+    pub fn add_known_peers(self: &Rc<Self>, addrs: &[SocketAddr]) {
+        let mut added = false;
+        for a in addrs {
+            added |= self.peer_book.borrow_mut().add(*a);
+        }
+        if added {
+            self.dial_known_peers();
+        }
+    }
+
+    /// Whether another connection may be opened or accepted.
+    pub fn has_connection_room(&self) -> bool {
+        self.links.borrow().len() < MAX_CONNECTIONS
     }
 
     /// Closes every connection and stops the periodic work; files are closed when the last reference goes.
@@ -273,6 +284,11 @@ impl TorrentTask {
                 Action::Disconnect { peer, reason } => {
                     tracing::debug!(torrent = %self.info_hash, ?peer, ?reason, "disconnecting peer");
                     if let Some(link) = self.links.borrow().get(&peer) {
+                        match reason {
+                            DisconnectReason::BothSeeding => self.peer_book.borrow_mut().mark_seed(link.addr),
+                            DisconnectReason::Banned => self.peer_book.borrow_mut().remove(link.addr),
+                            _ => {}
+                        }
                         let _ = link.close.try_send(());
                     }
                 }
@@ -304,9 +320,7 @@ impl TorrentTask {
             Some(p) => p,
             None => {
                 let p = self.storage.read_piece(block.piece).await?;
-                self.cache
-                    .borrow_mut()
-                    .insert(self.info_hash, block.piece, p.clone());
+                self.cache.borrow_mut().insert(self.info_hash, block.piece, p.clone());
                 p
             }
         };
@@ -337,36 +351,35 @@ impl TorrentTask {
         self.stop();
     }
 
+    /// A dialed connection completed its handshake.
     pub(crate) fn peer_connected(&self, addr: SocketAddr) {
-        if let Some(entry) = self.known_peers.borrow_mut().get_mut(&addr) {
-            *entry = None;
-        }
+        self.peer_book.borrow_mut().connected(addr);
     }
 
     fn dial_known_peers(self: &Rc<Self>) {
-        if self.stopped.get() || self.engine.borrow().is_complete() {
+        if self.stopped.get() || self.failed.borrow().is_some() {
             return;
         }
-        let now = Instant::now();
-        let connected: Vec<SocketAddr> = self.links.borrow().values().map(|l| l.addr).collect();
-        let mut due = Vec::new();
-        for (addr, last) in self.known_peers.borrow_mut().iter_mut() {
-            if connected.contains(addr) {
-                continue;
-            }
-            if last.is_some_and(|t| now.saturating_duration_since(t) < REDIAL_BACKOFF) {
-                continue;
-            }
-            if self.engine.borrow().is_banned(*addr, None) {
-                continue;
-            }
-            *last = Some(now);
-            due.push(*addr);
+        let room = MAX_CONNECTIONS.saturating_sub(self.links.borrow().len());
+        if room == 0 {
+            return;
         }
+        let seeding = self.engine.borrow().is_complete();
+        let due = self.peer_book.borrow_mut().due(Instant::now(), seeding, room);
         for addr in due {
+            if self.engine.borrow().is_banned(addr, None) {
+                self.peer_book.borrow_mut().remove(addr);
+                continue;
+            }
             let task = self.clone();
             glommio::spawn_local(async move {
-                if let Err(e) = crate::peer_connection::dial(task, addr).await {
+                let result = crate::peer_connection::dial(task.clone(), addr).await;
+                let failed = match &result {
+                    Ok(established) => !established,
+                    Err(_) => true,
+                };
+                task.peer_book.borrow_mut().ended(addr, failed);
+                if let Err(e) = result {
                     tracing::debug!(%addr, error = %e, "peer connection ended");
                 }
             })
@@ -378,11 +391,9 @@ impl TorrentTask {
 /// Maps skipped files to skipped pieces (a piece shared with a wanted file stays wanted).
 fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize]) {
     let lengths: Vec<u64> = meta.info.files.iter().map(|f| f.length).collect();
-    let Ok(layout) = ccbt_engine::file_layout::FileLayout::new(
-        &lengths,
-        meta.info.piece_length,
-        meta.info.total_length,
-    ) else {
+    let Ok(layout) =
+        ccbt_engine::file_layout::FileLayout::new(&lengths, meta.info.piece_length, meta.info.total_length)
+    else {
         return;
     };
     let mut wanted = vec![false; meta.num_pieces() as usize];
@@ -418,9 +429,7 @@ async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes)
     } else {
         tracing::warn!(torrent = %task.info_hash, piece = piece.0, "piece failed its hash check");
     }
-    task.engine
-        .borrow_mut()
-        .piece_verified(piece, ok, Instant::now());
+    task.engine.borrow_mut().piece_verified(piece, ok, Instant::now());
     task.dispatch();
 }
 
@@ -452,13 +461,5 @@ pub(crate) fn new_link(
         wake,
     });
     let (close, close_rx) = local_channel::new_bounded(1);
-    (
-        PeerLink {
-            outbox,
-            close,
-            addr,
-        },
-        wake_rx,
-        close_rx,
-    )
+    (PeerLink { outbox, close, addr }, wake_rx, close_rx)
 }

@@ -98,10 +98,7 @@ pub enum SessionEvent {
     /// The torrent could not start or had to stop.
     Failed { info_hash: InfoHash, error: String },
     /// Periodic status of every torrent on one shard.
-    Status {
-        shard: usize,
-        torrents: Vec<TorrentStatus>,
-    },
+    Status { shard: usize, torrents: Vec<TorrentStatus> },
     /// A shard finished its shutdown.
     ShardStopped { shard: usize },
 }

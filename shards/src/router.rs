@@ -24,10 +24,7 @@ impl Router {
 
     /// The shard that owns the torrent, if it is loaded.
     pub fn owner(&self, info_hash: &InfoHash) -> Option<usize> {
-        self.owners
-            .read()
-            .ok()
-            .and_then(|m| m.get(info_hash).copied())
+        self.owners.read().ok().and_then(|m| m.get(info_hash).copied())
     }
 
     /// Records the owner of a torrent; returns false if it already had one.

@@ -58,9 +58,7 @@ impl Session {
     /// Starts `config.shards` executors, all accepting on one port.
     pub fn start(config: SessionConfig) -> Result<Session, SessionError> {
         let n = config.shards.max(1);
-        let cpus = std::thread::available_parallelism()
-            .map(|c| c.get())
-            .unwrap_or(1);
+        let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
         let (event_tx, events) = crossbeam_channel::unbounded();
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
@@ -114,12 +112,7 @@ impl Session {
             threads.push(handle);
             match bound_rx.recv_timeout(Duration::from_secs(10)) {
                 Ok(Ok(local)) => listen = local,
-                Ok(Err(reason)) => {
-                    return Err(SessionError::Listen {
-                        addr: listen,
-                        reason,
-                    })
-                }
+                Ok(Err(reason)) => return Err(SessionError::Listen { addr: listen, reason }),
                 Err(_) => {
                     return Err(SessionError::Spawn {
                         shard: id,

@@ -92,17 +92,16 @@ pub(crate) async fn run(
     // Give connections a moment to close cleanly.
     glommio::timer::sleep(Duration::from_millis(50)).await;
     shard.torrents.borrow_mut().clear();
-    let _ = shard.ctx.events.send(SessionEvent::ShardStopped {
-        shard: shard.ctx.id,
-    });
+    let _ = shard
+        .ctx
+        .events
+        .send(SessionEvent::ShardStopped { shard: shard.ctx.id });
 }
 
 async fn command_loop(shard: &Rc<Shard>) {
     loop {
         match shard.ctx.commands.try_recv() {
-            Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                return
-            }
+            Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
             Ok(ShardCommand::Add(add)) => {
                 let shard = shard.clone();
                 glommio::spawn_local(async move { shard.add(*add).await }).detach();
@@ -119,9 +118,7 @@ async fn command_loop(shard: &Rc<Shard>) {
                 shard.cache.borrow_mut().remove_torrent(info_hash);
                 shard.ctx.router.unassign(&info_hash);
             }
-            Err(crossbeam_channel::TryRecvError::Empty) => {
-                glommio::timer::sleep(COMMAND_POLL).await
-            }
+            Err(crossbeam_channel::TryRecvError::Empty) => glommio::timer::sleep(COMMAND_POLL).await,
         }
     }
 }
@@ -145,9 +142,7 @@ impl Shard {
                     num_pieces,
                 },
                 TorrentEvent::Completed { info_hash } => SessionEvent::Completed { info_hash },
-                TorrentEvent::Failed { info_hash, error } => {
-                    SessionEvent::Failed { info_hash, error }
-                }
+                TorrentEvent::Failed { info_hash, error } => SessionEvent::Failed { info_hash, error },
             };
             let _ = events.send(ev);
         });
@@ -188,12 +183,7 @@ impl Shard {
     }
 
     /// Routes an incoming connection whose info-hash is known: here, or to the owner.
-    async fn route(
-        self: Rc<Self>,
-        stream: TcpStream,
-        addr: SocketAddr,
-        prefix: [u8; HANDSHAKE_ROUTING_LEN],
-    ) {
+    async fn route(self: Rc<Self>, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
         let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else {
             return;
         };
@@ -211,14 +201,7 @@ impl Shard {
                 drop(stream);
                 self.ctx.router.count_handover();
                 if senders
-                    .send_to(
-                        owner,
-                        AdoptConnection {
-                            socket,
-                            addr,
-                            prefix,
-                        },
-                    )
+                    .send_to(owner, AdoptConnection { socket, addr, prefix })
                     .await
                     .is_err()
                 {
@@ -229,12 +212,7 @@ impl Shard {
         }
     }
 
-    async fn serve_incoming(
-        &self,
-        stream: TcpStream,
-        addr: SocketAddr,
-        prefix: [u8; HANDSHAKE_ROUTING_LEN],
-    ) {
+    async fn serve_incoming(&self, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
         let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else {
             return;
         };
@@ -265,13 +243,10 @@ async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
             let Ok(addr) = stream.peer_addr() else { return };
             let mut stream = stream;
             let mut prefix = [0u8; HANDSHAKE_ROUTING_LEN];
-            let read = futures_lite::future::or(
-                async { stream.read_exact(&mut prefix).await.is_ok() },
-                async {
-                    glommio::timer::sleep(ROUTING_TIMEOUT).await;
-                    false
-                },
-            )
+            let read = futures_lite::future::or(async { stream.read_exact(&mut prefix).await.is_ok() }, async {
+                glommio::timer::sleep(ROUTING_TIMEOUT).await;
+                false
+            })
             .await;
             if read {
                 shard.route(stream, addr, prefix).await;

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ccbt_engine::wire::{
-    encode_piece_header, Handshake, Message, MessageDecoder, Reserved, WireLimits,
-};
+use ccbt_engine::wire::{encode_piece_header, Handshake, Message, MessageDecoder, Reserved, WireLimits};
 use ccbt_engine::{Bitfield, InfoHash, PeerId};
 
 /// What the evil peer saw.
@@ -62,13 +60,7 @@ impl EvilPeer {
     }
 }
 
-fn serve(
-    mut stream: TcpStream,
-    info_hash: InfoHash,
-    num_pieces: u32,
-    stats: &EvilStats,
-    stop: &AtomicBool,
-) {
+fn serve(mut stream: TcpStream, info_hash: InfoHash, num_pieces: u32, stats: &EvilStats, stop: &AtomicBool) {
     stats.connections.fetch_add(1, Ordering::Relaxed);
     stream.set_nonblocking(false).ok();
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();

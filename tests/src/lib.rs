@@ -71,9 +71,7 @@ impl Proc {
                 if n == 0 {
                     break;
                 }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Proc {
@@ -94,12 +92,7 @@ impl Proc {
     }
 
     /// Waits for a JSON line matching `pred`; panics with the process's output on timeout.
-    pub fn wait_json(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Value {
+    pub fn wait_json(&mut self, what: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -172,9 +165,7 @@ impl Proc {
 
     /// The `addr` of the `listening` line.
     pub fn listen_addr(&mut self) -> String {
-        let v = self.wait_json("listening", Duration::from_secs(20), |v| {
-            v["type"] == "listening"
-        });
+        let v = self.wait_json("listening", Duration::from_secs(20), |v| v["type"] == "listening");
         v["addr"].as_str().unwrap().to_string()
     }
 

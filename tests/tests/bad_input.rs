@@ -17,11 +17,7 @@ fn torrent_with_paths(paths: &[&[&str]]) -> Vec<u8> {
             f.insert(b"length".to_vec(), Value::Int(5));
             f.insert(
                 b"path".to_vec(),
-                Value::List(
-                    p.iter()
-                        .map(|c| Value::Bytes(c.as_bytes().to_vec()))
-                        .collect(),
-                ),
+                Value::List(p.iter().map(|c| Value::Bytes(c.as_bytes().to_vec())).collect()),
             );
             Value::Dict(f)
         })
@@ -64,20 +60,13 @@ fn assert_refused(paths: &[&[&str]], must_mention: &str) {
         stderr.contains(must_mention),
         "error should name {must_mention:?}: {stderr}"
     );
-    assert!(
-        stderr.contains("evil.torrent"),
-        "error should name the file: {stderr}"
-    );
+    assert!(stderr.contains("evil.torrent"), "error should name the file: {stderr}");
     assert_eq!(
         std::fs::read_dir(&out_dir).unwrap().count(),
         0,
         "nothing written in the output dir"
     );
-    for dir in [
-        tmp.path().join("a/b"),
-        tmp.path().join("a"),
-        tmp.path().to_path_buf(),
-    ] {
+    for dir in [tmp.path().join("a/b"), tmp.path().join("a"), tmp.path().to_path_buf()] {
         assert!(
             !dir.join("escape.txt").exists(),
             "nothing written outside the output dir"
@@ -114,11 +103,7 @@ fn garbage_torrent_names_the_file() {
 fn missing_field_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let torrent = tmp.path().join("nopieces.torrent");
-    std::fs::write(
-        &torrent,
-        b"d4:infod6:lengthi5e4:name1:x12:piece lengthi16384eee",
-    )
-    .unwrap();
+    std::fs::write(&torrent, b"d4:infod6:lengthi5e4:name1:x12:piece lengthi16384eee").unwrap();
     let (code, stderr) = run_ccbt(&[torrent.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("pieces"), "{stderr}");
@@ -158,12 +143,7 @@ fn verify_reports_valid_and_corrupt_data() {
             .unwrap()
     };
     let ok = verify();
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("19/19 pieces valid"));
     let mut bytes = std::fs::read(content.join("y.bin")).unwrap();
     bytes[50_000] ^= 1;

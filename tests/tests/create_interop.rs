@@ -24,13 +24,7 @@ fn libtorrent_info_hash(torrent: &std::path::Path) -> String {
 
 fn mktorrent(path: &std::path::Path, out: &std::path::Path, piece_exp: u32) {
     let status = Command::new("mktorrent")
-        .args([
-            "-l",
-            &piece_exp.to_string(),
-            "-a",
-            "http://127.0.0.1:1/announce",
-            "-o",
-        ])
+        .args(["-l", &piece_exp.to_string(), "-a", "http://127.0.0.1:1/announce", "-o"])
         .arg(out)
         .arg(path)
         .output()
@@ -55,20 +49,11 @@ fn multi_file_matches_mktorrent_and_loads_in_libtorrent() {
     let hash = btbt_create(
         &content,
         &ours,
-        &[
-            "--piece-size",
-            "32768",
-            "--tracker",
-            "http://127.0.0.1:1/announce",
-        ],
+        &["--piece-size", "32768", "--tracker", "http://127.0.0.1:1/announce"],
     );
     mktorrent(&content, &theirs, 15);
     assert_eq!(libtorrent_info_hash(&ours), hash);
-    assert_eq!(
-        libtorrent_info_hash(&theirs),
-        hash,
-        "same info-hash as mktorrent"
-    );
+    assert_eq!(libtorrent_info_hash(&theirs), hash, "same info-hash as mktorrent");
 }
 
 #[test]

@@ -73,9 +73,5 @@ fn restarted_seeder_rechecks_and_downloader_skips_nothing() {
     assert!(status.success(), "{}", p.stderr());
     let started = lines_of(&p, "started").next().expect("started line");
     assert_eq!(started["pieces_valid"], started["num_pieces"]);
-    assert_eq!(
-        p.last_of("summary").unwrap()["bytes"],
-        0,
-        "nothing downloaded"
-    );
+    assert_eq!(p.last_of("summary").unwrap()["bytes"], 0, "nothing downloaded");
 }

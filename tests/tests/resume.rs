@@ -54,10 +54,7 @@ fn sigkill_halfway_then_resume_fetches_only_missing_pieces() {
     let mut second = Proc::spawn("ccbt", &refs);
     let status = second.wait_exit(Duration::from_secs(120));
     assert!(status.success(), "{}", second.stderr());
-    let started = lines_of(&second, "started")
-        .next()
-        .expect("started line")
-        .clone();
+    let started = lines_of(&second, "started").next().expect("started line").clone();
     let valid_at_start = started["pieces_valid"].as_u64().unwrap() * PIECE;
     assert!(
         valid_at_start >= verified_before,

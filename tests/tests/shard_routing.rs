@@ -50,11 +50,7 @@ fn three_torrents_two_shards_one_port_three_downloaders() {
 
     seeder.signal(15);
     let status = seeder.wait_exit(Duration::from_secs(30));
-    assert!(
-        status.success(),
-        "seeder exits 0 on SIGTERM: {}",
-        seeder.stderr()
-    );
+    assert!(status.success(), "seeder exits 0 on SIGTERM: {}", seeder.stderr());
     let summary = seeder.last_of("summary").expect("seeder summary").clone();
     let shards: std::collections::HashSet<u64> = lines_of(&seeder, "status")
         .filter_map(|v| v["shard"].as_u64())

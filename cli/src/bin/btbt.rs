@@ -102,16 +102,8 @@ fn run(args: Args) -> Result<i32, CliError> {
             );
             Ok(0)
         }
-        Command::Verify {
-            torrent,
-            data,
-            threads,
-        } => {
-            let report = verify(
-                &torrent,
-                &data,
-                threads.unwrap_or_else(ccbt_cli::default_shards),
-            )?;
+        Command::Verify { torrent, data, threads } => {
+            let report = verify(&torrent, &data, threads.unwrap_or_else(ccbt_cli::default_shards))?;
             println!(
                 "{}: {}/{} pieces valid",
                 report.name, report.valid_pieces, report.num_pieces

@@ -83,14 +83,8 @@ fn resolve_peers(peers: &[String]) -> Result<Vec<SocketAddr>, String> {
     use std::net::ToSocketAddrs;
     let mut out = Vec::new();
     for p in peers {
-        let mut addrs = p
-            .to_socket_addrs()
-            .map_err(|e| format!("--peer {p}: {e}"))?;
-        out.push(
-            addrs
-                .next()
-                .ok_or_else(|| format!("--peer {p}: no address"))?,
-        );
+        let mut addrs = p.to_socket_addrs().map_err(|e| format!("--peer {p}: {e}"))?;
+        out.push(addrs.next().ok_or_else(|| format!("--peer {p}: no address"))?);
     }
     Ok(out)
 }
@@ -116,8 +110,7 @@ fn run(args: Args) -> Result<(), CliError> {
         workdir,
     }) = args.command
     {
-        let piece_size = u32::try_from(piece_size)
-            .map_err(|_| CliError::Demo("--piece-size is too large".into()))?;
+        let piece_size = u32::try_from(piece_size).map_err(|_| CliError::Demo("--piece-size is too large".into()))?;
         let report = demo::run(&demo::DemoOptions {
             size,
             piece_size,

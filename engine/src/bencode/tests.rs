@@ -30,14 +30,8 @@ fn decodes_each_kind() {
 
 #[test]
 fn integer_extremes() {
-    assert_eq!(
-        decode(b"i9223372036854775807e").unwrap(),
-        Value::Int(i64::MAX)
-    );
-    assert_eq!(
-        decode(b"i-9223372036854775808e").unwrap(),
-        Value::Int(i64::MIN)
-    );
+    assert_eq!(decode(b"i9223372036854775807e").unwrap(), Value::Int(i64::MAX));
+    assert_eq!(decode(b"i-9223372036854775808e").unwrap(), Value::Int(i64::MIN));
     assert_eq!(
         err(b"i9223372036854775808e"),
         BencodeError::IntegerOverflow { offset: 1 }
@@ -73,14 +67,8 @@ fn non_canonical_integers_rejected() {
             reason: "negative zero"
         }
     );
-    assert!(matches!(
-        err(b"ie"),
-        BencodeError::InvalidInteger { offset: 1, .. }
-    ));
-    assert!(matches!(
-        err(b"i-e"),
-        BencodeError::InvalidInteger { offset: 1, .. }
-    ));
+    assert!(matches!(err(b"ie"), BencodeError::InvalidInteger { offset: 1, .. }));
+    assert!(matches!(err(b"i-e"), BencodeError::InvalidInteger { offset: 1, .. }));
     assert!(matches!(err(b"i+1e"), BencodeError::InvalidInteger { .. }));
     assert!(matches!(
         err(b"i1.5e"),
@@ -94,18 +82,12 @@ fn non_canonical_integers_rejected() {
 
 #[test]
 fn non_canonical_lengths_rejected() {
-    assert!(matches!(
-        err(b"04:spam"),
-        BencodeError::InvalidLength { offset: 0, .. }
-    ));
+    assert!(matches!(err(b"04:spam"), BencodeError::InvalidLength { offset: 0, .. }));
     assert!(matches!(
         err(b"99999999999999999999999:x"),
         BencodeError::InvalidLength { offset: 0, .. }
     ));
-    assert!(matches!(
-        err(b"4spam"),
-        BencodeError::UnexpectedByte { offset: 1, .. }
-    ));
+    assert!(matches!(err(b"4spam"), BencodeError::UnexpectedByte { offset: 1, .. }));
 }
 
 #[test]
@@ -131,14 +113,8 @@ fn length_checked_before_allocation() {
 
 #[test]
 fn dict_key_order_enforced() {
-    assert_eq!(
-        err(b"d3:fooi1e3:bari2ee"),
-        BencodeError::UnsortedKeys { offset: 9 }
-    );
-    assert_eq!(
-        err(b"d3:fooi1e3:fooi2ee"),
-        BencodeError::DuplicateKey { offset: 9 }
-    );
+    assert_eq!(err(b"d3:fooi1e3:bari2ee"), BencodeError::UnsortedKeys { offset: 9 });
+    assert_eq!(err(b"d3:fooi1e3:fooi2ee"), BencodeError::DuplicateKey { offset: 9 });
     // Raw byte order, not string order: "a" < "ab" < "b".
     assert!(decode(b"d1:ai1e2:abi2e1:bi3ee").is_ok());
     assert_eq!(err(b"di1ei2ee"), BencodeError::KeyNotString { offset: 1 });
@@ -213,14 +189,8 @@ fn depth_limit() {
     }
     assert!(matches!(err(&dicts), BencodeError::TooDeep { .. }));
     // A megabyte of 'l' must not overflow the stack.
-    assert!(matches!(
-        err(&vec![b'l'; 1 << 20]),
-        BencodeError::TooDeep { .. }
-    ));
-    assert!(matches!(
-        err(&b"d1:a".repeat(1 << 18)),
-        BencodeError::TooDeep { .. }
-    ));
+    assert!(matches!(err(&vec![b'l'; 1 << 20]), BencodeError::TooDeep { .. }));
+    assert!(matches!(err(&b"d1:a".repeat(1 << 18)), BencodeError::TooDeep { .. }));
 }
 
 #[test]
@@ -260,16 +230,10 @@ fn dict_value_span_is_raw() {
         find_dict_value_span(input, b"info").unwrap(),
         Some(&b"d6:lengthi1e4:name1:xe"[..])
     );
-    assert_eq!(
-        find_dict_value_span(input, b"zzz").unwrap(),
-        Some(&b"i0e"[..])
-    );
+    assert_eq!(find_dict_value_span(input, b"zzz").unwrap(), Some(&b"i0e"[..]));
     assert_eq!(find_dict_value_span(input, b"nope").unwrap(), None);
     // Nested keys named "info" are not top-level entries.
-    assert_eq!(
-        find_dict_value_span(b"d1:ad4:infoi1eee", b"info").unwrap(),
-        None
-    );
+    assert_eq!(find_dict_value_span(b"d1:ad4:infoi1eee", b"info").unwrap(), None);
     assert_eq!(
         find_dict_value_span(b"li1ee", b"info"),
         Err(BencodeError::NotADict { offset: 0 })
@@ -304,12 +268,8 @@ fn arb_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(6, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
-            proptest::collection::btree_map(
-                proptest::collection::vec(any::<u8>(), 0..8),
-                inner,
-                0..8
-            )
-            .prop_map(Value::Dict),
+            proptest::collection::btree_map(proptest::collection::vec(any::<u8>(), 0..8), inner, 0..8)
+                .prop_map(Value::Dict),
         ]
     })
 }
@@ -348,5 +308,64 @@ proptest! {
         if let Err(e) = decode(&bytes) {
             prop_assert!(e.offset() <= bytes.len());
         }
+    }
+}
+
+#[test]
+fn lenient_accepts_unsorted_keys() {
+    let input = b"d8:intervali1800e5:peers0:8:completei3ee";
+    assert!(matches!(decode(input), Err(BencodeError::UnsortedKeys { .. })));
+    let v = decode_lenient(input).unwrap();
+    assert_eq!(v.get("interval").and_then(Value::as_int), Some(1800));
+    assert_eq!(v.get("complete").and_then(Value::as_int), Some(3));
+    // Nested dictionaries are lenient too.
+    let nested = decode_lenient(
+        b"l d1:bi1e1:ai2ee e"
+            .as_slice()
+            .iter()
+            .copied()
+            .filter(|b| *b != b' ')
+            .collect::<Vec<_>>()
+            .as_slice(),
+    )
+    .unwrap();
+    assert_eq!(nested.as_list().unwrap()[0].get("a").and_then(Value::as_int), Some(2));
+}
+
+#[test]
+fn lenient_still_refuses_what_strict_refuses() {
+    assert_eq!(
+        decode_lenient(b"d1:bi1e1:ai2e1:bi3ee").unwrap_err(),
+        BencodeError::DuplicateKey { offset: 13 }
+    );
+    assert_eq!(
+        decode_lenient(b"d1:ai1e1:ai1ee").unwrap_err(),
+        BencodeError::DuplicateKey { offset: 7 }
+    );
+    assert!(matches!(
+        decode_lenient(b"i03e"),
+        Err(BencodeError::InvalidInteger { .. })
+    ));
+    assert!(matches!(
+        decode_lenient(b"d1:ai1e"),
+        Err(BencodeError::UnexpectedEof { .. })
+    ));
+    assert_eq!(
+        decode_lenient(b"dexx").unwrap_err(),
+        BencodeError::TrailingData { offset: 2 }
+    );
+    let deep = [vec![b'l'; MAX_DEPTH + 1], vec![b'e'; MAX_DEPTH + 1]].concat();
+    assert!(matches!(decode_lenient(&deep), Err(BencodeError::TooDeep { .. })));
+}
+
+proptest! {
+    #[test]
+    fn lenient_agrees_with_strict_on_canonical_input(v in arb_value()) {
+        prop_assert_eq!(decode_lenient(&encode(&v)).unwrap(), v);
+    }
+
+    #[test]
+    fn lenient_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode_lenient(&bytes);
     }
 }

@@ -18,10 +18,7 @@ fn single_info(length: i64, piece_length: i64, n_pieces: usize) -> Value {
 fn file(path: &[&str], length: i64) -> Value {
     Value::dict([
         ("length", Value::Int(length)),
-        (
-            "path",
-            Value::List(path.iter().map(|p| Value::string(p)).collect()),
-        ),
+        ("path", Value::List(path.iter().map(|p| Value::string(p)).collect())),
     ])
 }
 
@@ -99,11 +96,7 @@ fn exact_multiple_has_full_last_piece() {
 #[test]
 fn multi_file_offsets_and_empty_files() {
     let m = parse(multi_info(
-        vec![
-            file(&["a.txt"], 10),
-            file(&["empty"], 0),
-            file(&["sub", "b.txt"], 25),
-        ],
+        vec![file(&["a.txt"], 10), file(&["empty"], 0), file(&["sub", "b.txt"], 25)],
         16,
         3,
     ))
@@ -133,20 +126,11 @@ fn padding_files_marked_and_may_repeat() {
         Value::dict([
             ("attr", Value::string("p")),
             ("length", Value::Int(len)),
-            (
-                "path",
-                Value::List(vec![Value::string(".pad"), Value::string("6")]),
-            ),
+            ("path", Value::List(vec![Value::string(".pad"), Value::string("6")])),
         ])
     };
     let m = parse(multi_info(
-        vec![
-            file(&["a"], 10),
-            pad(6),
-            file(&["b"], 10),
-            pad(6),
-            file(&["c"], 1),
-        ],
+        vec![file(&["a"], 10), pad(6), file(&["b"], 10), pad(6), file(&["c"], 1)],
         16,
         3,
     ))
@@ -163,14 +147,8 @@ fn all_empty_files_rejected() {
         parse(multi_info(vec![file(&["a"], 0), file(&["b"], 0)], 16, 0)),
         Err(MetainfoError::EmptyTorrent)
     );
-    assert_eq!(
-        parse(multi_info(vec![], 16, 0)),
-        Err(MetainfoError::EmptyTorrent)
-    );
-    assert_eq!(
-        parse(single_info(0, 16, 0)),
-        Err(MetainfoError::EmptyTorrent)
-    );
+    assert_eq!(parse(multi_info(vec![], 16, 0)), Err(MetainfoError::EmptyTorrent));
+    assert_eq!(parse(single_info(0, 16, 0)), Err(MetainfoError::EmptyTorrent));
     assert!(MetainfoError::EmptyTorrent.to_string().contains("no data"));
 }
 
@@ -179,18 +157,9 @@ fn every_error_names_its_field() {
     let single = single_info(100, 32, 4);
     let cases: Vec<(Result<Metainfo, MetainfoError>, &str)> = vec![
         (parse_with(&single, "name", None), "info.name"),
-        (
-            parse_with(&single, "name", Some(Value::Int(1))),
-            "info.name",
-        ),
-        (
-            parse_with(&single, "name", Some(Value::string(""))),
-            "info.name",
-        ),
-        (
-            parse_with(&single, "piece length", None),
-            "info.piece length",
-        ),
+        (parse_with(&single, "name", Some(Value::Int(1))), "info.name"),
+        (parse_with(&single, "name", Some(Value::string(""))), "info.name"),
+        (parse_with(&single, "piece length", None), "info.piece length"),
         (
             parse_with(&single, "piece length", Some(Value::string("32"))),
             "info.piece length",
@@ -204,47 +173,25 @@ fn every_error_names_its_field() {
             "info.piece length",
         ),
         (
-            parse_with(
-                &single,
-                "piece length",
-                Some(Value::Int(256 * 1024 * 1024 + 1)),
-            ),
+            parse_with(&single, "piece length", Some(Value::Int(256 * 1024 * 1024 + 1))),
             "info.piece length",
         ),
         (parse_with(&single, "pieces", None), "info.pieces"),
-        (
-            parse_with(&single, "pieces", Some(Value::Int(3))),
-            "info.pieces",
-        ),
+        (parse_with(&single, "pieces", Some(Value::Int(3))), "info.pieces"),
         (
             parse_with(&single, "pieces", Some(Value::Bytes(vec![0; 79]))),
             "info.pieces",
         ),
-        (
-            parse_with(&single, "pieces", Some(hashes(3))),
-            "info.pieces",
-        ),
-        (
-            parse_with(&single, "pieces", Some(hashes(5))),
-            "info.pieces",
-        ),
-        (
-            parse_with(&single, "length", Some(Value::Int(-1))),
-            "info.length",
-        ),
-        (
-            parse_with(&single, "length", Some(Value::string("1"))),
-            "info.length",
-        ),
+        (parse_with(&single, "pieces", Some(hashes(3))), "info.pieces"),
+        (parse_with(&single, "pieces", Some(hashes(5))), "info.pieces"),
+        (parse_with(&single, "length", Some(Value::Int(-1))), "info.length"),
+        (parse_with(&single, "length", Some(Value::string("1"))), "info.length"),
         (
             parse_with(&single, "files", Some(Value::List(vec![file(&["a"], 1)]))),
             "info.files",
         ),
         (parse_with(&single, "length", None), "info"),
-        (
-            parse_with(&single, "private", Some(Value::string("1"))),
-            "info.private",
-        ),
+        (parse_with(&single, "private", Some(Value::string("1"))), "info.private"),
         (
             parse(multi_info(vec![file(&["a"], 1), file(&["b"], -5)], 16, 1)),
             "info.files[1].length",
@@ -275,10 +222,7 @@ fn every_error_names_its_field() {
         ),
         (
             parse(multi_info(
-                vec![Value::dict([
-                    ("length", Value::Int(1)),
-                    ("path", Value::string("a")),
-                ])],
+                vec![Value::dict([("length", Value::Int(1)), ("path", Value::string("a"))])],
                 16,
                 1,
             )),
@@ -295,20 +239,10 @@ fn every_error_names_its_field() {
             )),
             "info.files[0].path[1]",
         ),
+        (parse(multi_info(vec![file(&[], 1)], 16, 1)), "info.files[0].path"),
+        (parse(multi_info(vec![Value::Int(1)], 16, 1)), "info.files[0]"),
         (
-            parse(multi_info(vec![file(&[], 1)], 16, 1)),
-            "info.files[0].path",
-        ),
-        (
-            parse(multi_info(vec![Value::Int(1)], 16, 1)),
-            "info.files[0]",
-        ),
-        (
-            parse_with(
-                &multi_info(vec![], 16, 0),
-                "files",
-                Some(Value::string("x")),
-            ),
+            parse_with(&multi_info(vec![], 16, 0), "files", Some(Value::string("x"))),
             "info.files",
         ),
         (
@@ -334,22 +268,11 @@ fn every_error_names_its_field() {
 #[test]
 fn top_level_errors_name_their_field() {
     let info = single_info(100, 32, 4);
-    let with = |k: &str, v: Value| {
-        Metainfo::from_bytes(&encode(&Value::dict([("info", info.clone()), (k, v)])))
-    };
-    let e = Metainfo::from_bytes(&encode(&Value::dict([("announce", Value::string("x"))])))
-        .unwrap_err();
-    assert_eq!(
-        e,
-        MetainfoError::MissingField {
-            field: "info".into()
-        }
-    );
+    let with = |k: &str, v: Value| Metainfo::from_bytes(&encode(&Value::dict([("info", info.clone()), (k, v)])));
+    let e = Metainfo::from_bytes(&encode(&Value::dict([("announce", Value::string("x"))]))).unwrap_err();
+    assert_eq!(e, MetainfoError::MissingField { field: "info".into() });
     assert_eq!(field_of(&with("info", Value::Int(1)).unwrap_err()), "info");
-    assert_eq!(
-        field_of(&with("announce", Value::Int(1)).unwrap_err()),
-        "announce"
-    );
+    assert_eq!(field_of(&with("announce", Value::Int(1)).unwrap_err()), "announce");
     assert_eq!(
         field_of(&with("announce-list", Value::string("x")).unwrap_err()),
         "announce-list"
@@ -365,27 +288,15 @@ fn top_level_errors_name_their_field() {
         "announce-list[1]"
     );
     assert_eq!(
-        field_of(
-            &with(
-                "announce-list",
-                Value::List(vec![Value::List(vec![Value::Int(1)])])
-            )
-            .unwrap_err()
-        ),
+        field_of(&with("announce-list", Value::List(vec![Value::List(vec![Value::Int(1)])])).unwrap_err()),
         "announce-list[0][0]"
     );
-    assert_eq!(
-        field_of(&with("url-list", Value::Int(1)).unwrap_err()),
-        "url-list"
-    );
+    assert_eq!(field_of(&with("url-list", Value::Int(1)).unwrap_err()), "url-list");
     assert_eq!(
         field_of(&with("url-list", Value::List(vec![Value::Int(1)])).unwrap_err()),
         "url-list[0]"
     );
-    assert_eq!(
-        Metainfo::from_bytes(b"li1ee"),
-        Err(MetainfoError::NotADictionary)
-    );
+    assert_eq!(Metainfo::from_bytes(b"li1ee"), Err(MetainfoError::NotADictionary));
     assert!(matches!(
         Metainfo::from_bytes(b"d4:infod"),
         Err(MetainfoError::Bencode(BencodeError::UnexpectedEof { .. }))
@@ -410,17 +321,9 @@ fn escaping_paths_refused() {
                 path: shown.to_string()
             }
         );
-        assert_eq!(
-            e.to_string(),
-            format!("unsafe file path in torrent: {shown}")
-        );
+        assert_eq!(e.to_string(), format!("unsafe file path in torrent: {shown}"));
     }
-    let e = parse_with(
-        &single_info(100, 32, 4),
-        "name",
-        Some(Value::string("../x")),
-    )
-    .unwrap_err();
+    let e = parse_with(&single_info(100, 32, 4), "name", Some(Value::string("../x"))).unwrap_err();
     assert_eq!(e.to_string(), "unsafe file path in torrent: ../x");
     let e = parse_with(&single_info(100, 32, 4), "name", Some(Value::string(".."))).unwrap_err();
     assert!(matches!(e, MetainfoError::UnsafePath { .. }));
@@ -430,28 +333,16 @@ fn escaping_paths_refused() {
 fn duplicate_and_conflicting_paths_refused() {
     assert_eq!(
         parse(multi_info(vec![file(&["a"], 1), file(&["a"], 1)], 16, 1)),
-        Err(MetainfoError::DuplicatePath {
-            path: "root/a".into()
-        })
+        Err(MetainfoError::DuplicatePath { path: "root/a".into() })
     );
     // Distinct raw names that sanitize to the same name are duplicates too.
     assert!(matches!(
-        parse(multi_info(
-            vec![file(&["a\x01"], 1), file(&["a\x02"], 1)],
-            16,
-            1
-        )),
+        parse(multi_info(vec![file(&["a\x01"], 1), file(&["a\x02"], 1)], 16, 1)),
         Err(MetainfoError::DuplicatePath { .. })
     ));
     assert_eq!(
-        parse(multi_info(
-            vec![file(&["a"], 1), file(&["a", "b"], 1)],
-            16,
-            1
-        )),
-        Err(MetainfoError::PathConflict {
-            path: "root/a".into()
-        })
+        parse(multi_info(vec![file(&["a"], 1), file(&["a", "b"], 1)], 16, 1)),
+        Err(MetainfoError::PathConflict { path: "root/a".into() })
     );
 }
 
@@ -502,10 +393,7 @@ fn optional_fields() {
     let m = Metainfo::from_bytes(&bytes).unwrap();
     assert_eq!(
         m.announce_list,
-        vec![
-            vec!["http://a/ann".to_string()],
-            vec!["udp://b:80".to_string()]
-        ]
+        vec![vec!["http://a/ann".to_string()], vec!["udp://b:80".to_string()]]
     );
     assert_eq!(m.url_list, vec!["http://seed/".to_string()]);
     assert_eq!(m.comment.as_deref(), Some("hello"));
@@ -529,34 +417,16 @@ fn optional_fields() {
     assert_eq!(m.announce, None);
     assert_eq!(m.comment, None);
     assert_eq!(m.creation_date, None);
-    assert_eq!(
-        m.url_list,
-        vec!["http://a/".to_string(), "http://b/".to_string()]
-    );
+    assert_eq!(m.url_list, vec!["http://a/".to_string(), "http://b/".to_string()]);
 }
 
 #[test]
 fn private_flag_and_piece_length_bounds() {
     let info = single_info(100, 32, 4);
-    assert!(
-        parse_with(&info, "private", Some(Value::Int(1)))
-            .unwrap()
-            .info
-            .private
-    );
-    assert!(
-        !parse_with(&info, "private", Some(Value::Int(0)))
-            .unwrap()
-            .info
-            .private
-    );
+    assert!(parse_with(&info, "private", Some(Value::Int(1))).unwrap().info.private);
+    assert!(!parse_with(&info, "private", Some(Value::Int(0))).unwrap().info.private);
     // Any piece length in range works, not only powers of two.
-    assert_eq!(
-        parse(single_info(100, 33, 4))
-            .unwrap()
-            .piece_size(PieceIndex(3)),
-        1
-    );
+    assert_eq!(parse(single_info(100, 33, 4)).unwrap().piece_size(PieceIndex(3)), 1);
     let max = i64::from(MAX_PIECE_LENGTH);
     assert_eq!(parse(single_info(max, max, 1)).unwrap().num_pieces(), 1);
     assert_eq!(parse(single_info(100, 1, 100)).unwrap().num_pieces(), 100);
@@ -575,12 +445,7 @@ fn info_hash_is_sha1_of_raw_info_bytes() {
         ("zz", Value::Int(-1)),
     ]);
     let raw_info = encode(&info);
-    let bytes = [
-        b"d8:announce3:url4:info".as_slice(),
-        &raw_info,
-        b"7:zzz-endi0ee",
-    ]
-    .concat();
+    let bytes = [b"d8:announce3:url4:info".as_slice(), &raw_info, b"7:zzz-endi0ee"].concat();
     let m = Metainfo::from_bytes(&bytes).unwrap();
     assert_eq!(m.info_bytes, raw_info);
     let expected: [u8; 20] = Sha1::digest(&raw_info).into();

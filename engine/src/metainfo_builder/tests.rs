@@ -33,15 +33,9 @@ fn mktorrent_dir(private: bool) -> MetainfoBuilder {
 fn info_hash_matches_mktorrent() {
     // Hashes taken from `mktorrent -l 15` (Debian mktorrent 1.1) on the same inputs.
     let m = Metainfo::from_bytes(&single(b"hello world\n", 32768).build().unwrap()).unwrap();
-    assert_eq!(
-        m.info_hash.to_hex(),
-        "cf0afd97855edad189d8660d15c3efaedec847b3"
-    );
+    assert_eq!(m.info_hash.to_hex(), "cf0afd97855edad189d8660d15c3efaedec847b3");
     let m = Metainfo::from_bytes(&mktorrent_dir(false).build().unwrap()).unwrap();
-    assert_eq!(
-        m.info_hash.to_hex(),
-        "874c56141d9d57889078186d81d37b4c048a77d6"
-    );
+    assert_eq!(m.info_hash.to_hex(), "874c56141d9d57889078186d81d37b4c048a77d6");
     let mut b = mktorrent_dir(true);
     // Fields outside info must not change the info-hash.
     b.announce_tiers = vec![vec!["http://t1/ann".into()], vec!["http://t2/ann".into()]];
@@ -50,10 +44,7 @@ fn info_hash_matches_mktorrent() {
     b.creation_date = Some(1_795_629_110);
     b.url_list = vec!["http://seed/".into()];
     let m = Metainfo::from_bytes(&b.build().unwrap()).unwrap();
-    assert_eq!(
-        m.info_hash.to_hex(),
-        "5a53960b2713a781a6678d12074e8ebb95b7fbc6"
-    );
+    assert_eq!(m.info_hash.to_hex(), "5a53960b2713a781a6678d12074e8ebb95b7fbc6");
 }
 
 #[test]
@@ -81,10 +72,7 @@ fn single_file_round_trip() {
     // No keys of our own inside info.
     let info = crate::bencode::decode(&m.info_bytes).unwrap();
     let keys: Vec<&[u8]> = info.as_dict().unwrap().keys().map(Vec::as_slice).collect();
-    assert_eq!(
-        keys,
-        vec![&b"length"[..], b"name", b"piece length", b"pieces"]
-    );
+    assert_eq!(keys, vec![&b"length"[..], b"name", b"piece length", b"pieces"]);
 }
 
 #[test]
@@ -121,10 +109,7 @@ fn multi_file_round_trip() {
             vec!["http://t2/ann".to_string(), "http://t3/ann".to_string()],
         ]
     );
-    assert_eq!(
-        m.url_list,
-        vec!["http://s1/".to_string(), "http://s2/".to_string()]
-    );
+    assert_eq!(m.url_list, vec!["http://s1/".to_string(), "http://s2/".to_string()]);
 }
 
 #[test]
@@ -191,9 +176,7 @@ fn invalid_builders_refused() {
             ..ok.clone()
         }
         .build(),
-        Err(MetainfoError::UnsafePath {
-            path: "../x".into()
-        })
+        Err(MetainfoError::UnsafePath { path: "../x".into() })
     );
     assert_eq!(
         MetainfoBuilder {
@@ -201,9 +184,7 @@ fn invalid_builders_refused() {
             ..ok.clone()
         }
         .build(),
-        Err(MetainfoError::UnsafePath {
-            path: "../x".into()
-        })
+        Err(MetainfoError::UnsafePath { path: "../x".into() })
     );
     assert!(matches!(
         MetainfoBuilder {

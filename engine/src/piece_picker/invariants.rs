@@ -33,17 +33,10 @@ impl PiecePicker {
             assert!(!partial.is_idle(), "idle partial kept: {}", partial.piece);
             assert_eq!(
                 self.partial_slot[partial.piece as usize] as usize,
-                self.partials
-                    .iter()
-                    .position(|q| q.piece == partial.piece)
-                    .unwrap()
+                self.partials.iter().position(|q| q.piece == partial.piece).unwrap()
             );
         }
-        let wanted_partials = self
-            .partials
-            .iter()
-            .filter(|q| self.want.get(q.piece))
-            .count();
+        let wanted_partials = self.partials.iter().filter(|q| self.want.get(q.piece)).count();
         assert_eq!(wanted_partials as u32, self.wanted_partials);
         assert_eq!(bytes, self.bytes_left_wanted);
         assert_eq!(unrequested, self.unrequested_blocks);

@@ -31,9 +31,7 @@ impl Order {
     }
 
     pub(super) fn contains(&self, piece: u32) -> bool {
-        self.pos
-            .get(piece as usize)
-            .is_some_and(|&pos| pos != ABSENT)
+        self.pos.get(piece as usize).is_some_and(|&pos| pos != ABSENT)
     }
 
     pub(super) fn num_buckets(&self, class: usize) -> usize {
@@ -41,9 +39,7 @@ impl Order {
     }
 
     pub(super) fn bucket(&self, class: usize, bucket: usize) -> &[u32] {
-        self.buckets[class]
-            .get(bucket)
-            .map_or(&[], |b| b.as_slice())
+        self.buckets[class].get(bucket).map_or(&[], |b| b.as_slice())
     }
 
     pub(super) fn insert(&mut self, piece: u32, class: usize, bucket: usize) {

@@ -169,11 +169,7 @@ impl Partial {
     #[cfg(test)]
     pub(super) fn check(&self) {
         let received = self.blocks.iter().filter(|b| b.received).count() as u32;
-        let unrequested = self
-            .blocks
-            .iter()
-            .filter(|b| !b.received && b.requests == 0)
-            .count() as u32;
+        let unrequested = self.blocks.iter().filter(|b| !b.received && b.requests == 0).count() as u32;
         let outstanding: u32 = self.blocks.iter().map(|b| u32::from(b.requests)).sum();
         assert_eq!(received, self.received, "piece {}", self.piece);
         assert_eq!(unrequested, self.unrequested, "piece {}", self.piece);

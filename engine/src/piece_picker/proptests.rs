@@ -85,25 +85,14 @@ fn swarm() -> impl Strategy<Value = Swarm> {
                 Just(n),
                 Just(bpp),
                 1..=pl,
-                proptest::collection::vec(
-                    proptest::collection::vec(any::<bool>(), n as usize),
-                    peers,
-                ),
+                proptest::collection::vec(proptest::collection::vec(any::<bool>(), n as usize), peers),
                 proptest::collection::vec(prio(), n as usize),
                 Just(max_in_flight),
                 Just(seed),
             )
         })
         .prop_map(
-            |(
-                num_pieces,
-                blocks_per_piece,
-                last_piece_bytes,
-                peers,
-                priorities,
-                max_in_flight,
-                seed,
-            )| Swarm {
+            |(num_pieces, blocks_per_piece, last_piece_bytes, peers, priorities, max_in_flight, seed)| Swarm {
                 num_pieces,
                 blocks_per_piece,
                 last_piece_bytes,
@@ -143,9 +132,7 @@ impl Harness {
             picker.peer_has_bitfield(&bf);
             peers.push(bf);
         }
-        let allowed = [0, s.num_pieces / 2, s.num_pieces + 3]
-            .map(PieceIndex)
-            .to_vec();
+        let allowed = [0, s.num_pieces / 2, s.num_pieces + 3].map(PieceIndex).to_vec();
         let outstanding = vec![Vec::new(); peers.len()];
         Harness {
             picker,
@@ -167,15 +154,9 @@ impl Harness {
         for (k, &b) in out.iter().enumerate() {
             let p = b.piece;
             prop_assert!(self.peers[peer].get(p.0), "(a) peer lacks {b:?}");
-            prop_assert!(
-                self.picker.priority[p.0 as usize] != PiecePriority::Skip,
-                "(d) {b:?}"
-            );
+            prop_assert!(self.picker.priority[p.0 as usize] != PiecePriority::Skip, "(d) {b:?}");
             prop_assert!(!self.picker.have().get(p.0), "had piece {b:?}");
-            prop_assert!(
-                !self.outstanding[peer].contains(&b),
-                "pending to this peer {b:?}"
-            );
+            prop_assert!(!self.outstanding[peer].contains(&b), "pending to this peer {b:?}");
             prop_assert!(!out[..k].contains(&b), "picked twice in one call {b:?}");
             if !endgame_before {
                 let anywhere = self.outstanding.iter().any(|o| o.contains(&b));
@@ -265,10 +246,7 @@ impl Harness {
         prop_assert_eq!(self.picker.bytes_left_wanted(), 0);
         for p in 0..self.picker.num_pieces() {
             let wanted = self.picker.priority[p as usize] != PiecePriority::Skip;
-            prop_assert!(
-                !wanted || self.picker.have().get(p),
-                "(c) piece {p} missing"
-            );
+            prop_assert!(!wanted || self.picker.have().get(p), "(c) piece {p} missing");
         }
         Ok(())
     }

@@ -24,8 +24,7 @@ impl PiecePicker {
         }
         let size = self.size_of(p);
         let room = target.saturating_sub(out.len());
-        let taken = self.partials[slot as usize]
-            .request_fresh(room, |index| out.push(block_at(p, size, index)));
+        let taken = self.partials[slot as usize].request_fresh(room, |index| out.push(block_at(p, size, index)));
         self.take_unrequested(taken);
     }
 
@@ -55,13 +54,7 @@ impl PiecePicker {
 
     /// New pieces, rarest first. Availability 0 is skipped: no registered peer has
     /// those pieces, and scanning them on every pick would cost O(pieces).
-    pub(super) fn pick_rarest(
-        &mut self,
-        class: usize,
-        peer_has: &Bitfield,
-        target: usize,
-        out: &mut Vec<BlockRef>,
-    ) {
+    pub(super) fn pick_rarest(&mut self, class: usize, peer_has: &Bitfield, target: usize, out: &mut Vec<BlockRef>) {
         // Starting a piece leaves it in its bucket, so (bucket, i) stays valid.
         for bucket in 1..self.order.num_buckets(class) {
             let mut i = 0;

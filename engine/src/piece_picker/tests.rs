@@ -49,10 +49,7 @@ fn block(piece: u32, index: u32) -> BlockRef {
 /// Receives every block and verifies each completed piece as good.
 fn deliver(p: &mut PiecePicker, blocks: &[BlockRef]) {
     for &b in blocks {
-        if let BlockOutcome::Accepted {
-            piece_complete: true,
-        } = p.block_received(b)
-        {
+        if let BlockOutcome::Accepted { piece_complete: true } = p.block_received(b) {
             p.piece_verified(b.piece, true);
         }
     }
@@ -163,10 +160,7 @@ fn in_progress_pieces_are_finished_first() {
     p.peer_has_bitfield(&x);
     assert_eq!(pick(&mut p, &x, 1), vec![block(5, 0)]);
     // Piece 5 is the most common, but it is in flight.
-    assert_eq!(
-        pick(&mut p, &all, 3),
-        vec![block(5, 1), block(5, 2), block(5, 3)]
-    );
+    assert_eq!(pick(&mut p, &all, 3), vec![block(5, 1), block(5, 2), block(5, 3)]);
     let next = pick(&mut p, &all, 1);
     assert_ne!(next[0].piece.0, 5);
 }
@@ -181,10 +175,7 @@ fn max_in_flight_limits_new_pieces() {
     let a = first[0].piece.0;
     let lacks_a = bf(4, (0..4).filter(|&i| i != a));
     p.peer_has_bitfield(&lacks_a);
-    assert!(
-        pick(&mut p, &lacks_a, 10).is_empty(),
-        "cannot start a second piece"
-    );
+    assert!(pick(&mut p, &lacks_a, 10).is_empty(), "cannot start a second piece");
     let rest = pick(&mut p, &all, 10);
     assert_eq!(rest, vec![block(a, 1)], "only the in-flight piece");
     deliver(&mut p, &first);
@@ -237,21 +228,13 @@ fn endgame_duplicates_but_never_pending() {
     assert!(!b.contains(&c[0]));
     p.check_invariants();
 
-    assert_eq!(
-        p.block_received(a[0]),
-        BlockOutcome::Accepted {
-            piece_complete: false
-        }
-    );
+    assert_eq!(p.block_received(a[0]), BlockOutcome::Accepted { piece_complete: false });
     assert_eq!(p.block_received(a[0]), BlockOutcome::Duplicate);
     // Duplicates are bounded per block.
     for _ in 0..50 {
         let mut d = Vec::new();
         p.pick_blocks(&all, 10, &none, None, &mut d);
-        assert!(
-            !d.contains(&a[0]),
-            "received blocks are not requested again"
-        );
+        assert!(!d.contains(&a[0]), "received blocks are not requested again");
     }
     p.check_invariants();
 }
@@ -280,11 +263,7 @@ fn abandoned_blocks_are_pickable_again() {
     assert!(p.in_endgame(), "still requested from the other peer");
     p.request_abandoned(b[0]);
     assert!(!p.in_endgame());
-    assert_eq!(
-        p.block_received(a[0]),
-        BlockOutcome::Unexpected,
-        "nothing in flight"
-    );
+    assert_eq!(p.block_received(a[0]), BlockOutcome::Unexpected, "nothing in flight");
     assert_eq!(pick(&mut p, &all, 1), a);
 }
 
@@ -298,15 +277,11 @@ fn late_reply_after_abandon_is_accepted() {
     p.check_invariants();
     assert_eq!(
         p.block_received(got[1]),
-        BlockOutcome::Accepted {
-            piece_complete: false
-        }
+        BlockOutcome::Accepted { piece_complete: false }
     );
     assert_eq!(
         p.block_received(got[0]),
-        BlockOutcome::Accepted {
-            piece_complete: true
-        }
+        BlockOutcome::Accepted { piece_complete: true }
     );
     p.check_invariants();
 }
@@ -323,15 +298,9 @@ fn failed_hash_makes_blocks_pickable() {
     assert_eq!(
         outcomes,
         vec![
-            BlockOutcome::Accepted {
-                piece_complete: false
-            },
-            BlockOutcome::Accepted {
-                piece_complete: false
-            },
-            BlockOutcome::Accepted {
-                piece_complete: true
-            },
+            BlockOutcome::Accepted { piece_complete: false },
+            BlockOutcome::Accepted { piece_complete: false },
+            BlockOutcome::Accepted { piece_complete: true },
         ]
     );
     p.piece_verified(PieceIndex(0), false);
@@ -340,11 +309,7 @@ fn failed_hash_makes_blocks_pickable() {
     assert_eq!(pick(&mut p, &all, 3), got);
     deliver(&mut p, &got);
     assert!(p.have().get(0));
-    assert_eq!(
-        p.block_received(got[0]),
-        BlockOutcome::Duplicate,
-        "piece is had"
-    );
+    assert_eq!(p.block_received(got[0]), BlockOutcome::Duplicate, "piece is had");
     assert_eq!(p.bytes_left_wanted(), u64::from(3 * B));
 }
 
@@ -361,10 +326,7 @@ fn failed_hash_keeps_blocks_still_on_the_wire_requested() {
     p.piece_verified(PieceIndex(0), false);
     p.check_invariants();
     let fresh = pick(&mut p, &all, 2);
-    assert!(
-        !fresh.contains(&b[0]),
-        "still outstanding at the other peer"
-    );
+    assert!(!fresh.contains(&b[0]), "still outstanding at the other peer");
     assert_eq!(fresh.len(), 1);
 }
 
@@ -422,12 +384,7 @@ fn block_validation() {
         length: 100,
     };
     assert!(got.contains(&last));
-    assert_eq!(
-        p.block_received(last),
-        BlockOutcome::Accepted {
-            piece_complete: false
-        }
-    );
+    assert_eq!(p.block_received(last), BlockOutcome::Accepted { piece_complete: false });
     p.check_invariants();
 }
 
@@ -558,11 +515,7 @@ fn large_swarm_completes() {
     let mut p = PiecePicker::with_seed(PIECES, 2 * B, u64::from(PIECES) * u64::from(2 * B), 7);
     let peers: Vec<Bitfield> = (0..PEERS)
         .map(|i| {
-            let density = if i == 0 {
-                1.0
-            } else {
-                rng.gen_range(0.05..1.0)
-            };
+            let density = if i == 0 { 1.0 } else { rng.gen_range(0.05..1.0) };
             bf(PIECES, (0..PIECES).filter(|_| rng.gen_bool(density)))
         })
         .collect();
@@ -584,10 +537,7 @@ fn large_swarm_completes() {
             assert!(peer.get(b.piece.0));
             if k % 16 == 15 {
                 p.request_abandoned(b);
-            } else if let BlockOutcome::Accepted {
-                piece_complete: true,
-            } = p.block_received(b)
-            {
+            } else if let BlockOutcome::Accepted { piece_complete: true } = p.block_received(b) {
                 p.piece_verified(b.piece, true);
             }
         }

@@ -66,9 +66,7 @@ impl AssembledPiece {
         for (i, from) in self.block_from.iter().enumerate() {
             let Some(from) = from else { continue };
             let start = i * BLOCK_SIZE as usize;
-            let end = (start + BLOCK_SIZE as usize)
-                .min(self.data.len())
-                .min(good.len());
+            let end = (start + BLOCK_SIZE as usize).min(self.data.len()).min(good.len());
             if start >= end {
                 continue;
             }

@@ -48,10 +48,7 @@ impl Torrent {
             if p.0 < num_pieces {
                 Ok(())
             } else {
-                Err(format!(
-                    "piece index {} out of range ({num_pieces} pieces)",
-                    p.0
-                ))
+                Err(format!("piece index {} out of range ({num_pieces} pieces)", p.0))
             }
         };
         match message {
@@ -116,11 +113,7 @@ impl Torrent {
                     self.send(key, Message::Reject(block));
                 }
             }
-            Message::Piece {
-                piece,
-                offset,
-                data,
-            } => {
+            Message::Piece { piece, offset, data } => {
                 check_index(piece)?;
                 self.on_piece(key, piece, offset, data, now);
             }
@@ -204,8 +197,7 @@ impl Torrent {
         let allowed = !peer.am_choking || peer.allowed_fast_for_them.contains(&block.piece);
         if have && allowed && peer.serving.len() < max {
             if peer.serving.insert(block) {
-                self.actions
-                    .push_back(Action::ServeBlock { peer: key, block });
+                self.actions.push_back(Action::ServeBlock { peer: key, block });
             }
         } else if peer.fast {
             self.send(key, Message::Reject(block));
@@ -213,14 +205,7 @@ impl Torrent {
         Ok(())
     }
 
-    fn on_piece(
-        &mut self,
-        key: PeerKey,
-        piece: PieceIndex,
-        offset: u32,
-        data: Bytes,
-        now: Instant,
-    ) {
+    fn on_piece(&mut self, key: PeerKey, piece: PieceIndex, offset: u32, data: Bytes, now: Instant) {
         let len = data.len() as u64;
         self.downloaded += len;
         self.download_rate.record(now, len);
@@ -232,20 +217,13 @@ impl Torrent {
             self.wasted += len;
             return;
         };
-        let block = BlockRef {
-            piece,
-            offset,
-            length,
-        };
+        let block = BlockRef { piece, offset, length };
         let was_pending = peer.pending.remove(&block).is_some();
         let from = peer.contributor(key);
         match self.picker.block_received(block) {
             BlockOutcome::Accepted { piece_complete } => {
                 let size = self.picker.piece_size(piece);
-                let buffer = self
-                    .assembling
-                    .entry(piece)
-                    .or_insert_with(|| PieceBuffer::new(size));
+                let buffer = self.assembling.entry(piece).or_insert_with(|| PieceBuffer::new(size));
                 if !buffer.put(offset, &data, from) {
                     self.wasted += len;
                 }

@@ -45,10 +45,7 @@ pub enum Action {
     /// [`Torrent::piece_verified`].
     VerifyPiece { piece: PieceIndex, data: Bytes },
     /// Close the connection, then call [`Torrent::remove_peer`].
-    Disconnect {
-        peer: PeerKey,
-        reason: DisconnectReason,
-    },
+    Disconnect { peer: PeerKey, reason: DisconnectReason },
     /// Every wanted piece is verified.
     Completed,
 }
@@ -145,8 +142,7 @@ impl Torrent {
         rng_seed: u64,
         now: Instant,
     ) -> Self {
-        let mut picker =
-            PiecePicker::new(params.num_pieces, params.piece_length, params.total_length);
+        let mut picker = PiecePicker::new(params.num_pieces, params.piece_length, params.total_length);
         picker.set_sequential(config.sequential);
         picker.set_max_in_flight_pieces(config.max_in_flight_pieces);
         let mut verified_bytes = 0;
@@ -243,14 +239,7 @@ impl Torrent {
         }
         let fast = handshake.reserved.supports_fast();
         let extensions = handshake.reserved.supports_extensions();
-        let peer = Peer::new(
-            addr,
-            handshake.peer_id,
-            fast,
-            extensions,
-            self.params.num_pieces,
-            now,
-        );
+        let peer = Peer::new(addr, handshake.peer_id, fast, extensions, self.params.num_pieces, now);
         self.peers.insert(key, peer);
 
         if extensions {
@@ -323,9 +312,7 @@ impl Torrent {
     /// Whether a block the peer requested should still be sent (not cancelled, not choked away).
     /// Counts it as taken: call [`Torrent::block_sent`] once written.
     pub fn take_serve(&mut self, key: PeerKey, block: BlockRef) -> bool {
-        self.peers
-            .get_mut(&key)
-            .is_some_and(|p| p.serving.remove(&block))
+        self.peers.get_mut(&key).is_some_and(|p| p.serving.remove(&block))
     }
 
     /// A PIECE message of `len` payload bytes went out to the peer.

@@ -51,14 +51,7 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub fn new(
-        addr: SocketAddr,
-        id: PeerId,
-        fast: bool,
-        extensions: bool,
-        num_pieces: u32,
-        now: Instant,
-    ) -> Self {
+    pub fn new(addr: SocketAddr, id: PeerId, fast: bool, extensions: bool, num_pieces: u32, now: Instant) -> Self {
         Peer {
             addr,
             id,

@@ -78,11 +78,7 @@ impl Net {
                         now,
                     ),
                     addr: SocketAddr::from(([127, 0, 0, 1], 6000 + i as u16)),
-                    disk: if seed {
-                        data.to_vec()
-                    } else {
-                        vec![0; data.len()]
-                    },
+                    disk: if seed { data.to_vec() } else { vec![0; data.len()] },
                     corrupt_uploads: corrupt,
                     completed: seed,
                     banned: Vec::new(),
@@ -110,14 +106,8 @@ impl Net {
         };
         let (hs_a, hs_b) = (hs(&self.nodes[a]), hs(&self.nodes[b]));
         let (addr_a, addr_b) = (self.nodes[a].addr, self.nodes[b].addr);
-        self.nodes[a]
-            .torrent
-            .add_peer(ka, addr_b, &hs_b, self.now)
-            .unwrap();
-        self.nodes[b]
-            .torrent
-            .add_peer(kb, addr_a, &hs_a, self.now)
-            .unwrap();
+        self.nodes[a].torrent.add_peer(ka, addr_b, &hs_b, self.now).unwrap();
+        self.nodes[b].torrent.add_peer(kb, addr_a, &hs_a, self.now).unwrap();
     }
 
     /// Drains every node's actions once; returns whether anything happened.
@@ -222,19 +212,13 @@ fn two_peer_transfer_with_short_last_piece() {
     assert!(stats.complete);
     assert_eq!(stats.verified_bytes, data.len() as u64);
     assert_eq!(stats.hash_failures, 0);
-    assert_eq!(
-        net.nodes[0].torrent.stats(net.now).uploaded,
-        data.len() as u64
-    );
+    assert_eq!(net.nodes[0].torrent.stats(net.now).uploaded, data.len() as u64);
 }
 
 #[test]
 fn three_way_swarm_completes_from_two_seeds() {
     let data = payload(PIECE_LEN as usize * 20, 2);
-    let mut net = Net::new(
-        &data,
-        &[(true, false), (true, false), (false, false), (false, false)],
-    );
+    let mut net = Net::new(&data, &[(true, false), (true, false), (false, false), (false, false)]);
     net.connect(0, 2);
     net.connect(1, 2);
     net.connect(0, 3);
@@ -258,11 +242,7 @@ fn corrupt_peer_is_banned_and_download_completes() {
         stats.hash_failures > 0,
         "the corrupt peer's data should have failed: {stats:?}"
     );
-    assert_eq!(
-        net.nodes[2].banned,
-        vec![PeerKey(1)],
-        "only the corrupt peer is banned"
-    );
+    assert_eq!(net.nodes[2].banned, vec![PeerKey(1)], "only the corrupt peer is banned");
     assert!(net.nodes[2].torrent.is_banned(net.nodes[1].addr, None));
 }
 
@@ -313,7 +293,5 @@ fn request_for_missing_piece_is_rejected_not_served() {
         }),
         "{actions:?}"
     );
-    assert!(!actions
-        .iter()
-        .any(|a| matches!(a, Action::ServeBlock { .. })));
+    assert!(!actions.iter().any(|a| matches!(a, Action::ServeBlock { .. })));
 }

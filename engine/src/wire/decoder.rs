@@ -318,16 +318,10 @@ mod tests {
                 Message::Reject(block),
             ),
             (&[0, 0, 0, 3, 9, 0x1a, 0xe1], Message::Port(6881)),
-            (
-                &[0, 0, 0, 5, 13, 0, 0, 0, 2],
-                Message::Suggest(PieceIndex(2)),
-            ),
+            (&[0, 0, 0, 5, 13, 0, 0, 0, 2], Message::Suggest(PieceIndex(2))),
             (&[0, 0, 0, 1, 14], Message::HaveAll),
             (&[0, 0, 0, 1, 15], Message::HaveNone),
-            (
-                &[0, 0, 0, 5, 17, 0, 0, 0, 3],
-                Message::AllowedFast(PieceIndex(3)),
-            ),
+            (&[0, 0, 0, 5, 17, 0, 0, 0, 3], Message::AllowedFast(PieceIndex(3))),
             (
                 &[0, 0, 0, 11, 7, 0, 0, 0, 4, 0, 0, 0, 8, b'h', b'i'],
                 Message::Piece {
@@ -427,18 +421,11 @@ mod tests {
         assert_eq!(limits.max_bitfield_len, 2);
         let mut dec = MessageDecoder::new(limits);
         let mut ok = BytesMut::from(&[0, 0, 0, 3, 5, 0xff, 0x80][..]);
-        assert!(matches!(
-            dec.decode(&mut ok),
-            Ok(Some(Message::Bitfield(_)))
-        ));
+        assert!(matches!(dec.decode(&mut ok), Ok(Some(Message::Bitfield(_)))));
         let mut long = BytesMut::from(&[0, 0, 0, 4, 5][..]);
         assert_eq!(
             dec.decode(&mut long),
-            Err(WireError::LengthTooLarge {
-                id: 5,
-                len: 4,
-                max: 3
-            })
+            Err(WireError::LengthTooLarge { id: 5, len: 4, max: 3 })
         );
     }
 
@@ -469,13 +456,8 @@ mod tests {
             );
         }
         // Variable-size messages shorter than their fixed header.
-        for (bytes, name) in [
-            (&[0, 0, 0, 8, 7][..], "piece"),
-            (&[0, 0, 0, 1, 20][..], "extended"),
-        ] {
-            assert!(
-                matches!(decode_one(bytes), Err(WireError::BadLength { message, .. }) if message == name)
-            );
+        for (bytes, name) in [(&[0, 0, 0, 8, 7][..], "piece"), (&[0, 0, 0, 1, 20][..], "extended")] {
+            assert!(matches!(decode_one(bytes), Err(WireError::BadLength { message, .. }) if message == name));
         }
     }
 
@@ -540,10 +522,7 @@ mod tests {
             assert_eq!(dec.decode(&mut part), Ok(None), "cut at {cut}");
             assert_eq!(part.len(), cut);
             let need = dec.bytes_needed(&part);
-            assert!(
-                need >= 1 && cut + need <= whole.len(),
-                "cut {cut} need {need}"
-            );
+            assert!(need >= 1 && cut + need <= whole.len(), "cut {cut} need {need}");
         }
         let mut part = BytesMut::from(&whole[..5]);
         assert_eq!(dec.bytes_needed(&part), whole.len() - 5);
@@ -555,14 +534,8 @@ mod tests {
         let dec = MessageDecoder::default();
         assert_eq!(dec.bytes_needed(&BytesMut::new()), 4);
         assert_eq!(dec.bytes_needed(&BytesMut::from(&[0, 0][..])), 2);
-        assert_eq!(
-            dec.bytes_needed(&BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..])),
-            1
-        );
-        assert_eq!(
-            dec.bytes_needed(&BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 7][..])),
-            1
-        );
+        assert_eq!(dec.bytes_needed(&BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..])), 1);
+        assert_eq!(dec.bytes_needed(&BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 7][..])), 1);
         assert_eq!(dec.bytes_needed(&BytesMut::from(&[0, 0, 0, 0][..])), 1);
     }
 
@@ -581,11 +554,7 @@ mod tests {
         let Ok(Some(Message::Piece { data, .. })) = dec.decode(&mut buf) else {
             panic!("expected a piece");
         };
-        assert_eq!(
-            data.as_ptr() as usize,
-            start + 13,
-            "block must not be copied"
-        );
+        assert_eq!(data.as_ptr() as usize, start + 13, "block must not be copied");
         assert_eq!(data.len(), 64);
         assert_eq!(dec.decode(&mut buf), Ok(Some(Message::Choke)));
         assert!(buf.is_empty());

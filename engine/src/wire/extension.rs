@@ -82,8 +82,8 @@ impl ExtensionHandshake {
     /// Parses a handshake payload. Bytes after the dictionary are ignored, as are
     /// unknown keys and known keys with a wrong type or an impossible value.
     pub fn decode(payload: &[u8]) -> Result<ExtensionHandshake, WireError> {
-        let (value, _used) = bencode::decode_prefix(payload)
-            .map_err(|e| WireError::BadExtensionHandshake(e.to_string()))?;
+        let (value, _used) =
+            bencode::decode_prefix(payload).map_err(|e| WireError::BadExtensionHandshake(e.to_string()))?;
         let Some(dict) = value.as_dict() else {
             return Err(WireError::BadExtensionHandshake(
                 "top level is not a dictionary".to_owned(),
@@ -92,22 +92,15 @@ impl ExtensionHandshake {
         let get = |key: &str| dict.get(key.as_bytes());
         let int = |key: &str| get(key).and_then(Value::as_int);
 
-        let m = get("m")
-            .and_then(Value::as_dict)
-            .map(decode_m)
-            .unwrap_or_default();
+        let m = get("m").and_then(Value::as_dict).map(decode_m).unwrap_or_default();
         let v = get("v")
             .and_then(Value::as_bytes)
             .filter(|v| v.len() <= MAX_CLIENT_NAME_LEN)
             // BEP 10 says UTF-8; a client name in another encoding is still worth logging.
             .map(|v| String::from_utf8_lossy(v).into_owned());
-        let p = int("p")
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|&p| p != 0);
+        let p = int("p").and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0);
         // A reqq of 0 would forbid every request; no client means that.
-        let reqq = int("reqq")
-            .and_then(|q| u32::try_from(q).ok())
-            .filter(|&q| q != 0);
+        let reqq = int("reqq").and_then(|q| u32::try_from(q).ok()).filter(|&q| q != 0);
         let metadata_size = int("metadata_size").and_then(|s| u64::try_from(s).ok());
         let yourip = get("yourip")
             .and_then(Value::as_bytes)
@@ -154,8 +147,7 @@ mod tests {
     #[test]
     fn decodes_bep10_example() {
         // The BEP text says "6:µT_PEX", but "µ" is two bytes in UTF-8.
-        let payload =
-            b"d1:md11:LT_metadatai1e7:\xc2\xb5T_PEXi2ee1:pi6881e1:v13:\xc2\xb5Torrent 1.2e";
+        let payload = b"d1:md11:LT_metadatai1e7:\xc2\xb5T_PEXi2ee1:pi6881e1:v13:\xc2\xb5Torrent 1.2e";
         let hs = ExtensionHandshake::decode(payload).unwrap();
         assert_eq!(hs.m.get("LT_metadata"), Some(&1));
         assert_eq!(hs.m.get("µT_PEX"), Some(&2));
@@ -193,17 +185,11 @@ mod tests {
     fn wrong_types_and_values_are_ignored() {
         // Every known key has a wrong type, plus an unknown key.
         let payload = b"d1:mi5e1:pli1ee4:reqq3:abc1:vi7e1:xi0e6:yourip3:abce";
-        assert_eq!(
-            ExtensionHandshake::decode(payload),
-            Ok(ExtensionHandshake::default())
-        );
+        assert_eq!(ExtensionHandshake::decode(payload), Ok(ExtensionHandshake::default()));
         // Right types, impossible values.
         let payload = b"d1:md1:ai256e1:bi-1e1:c1:x2:\xff\xfei4ee13:metadata_sizei-5e\
             1:pi70000e4:reqqi0e6:yourip5:12345e";
-        assert_eq!(
-            ExtensionHandshake::decode(payload),
-            Ok(ExtensionHandshake::default())
-        );
+        assert_eq!(ExtensionHandshake::decode(payload), Ok(ExtensionHandshake::default()));
         assert_eq!(ExtensionHandshake::decode(b"d1:pi0ee").unwrap().p, None);
     }
 
@@ -222,17 +208,12 @@ mod tests {
     #[test]
     fn m_is_bounded() {
         let mut payload = b"d1:md".to_vec();
-        let names: BTreeMap<String, u8> = (0..MAX_EXTENSIONS + 10)
-            .map(|i| (format!("x{i:04}"), 1))
-            .collect();
+        let names: BTreeMap<String, u8> = (0..MAX_EXTENSIONS + 10).map(|i| (format!("x{i:04}"), 1)).collect();
         for name in names.keys() {
             payload.extend_from_slice(format!("{}:{}i1e", name.len(), name).as_bytes());
         }
         payload.extend_from_slice(b"ee");
-        assert_eq!(
-            ExtensionHandshake::decode(&payload).unwrap().m.len(),
-            MAX_EXTENSIONS
-        );
+        assert_eq!(ExtensionHandshake::decode(&payload).unwrap().m.len(), MAX_EXTENSIONS);
     }
 
     #[test]
@@ -245,10 +226,7 @@ mod tests {
         assert!(bad(b"d1:md"));
         assert!(bad(b"\xff"));
         // Bytes after the dictionary do not matter.
-        assert_eq!(
-            ExtensionHandshake::decode(b"d1:pi1eeJUNK").unwrap().p,
-            Some(1)
-        );
+        assert_eq!(ExtensionHandshake::decode(b"d1:pi1eeJUNK").unwrap().p, Some(1));
     }
 
     #[test]
@@ -260,9 +238,7 @@ mod tests {
         };
         let mut buf = BytesMut::new();
         hs.to_message().encode(&mut buf);
-        let msg = MessageDecoder::new(WireLimits::default())
-            .decode(&mut buf)
-            .unwrap();
+        let msg = MessageDecoder::new(WireLimits::default()).decode(&mut buf).unwrap();
         let Some(Message::Extended { id, payload }) = msg else {
             panic!("expected an extended message, got {msg:?}");
         };
@@ -282,16 +258,14 @@ mod tests {
                 proptest::collection::vec(any::<u8>(), 16),
             ]),
         )
-            .prop_map(
-                |(m, v, p, reqq, metadata_size, yourip)| ExtensionHandshake {
-                    m,
-                    v,
-                    p,
-                    reqq,
-                    metadata_size,
-                    yourip,
-                },
-            )
+            .prop_map(|(m, v, p, reqq, metadata_size, yourip)| ExtensionHandshake {
+                m,
+                v,
+                p,
+                reqq,
+                metadata_size,
+                yourip,
+            })
     }
 
     proptest! {

@@ -101,9 +101,7 @@ impl Handshake {
 /// incoming connection can be routed to its torrent before the peer id has arrived.
 pub fn parse_routing_prefix(bytes: &[u8]) -> Result<(Reserved, InfoHash), WireError> {
     let Some(prefix) = bytes.get(..HANDSHAKE_ROUTING_LEN) else {
-        return Err(WireError::BadHandshake(
-            "fewer than 48 bytes before the peer id",
-        ));
+        return Err(WireError::BadHandshake("fewer than 48 bytes before the peer id"));
     };
     if usize::from(prefix[0]) != PROTOCOL.len() {
         return Err(WireError::BadHandshake("protocol string length is not 19"));
@@ -179,10 +177,7 @@ mod tests {
         }
         let mut long = bytes.to_vec();
         long.push(0);
-        assert!(matches!(
-            Handshake::parse(&long),
-            Err(WireError::BadHandshake(_))
-        ));
+        assert!(matches!(Handshake::parse(&long), Err(WireError::BadHandshake(_))));
     }
 
     #[test]
@@ -195,10 +190,7 @@ mod tests {
         );
         let mut bytes = sample().encode();
         bytes[1] = b'b';
-        assert!(matches!(
-            Handshake::parse(&bytes),
-            Err(WireError::BadHandshake(_))
-        ));
+        assert!(matches!(Handshake::parse(&bytes), Err(WireError::BadHandshake(_))));
         // An HTTP request or garbage on the peer port.
         let mut http = [0u8; 68];
         http[..16].copy_from_slice(b"GET / HTTP/1.1\r\n");

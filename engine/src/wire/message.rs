@@ -96,11 +96,7 @@ impl Message {
                 put_header(out, bits.len(), id::BITFIELD);
                 out.put_slice(bits);
             }
-            Message::Piece {
-                piece,
-                offset,
-                data,
-            } => {
+            Message::Piece { piece, offset, data } => {
                 encode_piece_header(*piece, *offset, payload_u32(data.len()), out);
                 out.put_slice(data);
             }
@@ -217,10 +213,7 @@ fn put_block_msg(out: &mut BytesMut, id: u8, block: &BlockRef) {
 /// Payloads we send are bounded far below 4 GiB (blocks, bitfields, bencoded dicts);
 /// anything larger is a caller bug, caught in debug builds.
 fn payload_u32(len: usize) -> u32 {
-    debug_assert!(
-        len < u32::MAX as usize - 16,
-        "payload of {len} bytes cannot be framed"
-    );
+    debug_assert!(len < u32::MAX as usize - 16, "payload of {len} bytes cannot be framed");
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 

@@ -15,12 +15,9 @@ mod proptests;
 
 pub use decoder::{MessageDecoder, WireLimits};
 pub use extension::{
-    ExtensionHandshake, EXTENDED_HANDSHAKE_ID, MAX_CLIENT_NAME_LEN, MAX_EXTENSIONS,
-    MAX_EXTENSION_NAME_LEN,
+    ExtensionHandshake, EXTENDED_HANDSHAKE_ID, MAX_CLIENT_NAME_LEN, MAX_EXTENSIONS, MAX_EXTENSION_NAME_LEN,
 };
-pub use handshake::{
-    parse_routing_prefix, Handshake, Reserved, HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN, PROTOCOL,
-};
+pub use handshake::{parse_routing_prefix, Handshake, Reserved, HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN, PROTOCOL};
 pub use message::{encode_piece_header, Message, PIECE_HEADER_LEN};
 
 use crate::types::BlockRef;
@@ -59,8 +56,5 @@ pub enum WireError {
         "invalid request for {} bytes at offset {} of piece {}: {reason}",
         block.length, block.offset, block.piece
     )]
-    BadRequest {
-        block: BlockRef,
-        reason: &'static str,
-    },
+    BadRequest { block: BlockRef, reason: &'static str },
 }

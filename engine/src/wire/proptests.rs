@@ -41,16 +41,11 @@ fn any_block() -> impl Strategy<Value = BlockRef> {
 
 /// Requests the decoder accepts: non-empty, within the block limit, end fits in u32.
 fn valid_request() -> impl Strategy<Value = BlockRef> {
-    (
-        any::<u32>(),
-        0u32..(1 << 30),
-        1..=WireLimits::DEFAULT_MAX_BLOCK_LEN,
-    )
-        .prop_map(|(p, o, l)| BlockRef {
-            piece: PieceIndex(p),
-            offset: o,
-            length: l,
-        })
+    (any::<u32>(), 0u32..(1 << 30), 1..=WireLimits::DEFAULT_MAX_BLOCK_LEN).prop_map(|(p, o, l)| BlockRef {
+        piece: PieceIndex(p),
+        offset: o,
+        length: l,
+    })
 }
 
 /// Every message kind, with payloads inside the default limits.
@@ -72,11 +67,7 @@ fn any_message() -> impl Strategy<Value = Message> {
         any_block().prop_map(Message::Cancel),
         any_block().prop_map(Message::Reject),
         any::<u16>().prop_map(Message::Port),
-        (piece(), any::<u32>(), small_bytes()).prop_map(|(piece, offset, data)| Message::Piece {
-            piece,
-            offset,
-            data
-        }),
+        (piece(), any::<u32>(), small_bytes()).prop_map(|(piece, offset, data)| Message::Piece { piece, offset, data }),
         (any::<u8>(), small_bytes()).prop_map(|(id, payload)| Message::Extended { id, payload }),
         (
             any::<u8>().prop_filter("unknown id", |i| !KNOWN_IDS.contains(i)),
@@ -88,11 +79,7 @@ fn any_message() -> impl Strategy<Value = Message> {
 
 /// Feeds `stream` in chunks of the given sizes (cycled), decoding after each chunk.
 /// Returns the messages, or the first error, and checks the framing invariants.
-fn feed(
-    dec: &mut MessageDecoder,
-    stream: &[u8],
-    chunks: &[usize],
-) -> Result<Vec<Message>, super::WireError> {
+fn feed(dec: &mut MessageDecoder, stream: &[u8], chunks: &[usize]) -> Result<Vec<Message>, super::WireError> {
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     let mut fed = 0;

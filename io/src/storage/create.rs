@@ -26,9 +26,7 @@ pub(super) async fn prepare_file(
     let (created_new, len_at_open, mut handle) = match existing {
         Existing::Absent => {
             // O_CREAT|O_EXCL never follows a symlink planted since the check.
-            let file = nofollow(true)
-                .open(&full)
-                .map_err(|e| io_error(Op::Open, &full, e))?;
+            let file = nofollow(true).open(&full).map_err(|e| io_error(Op::Open, &full, e))?;
             (true, 0, Some(file))
         }
         Existing::File(len) => (false, len, None),
@@ -38,22 +36,16 @@ pub(super) async fn prepare_file(
         match fallocate(&full, f.length).await {
             // Complete data on a read-only file or mount: nothing to reserve, seed it.
             Err(StorageError::Open { source, .. })
-                if len_at_open >= f.length
-                    && matches!(source.raw_os_error(), Some(libc::EACCES | libc::EROFS)) => {}
+                if len_at_open >= f.length && matches!(source.raw_os_error(), Some(libc::EACCES | libc::EROFS)) => {}
             other => other?,
         }
     }
     if f.length > 0 && len_at_open < f.length {
         let file = match handle {
             Some(file) => file,
-            None => nofollow(false)
-                .open(&full)
-                .map_err(|e| io_error(Op::Open, &full, e))?,
+            None => nofollow(false).open(&full).map_err(|e| io_error(Op::Open, &full, e))?,
         };
-        let len_now = file
-            .metadata()
-            .map_err(|e| io_error(Op::Inspect, &full, e))?
-            .len();
+        let len_now = file.metadata().map_err(|e| io_error(Op::Inspect, &full, e))?.len();
         if len_now < f.length {
             file.set_len(f.length)
                 .map_err(|e| io_error(Op::Preallocate, &full, e))?;
@@ -77,10 +69,7 @@ async fn fallocate(path: &Path, len: u64) -> Result<(), StorageError> {
         .await
         .map_err(|e| glommio_error(Op::Open, path, e))?;
     let res = file.pre_allocate(len, false).await.map_err(from_glommio);
-    let closed = file
-        .close()
-        .await
-        .map_err(|e| glommio_error(Op::Close, path, e));
+    let closed = file.close().await.map_err(|e| glommio_error(Op::Close, path, e));
     match res {
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
             tracing::debug!(?path, "fallocate unsupported, preallocating sparsely");

@@ -33,11 +33,7 @@ pub enum StorageError {
     DiskFull { path: PathBuf },
     /// The file is absent or shorter than the torrent says: these bytes were never written.
     #[error("{path:?} has no data at offset {offset} ({len} bytes missing)")]
-    Missing {
-        path: PathBuf,
-        offset: u64,
-        len: u64,
-    },
+    Missing { path: PathBuf, offset: u64, len: u64 },
     /// Creating a directory failed.
     #[error("cannot create directory {path:?}: {source}")]
     CreateDir { path: PathBuf, source: io::Error },
@@ -129,8 +125,7 @@ pub(crate) fn io_error(op: Op, path: &Path, source: io::Error) -> StorageError {
 /// enhanced errors from their message and loses the errno, so unwrap it here.
 pub(crate) fn from_glommio<T>(e: glommio::GlommioError<T>) -> io::Error {
     match e {
-        glommio::GlommioError::IoError(source)
-        | glommio::GlommioError::EnhancedIoError { source, .. } => source,
+        glommio::GlommioError::IoError(source) | glommio::GlommioError::EnhancedIoError { source, .. } => source,
         other => other.into(),
     }
 }

@@ -48,11 +48,7 @@ pub(crate) enum Existing {
 /// Resolves `rel` below `root` without following symlinks: every existing parent
 /// must be a real directory and the file, if it exists, a regular file. Missing
 /// parent directories are created when `create_dirs` is set.
-pub(crate) fn resolve(
-    root: &Path,
-    rel: &Path,
-    create_dirs: bool,
-) -> Result<(PathBuf, Existing), StorageError> {
+pub(crate) fn resolve(root: &Path, rel: &Path, create_dirs: bool) -> Result<(PathBuf, Existing), StorageError> {
     check_relative(rel)?;
     let mut parts = rel.components().peekable();
     let mut cur = root.to_path_buf();
@@ -84,8 +80,7 @@ pub(crate) fn resolve(
                     Ok(()) => {}
                     // Raced with another creator: loop around and re-check what it made.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        let m = std::fs::symlink_metadata(&cur)
-                            .map_err(|e| io_error(Op::Inspect, &cur, e))?;
+                        let m = std::fs::symlink_metadata(&cur).map_err(|e| io_error(Op::Inspect, &cur, e))?;
                         if m.file_type().is_symlink() {
                             return Err(StorageError::SymlinkRefused { path: cur });
                         }
@@ -112,14 +107,7 @@ mod tests {
 
     #[test]
     fn only_plain_relative_paths_pass() {
-        for ok in [
-            "a",
-            "a/b.bin",
-            "dir/sub/file name.txt",
-            "..a",
-            "a..",
-            ".hidden",
-        ] {
+        for ok in ["a", "a/b.bin", "dir/sub/file name.txt", "..a", "a..", ".hidden"] {
             assert!(check_relative(Path::new(ok)).is_ok(), "{ok}");
         }
         for bad in [
@@ -135,10 +123,7 @@ mod tests {
             ".",
         ] {
             assert!(
-                matches!(
-                    check_relative(Path::new(bad)),
-                    Err(StorageError::UnsafePath { .. })
-                ),
+                matches!(check_relative(Path::new(bad)), Err(StorageError::UnsafePath { .. })),
                 "{bad:?}"
             );
         }

@@ -63,16 +63,12 @@ fn write_all_pieces_read_back_identical() {
     run(move || async move {
         let files = files();
         let data = content(total(&files));
-        let st = Storage::open(&root, &files, PL, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         let n = st.layout().num_pieces();
         assert_eq!(n, 4);
         assert_eq!(st.created_files().count(), files.len());
         for p in (0..n).rev() {
-            st.write_piece(PieceIndex(p), piece_bytes(&data, p))
-                .await
-                .unwrap();
+            st.write_piece(PieceIndex(p), piece_bytes(&data, p)).await.unwrap();
         }
         for p in 0..n {
             let got = st.read_piece(PieceIndex(p)).await.unwrap();
@@ -112,9 +108,7 @@ fn recheck_finds_exactly_the_written_pieces_after_reopen() {
         let files = files();
         let data = content(total(&files));
         let want = hashes(&data);
-        let st = Storage::open(&root, &files, PL, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         // Fresh download: every piece is known missing and nothing is read.
         assert!((0..4).all(|p| st.known_missing(PieceIndex(p))));
         let mut calls = Vec::new();
@@ -122,9 +116,7 @@ fn recheck_finds_exactly_the_written_pieces_after_reopen() {
         assert!(bf.is_none());
         assert_eq!(calls, vec![1, 2, 3, 4]);
         for p in [0, 3] {
-            st.write_piece(PieceIndex(p), piece_bytes(&data, p))
-                .await
-                .unwrap();
+            st.write_piece(PieceIndex(p), piece_bytes(&data, p)).await.unwrap();
         }
         // Written in this run: no longer known missing, recheck reads them.
         assert!(!st.known_missing(PieceIndex(0)));
@@ -132,32 +124,19 @@ fn recheck_finds_exactly_the_written_pieces_after_reopen() {
         assert_eq!(bf.iter_ones().collect::<Vec<_>>(), vec![0, 3]);
         st.close().await.unwrap();
 
-        let st = Storage::open(&root, &files, PL, Preallocation::Full)
-            .await
-            .unwrap();
-        assert_eq!(
-            st.created_files().count(),
-            0,
-            "nothing recreated on restart"
-        );
+        let st = Storage::open(&root, &files, PL, Preallocation::Full).await.unwrap();
+        assert_eq!(st.created_files().count(), 0, "nothing recreated on restart");
         for f in &files {
             use std::os::unix::fs::MetadataExt;
             let m = std::fs::metadata(root.join(&f.path)).unwrap();
             assert_eq!(m.len(), f.length);
-            assert!(
-                m.blocks() * 512 >= f.length,
-                "Full preallocation reserved {:?}",
-                f.path
-            );
+            assert!(m.blocks() * 512 >= f.length, "Full preallocation reserved {:?}", f.path);
         }
         let bf = st.recheck(&want, |_| {}).await.unwrap();
         assert_eq!(bf.iter_ones().collect::<Vec<_>>(), vec![0, 3]);
         assert!(matches!(
             st.recheck(&want[..3], |_| {}).await,
-            Err(StorageError::HashCount {
-                expected: 4,
-                got: 3
-            })
+            Err(StorageError::HashCount { expected: 4, got: 3 })
         ));
         st.close().await.unwrap();
 
@@ -166,9 +145,7 @@ fn recheck_finds_exactly_the_written_pieces_after_reopen() {
         let mut bytes = std::fs::read(&four).unwrap();
         bytes[30_000] ^= 0xff;
         std::fs::write(&four, &bytes).unwrap();
-        let st = Storage::open(&root, &files, PL, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         let bf = st.recheck(&want, |_| {}).await.unwrap();
         assert_eq!(bf.iter_ones().collect::<Vec<_>>(), vec![0]);
         st.close().await.unwrap();
@@ -182,13 +159,9 @@ fn short_or_deleted_file_reads_missing_and_recheck_skips() {
     run(move || async move {
         let files = files();
         let data = content(total(&files));
-        let st = Storage::open(&root, &files, PL, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         for p in 0..4 {
-            st.write_piece(PieceIndex(p), piece_bytes(&data, p))
-                .await
-                .unwrap();
+            st.write_piece(PieceIndex(p), piece_bytes(&data, p)).await.unwrap();
         }
         st.close().await.unwrap();
         // Another process truncates a/one.bin and deletes c/d/four.
@@ -199,9 +172,7 @@ fn short_or_deleted_file_reads_missing_and_recheck_skips() {
             .set_len(10_000)
             .unwrap();
         std::fs::remove_file(root.join("c/d/four")).unwrap();
-        let st = Storage::open(&root, &files, PL, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         assert!(st.created_new(4) && !st.created_new(0));
         // open re-extended a/one.bin sparsely: its tail is known missing.
         assert!(st.known_missing(PieceIndex(0)) && st.known_missing(PieceIndex(1)));
@@ -219,9 +190,7 @@ fn short_or_deleted_file_reads_missing_and_recheck_skips() {
         // Written in this run, then shortened: recheck reads, meets Missing, and
         // reports those pieces absent instead of failing.
         for p in 0..4 {
-            st.write_piece(PieceIndex(p), piece_bytes(&data, p))
-                .await
-                .unwrap();
+            st.write_piece(PieceIndex(p), piece_bytes(&data, p)).await.unwrap();
         }
         std::fs::OpenOptions::new()
             .write(true)
@@ -251,17 +220,9 @@ fn unsafe_paths_are_refused_and_nothing_is_created() {
                     length: 10,
                 },
             ];
-            let err = Storage::open(&root, &files, PL, Preallocation::Sparse)
-                .await
-                .err();
-            assert!(
-                matches!(err, Some(StorageError::UnsafePath { .. })),
-                "{bad:?}: {err:?}"
-            );
-            assert!(
-                !root.join("ok.bin").exists(),
-                "validated before creating anything"
-            );
+            let err = Storage::open(&root, &files, PL, Preallocation::Sparse).await.err();
+            assert!(matches!(err, Some(StorageError::UnsafePath { .. })), "{bad:?}: {err:?}");
+            assert!(!root.join("ok.bin").exists(), "validated before creating anything");
         }
         let dup = vec![
             StorageFile {
@@ -273,9 +234,7 @@ fn unsafe_paths_are_refused_and_nothing_is_created() {
                 length: 1,
             },
         ];
-        let err = Storage::open(&root, &dup, PL, Preallocation::Sparse)
-            .await
-            .err();
+        let err = Storage::open(&root, &dup, PL, Preallocation::Sparse).await.err();
         assert!(matches!(err, Some(StorageError::DuplicatePath { .. })));
     });
 }
@@ -308,9 +267,7 @@ fn symlinks_inside_the_download_dir_are_not_followed() {
             path: "later/z.bin".into(),
             length: PL as u64,
         }];
-        let st = Storage::open(&root, &files, PL, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         std::fs::remove_file(root.join("later/z.bin")).unwrap();
         std::fs::remove_dir(root.join("later")).unwrap();
         std::os::unix::fs::symlink(&out, root.join("later")).unwrap();
@@ -330,10 +287,7 @@ fn symlinks_inside_the_download_dir_are_not_followed() {
         vec![std::ffi::OsString::from("target.bin")],
         "nothing written outside"
     );
-    assert_eq!(
-        std::fs::read(outside.path().join("target.bin")).unwrap(),
-        b"precious"
-    );
+    assert_eq!(std::fs::read(outside.path().join("target.bin")).unwrap(), b"precious");
 }
 
 #[test]
@@ -349,9 +303,7 @@ fn open_files_stay_bounded_with_many_files() {
             })
             .collect();
         let data = content(30_000);
-        let st = Storage::open(&root, &files, 1000, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, 1000, Preallocation::Sparse).await.unwrap();
         st.set_max_open_files(8);
         for p in 0..30u32 {
             let piece = &data[p as usize * 1000..(p as usize + 1) * 1000];
@@ -367,10 +319,7 @@ fn open_files_stay_bounded_with_many_files() {
         st.set_max_open_files(2);
         assert!(st.open_file_count() <= 2);
         st.close().await.unwrap();
-        assert_eq!(
-            std::fs::read(root.join("d5/f12")).unwrap(),
-            &data[1200..1300]
-        );
+        assert_eq!(std::fs::read(root.join("d5/f12")).unwrap(), &data[1200..1300]);
     });
 }
 
@@ -384,14 +333,9 @@ fn existing_longer_file_is_not_truncated_and_empty_torrent_works() {
             path: "big".into(),
             length: 100,
         }];
-        let st = Storage::open(&root, &files, PL, Preallocation::Sparse)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         assert!(!st.created_new(0));
-        assert_eq!(
-            &st.read_piece(PieceIndex(0)).await.unwrap()[..],
-            &[9u8; 100][..]
-        );
+        assert_eq!(&st.read_piece(PieceIndex(0)).await.unwrap()[..], &[9u8; 100][..]);
         st.close().await.unwrap();
         assert_eq!(std::fs::metadata(root.join("big")).unwrap().len(), 5000);
 
@@ -399,9 +343,7 @@ fn existing_longer_file_is_not_truncated_and_empty_torrent_works() {
             path: "e/zero".into(),
             length: 0,
         }];
-        let st = Storage::open(&root, &empty, PL, Preallocation::Full)
-            .await
-            .unwrap();
+        let st = Storage::open(&root, &empty, PL, Preallocation::Full).await.unwrap();
         assert_eq!(st.layout().num_pieces(), 0);
         assert!(st.recheck(&[], |_| {}).await.unwrap().is_empty());
         st.close().await.unwrap();
