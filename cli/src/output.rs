@@ -214,7 +214,42 @@ fn status_json(t: &TorrentStatus, handovers: u64) -> serde_json::Value {
         "hash_failures": t.stats.hash_failures,
         "handovers": handovers,
         "error": t.error,
+        "trackers": t.trackers.iter().map(|tr| json!({
+            "url": tr.url,
+            "tier": tr.tier,
+            "last_announce_secs_ago": tr.last_announce_secs_ago,
+            "next_announce_in_secs": tr.next_announce_in_secs,
+            "peers_received": tr.peers_received,
+            "seeders": tr.seeders,
+            "leechers": tr.leechers,
+            "downloaded": tr.downloaded,
+            "error": tr.last_error,
+            "warning": tr.last_warning,
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// One phrase about the trackers for human status lines.
+fn tracker_phrase(t: &TorrentStatus) -> String {
+    if t.trackers.is_empty() {
+        return String::new();
+    }
+    let peers: u64 = t.trackers.iter().map(|tr| tr.peers_received).sum();
+    let problems: Vec<String> = t
+        .trackers
+        .iter()
+        .filter_map(|tr| {
+            tr.last_error
+                .as_ref()
+                .map(|e| format!("{}: {e}", tr.url))
+                .or_else(|| tr.last_warning.as_ref().map(|w| format!("{} warns: {w}", tr.url)))
+        })
+        .collect();
+    if problems.is_empty() {
+        format!(", trackers gave {peers} peers")
+    } else {
+        format!(", tracker {}", problems.join("; "))
+    }
 }
 
 fn status_line(t: &TorrentStatus) -> String {
@@ -224,7 +259,7 @@ fn status_line(t: &TorrentStatus) -> String {
         0.0
     };
     format!(
-        "{}: {} {:.1}% ({}/{} pieces), down {}/s, up {}/s, {} peers",
+        "{}: {} {:.1}% ({}/{} pieces), down {}/s, up {}/s, {} peers{}",
         t.name,
         t.state.as_str(),
         pct,
@@ -232,6 +267,7 @@ fn status_line(t: &TorrentStatus) -> String {
         t.stats.num_pieces,
         human_bytes(t.stats.download_rate),
         human_bytes(t.stats.upload_rate),
-        t.stats.peers
+        t.stats.peers,
+        tracker_phrase(t)
     )
 }

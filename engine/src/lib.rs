@@ -22,6 +22,7 @@ pub mod pipeline_depth;
 pub mod rate;
 pub mod rate_limiter;
 pub mod torrent;
+pub mod tracker;
 pub mod types;
 pub mod wire;
 

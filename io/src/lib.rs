@@ -11,3 +11,4 @@ pub mod read_cache;
 pub mod socket_transfer;
 pub mod storage;
 pub mod torrent_task;
+pub mod tracker;

@@ -19,12 +19,17 @@ use ccbt_engine::wire::Message;
 use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use glommio::channels::local_channel::{self, LocalSender};
 
+use crate::peer_connection::PeerError;
 use crate::piece_hasher::verify_piece;
 use crate::read_cache::ReadCache;
 use crate::storage::{Preallocation, Storage, StorageError, StorageFile};
+use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
+use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 
 /// How often the engine's periodic work runs.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// Peers asked of a tracker per announce.
+const TRACKER_NUMWANT: u32 = 200;
 /// Most connections per torrent, dialed and accepted together.
 pub const MAX_CONNECTIONS: usize = 100;
 
@@ -124,6 +129,7 @@ pub struct TorrentTask {
     pub(crate) payload_received: Cell<u64>,
     pub(crate) download_limit: Option<RefCell<TokenBucket>>,
     pub(crate) upload_limit: Option<RefCell<TokenBucket>>,
+    tracker: RefCell<Option<Rc<TrackerTask>>>,
 }
 
 impl TorrentTask {
@@ -197,7 +203,29 @@ impl TorrentTask {
             upload_limit: setup
                 .upload_limit
                 .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
+            tracker: RefCell::new(None),
         });
+        let tiers = tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list);
+        let listen_port = task.engine.borrow().listen_port();
+        if let (false, Some(port)) = (tiers.is_empty(), listen_port) {
+            let weak = Rc::downgrade(&task);
+            let progress: Rc<dyn Fn() -> AnnounceProgress> =
+                Rc::new(move || weak.upgrade().map(|t| t.announce_progress()).unwrap_or_default());
+            let weak = Rc::downgrade(&task);
+            let on_peers: Rc<dyn Fn(Vec<SocketAddr>)> = Rc::new(move |peers| {
+                if let Some(t) = weak.upgrade() {
+                    t.add_known_peers(&peers);
+                }
+            });
+            let config = TrackerConfig {
+                info_hash,
+                peer_id: setup.our_id,
+                port,
+                tiers,
+                numwant: TRACKER_NUMWANT,
+            };
+            *task.tracker.borrow_mut() = Some(TrackerTask::start(config, progress, on_peers));
+        }
         if complete {
             (task.events)(TorrentEvent::Completed { info_hash });
         }
@@ -257,10 +285,34 @@ impl TorrentTask {
     }
 
     /// Closes every connection and stops the periodic work; files are closed when the last reference goes.
+    /// Trackers are told `stopped` by [`TorrentTask::shutdown`].
     pub fn stop(&self) {
         self.stopped.set(true);
         for link in self.links.borrow().values() {
             let _ = link.close.try_send(());
+        }
+    }
+
+    /// Stops, then sends `stopped` to the trackers (bounded by their stop timeout).
+    pub async fn shutdown(&self) {
+        self.stop();
+        let tracker = self.tracker.borrow_mut().take();
+        if let Some(tracker) = tracker {
+            tracker.stop().await;
+        }
+    }
+
+    /// Each tracker's state, for status output.
+    pub fn tracker_status(&self) -> Vec<TrackerStatus> {
+        self.tracker.borrow().as_ref().map(|t| t.status()).unwrap_or_default()
+    }
+
+    fn announce_progress(&self) -> AnnounceProgress {
+        let stats = self.engine.borrow().stats(Instant::now());
+        AnnounceProgress {
+            uploaded: stats.uploaded,
+            downloaded: stats.downloaded,
+            left: stats.total_bytes.saturating_sub(stats.verified_bytes),
         }
     }
 
@@ -378,7 +430,13 @@ impl TorrentTask {
                     Ok(established) => !established,
                     Err(_) => true,
                 };
-                task.peer_book.borrow_mut().ended(addr, failed);
+                match &result {
+                    // Trackers list us among the peers; never dial that address again.
+                    Err(PeerError::SelfConnection { .. } | PeerError::WrongTorrent { .. }) => {
+                        task.peer_book.borrow_mut().remove(addr)
+                    }
+                    _ => task.peer_book.borrow_mut().ended(addr, failed),
+                }
                 if let Err(e) = result {
                     tracing::debug!(%addr, error = %e, "peer connection ended");
                 }

@@ -11,6 +11,7 @@ use ccbt_engine::wire::HANDSHAKE_ROUTING_LEN;
 use ccbt_engine::InfoHash;
 use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::storage::Preallocation;
+use ccbt_io::tracker::TrackerStatus;
 
 /// A torrent to start on its owning shard.
 #[derive(Clone, Debug)]
@@ -81,6 +82,8 @@ pub struct TorrentStatus {
     pub state: TorrentState,
     pub stats: TorrentStats,
     pub error: Option<String>,
+    /// Each tracker's state (empty for a torrent without trackers).
+    pub trackers: Vec<TrackerStatus>,
 }
 
 /// Shard → session.

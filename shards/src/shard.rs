@@ -83,8 +83,13 @@ pub(crate) async fn run(
         shard: shard.ctx.id,
         torrents: statuses(&shard),
     });
-    for task in shard.torrents.borrow().values() {
-        task.stop();
+    let tasks: Vec<Rc<TorrentTask>> = shard.torrents.borrow().values().cloned().collect();
+    let stopping: Vec<_> = tasks
+        .into_iter()
+        .map(|t| glommio::spawn_local(async move { t.shutdown().await }))
+        .collect();
+    for s in stopping {
+        s.await;
     }
     drop(accept_task);
     drop(status_task);
@@ -112,8 +117,9 @@ async fn command_loop(shard: &Rc<Shard>) {
                 }
             }
             Ok(ShardCommand::Remove { info_hash }) => {
-                if let Some(task) = shard.torrents.borrow_mut().remove(&info_hash) {
-                    task.stop();
+                let removed = shard.torrents.borrow_mut().remove(&info_hash);
+                if let Some(task) = removed {
+                    glommio::spawn_local(async move { task.shutdown().await }).detach();
                 }
                 shard.cache.borrow_mut().remove_torrent(info_hash);
                 shard.ctx.router.unassign(&info_hash);
@@ -296,6 +302,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 state,
                 stats,
                 error,
+                trackers: t.tracker_status(),
             }
         })
         .collect();
@@ -307,6 +314,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
             state: TorrentState::Checking,
             stats: Default::default(),
             error: None,
+            trackers: Vec::new(),
         });
     }
     torrents

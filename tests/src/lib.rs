@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use rand::{RngCore, SeedableRng};
 use serde_json::Value;
 
+pub mod clients;
 pub mod evil_peer;
 
 /// Path of a workspace binary (`ccbt`, `btbt`), built by `cargo build --workspace --bins`.

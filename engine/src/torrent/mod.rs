@@ -187,6 +187,11 @@ impl Torrent {
         self.our_id
     }
 
+    /// The port we accept peers on, as configured.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.config.listen_port
+    }
+
     /// Pieces verified so far.
     pub fn have(&self) -> &Bitfield {
         self.picker.have()
