@@ -254,16 +254,16 @@ async fn write_loop(
             if outbox.is_closed() {
                 break;
             }
-            let woken = futures_lite::future::or(async { wake.recv().await.is_some() }, async {
+            // Some(true): woken by a push or close; Some(false): idle long enough for a keep-alive.
+            let woken = futures_lite::future::or(async { wake.recv().await.map(|()| true) }, async {
                 glommio::timer::sleep(KEEPALIVE_INTERVAL).await;
-                true
+                Some(false)
             })
             .await;
-            if !woken {
-                break;
-            }
-            if outbox.is_empty() && !outbox.is_closed() {
-                Message::KeepAlive.encode(&mut buf);
+            match woken {
+                None => break,
+                Some(false) => Message::KeepAlive.encode(&mut buf),
+                Some(true) => {}
             }
         }
         while buf.len() < WRITE_BATCH {

@@ -68,7 +68,14 @@ fn swarm(shape: Shape) -> (Swarm, PathBuf) {
 fn ccbt_downloader(torrent: &Path, out: &Path) -> Proc {
     Proc::spawn(
         "ccbt",
-        &[torrent.to_str().unwrap(), "-o", out.to_str().unwrap(), "--listen", "127.0.0.1:0", "--json"],
+        &[
+            torrent.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+        ],
     )
 }
 
@@ -76,7 +83,15 @@ fn ccbt_downloader(torrent: &Path, out: &Path) -> Proc {
 fn ccbt_seeder(torrent: &Path, data: &Path) -> Proc {
     let mut p = Proc::spawn(
         "ccbt",
-        &[torrent.to_str().unwrap(), "-o", data.to_str().unwrap(), "--seed", "--listen", "127.0.0.1:0", "--json"],
+        &[
+            torrent.to_str().unwrap(),
+            "-o",
+            data.to_str().unwrap(),
+            "--seed",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+        ],
     );
     p.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
     p
@@ -104,7 +119,10 @@ fn client_seeds_ccbt_downloads(kind: Kind, shape: Shape) {
     assert!(seeder.is_running(), "{} still runs", kind.name());
     let status = ccbt.last_of("status").expect("status lines").clone();
     let tracker = &status["trackers"][0];
-    assert!(tracker["peers_received"].as_u64().unwrap() >= 1, "peers came from the tracker: {status}");
+    assert!(
+        tracker["peers_received"].as_u64().unwrap() >= 1,
+        "peers came from the tracker: {status}"
+    );
 }
 
 fn ccbt_seeds_client_downloads(kind: Kind, shape: Shape) {
@@ -132,7 +150,10 @@ fn wait_leechers(swarm: &Swarm, n: i64) {
         if scrape.incomplete >= n {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "tracker never saw {n} leecher(s): {scrape:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tracker never saw {n} leecher(s): {scrape:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

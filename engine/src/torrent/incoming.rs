@@ -86,18 +86,14 @@ impl Torrent {
                     self.after_peer_gained(key, now);
                 }
             }
+            // BEP 3 puts BITFIELD first, but aria2 sends HAVE NONE and later a BITFIELD
+            // once it has pieces; a late one is taken as an update, like libtorrent does.
             Message::Bitfield(bytes) => {
-                if !first {
-                    return Err("BITFIELD after other messages".into());
-                }
                 let bf = Bitfield::from_bytes(&bytes, num_pieces).map_err(|e| e.to_string())?;
                 self.set_peer_pieces(key, bf, now);
             }
             Message::HaveAll => {
                 require_fast("HAVE ALL")?;
-                if !first {
-                    return Err("HAVE ALL after other messages".into());
-                }
                 self.set_peer_pieces(key, Bitfield::full(num_pieces), now);
             }
             Message::HaveNone => {
@@ -151,10 +147,18 @@ impl Torrent {
         Ok(())
     }
 
-    fn set_peer_pieces(&mut self, key: PeerKey, bf: Bitfield, now: Instant) {
+    /// Sets what the peer has (a first BITFIELD, or a late one as an update).
+    fn set_peer_pieces(&mut self, key: PeerKey, mut bf: Bitfield, now: Instant) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
+        if !peer.has.is_none() {
+            // A peer does not lose pieces: keep what it announced before.
+            for p in peer.has.iter_ones() {
+                bf.set(p);
+            }
+            self.picker.peer_lost(&peer.has);
+        }
         self.picker.peer_has_bitfield(&bf);
         peer.has = bf;
         self.after_peer_gained(key, now);

@@ -295,3 +295,33 @@ fn request_for_missing_piece_is_rejected_not_served() {
     );
     assert!(!actions.iter().any(|a| matches!(a, Action::ServeBlock { .. })));
 }
+
+#[test]
+fn late_bitfield_is_an_update_not_a_violation() {
+    // aria2 sends HAVE NONE first and a BITFIELD once it has pieces.
+    let data = payload(PIECE_LEN as usize * 10, 6);
+    let mut net = Net::new(&data, &[(false, false), (false, false)]);
+    net.connect(0, 1);
+    while net.step() {}
+    let mut bits = Bitfield::new(10);
+    bits.set(3);
+    net.nodes[1]
+        .torrent
+        .on_message(PeerKey(0), Message::Have(PieceIndex(7)), net.now);
+    net.nodes[1]
+        .torrent
+        .on_message(PeerKey(0), Message::Bitfield(bits.as_bytes().to_vec().into()), net.now);
+    let actions: Vec<Action> = std::iter::from_fn(|| net.nodes[1].torrent.poll_action()).collect();
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Disconnect { .. })),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&Action::Send {
+            peer: PeerKey(0),
+            message: Message::Interested
+        }),
+        "{actions:?}"
+    );
+    assert_eq!(net.nodes[1].torrent.peer_count(), 1);
+}
