@@ -232,3 +232,50 @@ fn ccbt_is_one_of_three_downloaders_from_libtorrent() {
         swarm.assert_copy(out, Duration::from_secs(15));
     }
 }
+
+/// A swarm whose torrent (made by `btbt create`) announces over UDP (BEP 15) to the
+/// same opentracker, optionally private (BEP 27).
+fn udp_swarm(private: bool) -> (Swarm, PathBuf, String) {
+    let swarm = Swarm::single(8 * 1024 * 1024, 18);
+    let torrent = swarm.dir.path().join("udp.torrent");
+    let url = format!("udp://{}", swarm.tracker.addr());
+    let mut args = vec!["--piece-size", "262144", "--tracker", url.as_str()];
+    if private {
+        args.push("--private");
+    }
+    let hash = btbt_create(&swarm.content(), &torrent, &args);
+    swarm.tracker.allow(&hash);
+    (swarm, torrent, hash)
+}
+
+#[test]
+fn udp_tracker_libtorrent_seeds_ccbt_downloads() {
+    let (swarm, torrent, hash) = udp_swarm(false);
+    let _seeder = Kind::Libtorrent.start_seeder(&torrent, &swarm.seed_dir, &swarm.opts());
+    swarm.tracker.wait_seeders(&hash, 1, Duration::from_secs(30));
+    let out = swarm.out_dir("ccbt");
+    let mut ccbt = ccbt_downloader(&torrent, &out);
+    finish_ccbt(&mut ccbt, "libtorrent -> ccbt over a UDP tracker");
+    swarm.assert_copy(&out, Duration::from_secs(5));
+    let status = ccbt.last_of("status").expect("status").clone();
+    assert!(
+        status["trackers"][0]["url"].as_str().unwrap().starts_with("udp://"),
+        "{status}"
+    );
+    assert!(
+        status["trackers"][0]["peers_received"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
+}
+
+#[test]
+fn private_torrent_over_udp_ccbt_seeds_libtorrent_downloads() {
+    let (swarm, torrent, hash) = udp_swarm(true);
+    assert_ne!(hash, swarm.info_hash, "the private flag is part of the info-hash");
+    let _seeder = ccbt_seeder(&torrent, &swarm.seed_dir);
+    swarm.tracker.wait_seeders(&hash, 1, Duration::from_secs(30));
+    let out = swarm.out_dir("libtorrent");
+    let downloader = Kind::Libtorrent.start_downloader(&torrent, &out, &swarm.opts());
+    wait_client(downloader.as_ref(), "libtorrent from ccbt, private torrent");
+    swarm.assert_copy(&out, Duration::from_secs(15));
+}
