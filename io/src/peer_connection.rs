@@ -25,6 +25,8 @@ const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(90);
 /// Read granularity: enough for several 16 KiB blocks per syscall.
 const READ_CHUNK: usize = 256 * 1024;
+/// Most bytes asked of one read when no longer frame is pending.
+const READ_SLICE: usize = 128 * 1024;
 /// Flush the write batch when it grows past this.
 const WRITE_BATCH: usize = 512 * 1024;
 
@@ -208,7 +210,8 @@ async fn read_loop(
         if buf.capacity() - start < want {
             buf.reserve(want.max(READ_CHUNK));
         }
-        let room = buf.capacity() - start;
+        // Only the bytes this read may fill are zeroed (safe Rust needs them initialized).
+        let room = (buf.capacity() - start).min(want.max(READ_SLICE));
         buf.resize(start + room, 0);
         let n = reader.read(&mut buf[start..]).await.map_err(io_err(addr))?;
         buf.truncate(start + n);
