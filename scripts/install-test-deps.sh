@@ -21,3 +21,4 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "installing cargo-nextest"
     cargo install cargo-nextest --locked
 fi
+"$(dirname "$0")/install-interop-deps.sh"

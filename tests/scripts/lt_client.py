@@ -162,6 +162,7 @@ def main():
                 "download_rate": st.download_rate,
                 "upload_rate": st.upload_rate,
                 "total_upload": st.all_time_upload,
+                "payload_upload": st.total_payload_upload,
                 "total_download": st.all_time_download,
                 "error": str(st.errc.message()) if st.errc.value() else "",
             }

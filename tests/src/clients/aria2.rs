@@ -45,7 +45,10 @@ impl Aria2 {
 
     /// Downloads into `out_dir/<name>`; keeps seeding after (`--seed-ratio=0.0`).
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> Aria2 {
-        Self::start(torrent, out_dir, opts)
+        let a = Self::start(torrent, out_dir, opts);
+        let deadline = Instant::now() + opts.start_timeout();
+        super::wait_for(&a, "an active download", deadline, |st| st.active);
+        a
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Aria2 {
@@ -155,6 +158,7 @@ impl Aria2 {
                     "totalLength",
                     "connections",
                     "seeder",
+                    "uploadLength",
                     "errorCode",
                     "errorMessage",
                     "verifiedLength",
@@ -199,6 +203,7 @@ impl Client for Aria2 {
             )
         });
         Status {
+            active: !checking && status == "active",
             complete: !checking
                 && total > 0
                 && done == total
@@ -207,6 +212,7 @@ impl Client for Aria2 {
             done_bytes: done,
             total_bytes: total,
             peers: num(&t["connections"]),
+            uploaded_bytes: num(&t["uploadLength"]),
             error,
         }
     }

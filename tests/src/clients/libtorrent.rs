@@ -48,7 +48,10 @@ impl Libtorrent {
 
     /// Downloads into `out_dir/<name>`; keeps seeding after.
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> Libtorrent {
-        Self::start(torrent, out_dir, opts)
+        let lt = Self::start(torrent, out_dir, opts);
+        let deadline = Instant::now() + opts.start_timeout();
+        super::wait_for(&lt, "an active torrent", deadline, |st| st.active);
+        lt
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Libtorrent {
@@ -149,6 +152,8 @@ impl Client for Libtorrent {
             done_bytes: v["total_done"].as_u64().unwrap_or(0),
             total_bytes: v["total_wanted"].as_u64().unwrap_or(0),
             peers: v["peers"].as_u64().unwrap_or(0),
+            uploaded_bytes: v["payload_upload"].as_u64().unwrap_or(0),
+            active: matches!(v["state"].as_str(), Some("downloading" | "finished" | "seeding")),
             complete: v["is_seeding"] == true && error.is_none(),
             error,
         }

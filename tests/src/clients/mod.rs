@@ -6,15 +6,18 @@
 //! - is a child of the test process, in the test's own process group (so nextest's
 //!   timeout and Ctrl-C reach it too), killed by its pid when the handle drops (none
 //!   of these clients forks helpers); its profile lives in a temporary folder it owns;
-//! - listens on 127.0.0.1 only (Transmission also on ::1: it cannot turn IPv6
-//!   off), with DHT, LSD, UPnP/NAT-PMP, PEX and uTP off and plaintext allowed;
+//! - listens on 127.0.0.1 only, or another 127.0.0.x ([`Opts::listen_ip`];
+//!   Transmission also on ::1: it cannot turn IPv6 off), with DHT, LSD,
+//!   UPnP/NAT-PMP, PEX (except rqbit: no switch) and uTP off and plaintext allowed;
 //! - announces to the trackers in the `.torrent` (opentracker on loopback);
 //! - keeps `data_dir/<torrent name>` as its data, rechecked at start.
 //!
-//! Start one with [`Kind::start_seeder`] / [`Kind::start_downloader`] (or each
-//! type's own `start_seeder` / `start_downloader`), and use the [`Client`] trait:
-//! `listen_addr`, `add_peer` (where the client can be told to dial), `status`,
-//! `is_complete`, `wait_complete`, `version`.
+//! Start one with [`Kind::start_seeder`] (returns once the data is rechecked and
+//! seeding) / [`Kind::start_downloader`] (returns once the torrent is active, so it
+//! can be dialed at once), or each type's own `start_*`, and use the [`Client`]
+//! trait: `listen_addr`, `add_peer` (where the client can be told to dial), `status`,
+//! `is_complete`, `wait_complete`, `version`. [`Swarm`] sets up a tracker, a payload
+//! and its torrent for one test.
 //!
 //! What decides who dials whom on loopback (docs/interop-notes.md has the rest):
 //! opentracker's interval is 1900 s, so a client that announced first does not
@@ -174,6 +177,11 @@ pub struct Status {
     pub total_bytes: u64,
     /// Connected peers.
     pub peers: u64,
+    /// Payload bytes uploaded to peers by this client run.
+    pub uploaded_bytes: u64,
+    /// The torrent runs: checking done, peers can exchange pieces with it now
+    /// (a client still verifying drops incoming peers for the torrent).
+    pub active: bool,
     /// The client's own verdict: every piece verified and the torrent seeding.
     pub complete: bool,
     /// An error the client reports for the torrent, if any.
@@ -204,7 +212,7 @@ pub trait Client {
     fn add_peer(&self, peer: SocketAddr) -> Result<(), Unsupported>;
     /// The torrent's state now (panics if the client's API does not answer).
     fn status(&self) -> Status;
-    /// The process (group leader) id.
+    /// The client's process id.
     fn pid(&self) -> u32;
     /// Whether the process is still running.
     fn is_running(&self) -> bool;
@@ -446,7 +454,7 @@ pub fn wait_same_tree(expected: &Path, actual: &Path, timeout: Duration) -> usiz
     })
 }
 
-const LOG_TAIL: usize = 6000;
+const LOG_TAIL: usize = 8000;
 
 /// A client process, with stdout and stderr collected (stdout lines also on a
 /// channel). Dropping it kills it by its pid (SIGKILL) and reaps it.
@@ -481,7 +489,9 @@ impl Daemon {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                {
+                // Periodic status lines (libtorrent's driver) go to the channel only,
+                // so the log tail keeps the events.
+                if !line.starts_with(r#"{"type": "status""#) {
                     let mut s = sink.lock().unwrap();
                     s.push_str(&line);
                     s.push('\n');

@@ -149,9 +149,9 @@ impl Opentracker {
         }
     }
 
-    fn announce(&self, hash: &str, event: Option<&str>) -> Result<http::Response, String> {
+    fn announce(&self, hash: &str, event: Option<&str>, numwant: u32) -> Result<http::Response, String> {
         let mut path = format!(
-            "/announce?info_hash={}&peer_id={}&port=1&uploaded=0&downloaded=0&left=0&compact=1&numwant=0",
+            "/announce?info_hash={}&peer_id={}&port=1&uploaded=0&downloaded=0&left=0&compact=1&numwant={numwant}",
             http::urlencode(&unhex(hash)),
             http::urlencode(b"-CC0000-probe-000000"),
         );
@@ -163,18 +163,39 @@ impl Opentracker {
     }
 
     fn probe(&self, hash: &str) -> bool {
-        let Ok(resp) = self.announce(hash, Some("started")) else {
+        let Ok(resp) = self.announce(hash, Some("started"), 0) else {
             return false;
         };
         let ok = resp.status == 200 && !resp.text().contains("failure reason");
         if ok {
-            let withdrawn = self.announce(hash, Some("stopped"));
+            let withdrawn = self.announce(hash, Some("stopped"), 0);
             assert!(
                 withdrawn.is_ok_and(|r| r.status == 200),
                 "opentracker: withdrawing the probe announce failed"
             );
         }
         ok
+    }
+
+    /// The peers (IPv4 address and port, as the tracker saw them announce) it lists
+    /// for `info_hash` (hex): one announce as a probe peer, withdrawn at once.
+    pub fn peers(&self, info_hash: &str) -> Vec<SocketAddr> {
+        let hash = info_hash.to_ascii_lowercase();
+        let resp = self
+            .announce(&hash, Some("started"), 200)
+            .unwrap_or_else(|e| panic!("opentracker announce: {e}"));
+        let _ = self.announce(&hash, Some("stopped"), 0);
+        let v = bencode::decode(&resp.body).unwrap_or_else(|e| panic!("opentracker announce: {e:?}: {}", resp.text()));
+        let compact = v
+            .as_dict()
+            .and_then(|d| d.get(&b"peers"[..]))
+            .and_then(|p| p.as_bytes())
+            .unwrap_or_else(|| panic!("opentracker announce without compact peers: {}", resp.text()));
+        compact
+            .chunks_exact(6)
+            .map(|c| SocketAddr::from((Ipv4Addr::new(c[0], c[1], c[2], c[3]), u16::from_be_bytes([c[4], c[5]]))))
+            .filter(|a| a.port() != 1)
+            .collect()
     }
 
     /// Seeders and leechers the tracker knows for `info_hash` (hex).

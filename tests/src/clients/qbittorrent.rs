@@ -25,6 +25,16 @@ pub fn version() -> String {
 /// qBittorrent states in which every piece is there.
 const SEEDING_STATES: [&str; 5] = ["uploading", "stalledUP", "queuedUP", "forcedUP", "pausedUP"];
 
+/// qBittorrent states in which the torrent runs and exchanges pieces.
+const ACTIVE_STATES: [&str; 6] = [
+    "downloading",
+    "stalledDL",
+    "forcedDL",
+    "uploading",
+    "stalledUP",
+    "forcedUP",
+];
+
 pub struct QBittorrent {
     daemon: Mutex<Daemon>,
     ip: Ipv4Addr,
@@ -46,7 +56,10 @@ impl QBittorrent {
 
     /// Downloads into `out_dir/<name>`; keeps seeding after.
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> QBittorrent {
-        Self::start(torrent, out_dir, opts)
+        let q = Self::start(torrent, out_dir, opts);
+        let deadline = Instant::now() + opts.start_timeout();
+        super::wait_for(&q, "an active torrent", deadline, |st| st.active);
+        q
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> QBittorrent {
@@ -264,6 +277,7 @@ impl Client for QBittorrent {
         let done = t["completed"].as_u64().unwrap_or(0);
         let error = (state == "error" || state == "missingFiles").then(|| state.clone());
         Status {
+            active: ACTIVE_STATES.contains(&state.as_str()),
             complete: SEEDING_STATES.contains(&state.as_str())
                 && t["progress"].as_f64() == Some(1.0)
                 && t["amount_left"].as_u64() == Some(0)
@@ -272,6 +286,7 @@ impl Client for QBittorrent {
             done_bytes: done,
             total_bytes: total,
             peers: t["num_seeds"].as_u64().unwrap_or(0) + t["num_leechs"].as_u64().unwrap_or(0),
+            uploaded_bytes: t["uploaded"].as_u64().unwrap_or(0),
             error,
         }
     }

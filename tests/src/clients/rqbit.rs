@@ -55,12 +55,19 @@ impl Rqbit {
 
     /// Downloads into `out_dir/<name>`; keeps seeding after.
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> Rqbit {
-        Self::start(torrent, out_dir, opts)
+        let r = Self::start(torrent, out_dir, opts);
+        let deadline = Instant::now() + opts.start_timeout();
+        super::wait_for(&r, "a live torrent", deadline, |st| st.active);
+        r
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Rqbit {
         std::fs::create_dir_all(dir).unwrap();
         let work = super::work_dir("rqbit", opts);
+        assert!(
+            opts.listen_ip() == Ipv4Addr::LOCALHOST,
+            "rqbit listens on --listen-ip but dials and announces from 127.0.0.1: it cannot be another 127.0.0.x"
+        );
         let port = super::free_port();
         let api_port = super::free_port();
         let mut cmd = Command::new("rqbit");
@@ -68,6 +75,9 @@ impl Rqbit {
             "--listen-ip",
             &opts.listen_ip().to_string(),
             "--listen-port",
+            &port.to_string(),
+            // Listening on a loopback address, rqbit announces port 4240 unless told.
+            "--announce-port",
             &port.to_string(),
             "--ipv4-only",
             "--disable-upnp-port-forward",
@@ -198,11 +208,13 @@ impl Client for Rqbit {
         let total = s["total_bytes"].as_u64().unwrap_or(0);
         let error = s["error"].as_str().map(String::from);
         Status {
+            active: state == "live",
             complete: state == "live" && s["finished"] == true && total > 0 && done == total && error.is_none(),
             state,
             done_bytes: done,
             total_bytes: total,
             peers: s["live"]["snapshot"]["peer_stats"]["live"].as_u64().unwrap_or(0),
+            uploaded_bytes: s["uploaded_bytes"].as_u64().unwrap_or(0),
             error,
         }
     }

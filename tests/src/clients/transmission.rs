@@ -47,13 +47,47 @@ impl Transmission {
         let t = Self::start(torrent, data_dir, opts);
         let deadline = Instant::now() + opts.start_timeout();
         super::wait_for(&t, "seeding after verify", deadline, |st| st.complete);
+        t.settle(deadline);
         t
     }
 
     /// Downloads into `out_dir/<name>`; keeps seeding after. Some other client must
     /// dial [`Client::listen_addr`].
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> Transmission {
-        Self::start(torrent, out_dir, opts)
+        let t = Self::start(torrent, out_dir, opts);
+        // Until its (empty) verify is done it resets incoming peers for the torrent.
+        let deadline = Instant::now() + opts.start_timeout();
+        super::wait_for(&t, "an active torrent", deadline, |st| st.active);
+        t.settle(deadline);
+        t
+    }
+
+    /// Transmission resets incoming connections for about the first second after a
+    /// torrent starts (a third of the dials made at once failed; none after its first
+    /// announce or 1.2 s, in 40 tries), and the other side may never redial: wait
+    /// until every tracker was announced to, and at least 1.5 s since it started.
+    fn settle(&self, deadline: Instant) {
+        let started = Instant::now();
+        self.wait_announced(deadline);
+        std::thread::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed()));
+    }
+
+    /// Waits until every tracker of the torrent has been announced to (whatever
+    /// the answer); returns at once for a torrent without trackers.
+    pub fn wait_announced(&self, deadline: Instant) {
+        loop {
+            let t = self.torrent();
+            let stats = t["trackerStats"].as_array().cloned().unwrap_or_default();
+            if stats.iter().all(|s| s["hasAnnounced"] == true) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline && self.is_running(),
+                "transmission did not announce: {stats:?}; logs:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Transmission {
@@ -113,7 +147,12 @@ impl Transmission {
         cmd.arg("-f")
             .arg("-g")
             .arg(&config)
-            .arg("--log-info")
+            // CCBT_INTEROP_DEBUG=1: Transmission's debug log in the failure messages.
+            .arg(if std::env::var_os("CCBT_INTEROP_DEBUG").is_some() {
+                "--log-debug"
+            } else {
+                "--log-info"
+            })
             .current_dir(work.path())
             .env("HOME", work.path())
             .env("TRANSMISSION_HOME", &config);
@@ -213,7 +252,7 @@ impl Transmission {
                 "ids": [self.torrent_id],
                 "fields": ["id", "hashString", "status", "percentDone", "leftUntilDone",
                            "haveValid", "sizeWhenDone", "peersConnected", "error",
-                           "errorString", "recheckProgress"],
+                           "errorString", "recheckProgress", "trackerStats", "uploadedEver"],
             }),
         );
         v["torrents"][0].clone()
@@ -258,7 +297,9 @@ impl Client for Transmission {
             done_bytes: valid,
             total_bytes: size,
             peers: t["peersConnected"].as_u64().unwrap_or(0),
+            uploaded_bytes: t["uploadedEver"].as_u64().unwrap_or(0),
             // error 3 is a local (disk) error; 1 and 2 are tracker warnings/errors.
+            active: status == STATUS_DOWNLOAD || status == STATUS_SEED,
             complete: status == STATUS_SEED
                 && size > 0
                 && valid == size
