@@ -333,9 +333,8 @@ fn udp_urls_and_host_ports() {
 }
 
 /// Interop with Debian's `opentracker` (whitelist-only build), HTTP and UDP. Needs
-/// `/usr/bin/opentracker` and root (it chroots); run with `--ignored`.
+/// `/usr/bin/opentracker` (installed by scripts/install-interop-deps.sh) and root (it chroots).
 #[test]
-#[ignore = "needs Debian's opentracker installed and root"]
 fn opentracker_interop() {
     let dir = tempfile::tempdir().unwrap();
     // The whitelist path is relative to the chroot (-d); one hex info-hash per line.
