@@ -24,6 +24,9 @@ use crate::router::Router;
 const COMMAND_POLL: Duration = Duration::from_millis(10);
 /// How often a shard reports status.
 pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// Torrents opening and rechecking their files at once on one shard: bounds open
+/// descriptors and memory when thousands of torrents are loaded together.
+const MAX_CONCURRENT_STARTS: u64 = 16;
 /// Longest wait for the routing part of an incoming handshake.
 const ROUTING_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,6 +44,7 @@ struct Shard {
     ctx: ShardContext,
     torrents: RefCell<HashMap<InfoHash, Rc<TorrentTask>>>,
     starting: RefCell<HashMap<InfoHash, ()>>,
+    start_slots: glommio::sync::Semaphore,
     cache: Rc<RefCell<ReadCache>>,
     senders: Option<Senders<AdoptConnection>>,
 }
@@ -60,6 +64,7 @@ pub(crate) async fn run(
         ctx,
         torrents: RefCell::new(HashMap::new()),
         starting: RefCell::new(HashMap::new()),
+        start_slots: glommio::sync::Semaphore::new(MAX_CONCURRENT_STARTS),
         cache,
         senders,
     });
@@ -163,7 +168,10 @@ impl Shard {
             download_limit: add.download_limit,
             upload_limit: add.upload_limit,
         };
-        let started = TorrentTask::start(setup, self.cache.clone(), sink).await;
+        let started = match self.start_slots.acquire_permit(1).await {
+            Ok(_permit) => TorrentTask::start(setup, self.cache.clone(), sink).await,
+            Err(_) => return,
+        };
         self.starting.borrow_mut().remove(&info_hash);
         match started {
             Ok(task) => {
