@@ -1,5 +1,23 @@
-//! The benchmark harness (`ccbt-bench`) will live here: swarms on loopback against
-//! real clients, measured from outside, reported as ratios against a peer measured
-//! in the same run.
+//! `ccbt-bench`: swarms on loopback against real clients, measured from outside,
+//! reported as ratios against peers measured in the same run; and micro-benchmarks
+//! of the engine's hot parts.
 //!
-//! Until it exists, `ccbt demo` prints the loopback rate of ccbt against itself.
+//! - [`procstat`]: CPU seconds and peak RSS of a process from `/proc`;
+//! - [`jsonproc`]: a child process printing JSON lines (ccbt `--json`);
+//! - [`participant`]: ccbt and the real clients of `ccbt_tests::clients` behind
+//!   one interface;
+//! - [`data`]: cached data sets and torrents;
+//! - [`scenario`]: download, seed, fan-out, many torrents;
+//! - [`report`]: medians, spread, ratios, markdown and JSON;
+//! - [`micro`]: `ccbt-bench micro`.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod data;
+pub mod jsonproc;
+pub mod micro;
+pub mod participant;
+pub mod procstat;
+pub mod report;
+pub mod scenario;
+pub mod util;
