@@ -15,6 +15,7 @@ use ccbt_tests::clients::{Client, Kind, Opts};
 use serde_json::Value;
 
 use crate::jsonproc::JsonProc;
+use crate::report::LatencyReport;
 
 /// Runs `f`, turning a panic into `Err(message)`.
 pub fn catch<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
@@ -123,6 +124,8 @@ pub struct Progress {
     pub peers: Option<u64>,
     /// The client's state name.
     pub state: String,
+    /// ccbt's latency percentiles from its last status line.
+    pub latency: Option<LatencyReport>,
 }
 
 /// One running participant with one torrent (or, for the many-torrents seeders, a
@@ -175,6 +178,7 @@ impl Participant for Real {
             error: st.error,
             peers: Some(st.peers),
             state: st.state,
+            latency: None,
         })
     }
 
@@ -319,6 +323,7 @@ impl Participant for JsonPeer {
             error: self.error.clone(),
             peers: st.and_then(|s| s["peers"].as_u64()),
             state: st.and_then(|s| s["state"].as_str()).unwrap_or("").to_string(),
+            latency: st.and_then(LatencyReport::from_status),
         })
     }
 

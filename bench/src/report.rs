@@ -30,8 +30,53 @@ pub struct RunResult {
     /// Share of the seeder's data in the page cache when the run started (fincore).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seeder_cache_pct: Option<f64>,
+    /// ccbt's own latency percentiles from its last status line (other clients: None).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// The `latency` object of a ccbt `--json` status line, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LatencyReport {
+    pub block_p50_us: u64,
+    pub block_p99_us: u64,
+    pub hash_p50_us: u64,
+    pub hash_p99_us: u64,
+    pub write_p50_us: u64,
+    pub write_p99_us: u64,
+}
+
+impl LatencyReport {
+    /// Reads `status["latency"]`; None when the line has no such object.
+    pub fn from_status(status: &serde_json::Value) -> Option<LatencyReport> {
+        let l = status.get("latency")?.as_object()?;
+        let f = |k: &str| l.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        Some(LatencyReport {
+            block_p50_us: f("block_p50_us"),
+            block_p99_us: f("block_p99_us"),
+            hash_p50_us: f("hash_p50_us"),
+            hash_p99_us: f("hash_p99_us"),
+            write_p50_us: f("write_p50_us"),
+            write_p99_us: f("write_p99_us"),
+        })
+    }
+
+    /// `block request→arrival p50 1.20 ms / p99 8.00 ms; piece hash …; piece write …`.
+    pub fn describe(&self) -> String {
+        let ms = |us: u64| us as f64 / 1000.0;
+        format!(
+            "block request→arrival p50 {:.2} ms / p99 {:.2} ms; piece hash p50 {:.2} ms / p99 {:.2} ms; \
+             piece write p50 {:.2} ms / p99 {:.2} ms",
+            ms(self.block_p50_us),
+            ms(self.block_p99_us),
+            ms(self.hash_p50_us),
+            ms(self.hash_p99_us),
+            ms(self.write_p50_us),
+            ms(self.write_p99_us),
+        )
+    }
 }
 
 impl RunResult {
@@ -455,6 +500,21 @@ mod tests {
         r.set(Metric::Rate, rate);
         r.set(Metric::CpuPerGib, cpu_gib);
         r
+    }
+
+    #[test]
+    fn latency_from_ccbt_status_line() {
+        let line = serde_json::json!({"type": "status", "latency": {
+            "block_p50_us": 1200, "block_p99_us": 8000, "hash_p50_us": 900,
+            "hash_p99_us": 1500, "write_p50_us": 300, "write_p99_us": 700}});
+        let l = LatencyReport::from_status(&line).unwrap();
+        assert_eq!((l.block_p50_us, l.hash_p99_us, l.write_p99_us), (1200, 1500, 700));
+        assert!(l.describe().contains("p50 1.20 ms / p99 8.00 ms"), "{}", l.describe());
+        assert_eq!(LatencyReport::from_status(&serde_json::json!({"type": "status"})), None);
+        let mut r = RunResult::new("ccbt", 0);
+        r.latency = Some(l);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["latency"]["block_p99_us"], 8000);
     }
 
     #[test]

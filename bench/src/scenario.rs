@@ -483,6 +483,19 @@ impl Harness {
                 sc.runs.push(run);
             }
         }
+        if let Some((rep, lat)) = sc
+            .runs
+            .iter()
+            .rev()
+            .filter(|r| r.contestant == Contestant::Ccbt.name())
+            .find_map(|r| r.latency.map(|l| (r.repeat, l)))
+        {
+            sc.notes.push(format!(
+                "ccbt latency (last status line, run {}): {}",
+                rep + 1,
+                lat.describe()
+            ));
+        }
         sc
     }
 
@@ -994,6 +1007,7 @@ impl Harness {
             (tr.seeder_meter.cpu_s(), tr.seeder_meter.peak_rss_mib())
         } else {
             let w = &tr.downloaders[0];
+            run.latency = w.last.latency;
             (w.meter.cpu_s(), w.meter.peak_rss_mib())
         };
         run.set(Metric::Cpu, cpu);

@@ -213,6 +213,14 @@ fn status_json(t: &TorrentStatus, handovers: u64) -> serde_json::Value {
         "peers": t.stats.peers,
         "hash_failures": t.stats.hash_failures,
         "handovers": handovers,
+        "latency": {
+            "block_p50_us": t.stats.block_latency.p50_us,
+            "block_p99_us": t.stats.block_latency.p99_us,
+            "hash_p50_us": t.stats.hash_latency.p50_us,
+            "hash_p99_us": t.stats.hash_latency.p99_us,
+            "write_p50_us": t.stats.write_latency.p50_us,
+            "write_p99_us": t.stats.write_latency.p99_us,
+        },
         "error": t.error,
         "trackers": t.trackers.iter().map(|tr| json!({
             "url": tr.url,

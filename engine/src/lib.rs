@@ -12,6 +12,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod choker;
 pub mod file_layout;
+pub mod latency;
 pub mod magnet;
 pub mod metainfo;
 pub mod metainfo_builder;

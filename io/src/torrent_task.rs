@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ccbt_engine::latency::{LatencyRecorder, LatencySummary};
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::peer_book::PeerBook;
 use ccbt_engine::piece_picker::PiecePriority;
@@ -130,6 +131,10 @@ pub struct TorrentTask {
     pub(crate) download_limit: Option<RefCell<TokenBucket>>,
     pub(crate) upload_limit: Option<RefCell<TokenBucket>>,
     tracker: RefCell<Option<Rc<TrackerTask>>>,
+    /// Time to SHA-1 one piece.
+    hash_latency: RefCell<LatencyRecorder>,
+    /// Time to write one verified piece to storage (successful writes only).
+    write_latency: RefCell<LatencyRecorder>,
 }
 
 impl TorrentTask {
@@ -204,6 +209,8 @@ impl TorrentTask {
                 .upload_limit
                 .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
             tracker: RefCell::new(None),
+            hash_latency: RefCell::new(LatencyRecorder::new()),
+            write_latency: RefCell::new(LatencyRecorder::new()),
         });
         let tiers = tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list);
         let listen_port = task.engine.borrow().listen_port();
@@ -234,9 +241,22 @@ impl TorrentTask {
         Ok(task)
     }
 
-    /// Current counters.
+    /// Current counters, with this task's hash and write latencies.
     pub fn stats(&self) -> TorrentStats {
-        self.engine.borrow().stats(Instant::now())
+        let mut stats = self.engine.borrow().stats(Instant::now());
+        stats.hash_latency = self.hash_latency();
+        stats.write_latency = self.write_latency();
+        stats
+    }
+
+    /// Per-piece hash time so far.
+    pub fn hash_latency(&self) -> LatencySummary {
+        self.hash_latency.borrow().summary()
+    }
+
+    /// Per-piece storage write time so far.
+    pub fn write_latency(&self) -> LatencySummary {
+        self.write_latency.borrow().summary()
     }
 
     /// Payload bytes received from peers since start.
@@ -478,12 +498,16 @@ async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes)
     let Some(expected) = task.meta.info.piece_hashes.get(piece.0 as usize).copied() else {
         return;
     };
+    let started = Instant::now();
     let ok = verify_piece(&data, &expected);
+    task.hash_latency.borrow_mut().record(started.elapsed());
     if ok {
+        let started = Instant::now();
         if let Err(e) = task.storage.write_piece(piece, &data).await {
             task.fail(format!("torrent {}: {e}", task.info_hash));
             return;
         }
+        task.write_latency.borrow_mut().record(started.elapsed());
     } else {
         tracing::warn!(torrent = %task.info_hash, piece = piece.0, "piece failed its hash check");
     }

@@ -47,6 +47,26 @@ fn multi_file_torrent_arrives_byte_identical() {
     assert_eq!(complete[0]["info_hash"], info_hash.as_str());
     let summary = leecher.last_of("summary").expect("summary line");
     assert_eq!(summary["verified_bytes"], 1_000_000 + 3_333_333 + 777_777);
+    // Every piece was requested, hashed and written, so each histogram has samples (>= 1 us each).
+    let status = leecher.last_of("status").expect("a status line");
+    let latency = &status["latency"];
+    for key in [
+        "block_p50_us",
+        "block_p99_us",
+        "hash_p50_us",
+        "hash_p99_us",
+        "write_p50_us",
+        "write_p99_us",
+    ] {
+        assert!(
+            latency[key].as_u64().is_some_and(|v| v > 0),
+            "{key} missing or zero: {status}"
+        );
+    }
+    assert!(
+        latency["block_p99_us"].as_u64() >= latency["block_p50_us"].as_u64(),
+        "{status}"
+    );
     drop(seeder.child.kill());
 }
 

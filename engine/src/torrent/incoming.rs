@@ -222,7 +222,11 @@ impl Torrent {
             return;
         };
         let block = BlockRef { piece, offset, length };
-        let was_pending = peer.pending.remove(&block).is_some();
+        let sent = peer.pending.remove(&block);
+        let was_pending = sent.is_some();
+        if let Some(sent) = sent {
+            self.block_latency.record(now.saturating_duration_since(sent));
+        }
         let from = peer.contributor(key);
         match self.picker.block_received(block) {
             BlockOutcome::Accepted { piece_complete } => {

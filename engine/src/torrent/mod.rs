@@ -22,6 +22,7 @@ pub use config::TorrentConfig;
 
 use crate::bitfield::Bitfield;
 use crate::choker::{ChokeCandidate, Choker, CHOKE_INTERVAL};
+use crate::latency::{LatencyRecorder, LatencySummary};
 use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use crate::wire::{ExtensionHandshake, Handshake, Message, EXTENDED_HANDSHAKE_ID};
@@ -102,6 +103,12 @@ pub struct TorrentStats {
     pub peers: usize,
     pub hash_failures: u32,
     pub complete: bool,
+    /// Request sent → block arrived, for blocks that were still pending.
+    pub block_latency: LatencySummary,
+    /// Time to hash one piece; filled in by the io layer (the engine leaves it default).
+    pub hash_latency: LatencySummary,
+    /// Time to write one piece to storage; filled in by the io layer (the engine leaves it default).
+    pub write_latency: LatencySummary,
 }
 
 /// The protocol state of one torrent.
@@ -129,6 +136,7 @@ pub struct Torrent {
     hash_failures: u32,
     download_rate: crate::rate::RateEstimator,
     upload_rate: crate::rate::RateEstimator,
+    block_latency: LatencyRecorder,
     scratch: Vec<BlockRef>,
 }
 
@@ -175,6 +183,7 @@ impl Torrent {
             hash_failures: 0,
             download_rate: crate::rate::RateEstimator::new(now),
             upload_rate: crate::rate::RateEstimator::new(now),
+            block_latency: LatencyRecorder::new(),
             scratch: Vec::new(),
         }
     }
@@ -422,6 +431,9 @@ impl Torrent {
             peers: self.peers.len(),
             hash_failures: self.hash_failures,
             complete: self.picker.is_wanted_complete(),
+            block_latency: self.block_latency.summary(),
+            hash_latency: LatencySummary::default(),
+            write_latency: LatencySummary::default(),
         }
     }
 

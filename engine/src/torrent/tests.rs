@@ -32,6 +32,8 @@ struct Net {
     in_flight: VecDeque<(usize, PeerKey, Message)>,
     hashes: Vec<[u8; 20]>,
     now: Instant,
+    /// Simulated time that passes at the start of every `step` (zero: messages arrive instantly).
+    step_delay: Duration,
 }
 
 fn payload(len: usize, seed: u64) -> Vec<u8> {
@@ -91,6 +93,7 @@ impl Net {
             in_flight: VecDeque::new(),
             hashes,
             now,
+            step_delay: Duration::ZERO,
         }
     }
 
@@ -112,6 +115,7 @@ impl Net {
 
     /// Drains every node's actions once; returns whether anything happened.
     fn step(&mut self) -> bool {
+        self.now += self.step_delay;
         let mut busy = false;
         for i in 0..self.nodes.len() {
             while let Some(action) = self.nodes[i].torrent.poll_action() {
@@ -213,6 +217,30 @@ fn two_peer_transfer_with_short_last_piece() {
     assert_eq!(stats.verified_bytes, data.len() as u64);
     assert_eq!(stats.hash_failures, 0);
     assert_eq!(net.nodes[0].torrent.stats(net.now).uploaded, data.len() as u64);
+    // One latency sample per block that arrived while requested: 9 full pieces of 4 blocks and a short one.
+    assert_eq!(stats.block_latency.count, 37, "{stats:?}");
+}
+
+#[test]
+fn block_latency_measures_request_to_arrival_time() {
+    let data = payload(PIECE_LEN as usize * 6 + 100, 11);
+    let mut net = Net::new(&data, &[(true, false), (false, false)]);
+    net.step_delay = Duration::from_millis(5);
+    net.connect(0, 1);
+    net.run_until_complete(1);
+    assert_eq!(net.nodes[1].disk, data);
+    let stats = net.nodes[1].torrent.stats(net.now);
+    let blocks = data.len().div_ceil(crate::BLOCK_SIZE as usize) as u64;
+    let lat = stats.block_latency;
+    assert_eq!(lat.count, blocks, "{stats:?}");
+    // A request goes out one step after it is made and its piece comes back a step later: >= 5 ms each.
+    assert!(lat.p50_us >= 5_000, "{lat:?}");
+    assert!(lat.p99_us >= lat.p50_us && lat.max_us >= lat.p99_us, "{lat:?}");
+    assert!(lat.max_us < 1_000_000, "no request should wait for a tick: {lat:?}");
+    // The seed requested nothing.
+    assert_eq!(net.nodes[0].torrent.stats(net.now).block_latency.count, 0);
+    // Hash and write times belong to the io layer.
+    assert_eq!(stats.hash_latency, LatencySummary::default());
 }
 
 #[test]
