@@ -364,9 +364,14 @@ impl TorrentTask {
                         let _ = link.close.try_send(());
                     }
                 }
-                Action::Completed => (self.events)(TorrentEvent::Completed {
-                    info_hash: self.info_hash,
-                }),
+                Action::Completed => {
+                    if let Some(tracker) = self.tracker.borrow().as_ref() {
+                        tracker.completed();
+                    }
+                    (self.events)(TorrentEvent::Completed {
+                        info_hash: self.info_hash,
+                    })
+                }
             }
         }
     }

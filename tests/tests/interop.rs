@@ -123,6 +123,12 @@ fn client_seeds_ccbt_downloads(kind: Kind, shape: Shape) {
         tracker["peers_received"].as_u64().unwrap() >= 1,
         "peers came from the tracker: {status}"
     );
+    let scrape = swarm.tracker.scrape(&swarm.info_hash);
+    assert!(scrape.downloaded >= 1, "ccbt told the tracker it completed: {scrape:?}");
+    assert_eq!(
+        scrape.incomplete, 0,
+        "ccbt's stopped announce removed it as a leecher: {scrape:?}"
+    );
 }
 
 fn ccbt_seeds_client_downloads(kind: Kind, shape: Shape) {

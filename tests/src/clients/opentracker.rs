@@ -29,6 +29,8 @@ pub struct Opentracker {
 pub struct Scrape {
     pub complete: i64,
     pub incomplete: i64,
+    /// `completed` events the tracker has counted.
+    pub downloaded: i64,
 }
 
 fn unhex(hex: &str) -> Vec<u8> {
@@ -220,6 +222,7 @@ impl Opentracker {
         Scrape {
             complete: count(b"complete"),
             incomplete: count(b"incomplete"),
+            downloaded: count(b"downloaded"),
         }
     }
 
