@@ -225,6 +225,13 @@ impl Storage {
         self.inner.write_piece(piece, data).await
     }
 
+    /// Like [`Storage::write_piece`], taking the buffer: a piece that lies in one
+    /// file goes to the file without a copy. A short write is an error (the bytes
+    /// are gone with the buffer), as it only happens when the disk is full.
+    pub async fn write_piece_owned(&self, piece: PieceIndex, data: Vec<u8>) -> Result<(), StorageError> {
+        self.inner.write_piece_owned(piece, data).await
+    }
+
     /// Reads `len` bytes at `offset` within `piece` (e.g. a 16 KiB block). The range
     /// must lie within the piece. Fails with [`StorageError::Missing`] if the bytes
     /// are not on disk.
@@ -359,6 +366,42 @@ impl Inner {
             let src = &data[start..start + span.length as usize];
             self.dirty.borrow_mut().insert(span.file_index);
             self.write_span(span.file_index, span.file_offset, src).await?;
+        }
+        self.written.borrow_mut().set(piece.0);
+        Ok(())
+    }
+
+    async fn write_piece_owned(&self, piece: PieceIndex, data: Vec<u8>) -> Result<(), StorageError> {
+        let size = self.piece_size_checked(piece)?;
+        let mut spans = self.layout.spans(piece, 0, size);
+        let (Some(span), None) = (spans.next(), spans.next()) else {
+            return self.write_piece(piece, &data).await;
+        };
+        if data.len() != size as usize {
+            return Err(StorageError::BadRange {
+                piece,
+                offset: 0,
+                len: data.len() as u64,
+                piece_size: size,
+            });
+        }
+        let path = &self.files[span.file_index].full;
+        let file = self
+            .file(span.file_index, true)
+            .await?
+            .ok_or_else(|| StorageError::Missing {
+                path: path.clone(),
+                offset: span.file_offset,
+                len: 0,
+            })?;
+        self.dirty.borrow_mut().insert(span.file_index);
+        let len = data.len();
+        let n = file
+            .write_at(data, span.file_offset)
+            .await
+            .map_err(|e| glommio_error(Op::Write, path, e))?;
+        if n != len {
+            return Err(io_error(Op::Write, path, std::io::ErrorKind::WriteZero.into()));
         }
         self.written.borrow_mut().set(piece.0);
         Ok(())

@@ -507,16 +507,29 @@ async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes)
     let ok = verify_piece(&data, &expected);
     task.hash_latency.borrow_mut().record(started.elapsed());
     if ok {
+        if task.engine.borrow().wants_good_copy(piece) {
+            task.engine.borrow_mut().compare_good_copy(piece, &data);
+        }
         let started = Instant::now();
-        if let Err(e) = task.storage.write_piece(piece, &data).await {
+        // The engine keeps no reference, so the buffer goes to the file without a copy.
+        let written = match data.try_into_mut() {
+            Ok(owned) => task.storage.write_piece_owned(piece, Vec::from(owned)).await,
+            Err(shared) => task.storage.write_piece(piece, &shared).await,
+        };
+        if let Err(e) = written {
             task.fail(format!("torrent {}: {e}", task.info_hash));
             return;
         }
         task.write_latency.borrow_mut().record(started.elapsed());
+        task.engine
+            .borrow_mut()
+            .piece_verified(piece, true, None, Instant::now());
     } else {
         tracing::warn!(torrent = %task.info_hash, piece = piece.0, "piece failed its hash check");
+        task.engine
+            .borrow_mut()
+            .piece_verified(piece, false, Some(data), Instant::now());
     }
-    task.engine.borrow_mut().piece_verified(piece, ok, Instant::now());
     task.dispatch();
 }
 

@@ -241,11 +241,11 @@ impl Torrent {
                 if piece_complete {
                     if let Some(buffer) = self.assembling.remove(&piece) {
                         let assembled = buffer.finish();
+                        self.verifying.insert(piece, assembled.block_from);
                         self.actions.push_back(Action::VerifyPiece {
                             piece,
-                            data: assembled.data.clone(),
+                            data: assembled.data,
                         });
-                        self.verifying.insert(piece, assembled);
                     }
                 }
             }

@@ -42,8 +42,9 @@ pub enum Action {
     /// Read this block from storage and send it to the peer as a PIECE message,
     /// after checking [`Torrent::take_serve`] (the peer may have cancelled it).
     ServeBlock { peer: PeerKey, block: BlockRef },
-    /// Every block of the piece arrived: hash it, write it if good, then call
-    /// [`Torrent::piece_verified`].
+    /// Every block of the piece arrived: hash it; if good, call
+    /// [`Torrent::compare_good_copy`] when [`Torrent::wants_good_copy`], write it, then
+    /// call [`Torrent::piece_verified`]. The engine keeps no reference to `data`.
     VerifyPiece { piece: PieceIndex, data: Bytes },
     /// Close the connection, then call [`Torrent::remove_peer`].
     Disconnect { peer: PeerKey, reason: DisconnectReason },
@@ -120,7 +121,9 @@ pub struct Torrent {
     choker: Choker,
     peers: BTreeMap<PeerKey, Peer>,
     assembling: HashMap<PieceIndex, PieceBuffer>,
-    verifying: HashMap<PieceIndex, AssembledPiece>,
+    /// Who sent each block of a piece out for hashing; the data itself is the
+    /// caller's, so it can hand the buffer to the disk write without a copy.
+    verifying: HashMap<PieceIndex, Vec<Option<Contributor>>>,
     failed_copies: HashMap<PieceIndex, AssembledPiece>,
     strikes: HashMap<PeerId, u32>,
     banned_addrs: HashSet<SocketAddr>,
@@ -338,20 +341,35 @@ impl Torrent {
         }
     }
 
-    /// The hash result of a piece handed out with [`Action::VerifyPiece`].
-    /// `ok` means it matched and is written to disk.
-    pub fn piece_verified(&mut self, piece: PieceIndex, ok: bool, now: Instant) {
-        let Some(assembled) = self.verifying.remove(&piece) else {
+    /// Whether a failed copy of this piece waits to be compared with the good one
+    /// (call [`Torrent::compare_good_copy`] before the good data is given away).
+    pub fn wants_good_copy(&self, piece: PieceIndex) -> bool {
+        self.failed_copies.contains_key(&piece)
+    }
+
+    /// Compares the good copy of a piece with the failed one kept earlier: the peers
+    /// whose blocks differed get a strike.
+    pub fn compare_good_copy(&mut self, piece: PieceIndex, good: &[u8]) {
+        if let Some(bad) = self.failed_copies.remove(&piece) {
+            for c in bad.culprits(good) {
+                self.strike(c, 1);
+            }
+        }
+    }
+
+    /// The hash result of a piece handed out with [`Action::VerifyPiece`]. `ok` means
+    /// it matched and is written to disk; when it did not, `failed_data` is that copy
+    /// (kept to find out later who sent the bad blocks).
+    pub fn piece_verified(&mut self, piece: PieceIndex, ok: bool, failed_data: Option<Bytes>, now: Instant) {
+        let Some(block_from) = self.verifying.remove(&piece) else {
             return;
         };
         self.picker.piece_verified(piece, ok);
+        let size = self.picker.piece_size(piece) as u64;
         if ok {
-            self.verified_bytes += assembled.data.len() as u64;
-            if let Some(bad) = self.failed_copies.remove(&piece) {
-                for c in bad.culprits(&assembled.data) {
-                    self.strike(c, 1);
-                }
-            }
+            self.verified_bytes += size;
+            // Compared already, or the caller chose not to: either way it is done with.
+            self.failed_copies.remove(&piece);
             let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
             for key in keys {
                 if self.peers.get(&key).is_some_and(|p| !p.has.get(piece.0)) {
@@ -363,11 +381,15 @@ impl Torrent {
             }
         } else {
             self.hash_failures += 1;
-            self.wasted += assembled.data.len() as u64;
+            self.wasted += size;
+            let assembled = AssembledPiece {
+                data: failed_data.unwrap_or_default(),
+                block_from,
+            };
             let contributors = assembled.contributors();
             if contributors.len() == 1 {
                 self.strike(contributors[0], 1);
-            } else if self.failed_copies.len() < MAX_FAILED_COPIES {
+            } else if !assembled.data.is_empty() && self.failed_copies.len() < MAX_FAILED_COPIES {
                 self.failed_copies.insert(piece, assembled);
             }
             self.refill_all(now);

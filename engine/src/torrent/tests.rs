@@ -166,11 +166,17 @@ impl Net {
             Action::VerifyPiece { piece, data } => {
                 let ok: [u8; 20] = Sha1::digest(&data).into();
                 let ok = ok == self.hashes[piece.0 as usize];
+                let torrent = &mut self.nodes[i].torrent;
                 if ok {
+                    if torrent.wants_good_copy(piece) {
+                        torrent.compare_good_copy(piece, &data);
+                    }
                     let start = piece.0 as usize * PIECE_LEN as usize;
                     self.nodes[i].disk[start..start + data.len()].copy_from_slice(&data);
+                    self.nodes[i].torrent.piece_verified(piece, true, None, self.now);
+                } else {
+                    torrent.piece_verified(piece, false, Some(data), self.now);
                 }
-                self.nodes[i].torrent.piece_verified(piece, ok, self.now);
             }
             Action::Disconnect { peer, reason } => {
                 if reason == DisconnectReason::Banned {

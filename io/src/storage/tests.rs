@@ -350,3 +350,34 @@ fn existing_longer_file_is_not_truncated_and_empty_torrent_works() {
         assert_eq!(std::fs::metadata(root.join("e/zero")).unwrap().len(), 0);
     });
 }
+
+#[test]
+fn owned_writes_match_borrowed_writes_and_recheck() {
+    // Pieces inside one file take the no-copy path; pieces across files fall back.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    run(move || async move {
+        let files = files();
+        let data = content(total(&files));
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
+        let n = st.layout().num_pieces();
+        for p in 0..n {
+            st.write_piece_owned(PieceIndex(p), piece_bytes(&data, p).to_vec())
+                .await
+                .unwrap();
+        }
+        let bad = st.write_piece_owned(PieceIndex(0), vec![0; 3]).await;
+        assert!(matches!(bad, Err(StorageError::BadRange { .. })), "{bad:?}");
+        for p in 0..n {
+            assert_eq!(
+                &st.read_piece(PieceIndex(p)).await.unwrap()[..],
+                piece_bytes(&data, p),
+                "piece {p}"
+            );
+        }
+        st.close().await.unwrap();
+        let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
+        let have = st.recheck(&hashes(&data), |_| {}).await.unwrap();
+        assert!(have.is_complete());
+    });
+}
