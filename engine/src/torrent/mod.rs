@@ -311,13 +311,9 @@ impl Torrent {
 
     /// Forgets a peer whose connection closed; its outstanding requests go back to the picker.
     pub fn remove_peer(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.peers.remove(&key) else {
+        let Some(peer) = self.forget_peer(key) else {
             return;
         };
-        self.picker.peer_lost(&peer.has);
-        for block in peer.pending.keys() {
-            self.picker.request_abandoned(*block);
-        }
         if !peer.pending.is_empty() {
             self.refill_all(now);
         }
@@ -400,7 +396,6 @@ impl Torrent {
     pub fn tick(&mut self, now: Instant) {
         let timeout = self.config.request_timeout;
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        let mut abandoned = false;
         for key in &keys {
             let Some(peer) = self.peers.get_mut(key) else {
                 continue;
@@ -420,7 +415,6 @@ impl Torrent {
                     peer: *key,
                     message: Message::Cancel(block),
                 });
-                abandoned = true;
             }
         }
         let due = self
@@ -429,7 +423,6 @@ impl Torrent {
         if due {
             self.run_choker(now);
         }
-        let _ = abandoned;
         self.refill_all(now);
     }
 
@@ -468,6 +461,17 @@ impl Torrent {
         self.remove_peer(peer, now);
     }
 
+    /// Drops a peer's state: its pieces leave the availability counts and its
+    /// outstanding requests go back to the picker.
+    fn forget_peer(&mut self, key: PeerKey) -> Option<Peer> {
+        let peer = self.peers.remove(&key)?;
+        self.picker.peer_lost(&peer.has);
+        for block in peer.pending.keys() {
+            self.picker.request_abandoned(*block);
+        }
+        Some(peer)
+    }
+
     fn strike(&mut self, who: Contributor, weight: u32) {
         if self.strikes.len() >= MAX_STRIKE_RECORDS && !self.strikes.contains_key(&who.id) {
             self.strikes.clear();
@@ -488,12 +492,7 @@ impl Torrent {
                     peer: key,
                     reason: DisconnectReason::Banned,
                 });
-                if let Some(peer) = self.peers.remove(&key) {
-                    self.picker.peer_lost(&peer.has);
-                    for block in peer.pending.keys() {
-                        self.picker.request_abandoned(*block);
-                    }
-                }
+                self.forget_peer(key);
             }
         }
     }
@@ -518,9 +517,7 @@ impl Torrent {
                     peer: key,
                     reason: DisconnectReason::BothSeeding,
                 });
-                if let Some(peer) = self.peers.remove(&key) {
-                    self.picker.peer_lost(&peer.has);
-                }
+                self.forget_peer(key);
             }
         }
     }
