@@ -224,10 +224,6 @@ async fn read_loop(
                 .decode(&mut buf)
                 .map_err(|source| PeerError::Wire { addr, source })?;
             let Some(message) = message else { break };
-            if let Message::Piece { data, .. } = &message {
-                task.payload_received
-                    .set(task.payload_received.get() + data.len() as u64);
-            }
             task.engine.borrow_mut().on_message(key, message, now);
         }
         task.dispatch();

@@ -126,8 +126,6 @@ pub struct TorrentTask {
     stopped: Cell<bool>,
     failed: RefCell<Option<String>>,
     events: EventSink,
-    /// Payload bytes taken off the wire for this torrent (for tests and status).
-    pub(crate) payload_received: Cell<u64>,
     pub(crate) download_limit: Option<RefCell<TokenBucket>>,
     pub(crate) upload_limit: Option<RefCell<TokenBucket>>,
     tracker: RefCell<Option<Rc<TrackerTask>>>,
@@ -201,7 +199,6 @@ impl TorrentTask {
             stopped: Cell::new(false),
             failed: RefCell::new(None),
             events,
-            payload_received: Cell::new(0),
             download_limit: setup
                 .download_limit
                 .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
@@ -259,10 +256,6 @@ impl TorrentTask {
         self.write_latency.borrow().summary()
     }
 
-    /// Payload bytes received from peers since start.
-    pub fn payload_received(&self) -> u64 {
-        self.payload_received.get()
-    }
 
     /// The error that stopped the torrent, if any.
     pub fn failure(&self) -> Option<String> {
