@@ -256,7 +256,6 @@ impl TorrentTask {
         self.write_latency.borrow().summary()
     }
 
-
     /// The error that stopped the torrent, if any.
     pub fn failure(&self) -> Option<String> {
         self.failed.borrow().clone()

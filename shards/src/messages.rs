@@ -49,6 +49,8 @@ pub enum ShardCommand {
 pub struct AdoptConnection {
     pub socket: TransferableSocket,
     pub addr: SocketAddr,
+    /// The torrent, parsed from `prefix` by the shard that accepted.
+    pub info_hash: InfoHash,
     /// The handshake bytes already read, up to and including the info-hash.
     pub prefix: [u8; HANDSHAKE_ROUTING_LEN],
 }

@@ -191,7 +191,8 @@ impl Shard {
     fn adopt(self: Rc<Self>, adopt: AdoptConnection) {
         let stream = adopt.socket.attach();
         glommio::spawn_local(async move {
-            self.serve_incoming(stream, adopt.addr, adopt.prefix).await;
+            self.serve_incoming(stream, adopt.addr, adopt.info_hash, adopt.prefix)
+                .await;
         })
         .detach();
     }
@@ -202,7 +203,7 @@ impl Shard {
             return;
         };
         match self.ctx.router.owner(&info_hash) {
-            Some(owner) if owner == self.ctx.id => self.serve_incoming(stream, addr, prefix).await,
+            Some(owner) if owner == self.ctx.id => self.serve_incoming(stream, addr, info_hash, prefix).await,
             Some(owner) => {
                 let Some(senders) = &self.senders else { return };
                 let socket = match TransferableSocket::detach(&stream) {
@@ -215,7 +216,15 @@ impl Shard {
                 drop(stream);
                 self.ctx.router.count_handover();
                 if senders
-                    .send_to(owner, AdoptConnection { socket, addr, prefix })
+                    .send_to(
+                        owner,
+                        AdoptConnection {
+                            socket,
+                            addr,
+                            info_hash,
+                            prefix,
+                        },
+                    )
                     .await
                     .is_err()
                 {
@@ -226,10 +235,13 @@ impl Shard {
         }
     }
 
-    async fn serve_incoming(&self, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
-        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else {
-            return;
-        };
+    async fn serve_incoming(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        info_hash: InfoHash,
+        prefix: [u8; HANDSHAKE_ROUTING_LEN],
+    ) {
         let task = self.torrents.borrow().get(&info_hash).cloned();
         let Some(task) = task else {
             // Owned here but still checking its data: not ready for peers yet.
