@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ccbt_tests::clients::{Client, Kind, Swarm};
-use ccbt_tests::{btbt_create, lines_of, Proc};
+use ccbt_tests::{btbt_create, lines_of, start_seeder, Proc};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -81,20 +81,7 @@ fn ccbt_downloader(torrent: &Path, out: &Path) -> Proc {
 
 /// ccbt seeding `torrent` from `data`; returns once it seeds.
 fn ccbt_seeder(torrent: &Path, data: &Path) -> Proc {
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            data.to_str().unwrap(),
-            "--seed",
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
-    p.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
-    p
+    start_seeder(&[torrent], data, &[]).0
 }
 
 fn finish_ccbt(p: &mut Proc, what: &str) {
@@ -141,27 +128,13 @@ fn ccbt_seeds_client_downloads(kind: Kind, shape: Shape) {
     } else {
         // It will not dial us: it announces first, and our first announce returns it.
         let d = kind.start_downloader(&torrent, &out, &swarm.opts());
-        wait_leechers(&swarm, 1);
+        swarm
+            .tracker
+            .wait_leechers(&swarm.info_hash, 1, Duration::from_secs(30));
         (d, ccbt_seeder(&torrent, &swarm.seed_dir))
     };
     wait_client(downloader.as_ref(), &format!("ccbt -> {}, {shape:?}", kind.name()));
     swarm.assert_copy(&out, Duration::from_secs(15));
-}
-
-/// Waits until the tracker has seen `n` downloaders announce.
-fn wait_leechers(swarm: &Swarm, n: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let scrape = swarm.tracker.scrape(&swarm.info_hash);
-        if scrape.incomplete >= n {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tracker never saw {n} leecher(s): {scrape:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 macro_rules! matrix {
@@ -206,7 +179,9 @@ fn mixed_swarm_ccbt_seeds_libtorrent_transmission_and_ccbt_at_once() {
     let (swarm, torrent) = swarm(Shape::NestedFiles);
     let t_out = swarm.out_dir("transmission");
     let transmission = Kind::Transmission.start_downloader(&torrent, &t_out, &swarm.opts());
-    wait_leechers(&swarm, 1);
+    swarm
+        .tracker
+        .wait_leechers(&swarm.info_hash, 1, Duration::from_secs(30));
     let _seeder = ccbt_seeder(&torrent, &swarm.seed_dir);
     let l_out = swarm.out_dir("libtorrent");
     let libtorrent = Kind::Libtorrent.start_downloader(&torrent, &l_out, &swarm.opts());

@@ -229,12 +229,22 @@ impl Opentracker {
     /// Waits until the tracker knows at least `seeders` seeders for `info_hash`:
     /// a client that announces after that is told about them. Panics after `timeout`.
     pub fn wait_seeders(&self, info_hash: &str, seeders: i64, timeout: Duration) {
+        self.wait_count(info_hash, "seeders", seeders, timeout, |s| s.complete);
+    }
+
+    /// Waits until the tracker knows at least `leechers` downloaders for `info_hash`
+    /// (a client that never dials tracker peers has announced). Panics after `timeout`.
+    pub fn wait_leechers(&self, info_hash: &str, leechers: i64, timeout: Duration) {
+        self.wait_count(info_hash, "leechers", leechers, timeout, |s| s.incomplete);
+    }
+
+    fn wait_count(&self, info_hash: &str, what: &str, n: i64, timeout: Duration, count: fn(&Scrape) -> i64) {
         let got = super::poll(timeout, Duration::from_millis(100), || {
-            (self.scrape(info_hash).complete >= seeders).then_some(())
+            (count(&self.scrape(info_hash)) >= n).then_some(())
         });
         assert!(
             got.is_some(),
-            "opentracker: fewer than {seeders} seeders announced {info_hash} within {timeout:?}: {:?}",
+            "opentracker: fewer than {n} {what} announced {info_hash} within {timeout:?}: {:?}",
             self.scrape(info_hash)
         );
     }
