@@ -194,6 +194,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
         download_dir: dir.to_path_buf(),
         config: TorrentConfig::default(),
         preallocation: Preallocation::Sparse,
+        direct_writes: true,
         peers,
         skipped_files: Vec::new(),
         download_limit: None,

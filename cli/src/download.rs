@@ -29,6 +29,8 @@ pub struct DownloadOptions {
     pub download_limit: Option<u64>,
     pub upload_limit: Option<u64>,
     pub preallocation: Preallocation,
+    /// Write piece data with `O_DIRECT` where possible (`--buffered-writes` turns it off).
+    pub direct_writes: bool,
     pub config: TorrentConfig,
 }
 
@@ -125,6 +127,7 @@ fn drive(
             download_dir: opts.output_dir.clone(),
             config: config.clone(),
             preallocation: opts.preallocation,
+            direct_writes: opts.direct_writes,
             peers: opts.peers.clone(),
             skipped_files: Vec::new(),
             download_limit: opts.download_limit,

@@ -58,6 +58,9 @@ pub struct TorrentSetup {
     pub download_dir: PathBuf,
     pub config: TorrentConfig,
     pub preallocation: Preallocation,
+    /// Write the page-aligned part of each piece with `O_DIRECT` (bypassing the
+    /// page cache) where the device and file system allow it.
+    pub direct_writes: bool,
     pub our_id: PeerId,
     /// Peers to dial (and redial while we still want data).
     pub peers: Vec<SocketAddr>,
@@ -153,6 +156,7 @@ impl TorrentTask {
             })
             .collect();
         let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;
+        storage.set_direct_writes(setup.direct_writes);
         let have = storage.recheck(&info.piece_hashes, |_| {}).await?;
         let info_hash = meta.info_hash;
         events(TorrentEvent::Checked {
@@ -503,19 +507,25 @@ async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes)
             task.engine.borrow_mut().compare_good_copy(piece, &data);
         }
         let started = Instant::now();
-        // The engine keeps no reference, so the buffer goes to the file without a copy.
+        // The engine keeps no reference, so the buffer is ours: the file takes it
+        // without a copy, or hands it back for the engine to reuse.
         let written = match data.try_into_mut() {
             Ok(owned) => task.storage.write_piece_owned(piece, Vec::from(owned)).await,
-            Err(shared) => task.storage.write_piece(piece, &shared).await,
+            Err(shared) => task.storage.write_piece(piece, &shared).await.map(|()| None),
         };
-        if let Err(e) = written {
-            task.fail(format!("torrent {}: {e}", task.info_hash));
-            return;
-        }
+        let spare = match written {
+            Ok(spare) => spare,
+            Err(e) => {
+                task.fail(format!("torrent {}: {e}", task.info_hash));
+                return;
+            }
+        };
         task.write_latency.borrow_mut().record(started.elapsed());
-        task.engine
-            .borrow_mut()
-            .piece_verified(piece, true, None, Instant::now());
+        let mut engine = task.engine.borrow_mut();
+        engine.piece_verified(piece, true, None, Instant::now());
+        if let Some(buf) = spare {
+            engine.recycle_piece_buffer(buf);
+        }
     } else {
         tracing::warn!(torrent = %task.info_hash, piece = piece.0, "piece failed its hash check");
         task.engine

@@ -20,6 +20,8 @@ pub struct AddTorrent {
     pub download_dir: PathBuf,
     pub config: TorrentConfig,
     pub preallocation: Preallocation,
+    /// Write aligned piece data with `O_DIRECT` where the disk allows it.
+    pub direct_writes: bool,
     /// Peers to dial.
     pub peers: Vec<SocketAddr>,
     /// File indices not to download.

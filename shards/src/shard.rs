@@ -162,6 +162,7 @@ impl Shard {
             download_dir: add.download_dir,
             config: add.config,
             preallocation: add.preallocation,
+            direct_writes: add.direct_writes,
             our_id: self.ctx.our_id,
             peers: add.peers,
             skipped_files: add.skipped_files,

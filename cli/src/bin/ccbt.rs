@@ -58,6 +58,11 @@ struct Args {
     /// Allocate the whole files up front instead of sparse files
     #[arg(long)]
     full_allocation: bool,
+    /// Write downloaded pieces through the page cache. By default the page-aligned
+    /// part of each piece is written with O_DIRECT where the disk allows it, which
+    /// costs less CPU and leaves the page cache to the data being served
+    #[arg(long)]
+    buffered_writes: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +150,7 @@ fn run(args: Args) -> Result<(), CliError> {
         shards: args.shards.unwrap_or_else(ccbt_cli::default_shards),
         download_limit: args.download_limit,
         upload_limit: args.upload_limit,
+        direct_writes: !args.buffered_writes,
         preallocation: if args.full_allocation {
             Preallocation::Full
         } else {

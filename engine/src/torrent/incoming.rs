@@ -231,7 +231,11 @@ impl Torrent {
         match self.picker.block_received(block) {
             BlockOutcome::Accepted { piece_complete } => {
                 let size = self.picker.piece_size(piece);
-                let buffer = self.assembling.entry(piece).or_insert_with(|| PieceBuffer::new(size));
+                let spares = &mut self.spares;
+                let buffer = self
+                    .assembling
+                    .entry(piece)
+                    .or_insert_with(|| PieceBuffer::new(spares.take(size)));
                 if !buffer.put(offset, &data, from) {
                     self.wasted += len;
                 }

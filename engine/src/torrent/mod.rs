@@ -26,7 +26,7 @@ use crate::latency::{LatencyRecorder, LatencySummary};
 use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use crate::wire::{ExtensionHandshake, Handshake, Message, EXTENDED_HANDSHAKE_ID};
-use assembly::{AssembledPiece, PieceBuffer};
+use assembly::{AssembledPiece, PieceBuffer, SpareBuffers};
 use peer::{Contributor, Peer};
 
 /// Most failed piece copies kept to find out later which peer sent bad data.
@@ -121,6 +121,8 @@ pub struct Torrent {
     choker: Choker,
     peers: BTreeMap<PeerKey, Peer>,
     assembling: HashMap<PieceIndex, PieceBuffer>,
+    /// Written pieces' buffers, for the next pieces.
+    spares: SpareBuffers,
     /// Who sent each block of a piece out for hashing; the data itself is the
     /// caller's, so it can hand the buffer to the disk write without a copy.
     verifying: HashMap<PieceIndex, Vec<Option<Contributor>>>,
@@ -162,6 +164,7 @@ impl Torrent {
             verified_bytes += picker.piece_size(PieceIndex(p)) as u64;
         }
         let choker = Choker::new(config.unchoke_slots);
+        let spares = SpareBuffers::new(params.piece_length);
         Torrent {
             params,
             config,
@@ -170,6 +173,7 @@ impl Torrent {
             choker,
             peers: BTreeMap::new(),
             assembling: HashMap::new(),
+            spares,
             verifying: HashMap::new(),
             failed_copies: HashMap::new(),
             strikes: HashMap::new(),
@@ -497,8 +501,22 @@ impl Torrent {
         }
     }
 
+    /// Hands back the buffer of a piece handed out with [`Action::VerifyPiece`] once
+    /// the caller is done with it (hashed and written), so the next piece reuses it.
+    pub fn recycle_piece_buffer(&mut self, buf: Vec<u8>) {
+        if !self.completed_emitted {
+            self.spares.give(buf);
+        }
+    }
+
+    /// How many piece buffers wait for reuse.
+    pub fn spare_buffer_count(&self) -> usize {
+        self.spares.len()
+    }
+
     fn on_complete(&mut self) {
         self.completed_emitted = true;
+        self.spares.clear();
         self.actions.push_back(Action::Completed);
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {

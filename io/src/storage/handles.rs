@@ -3,25 +3,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use glommio::io::BufferedFile;
-
 /// One open file and how it was opened.
-struct Slot {
-    file: Rc<BufferedFile>,
+struct Slot<F> {
+    file: Rc<F>,
     writable: bool,
     tick: u64,
 }
 
 /// Open handles by file index, at most `max` of them (in-flight operations may
 /// briefly keep an evicted handle alive; its fd closes when they finish).
-pub(crate) struct Handles {
-    slots: HashMap<usize, Slot>,
+pub(crate) struct Handles<F> {
+    slots: HashMap<usize, Slot<F>>,
     by_age: BTreeMap<u64, usize>,
     tick: u64,
     max: usize,
 }
 
-impl Handles {
+impl<F> Handles<F> {
     pub(crate) fn new(max: usize) -> Self {
         Handles {
             slots: HashMap::new(),
@@ -36,13 +34,13 @@ impl Handles {
     }
 
     /// Changes the bound; returns handles to close now.
-    pub(crate) fn set_max(&mut self, max: usize) -> Vec<Rc<BufferedFile>> {
+    pub(crate) fn set_max(&mut self, max: usize) -> Vec<Rc<F>> {
         self.max = max.max(1);
         self.evict_over_bound()
     }
 
     /// The open handle of `index`, if it is open and writable when `write` is asked.
-    pub(crate) fn get(&mut self, index: usize, write: bool) -> Option<Rc<BufferedFile>> {
+    pub(crate) fn get(&mut self, index: usize, write: bool) -> Option<Rc<F>> {
         self.tick += 1;
         let tick = self.tick;
         let slot = self.slots.get_mut(&index)?;
@@ -57,12 +55,7 @@ impl Handles {
 
     /// Adds a freshly opened handle (replacing a weaker or concurrent one) and
     /// returns the handle to use plus the handles to close.
-    pub(crate) fn insert(
-        &mut self,
-        index: usize,
-        file: BufferedFile,
-        writable: bool,
-    ) -> (Rc<BufferedFile>, Vec<Rc<BufferedFile>>) {
+    pub(crate) fn insert(&mut self, index: usize, file: F, writable: bool) -> (Rc<F>, Vec<Rc<F>>) {
         let mut to_close = Vec::new();
         // Another task may have opened it while we awaited; keep the better one.
         if let Some(existing) = self.get(index, writable) {
@@ -88,12 +81,12 @@ impl Handles {
     }
 
     /// Removes every handle; returns them to close.
-    pub(crate) fn drain(&mut self) -> Vec<(usize, Rc<BufferedFile>)> {
+    pub(crate) fn drain(&mut self) -> Vec<(usize, Rc<F>)> {
         self.by_age.clear();
         self.slots.drain().map(|(i, s)| (i, s.file)).collect()
     }
 
-    fn evict_over_bound(&mut self) -> Vec<Rc<BufferedFile>> {
+    fn evict_over_bound(&mut self) -> Vec<Rc<F>> {
         let mut out = Vec::new();
         while self.slots.len() > self.max {
             let Some((_, index)) = self.by_age.pop_first() else {
