@@ -451,9 +451,14 @@ impl Inner {
         let Some(file) = self.direct_file(index).await? else {
             return Ok(false);
         };
-        let mut buf = file.alloc_dma_buffer(src.len());
+        let mut buf = direct::take_buffer(&file, src.len());
         buf.as_bytes_mut().copy_from_slice(src);
-        let n = match file.write_at(buf, pos).await.map_err(from_glommio) {
+        let buf = Rc::new(buf);
+        let written = file.write_rc_at(buf.clone(), pos).await.map_err(from_glommio);
+        if let Ok(buf) = Rc::try_unwrap(buf) {
+            direct::give_buffer(buf);
+        }
+        let n = match written {
             Ok(n) => n,
             Err(e) if direct::is_unsupported(&e) => {
                 tracing::info!(?path, "direct writes off for this torrent: {e}");

@@ -45,9 +45,9 @@ impl PieceBuffer {
 }
 
 /// Bytes of finished piece buffers a torrent keeps for reuse.
-const SPARE_BYTES: usize = 32 << 20;
+const SPARE_BYTES: usize = 64 << 20;
 /// At most this many, whatever the piece size.
-const MAX_SPARES: usize = 16;
+const MAX_SPARES: usize = 64;
 
 /// Piece buffers handed back after their piece was written, reused so a download
 /// does not allocate, zero and page-fault a fresh buffer for every piece (measured:
@@ -159,7 +159,7 @@ mod tests {
         for _ in 0..5 {
             big.give(vec![0; 16 << 20]);
         }
-        assert_eq!(big.len(), 2);
+        assert_eq!(big.len(), 4);
         let mut small = SpareBuffers::new(16 << 10);
         for _ in 0..100 {
             small.give(vec![0; 16 << 10]);
