@@ -67,10 +67,12 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use ccbt_engine::file_layout::{FileLayout, LayoutError};
+use ccbt_engine::piece_memory::PieceData;
 use ccbt_engine::{Bitfield, PieceIndex};
-use glommio::io::{BufferedFile, DmaFile, OpenOptions};
+use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions};
 
 use direct::DirectMode;
+pub use direct::DmaPiece;
 pub use error::StorageError;
 use error::{from_glommio, glommio_error, io_error, Op};
 use handles::Handles;
@@ -268,6 +270,28 @@ impl Storage {
         self.inner.write_piece_owned(piece, data).await
     }
 
+    /// Writes a whole piece handed out by the engine, in whatever memory it was
+    /// assembled in: a [`DmaPiece`] that is one aligned span goes to the device as
+    /// it is, a `Vec` as [`Storage::write_piece_owned`] does. Returns the buffer
+    /// when it is still whole, for the engine to reuse.
+    pub async fn write_piece_data(
+        &self,
+        piece: PieceIndex,
+        data: PieceData,
+    ) -> Result<Option<PieceData>, StorageError> {
+        let data = match data.downcast::<DmaPiece>() {
+            Ok(dma) => return Ok(self.inner.write_piece_dma(piece, dma).await?.map(PieceData::new)),
+            Err(data) => data,
+        };
+        match data.downcast::<Vec<u8>>() {
+            Ok(vec) => Ok(self.inner.write_piece_owned(piece, vec).await?.map(PieceData::from)),
+            Err(data) => {
+                self.inner.write_piece(piece, &data).await?;
+                Ok(Some(data))
+            }
+        }
+    }
+
     /// Reads `len` bytes at `offset` within `piece` (e.g. a 16 KiB block). The range
     /// must lie within the piece. Fails with [`StorageError::Missing`] if the bytes
     /// are not on disk.
@@ -434,9 +458,72 @@ impl Inner {
         Ok(())
     }
 
-    /// Writes `src` (aligned offset and length) with `O_DIRECT`. `Ok(false)`: direct
-    /// writes are not possible here (now switched off); nothing was written.
+    /// Writes a piece assembled in DMA memory: straight to the device when it is
+    /// one aligned span, else like [`Inner::write_piece`]. The buffer comes back
+    /// unless the write still holds it.
+    async fn write_piece_dma(&self, piece: PieceIndex, dma: DmaPiece) -> Result<Option<DmaPiece>, StorageError> {
+        let size = self.piece_size_checked(piece)?;
+        let mut spans = self.layout.spans(piece, 0, size);
+        let whole = match (spans.next(), spans.next()) {
+            (Some(span), None) if dma.0.len() == size as usize => {
+                let split = direct::split_span(span.file_offset, u64::from(span.length));
+                (split
+                    == Some(direct::DirectSplit {
+                        head: 0,
+                        body: u64::from(span.length),
+                    }))
+                .then_some(span)
+            }
+            _ => None,
+        };
+        let Some(span) = whole.filter(|_| self.direct.get() != DirectMode::Off) else {
+            self.write_piece(piece, dma.0.as_bytes()).await?;
+            return Ok(Some(dma));
+        };
+        self.dirty.borrow_mut().insert(span.file_index);
+        let buf = Rc::new(dma.0);
+        match self.submit_direct(span.file_index, span.file_offset, &buf).await? {
+            None => {
+                self.write_span(span.file_index, span.file_offset, buf.as_bytes())
+                    .await?
+            }
+            Some(n) if n < buf.len() => {
+                self.write_span(span.file_index, span.file_offset + n as u64, &buf.as_bytes()[n..])
+                    .await?
+            }
+            Some(_) => {}
+        }
+        self.written.borrow_mut().set(piece.0);
+        Ok(Rc::try_unwrap(buf).ok().map(DmaPiece))
+    }
+
+    /// Writes `src` (aligned offset and length) with `O_DIRECT` through a pooled DMA
+    /// buffer. `Ok(false)`: direct writes are not possible here (now switched off);
+    /// nothing was written.
     async fn write_direct(&self, index: usize, pos: u64, src: &[u8]) -> Result<bool, StorageError> {
+        if !self.direct_ready().await {
+            return Ok(false);
+        }
+        let mut buf = direct::take_buffer(src.len());
+        buf.as_bytes_mut().copy_from_slice(src);
+        let buf = Rc::new(buf);
+        let written = self.submit_direct(index, pos, &buf).await;
+        if let Ok(buf) = Rc::try_unwrap(buf) {
+            direct::give_buffer(buf);
+        }
+        match written? {
+            None => Ok(false),
+            Some(n) => {
+                if n < src.len() {
+                    self.write_span(index, pos + n as u64, &src[n..]).await?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Whether direct writes are on, checking the device on first use.
+    async fn direct_ready(&self) -> bool {
         if self.direct.get() == DirectMode::Untried {
             let works = direct::device_supports_direct(&self.root).await;
             // Another write may have settled it meanwhile; `Off` stays off.
@@ -444,36 +531,30 @@ impl Inner {
                 self.direct.set(if works { DirectMode::On } else { DirectMode::Off });
             }
         }
-        if self.direct.get() != DirectMode::On {
-            return Ok(false);
+        self.direct.get() == DirectMode::On
+    }
+
+    /// Writes `buf` (aligned offset and length) at `pos` of file `index` with
+    /// `O_DIRECT`: `Ok(Some(n))` bytes written (n > 0), `Ok(None)` when direct writes
+    /// are not possible here (now switched off; nothing was written).
+    async fn submit_direct(&self, index: usize, pos: u64, buf: &Rc<DmaBuffer>) -> Result<Option<usize>, StorageError> {
+        if !self.direct_ready().await {
+            return Ok(None);
         }
         let path = &self.files[index].full;
         let Some(file) = self.direct_file(index).await? else {
-            return Ok(false);
+            return Ok(None);
         };
-        let mut buf = direct::take_buffer(&file, src.len());
-        buf.as_bytes_mut().copy_from_slice(src);
-        let buf = Rc::new(buf);
-        let written = file.write_rc_at(buf.clone(), pos).await.map_err(from_glommio);
-        if let Ok(buf) = Rc::try_unwrap(buf) {
-            direct::give_buffer(buf);
-        }
-        let n = match written {
-            Ok(n) => n,
+        match file.write_rc_at(buf.clone(), pos).await.map_err(from_glommio) {
+            Ok(0) => Err(io_error(Op::Write, path, std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => Ok(Some(n)),
             Err(e) if direct::is_unsupported(&e) => {
                 tracing::info!(?path, "direct writes off for this torrent: {e}");
                 self.direct.set(DirectMode::Off);
-                return Ok(false);
+                Ok(None)
             }
-            Err(e) => return Err(io_error(Op::Write, path, e)),
-        };
-        if n == 0 {
-            return Err(io_error(Op::Write, path, std::io::ErrorKind::WriteZero.into()));
+            Err(e) => Err(io_error(Op::Write, path, e)),
         }
-        if n < src.len() {
-            self.write_span(index, pos + n as u64, &src[n..]).await?;
-        }
-        Ok(true)
     }
 
     /// The direct handle of file `index`, opening (and creating) it if needed.

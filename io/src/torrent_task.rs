@@ -13,6 +13,7 @@ use bytes::Bytes;
 use ccbt_engine::latency::{LatencyRecorder, LatencySummary};
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::peer_book::PeerBook;
+use ccbt_engine::piece_memory::{PieceData, PooledPieceAllocator};
 use ccbt_engine::piece_picker::PiecePriority;
 use ccbt_engine::rate_limiter::TokenBucket;
 use ccbt_engine::torrent::{Action, DisconnectReason, Torrent, TorrentConfig, TorrentParams, TorrentStats};
@@ -23,7 +24,7 @@ use glommio::channels::local_channel::{self, LocalSender};
 use crate::peer_connection::PeerError;
 use crate::piece_hasher::verify_piece;
 use crate::read_cache::ReadCache;
-use crate::storage::{Preallocation, Storage, StorageError, StorageFile};
+use crate::storage::{DmaPiece, Preallocation, Storage, StorageError, StorageFile};
 use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
 use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 
@@ -181,6 +182,13 @@ impl TorrentTask {
             setup.our_id.0[19],
         ]);
         let mut engine = Torrent::new(params, &have, setup.config, setup.our_id, seed, Instant::now());
+        if setup.direct_writes {
+            // Pieces assembled in page-aligned memory go to the disk without a copy.
+            engine.set_piece_allocator(Box::new(PooledPieceAllocator::new(
+                info.piece_length,
+                DmaPiece::allocate,
+            )));
+        }
         if !setup.skipped_files.is_empty() {
             apply_skipped_files(&mut engine, &meta, &setup.skipped_files);
         }
@@ -495,7 +503,7 @@ fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize])
     }
 }
 
-async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes) {
+async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) {
     let Some(expected) = task.meta.info.piece_hashes.get(piece.0 as usize).copied() else {
         return;
     };
@@ -507,12 +515,9 @@ async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: Bytes)
             task.engine.borrow_mut().compare_good_copy(piece, &data);
         }
         let started = Instant::now();
-        // The engine keeps no reference, so the buffer is ours: the file takes it
-        // without a copy, or hands it back for the engine to reuse.
-        let written = match data.try_into_mut() {
-            Ok(owned) => task.storage.write_piece_owned(piece, Vec::from(owned)).await,
-            Err(shared) => task.storage.write_piece(piece, &shared).await.map(|()| None),
-        };
+        // The engine keeps no reference, so the buffer is ours: the file takes it,
+        // or hands it back for the engine to reuse.
+        let written = task.storage.write_piece_data(piece, data).await;
         let spare = match written {
             Ok(spare) => spare,
             Err(e) => {

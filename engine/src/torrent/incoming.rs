@@ -231,11 +231,11 @@ impl Torrent {
         match self.picker.block_received(block) {
             BlockOutcome::Accepted { piece_complete } => {
                 let size = self.picker.piece_size(piece);
-                let spares = &mut self.spares;
+                let allocator = &mut self.allocator;
                 let buffer = self
                     .assembling
                     .entry(piece)
-                    .or_insert_with(|| PieceBuffer::new(spares.take(size)));
+                    .or_insert_with(|| PieceBuffer::new(allocator.allocate(size as usize)));
                 if !buffer.put(offset, &data, from) {
                     self.wasted += len;
                 }

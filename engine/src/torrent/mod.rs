@@ -23,10 +23,11 @@ pub use config::TorrentConfig;
 use crate::bitfield::Bitfield;
 use crate::choker::{ChokeCandidate, Choker, CHOKE_INTERVAL};
 use crate::latency::{LatencyRecorder, LatencySummary};
+use crate::piece_memory::{PieceAllocator, PieceData, VecPieceAllocator};
 use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use crate::wire::{ExtensionHandshake, Handshake, Message, EXTENDED_HANDSHAKE_ID};
-use assembly::{AssembledPiece, PieceBuffer, SpareBuffers};
+use assembly::{AssembledPiece, PieceBuffer};
 use peer::{Contributor, Peer};
 
 /// Most failed piece copies kept to find out later which peer sent bad data.
@@ -35,7 +36,7 @@ const MAX_FAILED_COPIES: usize = 32;
 const MAX_STRIKE_RECORDS: usize = 4096;
 
 /// Something the io layer must do for the torrent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send this message to the peer.
     Send { peer: PeerKey, message: Message },
@@ -45,7 +46,7 @@ pub enum Action {
     /// Every block of the piece arrived: hash it; if good, call
     /// [`Torrent::compare_good_copy`] when [`Torrent::wants_good_copy`], write it, then
     /// call [`Torrent::piece_verified`]. The engine keeps no reference to `data`.
-    VerifyPiece { piece: PieceIndex, data: Bytes },
+    VerifyPiece { piece: PieceIndex, data: PieceData },
     /// Close the connection, then call [`Torrent::remove_peer`].
     Disconnect { peer: PeerKey, reason: DisconnectReason },
     /// Every wanted piece is verified.
@@ -121,8 +122,8 @@ pub struct Torrent {
     choker: Choker,
     peers: BTreeMap<PeerKey, Peer>,
     assembling: HashMap<PieceIndex, PieceBuffer>,
-    /// Written pieces' buffers, for the next pieces.
-    spares: SpareBuffers,
+    /// Where piece buffers come from, and written ones go back to.
+    allocator: Box<dyn PieceAllocator>,
     /// Who sent each block of a piece out for hashing; the data itself is the
     /// caller's, so it can hand the buffer to the disk write without a copy.
     verifying: HashMap<PieceIndex, Vec<Option<Contributor>>>,
@@ -164,7 +165,7 @@ impl Torrent {
             verified_bytes += picker.piece_size(PieceIndex(p)) as u64;
         }
         let choker = Choker::new(config.unchoke_slots);
-        let spares = SpareBuffers::new(params.piece_length);
+        let allocator = Box::new(VecPieceAllocator::vecs(params.piece_length));
         Torrent {
             params,
             config,
@@ -173,7 +174,7 @@ impl Torrent {
             choker,
             peers: BTreeMap::new(),
             assembling: HashMap::new(),
-            spares,
+            allocator,
             verifying: HashMap::new(),
             failed_copies: HashMap::new(),
             strikes: HashMap::new(),
@@ -360,7 +361,7 @@ impl Torrent {
     /// The hash result of a piece handed out with [`Action::VerifyPiece`]. `ok` means
     /// it matched and is written to disk; when it did not, `failed_data` is that copy
     /// (kept to find out later who sent the bad blocks).
-    pub fn piece_verified(&mut self, piece: PieceIndex, ok: bool, failed_data: Option<Bytes>, now: Instant) {
+    pub fn piece_verified(&mut self, piece: PieceIndex, ok: bool, failed_data: Option<PieceData>, now: Instant) {
         let Some(block_from) = self.verifying.remove(&piece) else {
             return;
         };
@@ -501,22 +502,23 @@ impl Torrent {
         }
     }
 
-    /// Hands back the buffer of a piece handed out with [`Action::VerifyPiece`] once
-    /// the caller is done with it (hashed and written), so the next piece reuses it.
-    pub fn recycle_piece_buffer(&mut self, buf: Vec<u8>) {
-        if !self.completed_emitted {
-            self.spares.give(buf);
-        }
+    /// Where piece buffers come from (default: `Vec`s, see [`VecPieceAllocator`]).
+    /// Set it before the first piece arrives.
+    pub fn set_piece_allocator(&mut self, allocator: Box<dyn PieceAllocator>) {
+        self.allocator = allocator;
     }
 
-    /// How many piece buffers wait for reuse.
-    pub fn spare_buffer_count(&self) -> usize {
-        self.spares.len()
+    /// Hands back the buffer of a piece handed out with [`Action::VerifyPiece`] once
+    /// the caller is done with it (hashed and written), so the next piece reuses it.
+    pub fn recycle_piece_buffer(&mut self, data: PieceData) {
+        if !self.completed_emitted {
+            self.allocator.release(data);
+        }
     }
 
     fn on_complete(&mut self) {
         self.completed_emitted = true;
-        self.spares.clear();
+        self.allocator.clear();
         self.actions.push_back(Action::Completed);
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {

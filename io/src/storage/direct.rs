@@ -67,6 +67,31 @@ pub(crate) enum DirectMode {
     Off,
 }
 
+/// A piece buffer in page-aligned memory: the engine assembles pieces in these
+/// (through a `PooledPieceAllocator`), and a piece that is one aligned span of a
+/// file goes to the device as it is, without a copy.
+pub struct DmaPiece(pub(crate) DmaBuffer);
+
+impl DmaPiece {
+    /// A zeroed buffer of `len` bytes (zeroing also faults its pages in once).
+    pub fn allocate(len: usize) -> DmaPiece {
+        let mut buf = glommio::allocate_dma_buffer_global(len.max(1));
+        buf.as_bytes_mut().fill(0);
+        buf.trim_to_size(len);
+        DmaPiece(buf)
+    }
+}
+
+impl ccbt_engine::piece_memory::PieceMemory for DmaPiece {
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.0.as_bytes_mut()
+    }
+}
+
 /// Bytes of DMA buffers an executor keeps for reuse.
 const POOL_BYTES: usize = 16 << 20;
 
@@ -79,20 +104,20 @@ thread_local! {
     static POOLED_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// A DMA buffer of `len` bytes: a pooled one, else a new one from `file`.
+/// A DMA buffer of `len` bytes: a pooled one, else a new one.
 ///
 /// glommio's own arena (10 MiB per executor) is too small for a download's
 /// pieces; past it every buffer is a fresh allocation whose pages fault in as
 /// they are filled (measured: 78% of a 1 GiB download's 85,000 page faults; with
 /// the pool, 35,000 in all).
-pub(crate) fn take_buffer(file: &DmaFile, len: usize) -> DmaBuffer {
+pub(crate) fn take_buffer(len: usize) -> DmaBuffer {
     let pooled = BUFFER_POOL.with(|p| p.borrow_mut().get_mut(&len).and_then(Vec::pop));
     match pooled {
         Some(buf) => {
             POOLED_BYTES.with(|b| b.set(b.get().saturating_sub(len)));
             buf
         }
-        None => file.alloc_dma_buffer(len),
+        None => glommio::allocate_dma_buffer(len),
     }
 }
 

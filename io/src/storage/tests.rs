@@ -466,3 +466,51 @@ fn direct_writes_land_byte_identical_across_unaligned_files() {
 fn buffered_writes_when_direct_is_off() {
     write_and_compare(false);
 }
+
+#[test]
+fn dma_pieces_go_to_disk_and_come_back_for_reuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let on_disk = root.clone();
+    run(move || async move {
+        // One file of three whole 256 KiB pieces and a short one, then a file the
+        // last piece spills into.
+        let files = vec![
+            StorageFile {
+                path: "one.bin".into(),
+                length: 3 * u64::from(DIRECT_PL) + 70_000,
+            },
+            StorageFile {
+                path: "two.bin".into(),
+                length: 50_000,
+            },
+        ];
+        let data = content(total(&files));
+        let st = Storage::open(&root, &files, DIRECT_PL, Preallocation::Sparse)
+            .await
+            .unwrap();
+        let n = st.layout().num_pieces();
+        assert_eq!(n, 4);
+        for p in 0..n {
+            let start = p as usize * DIRECT_PL as usize;
+            let bytes = &data[start..(start + DIRECT_PL as usize).min(data.len())];
+            let mut piece = DmaPiece::allocate(bytes.len());
+            ccbt_engine::piece_memory::PieceMemory::bytes_mut(&mut piece).copy_from_slice(bytes);
+            let back = st.write_piece_data(PieceIndex(p), PieceData::new(piece)).await.unwrap();
+            let back = back.expect("a DMA piece comes back whole");
+            assert!(&back[..] == bytes, "piece {p} came back changed");
+            assert!(
+                back.downcast::<DmaPiece>().is_ok(),
+                "piece {p} came back as another type"
+            );
+        }
+        assert!(st.writes_direct());
+        st.close().await.unwrap();
+        let mut at = 0usize;
+        for f in &files {
+            let bytes = std::fs::read(on_disk.join(&f.path)).unwrap();
+            assert!(bytes == data[at..at + f.length as usize], "{:?} differs", f.path);
+            at += f.length as usize;
+        }
+    });
+}
