@@ -103,6 +103,32 @@ pub trait PieceAllocator {
     fn clear(&mut self);
 }
 
+/// Hashes one piece as its blocks arrive, in order, while they are still in the
+/// CPU cache. The host may supply its own (the io layer times each update for its
+/// hash-latency histogram, as the engine has no clock); the default is plain SHA-1.
+pub trait PieceHasher {
+    fn update(&mut self, bytes: &[u8]);
+    fn finish(self: Box<Self>) -> [u8; 20];
+}
+
+impl PieceHasher for sha1::Sha1 {
+    fn update(&mut self, bytes: &[u8]) {
+        sha1::Digest::update(self, bytes);
+    }
+
+    fn finish(self: Box<Self>) -> [u8; 20] {
+        sha1::Digest::finalize(*self).into()
+    }
+}
+
+/// Makes a [`PieceHasher`] for each piece a torrent starts assembling.
+pub type PieceHasherFactory = Box<dyn Fn() -> Box<dyn PieceHasher>>;
+
+/// The default: SHA-1, untimed.
+pub fn sha1_hashers() -> PieceHasherFactory {
+    Box::new(|| Box::new(<sha1::Sha1 as sha1::Digest>::new()))
+}
+
 /// Bytes of buffers a [`PooledPieceAllocator`] keeps for reuse.
 const SPARE_BYTES: usize = 64 << 20;
 /// At most this many, whatever the piece size.

@@ -3,6 +3,12 @@
 //! Uses the `sha1` crate with its `asm` feature, which picks the CPU's SHA
 //! extensions when present (see the storage bench for the measured rate).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use ccbt_engine::latency::LatencyRecorder;
+use ccbt_engine::piece_memory::{PieceHasher, PieceHasherFactory};
 use sha1::{Digest, Sha1};
 
 /// The SHA-1 digest of `data`.
@@ -15,24 +21,41 @@ pub fn verify_piece(data: &[u8], expected: &[u8; 20]) -> bool {
     sha1_piece(data) == *expected
 }
 
-/// Incremental SHA-1 over a piece that arrives in parts (e.g. file spans).
-#[derive(Clone, Default)]
-pub struct PieceHasher(Sha1);
+/// SHA-1 of one piece that adds up the time spent hashing it, block by block,
+/// and records the sum as the piece's hash latency when done.
+pub struct TimedSha1 {
+    sha: Sha1,
+    spent: Duration,
+    recorder: Rc<RefCell<LatencyRecorder>>,
+}
 
-impl PieceHasher {
-    /// A hasher with no input yet.
-    pub fn new() -> Self {
-        PieceHasher(Sha1::new())
+impl TimedSha1 {
+    pub fn new(recorder: Rc<RefCell<LatencyRecorder>>) -> Self {
+        TimedSha1 {
+            sha: Sha1::new(),
+            spent: Duration::ZERO,
+            recorder,
+        }
     }
 
-    /// Feeds the next bytes of the piece.
-    pub fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
+    /// A factory for the engine's [`Torrent::set_piece_hasher`](ccbt_engine::torrent::Torrent::set_piece_hasher).
+    pub fn factory(recorder: Rc<RefCell<LatencyRecorder>>) -> PieceHasherFactory {
+        Box::new(move || Box::new(TimedSha1::new(recorder.clone())))
+    }
+}
+
+impl PieceHasher for TimedSha1 {
+    fn update(&mut self, bytes: &[u8]) {
+        let started = Instant::now();
+        Digest::update(&mut self.sha, bytes);
+        self.spent += started.elapsed();
     }
 
-    /// The digest of everything fed so far.
-    pub fn finish(self) -> [u8; 20] {
-        self.0.finalize().into()
+    fn finish(self: Box<Self>) -> [u8; 20] {
+        let started = Instant::now();
+        let digest = self.sha.finalize().into();
+        self.recorder.borrow_mut().record(self.spent + started.elapsed());
+        digest
     }
 }
 
@@ -50,9 +73,11 @@ mod tests {
         assert_eq!(sha1_piece(b"abc"), abc);
         assert!(verify_piece(b"abc", &abc));
         assert!(!verify_piece(b"abd", &abc));
-        let mut h = PieceHasher::new();
+        let recorder = Rc::new(RefCell::new(LatencyRecorder::new()));
+        let mut h = Box::new(TimedSha1::new(recorder.clone()));
         h.update(b"a");
         h.update(b"bc");
         assert_eq!(h.finish(), abc);
+        assert_eq!(recorder.borrow().summary().count, 1, "one piece timed");
     }
 }

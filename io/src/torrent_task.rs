@@ -22,7 +22,7 @@ use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use glommio::channels::local_channel::{self, LocalSender};
 
 use crate::peer_connection::PeerError;
-use crate::piece_hasher::verify_piece;
+use crate::piece_hasher::TimedSha1;
 use crate::read_cache::ReadCache;
 use crate::storage::{DmaPiece, Preallocation, Storage, StorageError, StorageFile};
 use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
@@ -134,7 +134,7 @@ pub struct TorrentTask {
     pub(crate) upload_limit: Option<RefCell<TokenBucket>>,
     tracker: RefCell<Option<Rc<TrackerTask>>>,
     /// Time to SHA-1 one piece.
-    hash_latency: RefCell<LatencyRecorder>,
+    hash_latency: Rc<RefCell<LatencyRecorder>>,
     /// Time to write one verified piece to storage (successful writes only).
     write_latency: RefCell<LatencyRecorder>,
 }
@@ -182,6 +182,8 @@ impl TorrentTask {
             setup.our_id.0[19],
         ]);
         let mut engine = Torrent::new(params, &have, setup.config, setup.our_id, seed, Instant::now());
+        let hash_latency = Rc::new(RefCell::new(LatencyRecorder::new()));
+        engine.set_piece_hasher(TimedSha1::factory(hash_latency.clone()));
         if setup.direct_writes {
             // Pieces assembled in page-aligned memory go to the disk without a copy.
             engine.set_piece_allocator(Box::new(PooledPieceAllocator::new(
@@ -218,7 +220,7 @@ impl TorrentTask {
                 .upload_limit
                 .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
             tracker: RefCell::new(None),
-            hash_latency: RefCell::new(LatencyRecorder::new()),
+            hash_latency,
             write_latency: RefCell::new(LatencyRecorder::new()),
         });
         let tiers = tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list);
@@ -354,8 +356,8 @@ impl TorrentTask {
             match action {
                 Action::Send { peer, message } => self.to_peer(peer, Outgoing::Message(message)),
                 Action::ServeBlock { peer, block } => self.to_peer(peer, Outgoing::Serve(block)),
-                Action::VerifyPiece { piece, data } => {
-                    glommio::spawn_local(verify_and_write(self.clone(), piece, data)).detach();
+                Action::VerifyPiece { piece, data, digest } => {
+                    glommio::spawn_local(verify_and_write(self.clone(), piece, data, digest)).detach();
                 }
                 Action::Disconnect { peer, reason } => {
                     tracing::debug!(torrent = %self.info_hash, ?peer, ?reason, "disconnecting peer");
@@ -503,13 +505,11 @@ fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize])
     }
 }
 
-async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) {
+async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData, digest: [u8; 20]) {
     let Some(expected) = task.meta.info.piece_hashes.get(piece.0 as usize).copied() else {
         return;
     };
-    let started = Instant::now();
-    let ok = verify_piece(&data, &expected);
-    task.hash_latency.borrow_mut().record(started.elapsed());
+    let ok = digest == expected;
     if ok {
         if task.engine.borrow().wants_good_copy(piece) {
             task.engine.borrow_mut().compare_good_copy(piece, &data);

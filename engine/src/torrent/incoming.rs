@@ -231,11 +231,11 @@ impl Torrent {
         match self.picker.block_received(block) {
             BlockOutcome::Accepted { piece_complete } => {
                 let size = self.picker.piece_size(piece);
-                let allocator = &mut self.allocator;
+                let (allocator, hashers) = (&mut self.allocator, &self.hashers);
                 let buffer = self
                     .assembling
                     .entry(piece)
-                    .or_insert_with(|| PieceBuffer::new(allocator.allocate(size as usize)));
+                    .or_insert_with(|| PieceBuffer::new(allocator.allocate(size as usize), hashers()));
                 if !buffer.put(offset, &data, from) {
                     self.wasted += len;
                 }
@@ -244,10 +244,11 @@ impl Torrent {
                 }
                 if piece_complete {
                     if let Some(buffer) = self.assembling.remove(&piece) {
-                        let assembled = buffer.finish();
+                        let (assembled, digest) = buffer.finish();
                         self.verifying.insert(piece, assembled.block_from);
                         self.actions.push_back(Action::VerifyPiece {
                             piece,
+                            digest,
                             data: assembled.data,
                         });
                     }

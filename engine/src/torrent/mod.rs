@@ -23,7 +23,7 @@ pub use config::TorrentConfig;
 use crate::bitfield::Bitfield;
 use crate::choker::{ChokeCandidate, Choker, CHOKE_INTERVAL};
 use crate::latency::{LatencyRecorder, LatencySummary};
-use crate::piece_memory::{PieceAllocator, PieceData, VecPieceAllocator};
+use crate::piece_memory::{sha1_hashers, PieceAllocator, PieceData, PieceHasherFactory, VecPieceAllocator};
 use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use crate::wire::{ExtensionHandshake, Handshake, Message, EXTENDED_HANDSHAKE_ID};
@@ -43,10 +43,15 @@ pub enum Action {
     /// Read this block from storage and send it to the peer as a PIECE message,
     /// after checking [`Torrent::take_serve`] (the peer may have cancelled it).
     ServeBlock { peer: PeerKey, block: BlockRef },
-    /// Every block of the piece arrived: hash it; if good, call
+    /// Every block of the piece arrived and `digest` is its SHA-1 (hashed as the
+    /// blocks came in): compare it with the piece's hash; if good, call
     /// [`Torrent::compare_good_copy`] when [`Torrent::wants_good_copy`], write it, then
     /// call [`Torrent::piece_verified`]. The engine keeps no reference to `data`.
-    VerifyPiece { piece: PieceIndex, data: PieceData },
+    VerifyPiece {
+        piece: PieceIndex,
+        data: PieceData,
+        digest: [u8; 20],
+    },
     /// Close the connection, then call [`Torrent::remove_peer`].
     Disconnect { peer: PeerKey, reason: DisconnectReason },
     /// Every wanted piece is verified.
@@ -124,6 +129,8 @@ pub struct Torrent {
     assembling: HashMap<PieceIndex, PieceBuffer>,
     /// Where piece buffers come from, and written ones go back to.
     allocator: Box<dyn PieceAllocator>,
+    /// Makes the hasher of each piece.
+    hashers: PieceHasherFactory,
     /// Who sent each block of a piece out for hashing; the data itself is the
     /// caller's, so it can hand the buffer to the disk write without a copy.
     verifying: HashMap<PieceIndex, Vec<Option<Contributor>>>,
@@ -175,6 +182,7 @@ impl Torrent {
             peers: BTreeMap::new(),
             assembling: HashMap::new(),
             allocator,
+            hashers: sha1_hashers(),
             verifying: HashMap::new(),
             failed_copies: HashMap::new(),
             strikes: HashMap::new(),
@@ -506,6 +514,12 @@ impl Torrent {
     /// Set it before the first piece arrives.
     pub fn set_piece_allocator(&mut self, allocator: Box<dyn PieceAllocator>) {
         self.allocator = allocator;
+    }
+
+    /// How pieces are hashed (default: SHA-1, untimed). Set it before the first
+    /// piece arrives.
+    pub fn set_piece_hasher(&mut self, hashers: PieceHasherFactory) {
+        self.hashers = hashers;
     }
 
     /// Hands back the buffer of a piece handed out with [`Action::VerifyPiece`] once

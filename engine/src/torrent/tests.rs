@@ -163,9 +163,10 @@ impl Net {
                     self.in_flight.push_back((to, key, message));
                 }
             }
-            Action::VerifyPiece { piece, data } => {
-                let ok: [u8; 20] = Sha1::digest(&data).into();
-                let ok = ok == self.hashes[piece.0 as usize];
+            Action::VerifyPiece { piece, data, digest } => {
+                let actual: [u8; 20] = Sha1::digest(&data).into();
+                assert_eq!(digest, actual, "piece {piece}: the incremental hash differs");
+                let ok = digest == self.hashes[piece.0 as usize];
                 let torrent = &mut self.nodes[i].torrent;
                 if ok {
                     if torrent.wants_good_copy(piece) {
