@@ -118,10 +118,13 @@ fn drive(
     start: Instant,
 ) -> Result<DownloadReport, CliError> {
     let mut names: HashMap<InfoHash, String> = HashMap::new();
+    // Every piece is wanted (no file is skipped), so complete means all of it.
+    let mut sizes: HashMap<InfoHash, u64> = HashMap::new();
     let mut config = opts.config.clone();
     config.listen_port = Some(session.listen_addr().port());
     for t in &opts.torrents {
         names.insert(t.meta.info_hash, t.meta.info.name.clone());
+        sizes.insert(t.meta.info_hash, t.meta.info.total_length);
         session.add_torrent(AddTorrent {
             meta: t.meta.clone(),
             download_dir: opts.output_dir.clone(),
@@ -170,7 +173,8 @@ fn drive(
                     if !*done {
                         *done = true;
                         let name = names.get(&info_hash).cloned().unwrap_or_default();
-                        reporter.complete(latest.get(&info_hash), &name, &hex(&info_hash), start.elapsed());
+                        let size = sizes.get(&info_hash).copied().unwrap_or(0);
+                        reporter.complete(size, &name, &hex(&info_hash), start.elapsed());
                     }
                 }
             }

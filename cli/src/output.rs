@@ -89,15 +89,13 @@ impl Reporter {
         }
     }
 
-    pub fn complete(&mut self, status: Option<&TorrentStatus>, name: &str, info_hash: &str, elapsed: Duration) {
+    /// Every piece of the torrent is verified: `verified_bytes` is its size.
+    pub fn complete(&mut self, verified_bytes: u64, name: &str, info_hash: &str, elapsed: Duration) {
         match self.mode {
-            OutputMode::Json => {
-                let bytes = status.map(|s| s.stats.verified_bytes).unwrap_or(0);
-                self.json_line(json!({
-                    "type": "complete", "info_hash": info_hash, "name": name,
-                    "seconds": elapsed.as_secs_f64(), "verified_bytes": bytes,
-                }))
-            }
+            OutputMode::Json => self.json_line(json!({
+                "type": "complete", "info_hash": info_hash, "name": name,
+                "seconds": elapsed.as_secs_f64(), "verified_bytes": verified_bytes,
+            })),
             _ => self.note(&format!(
                 "{name}: complete, every piece verified ({:.1} s)",
                 elapsed.as_secs_f64()

@@ -45,6 +45,11 @@ fn multi_file_torrent_arrives_byte_identical() {
     let complete: Vec<_> = lines_of(&leecher, "complete").collect();
     assert_eq!(complete.len(), 1);
     assert_eq!(complete[0]["info_hash"], info_hash.as_str());
+    assert_eq!(
+        complete[0]["verified_bytes"],
+        1_000_000 + 3_333_333 + 777_777,
+        "the complete line counts every byte, not the last status line's"
+    );
     let summary = leecher.last_of("summary").expect("summary line");
     assert_eq!(summary["verified_bytes"], 1_000_000 + 3_333_333 + 777_777);
     // Every piece was requested, hashed and written, so each histogram has samples (>= 1 us each).
