@@ -8,6 +8,7 @@
 pub mod peer_connection;
 pub mod piece_hasher;
 pub mod read_cache;
+mod shared_reads;
 pub mod socket_transfer;
 pub mod storage;
 pub mod torrent_task;

@@ -24,6 +24,7 @@ use glommio::channels::local_channel::{self, LocalSender};
 use crate::peer_connection::PeerError;
 use crate::piece_hasher::TimedSha1;
 use crate::read_cache::ReadCache;
+use crate::shared_reads::SharedReads;
 use crate::storage::{DmaPiece, Preallocation, Storage, StorageError, StorageFile};
 use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
 use ccbt_engine::tracker::tiers::tiers_from_metainfo;
@@ -124,6 +125,8 @@ pub struct TorrentTask {
     pub(crate) engine: RefCell<Torrent>,
     pub(crate) storage: Storage,
     pub(crate) cache: Rc<RefCell<ReadCache>>,
+    /// Piece reads in flight, joined by every peer that asks for the same piece.
+    shared_reads: SharedReads,
     pub(crate) links: RefCell<HashMap<PeerKey, PeerLink>>,
     next_key: Cell<u64>,
     peer_book: RefCell<PeerBook>,
@@ -201,6 +204,7 @@ impl TorrentTask {
             engine: RefCell::new(engine),
             storage,
             cache,
+            shared_reads: SharedReads::default(),
             links: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
             peer_book: RefCell::new({
@@ -402,8 +406,12 @@ impl TorrentTask {
         let piece = match cached {
             Some(p) => p,
             None => {
-                let p = self.storage.read_piece(block.piece).await?;
-                self.cache.borrow_mut().insert(self.info_hash, block.piece, p.clone());
+                let p = self.shared_reads.read_piece(&self.storage, block.piece).await?;
+                let mut cache = self.cache.borrow_mut();
+                // Peers that joined the same read find it cached by the first.
+                if !cache.contains(self.info_hash, block.piece) {
+                    cache.insert(self.info_hash, block.piece, p.clone());
+                }
                 p
             }
         };
