@@ -232,6 +232,8 @@ impl JsonPeer {
                 break;
             }
             if !peer.proc.is_running() {
+                // Let the pipe readers take in what it printed before it died.
+                std::thread::sleep(Duration::from_millis(300));
                 return Err(format!(
                     "{} exited before listening; {}",
                     contestant.name(),
