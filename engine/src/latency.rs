@@ -21,6 +21,10 @@ pub struct LatencySummary {
 }
 
 /// Records durations into a histogram (1 us .. 60 s, 3 significant digits).
+///
+/// The histogram (about 150 KiB of counters) is made at the first sample: a seeding
+/// torrent records none, and 10,000 of them with three eager histograms each held
+/// 4 GiB (ccbt-bench many-10000, peak RSS 4140 MiB).
 #[derive(Clone, Debug)]
 pub struct LatencyRecorder {
     histogram: Option<Histogram<u64>>,
@@ -34,10 +38,7 @@ impl Default for LatencyRecorder {
 
 impl LatencyRecorder {
     pub fn new() -> Self {
-        // The bounds are constants that hdrhistogram accepts; `None` would only make recording a no-op.
-        Self {
-            histogram: Histogram::new_with_bounds(LOW_US, HIGH_US, SIGFIG).ok(),
-        }
+        Self { histogram: None }
     }
 
     /// Records one sample; values outside 1 us .. 60 s are clamped to the range.
@@ -45,6 +46,10 @@ impl LatencyRecorder {
         let us = u64::try_from(latency.as_micros())
             .unwrap_or(u64::MAX)
             .clamp(LOW_US, HIGH_US);
+        if self.histogram.is_none() {
+            // The bounds are constants hdrhistogram accepts; were they refused, recording would be a no-op.
+            self.histogram = Histogram::new_with_bounds(LOW_US, HIGH_US, SIGFIG).ok();
+        }
         if let Some(h) = self.histogram.as_mut() {
             h.saturating_record(us);
         }
@@ -74,6 +79,15 @@ mod tests {
     #[test]
     fn empty_summary_is_zero() {
         assert_eq!(LatencyRecorder::new().summary(), LatencySummary::default());
+    }
+
+    #[test]
+    fn no_histogram_until_the_first_sample() {
+        let mut r = LatencyRecorder::new();
+        assert!(r.histogram.is_none());
+        r.record(Duration::from_micros(5));
+        assert!(r.histogram.is_some());
+        assert_eq!(r.count(), 1);
     }
 
     #[test]
