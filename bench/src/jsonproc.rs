@@ -143,6 +143,15 @@ impl JsonProc {
         }
     }
 
+    /// How the process ended (reaps it), or `None` while it runs.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.child.try_wait().ok().flatten();
+        if status.is_some() {
+            self.reaped = true;
+        }
+        status
+    }
+
     /// The tails of stdout (status lines left out) and stderr.
     pub fn logs(&self) -> String {
         let out = self.stdout_tail.lock().unwrap_or_else(|e| e.into_inner()).clone();
