@@ -514,3 +514,32 @@ fn dma_pieces_go_to_disk_and_come_back_for_reuse() {
         }
     });
 }
+
+#[test]
+fn writes_land_on_tmpfs_where_o_direct_means_nothing() {
+    // tmpfs has no O_DIRECT; glommio's DmaFile falls back to plain writes there.
+    let dir = tempfile::tempdir_in("/dev/shm").expect("a tmpfs at /dev/shm");
+    let root = dir.path().to_path_buf();
+    let on_disk = root.clone();
+    run(move || async move {
+        let files = direct_files();
+        let data = content(total(&files));
+        let st = Storage::open(&root, &files, DIRECT_PL, Preallocation::Sparse)
+            .await
+            .unwrap();
+        for p in 0..st.layout().num_pieces() {
+            let start = p as usize * DIRECT_PL as usize;
+            let bytes = &data[start..(start + DIRECT_PL as usize).min(data.len())];
+            let mut piece = DmaPiece::allocate(bytes.len());
+            ccbt_engine::piece_memory::PieceMemory::bytes_mut(&mut piece).copy_from_slice(bytes);
+            st.write_piece_data(PieceIndex(p), PieceData::new(piece)).await.unwrap();
+        }
+        st.close().await.unwrap();
+        let mut at = 0usize;
+        for f in &files {
+            let bytes = std::fs::read(on_disk.join(&f.path)).unwrap();
+            assert!(bytes == data[at..at + f.length as usize], "{:?} differs", f.path);
+            at += f.length as usize;
+        }
+    });
+}
