@@ -401,6 +401,17 @@ fn direct_files() -> Vec<StorageFile> {
 
 const DIRECT_PL: u32 = 256 * 1024;
 
+/// Each file below `root`, read plainly, holds its part of `data`.
+fn assert_files_hold(root: &std::path::Path, files: &[StorageFile], data: &[u8]) {
+    let mut at = 0usize;
+    for f in files {
+        let bytes = std::fs::read(root.join(&f.path)).unwrap();
+        assert_eq!(bytes.len() as u64, f.length, "{:?}", f.path);
+        assert!(bytes == data[at..at + bytes.len()], "{:?} differs", f.path);
+        at += bytes.len();
+    }
+}
+
 fn write_and_compare(direct: bool) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
@@ -440,13 +451,7 @@ fn write_and_compare(direct: bool) {
         st.sync_all().await.unwrap();
         st.close().await.unwrap();
         // And on disk, through a plain read, file by file.
-        let mut at = 0usize;
-        for f in &files {
-            let bytes = std::fs::read(on_disk.join(&f.path)).unwrap();
-            assert_eq!(bytes.len() as u64, f.length, "{:?}", f.path);
-            assert!(bytes == data[at..at + bytes.len()], "{:?} differs", f.path);
-            at += bytes.len();
-        }
+        assert_files_hold(&on_disk, &files, &data);
         // No probe file is left behind.
         let leftovers: Vec<_> = std::fs::read_dir(&on_disk)
             .unwrap()
@@ -506,12 +511,7 @@ fn dma_pieces_go_to_disk_and_come_back_for_reuse() {
         }
         assert!(st.writes_direct());
         st.close().await.unwrap();
-        let mut at = 0usize;
-        for f in &files {
-            let bytes = std::fs::read(on_disk.join(&f.path)).unwrap();
-            assert!(bytes == data[at..at + f.length as usize], "{:?} differs", f.path);
-            at += f.length as usize;
-        }
+        assert_files_hold(&on_disk, &files, &data);
     });
 }
 
@@ -535,11 +535,6 @@ fn writes_land_on_tmpfs_where_o_direct_means_nothing() {
             st.write_piece_data(PieceIndex(p), PieceData::new(piece)).await.unwrap();
         }
         st.close().await.unwrap();
-        let mut at = 0usize;
-        for f in &files {
-            let bytes = std::fs::read(on_disk.join(&f.path)).unwrap();
-            assert!(bytes == data[at..at + f.length as usize], "{:?} differs", f.path);
-            at += f.length as usize;
-        }
+        assert_files_hold(&on_disk, &files, &data);
     });
 }
