@@ -20,8 +20,12 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
 use crate::router::Router;
 
-/// How often a shard looks for session commands.
-const COMMAND_POLL: Duration = Duration::from_millis(10);
+/// How often a shard looks for session commands: soon after one arrived, backing
+/// off to the slower rate while none come. The session lives on a thread without
+/// an executor, so the shard polls its channel; at a steady 10 ms that alone woke
+/// an idle process 200 times a second.
+const COMMAND_POLL_FAST: Duration = Duration::from_millis(1);
+const COMMAND_POLL_IDLE: Duration = Duration::from_millis(100);
 /// How often a shard reports status.
 pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// Torrents opening and rechecking their files at once on one shard: bounds open
@@ -109,8 +113,13 @@ pub(crate) async fn run(
 }
 
 async fn command_loop(shard: &Rc<Shard>) {
+    let mut wait = COMMAND_POLL_FAST;
     loop {
-        match shard.ctx.commands.try_recv() {
+        let command = shard.ctx.commands.try_recv();
+        if command.is_ok() {
+            wait = COMMAND_POLL_FAST;
+        }
+        match command {
             Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
             Ok(ShardCommand::Add(add)) => {
                 let shard = shard.clone();
@@ -129,7 +138,10 @@ async fn command_loop(shard: &Rc<Shard>) {
                 shard.cache.borrow_mut().remove_torrent(info_hash);
                 shard.ctx.router.unassign(&info_hash);
             }
-            Err(crossbeam_channel::TryRecvError::Empty) => glommio::timer::sleep(COMMAND_POLL).await,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                glommio::timer::sleep(wait).await;
+                wait = (wait * 2).min(COMMAND_POLL_IDLE);
+            }
         }
     }
 }
