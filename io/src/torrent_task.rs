@@ -251,7 +251,6 @@ impl TorrentTask {
         if complete {
             (task.events)(TorrentEvent::Completed { info_hash });
         }
-        glommio::spawn_local(tick_loop(task.clone())).detach();
         task.dial_known_peers();
         Ok(task)
     }
@@ -397,6 +396,20 @@ impl TorrentTask {
     fn to_peer(&self, peer: PeerKey, item: Outgoing) {
         if let Some(link) = self.links.borrow().get(&peer) {
             link.outbox.push(item);
+        }
+    }
+
+    /// The periodic work: the engine's tick (choking, request timeouts, pipeline
+    /// depth) and, every other tick, redialing known peers. The shard that owns the
+    /// task calls it once every [`TICK_INTERVAL`], for all its torrents in one wake.
+    pub fn tick(self: &Rc<Self>, ticks: u64) {
+        if self.stopped.get() {
+            return;
+        }
+        self.engine.borrow_mut().tick(Instant::now());
+        self.dispatch();
+        if ticks.is_multiple_of(2) {
+            self.dial_known_peers();
         }
     }
 
@@ -548,34 +561,6 @@ async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceD
     task.dispatch();
 }
 
-/// Process start, the epoch every torrent's ticks are aligned to.
-static TICK_EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
-/// Time from `now` to the next whole [`TICK_INTERVAL`] since the process started.
-///
-/// Why aligned: each torrent ticking a second after its own start spread the timers
-/// of 10,000 seeding torrents over the second, and the executor woke for each: 21%
-/// of a core with nothing to do. Aligned, the torrents of a shard tick in one wake.
-fn until_next_tick(now: Instant) -> Duration {
-    let epoch = *TICK_EPOCH.get_or_init(|| now);
-    let interval = TICK_INTERVAL.as_nanos();
-    let into = now.saturating_duration_since(epoch).as_nanos() % interval;
-    Duration::from_nanos((interval - into) as u64)
-}
-
-async fn tick_loop(task: Rc<TorrentTask>) {
-    let mut ticks: u64 = 0;
-    while !task.stopped.get() {
-        glommio::timer::sleep(until_next_tick(Instant::now())).await;
-        ticks += 1;
-        task.engine.borrow_mut().tick(Instant::now());
-        task.dispatch();
-        if ticks.is_multiple_of(2) {
-            task.dial_known_peers();
-        }
-    }
-}
-
 /// Creates the writer's queue (with its wake-up signal) and the close signal for a new peer link.
 pub(crate) fn new_link(
     addr: SocketAddr,
@@ -592,21 +577,4 @@ pub(crate) fn new_link(
     });
     let (close, close_rx) = local_channel::new_bounded(1);
     (PeerLink { outbox, close, addr }, wake_rx, close_rx)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn torrents_tick_at_the_same_instants() {
-        let a = Instant::now();
-        let next = a + until_next_tick(a);
-        assert!(next > a && next - a <= TICK_INTERVAL);
-        // A torrent started later in the same interval ticks with the first.
-        let b = a + (next - a) / 2;
-        assert_eq!(b + until_next_tick(b), next);
-        // On the boundary itself: the one after.
-        assert_eq!(next + until_next_tick(next), next + TICK_INTERVAL);
-    }
 }

@@ -11,7 +11,7 @@ use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
-use ccbt_io::torrent_task::{TorrentEvent, TorrentSetup, TorrentTask};
+use ccbt_io::torrent_task::{TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
 use crossbeam_channel::{Receiver, Sender};
 use futures_lite::{AsyncReadExt, StreamExt};
 use glommio::channels::channel_mesh::{Receivers, Senders};
@@ -87,6 +87,7 @@ pub(crate) async fn run(
         }
     }
     let status_task = glommio::spawn_local(status_loop(shard.clone()));
+    let tick_task = glommio::spawn_local(tick_loop(shard.clone()));
     command_loop(&shard).await;
     let _ = shard.ctx.events.send(SessionEvent::Status {
         shard: shard.ctx.id,
@@ -102,6 +103,7 @@ pub(crate) async fn run(
     }
     drop(accept_task);
     drop(status_task);
+    drop(tick_task);
     drop(adopt_tasks);
     // Give connections a moment to close cleanly.
     glommio::timer::sleep(Duration::from_millis(50)).await;
@@ -292,6 +294,28 @@ async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
             }
         })
         .detach();
+    }
+}
+
+/// Torrents ticked between two chances for other tasks to run.
+const TICKS_PER_YIELD: usize = 256;
+
+/// Ticks every torrent of the shard once a [`TICK_INTERVAL`], in one wake.
+///
+/// Why one loop: a timer per torrent, each on its own phase, woke an idle seeder of
+/// 10,000 torrents for every one of them (21% of a core with nothing to do).
+async fn tick_loop(shard: Rc<Shard>) {
+    let mut ticks: u64 = 0;
+    loop {
+        glommio::timer::sleep(TICK_INTERVAL).await;
+        ticks += 1;
+        let tasks: Vec<Rc<TorrentTask>> = shard.torrents.borrow().values().cloned().collect();
+        for (i, task) in tasks.iter().enumerate() {
+            task.tick(ticks);
+            if (i + 1) % TICKS_PER_YIELD == 0 {
+                glommio::yield_if_needed().await;
+            }
+        }
     }
 }
 
