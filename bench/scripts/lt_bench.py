@@ -20,7 +20,7 @@ stdout, one JSON object a line:
   {"type":"status",...}               (download) every 0.25 s: verified_bytes, total_bytes, peers, state
   {"type":"complete","info_hash":H}   once per torrent, as soon as it is seeding
   {"type":"error","msg":...}
-stdin: `connect_peer HOST PORT` (download) dials a peer. It exits when stdin closes. Loopback settings as in lt_client.py: TCP only,
+stdin: `connect_peer HOST PORT` (download) dials a peer. It exits when stdin closes. Loopback settings from tests/scripts/lt_loopback.py: TCP only,
 plaintext, DHT/LSD/UPnP/NAT-PMP/PEX off, several connections per IP, nothing
 auto-managed (no limit on active torrents).
 """
@@ -34,51 +34,27 @@ import time
 
 import libtorrent as lt
 
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def split_hostport(s):
-    host, _, port = s.rpartition(":")
-    return host.strip("[]"), int(port)
+# The settings and helpers shared with the interop tests' driver.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "scripts"))
+from lt_loopback import out, session_settings, split_hostport, torrent_flags  # noqa: E402
 
 
 def main():
     args = json.loads(sys.argv[1])
     listen = args.get("listen", "127.0.0.1:0")
     listen_ip = split_hostport(listen)[0]
-    settings = {
-        "listen_interfaces": listen,
-        "outgoing_interfaces": listen_ip,
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_tcp": True,
-        "enable_outgoing_tcp": True,
-        "allow_multiple_connections_per_ip": True,
-        "out_enc_policy": int(lt.enc_policy.pe_disabled),
-        "in_enc_policy": int(lt.enc_policy.pe_enabled),
-        "allowed_enc_level": int(lt.enc_level.pe_plaintext),
-        "prefer_rc4": False,
-        "anonymous_mode": False,
-        "listen_system_port_fallback": False,
-        "alert_queue_size": 1000000,
-        "alert_mask": int(lt.alert_category.error | lt.alert_category.status),
-        "active_limit": -1,
-        "active_seeds": -1,
-        "user_agent": "ccbt-bench-libtorrent/" + lt.__version__,
-    }
+    settings = session_settings(
+        listen=listen,
+        outgoing_interfaces=listen_ip,
+        alert_mask=lt.alert_category.error | lt.alert_category.status,
+        user_agent="ccbt-bench-libtorrent",
+        alert_queue_size=1000000,
+        active_limit=-1,
+        active_seeds=-1,
+    )
     ses = lt.session(settings)
 
-    flags = lt.torrent_flags.default_flags
-    flags &= ~lt.torrent_flags.auto_managed
-    flags &= ~lt.torrent_flags.paused
-    flags |= lt.torrent_flags.disable_pex | lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
+    flags = torrent_flags()
 
     if args["mode"] == "seed_dir":
         tdir = args["torrent_dir"]

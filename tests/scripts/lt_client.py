@@ -29,10 +29,7 @@ import time
 
 import libtorrent as lt
 
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+from lt_loopback import out, session_settings, split_hostport, torrent_flags
 
 
 def log(msg):
@@ -40,51 +37,25 @@ def log(msg):
     sys.stderr.flush()
 
 
-def split_hostport(s):
-    host, _, port = s.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 def main():
     args = json.loads(sys.argv[1])
-    settings = {
-        "listen_interfaces": args.get("listen", "127.0.0.1:0"),
-        "outgoing_interfaces": "",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_tcp": True,
-        "enable_outgoing_tcp": True,
-        "allow_multiple_connections_per_ip": True,
-        "out_enc_policy": int(lt.enc_policy.pe_disabled),
-        "in_enc_policy": int(lt.enc_policy.pe_enabled),
-        "allowed_enc_level": int(lt.enc_level.pe_plaintext),
-        "prefer_rc4": False,
-        "anonymous_mode": False,
-        "listen_system_port_fallback": False,
-        "alert_mask": int(
-            lt.alert_category.error
-            | lt.alert_category.status
-            | lt.alert_category.tracker
-            | lt.alert_category.connect
-            | lt.alert_category.storage
-        ),
-        "user_agent": "ccbt-interop-libtorrent/" + lt.__version__,
-    }
+    settings = session_settings(
+        listen=args.get("listen", "127.0.0.1:0"),
+        outgoing_interfaces="",
+        alert_mask=lt.alert_category.error
+        | lt.alert_category.status
+        | lt.alert_category.tracker
+        | lt.alert_category.connect
+        | lt.alert_category.storage,
+        user_agent="ccbt-interop-libtorrent",
+    )
     ses = lt.session(settings)
 
     ti = lt.torrent_info(args["torrent"])
     atp = lt.add_torrent_params()
     atp.ti = ti
     atp.save_path = args["save_path"]
-    flags = lt.torrent_flags.default_flags
-    flags &= ~lt.torrent_flags.auto_managed
-    flags &= ~lt.torrent_flags.paused
-    flags |= lt.torrent_flags.disable_pex | lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
-    atp.flags = flags
+    atp.flags = torrent_flags()
     h = ses.add_torrent(atp)
 
     commands = queue.Queue()
