@@ -37,18 +37,12 @@ impl Aria2 {
     /// Seeds `data_dir/<name>`: `--check-integrity` hashes it first; waits until
     /// aria2 says it is a seeder.
     pub fn start_seeder(torrent: &Path, data_dir: &Path, opts: &Opts) -> Aria2 {
-        let a = Self::start(torrent, data_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&a, "seeding after integrity check", deadline, |st| st.complete);
-        a
+        super::when_seeding(Self::start(torrent, data_dir, opts), opts)
     }
 
     /// Downloads into `out_dir/<name>`; keeps seeding after (`--seed-ratio=0.0`).
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> Aria2 {
-        let a = Self::start(torrent, out_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&a, "an active download", deadline, |st| st.active);
-        a
+        super::when_active(Self::start(torrent, out_dir, opts), opts)
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Aria2 {

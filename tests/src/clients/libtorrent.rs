@@ -40,18 +40,12 @@ pub struct Libtorrent {
 impl Libtorrent {
     /// Seeds `data_dir/<name>`: rechecks it and waits until libtorrent says seeding.
     pub fn start_seeder(torrent: &Path, data_dir: &Path, opts: &Opts) -> Libtorrent {
-        let lt = Self::start(torrent, data_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&lt, "seeding after recheck", deadline, |st| st.complete);
-        lt
+        super::when_seeding(Self::start(torrent, data_dir, opts), opts)
     }
 
     /// Downloads into `out_dir/<name>`; keeps seeding after.
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> Libtorrent {
-        let lt = Self::start(torrent, out_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&lt, "an active torrent", deadline, |st| st.active);
-        lt
+        super::when_active(Self::start(torrent, out_dir, opts), opts)
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Libtorrent {

@@ -260,6 +260,20 @@ pub trait Client {
 
 /// Polls `client.status()` every 100 ms until `pred` holds; panics with the status
 /// and logs at `deadline` or if the process dies.
+/// `client` once it seeds (its data rechecked), waiting at most `opts.start_timeout()`.
+pub fn when_seeding<C: Client>(client: C, opts: &Opts) -> C {
+    let deadline = Instant::now() + opts.start_timeout();
+    wait_for(&client, "seeding after its recheck", deadline, |st| st.complete);
+    client
+}
+
+/// `client` once its torrent is active, waiting at most `opts.start_timeout()`.
+pub fn when_active<C: Client>(client: C, opts: &Opts) -> C {
+    let deadline = Instant::now() + opts.start_timeout();
+    wait_for(&client, "an active torrent", deadline, |st| st.active);
+    client
+}
+
 pub fn wait_for(client: &dyn Client, what: &str, deadline: Instant, pred: impl Fn(&Status) -> bool) {
     loop {
         let st = client.status();

@@ -48,18 +48,12 @@ impl QBittorrent {
     /// Seeds `data_dir/<name>`: qBittorrent rechecks it when the torrent is added;
     /// waits until it is seeding.
     pub fn start_seeder(torrent: &Path, data_dir: &Path, opts: &Opts) -> QBittorrent {
-        let q = Self::start(torrent, data_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&q, "seeding after recheck", deadline, |st| st.complete);
-        q
+        super::when_seeding(Self::start(torrent, data_dir, opts), opts)
     }
 
     /// Downloads into `out_dir/<name>`; keeps seeding after.
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> QBittorrent {
-        let q = Self::start(torrent, out_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&q, "an active torrent", deadline, |st| st.active);
-        q
+        super::when_active(Self::start(torrent, out_dir, opts), opts)
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> QBittorrent {

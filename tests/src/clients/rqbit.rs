@@ -47,18 +47,12 @@ impl Rqbit {
     /// Seeds `data_dir/<name>` (added with `overwrite=true`, so the data is rechecked
     /// and used); waits until rqbit says finished.
     pub fn start_seeder(torrent: &Path, data_dir: &Path, opts: &Opts) -> Rqbit {
-        let r = Self::start(torrent, data_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&r, "seeding after recheck", deadline, |st| st.complete);
-        r
+        super::when_seeding(Self::start(torrent, data_dir, opts), opts)
     }
 
     /// Downloads into `out_dir/<name>`; keeps seeding after.
     pub fn start_downloader(torrent: &Path, out_dir: &Path, opts: &Opts) -> Rqbit {
-        let r = Self::start(torrent, out_dir, opts);
-        let deadline = Instant::now() + opts.start_timeout();
-        super::wait_for(&r, "a live torrent", deadline, |st| st.active);
-        r
+        super::when_active(Self::start(torrent, out_dir, opts), opts)
     }
 
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Rqbit {
