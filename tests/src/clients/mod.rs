@@ -212,12 +212,21 @@ pub trait Client {
     fn add_peer(&self, peer: SocketAddr) -> Result<(), Unsupported>;
     /// The torrent's state now (panics if the client's API does not answer).
     fn status(&self) -> Status;
+    /// The client's process.
+    fn daemon(&self) -> &Mutex<Daemon>;
+
     /// The client's process id.
-    fn pid(&self) -> u32;
+    fn pid(&self) -> u32 {
+        self.daemon().lock().unwrap().pid()
+    }
     /// Whether the process is still running.
-    fn is_running(&self) -> bool;
+    fn is_running(&self) -> bool {
+        self.daemon().lock().unwrap().is_running()
+    }
     /// The tail of its output and log files, for failure messages.
-    fn logs(&self) -> String;
+    fn logs(&self) -> String {
+        self.daemon().lock().unwrap().logs()
+    }
 
     /// The client's version string.
     fn version(&self) -> String {

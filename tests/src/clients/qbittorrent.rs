@@ -285,15 +285,7 @@ impl Client for QBittorrent {
         }
     }
 
-    fn pid(&self) -> u32 {
-        self.daemon.lock().unwrap().pid()
-    }
-
-    fn is_running(&self) -> bool {
-        self.daemon.lock().unwrap().is_running()
-    }
-
-    fn logs(&self) -> String {
-        self.daemon.lock().unwrap().logs()
+    fn daemon(&self) -> &Mutex<Daemon> {
+        &self.daemon
     }
 }
