@@ -4,24 +4,38 @@
 use std::rc::Rc;
 
 use ccbt_engine::PieceIndex;
-use glommio::io::{DmaBuffer, DmaFile, OpenOptions};
+use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions};
 
 use super::direct::{self, DirectMode, DmaPiece};
 use super::error::{from_glommio, glommio_error, io_error, Op, StorageError};
 use super::{close_detached, paths, Inner};
 
 impl Inner {
-    pub(super) async fn write_piece(&self, piece: PieceIndex, data: &[u8]) -> Result<(), StorageError> {
+    /// The size of `piece`, checked against the `len` bytes given for it.
+    fn whole_piece_size(&self, piece: PieceIndex, len: usize) -> Result<u32, StorageError> {
         let size = self.piece_size_checked(piece)?;
-        if data.len() != size as usize {
-            let len = data.len() as u64;
+        if len != size as usize {
             return Err(StorageError::BadRange {
                 piece,
                 offset: 0,
-                len,
+                len: len as u64,
                 piece_size: size,
             });
         }
+        Ok(size)
+    }
+
+    /// The part of `len` bytes at `pos` to write direct: `None` when direct writes
+    /// are off or the page-aligned middle is too short.
+    fn direct_split(&self, pos: u64, len: u64) -> Option<direct::DirectSplit> {
+        match self.direct.get() {
+            DirectMode::Off => None,
+            DirectMode::Untried | DirectMode::On => direct::split_span(pos, len),
+        }
+    }
+
+    pub(super) async fn write_piece(&self, piece: PieceIndex, data: &[u8]) -> Result<(), StorageError> {
+        let size = self.whole_piece_size(piece, data.len())?;
         for span in self.layout.spans(piece, 0, size) {
             let start = span.piece_offset as usize;
             let src = &data[start..start + span.length as usize];
@@ -35,11 +49,7 @@ impl Inner {
     /// Writes one span: its page-aligned middle direct when that is on and long
     /// enough, the rest through the page cache.
     async fn write_span_split(&self, index: usize, pos: u64, src: &[u8]) -> Result<(), StorageError> {
-        let split = match self.direct.get() {
-            DirectMode::Off => None,
-            DirectMode::Untried | DirectMode::On => direct::split_span(pos, src.len() as u64),
-        };
-        let Some(split) = split else {
+        let Some(split) = self.direct_split(pos, src.len() as u64) else {
             return self.write_span(index, pos, src).await;
         };
         let (head, rest) = src.split_at(split.head as usize);
@@ -69,17 +79,13 @@ impl Inner {
         let mut spans = self.layout.spans(piece, 0, size);
         let whole = match (spans.next(), spans.next()) {
             (Some(span), None) if dma.0.len() == size as usize => {
-                let split = direct::split_span(span.file_offset, u64::from(span.length));
-                (split
-                    == Some(direct::DirectSplit {
-                        head: 0,
-                        body: u64::from(span.length),
-                    }))
-                .then_some(span)
+                let length = u64::from(span.length);
+                let split = self.direct_split(span.file_offset, length);
+                (split == Some(direct::DirectSplit { head: 0, body: length })).then_some(span)
             }
             _ => None,
         };
-        let Some(span) = whole.filter(|_| self.direct.get() != DirectMode::Off) else {
+        let Some(span) = whole else {
             self.write_piece(piece, dma.0.as_bytes()).await?;
             return Ok(Some(dma));
         };
@@ -188,35 +194,18 @@ impl Inner {
         piece: PieceIndex,
         data: Vec<u8>,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        let size = self.piece_size_checked(piece)?;
+        let size = self.whole_piece_size(piece, data.len())?;
         let mut spans = self.layout.spans(piece, 0, size);
-        let (Some(span), None) = (spans.next(), spans.next()) else {
-            self.write_piece(piece, &data).await?;
-            return Ok(Some(data));
+        // Across files, or partly direct: the bytes are copied, the buffer comes back.
+        let span = match (spans.next(), spans.next()) {
+            (Some(span), None) if self.direct_split(span.file_offset, u64::from(span.length)).is_none() => span,
+            _ => {
+                self.write_piece(piece, &data).await?;
+                return Ok(Some(data));
+            }
         };
-        if self.direct.get() != DirectMode::Off
-            && direct::split_span(span.file_offset, u64::from(span.length)).is_some()
-        {
-            self.write_piece(piece, &data).await?;
-            return Ok(Some(data));
-        }
-        if data.len() != size as usize {
-            return Err(StorageError::BadRange {
-                piece,
-                offset: 0,
-                len: data.len() as u64,
-                piece_size: size,
-            });
-        }
         let path = &self.files[span.file_index].full;
-        let file = self
-            .file(span.file_index, true)
-            .await?
-            .ok_or_else(|| StorageError::Missing {
-                path: path.clone(),
-                offset: span.file_offset,
-                len: 0,
-            })?;
+        let file = self.writable_file(span.file_index, span.file_offset).await?;
         self.dirty.borrow_mut().insert(span.file_index);
         let len = data.len();
         let n = file
@@ -230,13 +219,18 @@ impl Inner {
         Ok(None)
     }
 
-    async fn write_span(&self, index: usize, pos: u64, src: &[u8]) -> Result<(), StorageError> {
-        let path = &self.files[index].full;
-        let file = self.file(index, true).await?.ok_or_else(|| StorageError::Missing {
-            path: path.clone(),
+    /// The buffered handle of file `index`, for a write at `pos`.
+    async fn writable_file(&self, index: usize, pos: u64) -> Result<Rc<BufferedFile>, StorageError> {
+        self.file(index, true).await?.ok_or_else(|| StorageError::Missing {
+            path: self.files[index].full.clone(),
             offset: pos,
             len: 0,
-        })?;
+        })
+    }
+
+    async fn write_span(&self, index: usize, pos: u64, src: &[u8]) -> Result<(), StorageError> {
+        let path = &self.files[index].full;
+        let file = self.writable_file(index, pos).await?;
         let mut done = 0usize;
         while done < src.len() {
             let n = file
