@@ -379,22 +379,23 @@ impl Storage {
     pub async fn close(self) -> Result<(), StorageError> {
         let mut first_err = None;
         let direct = self.inner.direct_handles.borrow_mut().drain();
-        for (index, file) in direct {
-            if let Err(e) = close_handle(file).await {
-                first_err.get_or_insert(glommio_error(Op::Close, &self.inner.files[index].full, e));
-            }
-        }
-        let open = self.inner.handles.borrow_mut().drain();
-        for (index, file) in open {
-            if let Err(e) = close_handle(file).await {
-                first_err.get_or_insert(glommio_error(Op::Close, &self.inner.files[index].full, e));
-            }
-        }
+        self.inner.close_each(direct, &mut first_err).await;
+        let buffered = self.inner.handles.borrow_mut().drain();
+        self.inner.close_each(buffered, &mut first_err).await;
         first_err.map_or(Ok(()), Err)
     }
 }
 
 impl Inner {
+    /// Closes each handle, keeping the first error in `first_err`.
+    async fn close_each<F: CloseFile>(&self, open: Vec<(usize, Rc<F>)>, first_err: &mut Option<StorageError>) {
+        for (index, file) in open {
+            if let Err(e) = close_handle(file).await {
+                first_err.get_or_insert(glommio_error(Op::Close, &self.files[index].full, e));
+            }
+        }
+    }
+
     fn piece_size_checked(&self, piece: PieceIndex) -> Result<u32, StorageError> {
         let num_pieces = self.layout.num_pieces();
         if piece.0 >= num_pieces {
