@@ -278,6 +278,26 @@ impl Harness {
         self.env.start_timeout + Duration::from_secs_f64(bytes as f64 / (50.0 * MB))
     }
 
+    /// Starts `who` seeding `ds` on 127.0.0.1 and waits until it seeds (data
+    /// rechecked); also returns how long that took, in seconds.
+    fn start_local_seeder(
+        &self,
+        who: Contestant,
+        torrent: &Path,
+        ds: &Dataset,
+    ) -> Result<(Box<dyn Participant>, f64), String> {
+        let t = Instant::now();
+        let seeder = self.env.start_seeder(
+            who,
+            torrent,
+            &ds.seed_dir,
+            &[],
+            Ipv4Addr::LOCALHOST,
+            self.seeder_timeout(ds.total_bytes),
+        )?;
+        Ok((seeder, t.elapsed().as_secs_f64()))
+    }
+
     /// Opentracker on 127.0.0.1, started on first use.
     fn tracker(&mut self) -> Result<&Opentracker, String> {
         if self.tracker.is_none() {
@@ -429,21 +449,13 @@ impl Harness {
                 };
                 if dead || seeder_kind == Contestant::TRANSMISSION {
                     seeder = None;
-                    let t = Instant::now();
-                    match self.env.start_seeder(
-                        seeder_kind,
-                        &seeder_torrent,
-                        &ds.seed_dir,
-                        &[],
-                        Ipv4Addr::LOCALHOST,
-                        self.seeder_timeout(ds.total_bytes),
-                    ) {
-                        Ok(s) => {
+                    match self.start_local_seeder(seeder_kind, &seeder_torrent, ds) {
+                        Ok((s, ready_s)) => {
                             if rep == 0 && sc.notes.is_empty() {
                                 sc.notes.push(format!(
                                     "{} seeder ready (recheck done) after {:.1} s; it serves every run{}",
                                     seeder_kind.name(),
-                                    t.elapsed().as_secs_f64(),
+                                    ready_s,
                                     if seeder_kind == Contestant::TRANSMISSION {
                                         " (restarted per run)"
                                     } else {
@@ -554,23 +566,13 @@ impl Harness {
                     continue;
                 }
                 log(&format!("seed: {} (run {}/{})", c.name(), rep + 1, self.cfg.repeats));
-                let t = Instant::now();
-                let s = self.env.start_seeder(
-                    c,
-                    &torrent,
-                    &ds.seed_dir,
-                    &[],
-                    Ipv4Addr::LOCALHOST,
-                    self.seeder_timeout(ds.total_bytes),
-                );
-                let mut s = match s {
-                    Ok(s) => s,
+                let (mut s, ready_s) = match self.start_local_seeder(c, &torrent, ds) {
+                    Ok(started) => started,
                     Err(e) => {
                         sc.runs.push(RunResult::failed(c.name(), rep, truncate(&e, 600)));
                         continue;
                     }
                 };
-                let ready_s = t.elapsed().as_secs_f64();
                 let ready_cpu = Meter::from_start(s.pid()).map(|m| m.cpu_s()).ok();
                 let mut run = self.transfer_run(s.as_mut(), d_kind, &torrent, ds, rep, timeout, true, c.name());
                 run.set(Metric::Ready, ready_s);
@@ -643,23 +645,13 @@ impl Harness {
                     continue;
                 }
                 log(&format!("fanout: {} (run {}/{})", c.name(), rep + 1, self.cfg.repeats));
-                let t = Instant::now();
-                let s = self.env.start_seeder(
-                    c,
-                    &ds.torrent,
-                    &ds.seed_dir,
-                    &[],
-                    Ipv4Addr::LOCALHOST,
-                    self.seeder_timeout(ds.total_bytes),
-                );
-                let mut s = match s {
-                    Ok(s) => s,
+                let (mut s, ready_s) = match self.start_local_seeder(c, &ds.torrent, ds) {
+                    Ok(started) => started,
                     Err(e) => {
                         sc.runs.push(RunResult::failed(c.name(), rep, truncate(&e, 600)));
                         continue;
                     }
                 };
-                let ready_s = t.elapsed().as_secs_f64();
                 let mut run = RunResult::new(c.name(), rep);
                 // Distinct 127.0.0.x per downloader: Transmission keys peers by IP.
                 let ips: Vec<Ipv4Addr> = (0..n).map(|i| Ipv4Addr::new(127, 0, 0, 2 + i as u8)).collect();
