@@ -42,6 +42,15 @@ const TARGET: Duration = Duration::from_millis(50);
 
 /// Times `f(iters)` (which returns the time its `iters` ops took, setup excluded)
 /// after calibrating `iters` to about 50 ms.
+/// Runs `op` `n` times (its result kept from the optimizer) and returns the time taken.
+fn repeat_timed<T>(n: u64, mut op: impl FnMut() -> T) -> Duration {
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(op());
+    }
+    t.elapsed()
+}
+
 fn bench_iters(
     name: &str,
     op: &str,
@@ -152,13 +161,7 @@ pub fn run_all(runs: usize, filter: Option<&str>) -> Vec<MicroResult> {
             "decode",
             Some(len),
             runs,
-            |n| {
-                let t = Instant::now();
-                for _ in 0..n {
-                    black_box(bencode::decode(black_box(&torrent)).is_ok());
-                }
-                t.elapsed()
-            },
+            |n| repeat_timed(n, || bencode::decode(black_box(&torrent)).is_ok()),
         ));
     }
     if want("bencode/metainfo") {
@@ -167,13 +170,7 @@ pub fn run_all(runs: usize, filter: Option<&str>) -> Vec<MicroResult> {
             "Metainfo::from_bytes",
             Some(len),
             runs,
-            |n| {
-                let t = Instant::now();
-                for _ in 0..n {
-                    black_box(Metainfo::from_bytes(black_box(&torrent)).is_ok());
-                }
-                t.elapsed()
-            },
+            |n| repeat_timed(n, || Metainfo::from_bytes(black_box(&torrent)).is_ok()),
         ));
     }
     let tracker_reply = {
@@ -196,13 +193,7 @@ pub fn run_all(runs: usize, filter: Option<&str>) -> Vec<MicroResult> {
             "decode",
             Some(len),
             runs,
-            |n| {
-                let t = Instant::now();
-                for _ in 0..n {
-                    black_box(bencode::decode(black_box(&tracker_reply)).is_ok());
-                }
-                t.elapsed()
-            },
+            |n| repeat_timed(n, || bencode::decode(black_box(&tracker_reply)).is_ok()),
         ));
     }
 
@@ -365,11 +356,7 @@ pub fn run_all(runs: usize, filter: Option<&str>) -> Vec<MicroResult> {
         let mut data = vec![0u8; size];
         rand::rngs::SmallRng::seed_from_u64(1).fill_bytes(&mut data);
         push(bench_iters(&name, "hash", Some(size as u64), runs, |n| {
-            let t = Instant::now();
-            for _ in 0..n {
-                black_box(Sha1::digest(black_box(&data)));
-            }
-            t.elapsed()
+            repeat_timed(n, || Sha1::digest(black_box(&data)))
         }));
     }
 
