@@ -11,5 +11,7 @@ pub mod read_cache;
 mod shared_reads;
 pub mod socket_transfer;
 pub mod storage;
+#[cfg(test)]
+mod test_executor;
 pub mod torrent_task;
 pub mod tracker;

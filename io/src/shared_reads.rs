@@ -91,59 +91,53 @@ mod tests {
 
     use std::rc::Rc;
 
-    use glommio::{LocalExecutorBuilder, Placement};
-
     use super::*;
     use crate::storage::{Preallocation, StorageFile};
+    use crate::test_executor::run;
 
     #[test]
     fn concurrent_readers_of_a_piece_share_one_read() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        LocalExecutorBuilder::new(Placement::Unbound)
-            .spawn(move || async move {
-                let files = [StorageFile {
-                    path: "a.bin".into(),
-                    length: 3 << 20,
-                }];
-                let st = Rc::new(
-                    Storage::open(&root, &files, 1 << 20, Preallocation::Sparse)
-                        .await
-                        .unwrap(),
-                );
-                let piece: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
-                st.write_piece(PieceIndex(1), &piece).await.unwrap();
-                let reads = Rc::new(SharedReads::default());
-                let tasks: Vec<_> = (0..4)
-                    .map(|_| {
-                        let (st, reads) = (st.clone(), reads.clone());
-                        glommio::spawn_local(async move { reads.read_piece(&st, PieceIndex(1)).await })
-                    })
-                    .collect();
-                let mut got = Vec::new();
-                for t in tasks {
-                    got.push(t.await.unwrap());
-                }
-                assert!(got.iter().all(|b| b[..] == piece[..]));
-                // One read: every reader holds the same buffer.
-                assert!(
-                    got.iter().all(|b| b.as_ptr() == got[0].as_ptr()),
-                    "each reader read on its own"
-                );
-                assert_eq!(reads.in_flight(), 0);
-                // A failed read: every waiter gets its own error.
-                let (a, b) = (
-                    reads.read_piece(&st, PieceIndex(9)),
-                    reads.read_piece(&st, PieceIndex(9)),
-                );
-                let (a, b) = futures_lite::future::zip(a, b).await;
-                let out_of_range =
-                    |r: &Result<Bytes, StorageError>| matches!(r, Err(StorageError::PieceOutOfRange { .. }));
-                assert!(out_of_range(&a) && out_of_range(&b));
-                assert_eq!(reads.in_flight(), 0);
-            })
-            .unwrap()
-            .join()
-            .unwrap();
+        run(move || async move {
+            let files = [StorageFile {
+                path: "a.bin".into(),
+                length: 3 << 20,
+            }];
+            let st = Rc::new(
+                Storage::open(&root, &files, 1 << 20, Preallocation::Sparse)
+                    .await
+                    .unwrap(),
+            );
+            let piece: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+            st.write_piece(PieceIndex(1), &piece).await.unwrap();
+            let reads = Rc::new(SharedReads::default());
+            let tasks: Vec<_> = (0..4)
+                .map(|_| {
+                    let (st, reads) = (st.clone(), reads.clone());
+                    glommio::spawn_local(async move { reads.read_piece(&st, PieceIndex(1)).await })
+                })
+                .collect();
+            let mut got = Vec::new();
+            for t in tasks {
+                got.push(t.await.unwrap());
+            }
+            assert!(got.iter().all(|b| b[..] == piece[..]));
+            // One read: every reader holds the same buffer.
+            assert!(
+                got.iter().all(|b| b.as_ptr() == got[0].as_ptr()),
+                "each reader read on its own"
+            );
+            assert_eq!(reads.in_flight(), 0);
+            // A failed read: every waiter gets its own error.
+            let (a, b) = (
+                reads.read_piece(&st, PieceIndex(9)),
+                reads.read_piece(&st, PieceIndex(9)),
+            );
+            let (a, b) = futures_lite::future::zip(a, b).await;
+            let out_of_range = |r: &Result<Bytes, StorageError>| matches!(r, Err(StorageError::PieceOutOfRange { .. }));
+            assert!(out_of_range(&a) && out_of_range(&b));
+            assert_eq!(reads.in_flight(), 0);
+        });
     }
 }

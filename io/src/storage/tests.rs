@@ -1,24 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
-
-use glommio::{LocalExecutorBuilder, Placement};
-
 use super::*;
 use crate::piece_hasher::sha1_piece;
 
-/// Runs `f` on a fresh glommio executor thread.
-fn run<F, Fut>(f: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    LocalExecutorBuilder::new(Placement::Unbound)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
+use crate::test_executor::run;
 
 const PL: u32 = 16 * 1024;
 

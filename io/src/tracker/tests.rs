@@ -1,7 +1,6 @@
 //! TrackerTask against fake HTTP and UDP trackers on 127.0.0.1.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
@@ -11,7 +10,6 @@ use ccbt_engine::tracker::tiers::AnnouncePolicy;
 use ccbt_engine::tracker::udp::UdpRequest;
 use ccbt_engine::tracker::AnnounceEvent;
 use ccbt_engine::{InfoHash, PeerId};
-use glommio::{LocalExecutorBuilder, Placement};
 
 use super::fake::{ok, FakeHttp, FakeUdp, Reply};
 use super::*;
@@ -19,17 +17,7 @@ use super::*;
 const HASH: InfoHash = InfoHash([0xAB; 20]);
 const PEER_ID: PeerId = PeerId(*b"-CB0100-testtesttest");
 
-fn run<F, Fut>(f: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    LocalExecutorBuilder::new(Placement::Unbound)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
+use crate::test_executor::run;
 
 /// Intervals of a second so the test sees a re-announce.
 fn fast_options() -> TrackerOptions {

@@ -1,22 +1,9 @@
-use std::future::Future;
 use std::time::Instant;
-
-use glommio::{LocalExecutorBuilder, Placement};
 
 use super::*;
 use crate::tracker::fake::{client_tls, ok, FakeHttp, Reply};
 
-fn run<F, Fut>(f: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    LocalExecutorBuilder::new(Placement::Unbound)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
+use crate::test_executor::run;
 
 fn limits(max_body: usize) -> HttpLimits {
     HttpLimits {
