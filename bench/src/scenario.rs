@@ -278,6 +278,20 @@ impl Harness {
         self.env.start_timeout + Duration::from_secs_f64(bytes as f64 / (50.0 * MB))
     }
 
+    /// The configured downloader if it can be told to dial a seeder, else
+    /// libtorrent, with a note saying so (`which` names the downloaders in it).
+    fn dialing_downloader(&self, which: &str) -> (Contestant, Option<String>) {
+        let wanted = self.cfg.downloader;
+        if wanted.can_dial() {
+            return (wanted, None);
+        }
+        let note = format!(
+            "{} cannot be told to dial the seeder; {which} libtorrent",
+            wanted.name()
+        );
+        (Contestant::LIBTORRENT, Some(note))
+    }
+
     /// Starts `who` seeding `ds` on 127.0.0.1 and waits until it seeds (data
     /// rechecked); also returns how long that took, in seconds.
     fn start_local_seeder(
@@ -597,15 +611,7 @@ impl Harness {
     /// Scenario 3: each contestant seeds `ds` to `fanout` downloaders at once.
     fn fanout(&mut self, ds: &Dataset) -> ScenarioResult {
         let n = self.cfg.fanout.max(1);
-        let mut d_kind = self.cfg.downloader;
-        let mut note = None;
-        if !d_kind.can_dial() {
-            note = Some(format!(
-                "{} cannot be told to dial the seeder; the downloaders are libtorrent",
-                d_kind.name()
-            ));
-            d_kind = Contestant::LIBTORRENT;
-        }
+        let (d_kind, note) = self.dialing_downloader("the downloaders are");
         let title = format!(
             "fan-out: {} single file, 1 MiB pieces, to {n} {} downloaders at once",
             data::human(ds.total_bytes),
@@ -673,15 +679,7 @@ impl Harness {
     /// Scenario 4: a seeder loads `set.count` torrents with their data; then the
     /// fixed downloader fetches the probe torrent from it.
     fn many(&mut self, set: &ManySet) -> ScenarioResult {
-        let mut d_kind = self.cfg.downloader;
-        let mut note = None;
-        if !d_kind.can_dial() {
-            note = Some(format!(
-                "{} cannot be told to dial the seeder; the downloader is libtorrent",
-                d_kind.name()
-            ));
-            d_kind = Contestant::LIBTORRENT;
-        }
+        let (d_kind, note) = self.dialing_downloader("the downloader is");
         let title = format!(
             "many torrents: {} torrents ({} x {} + a {} probe), then {} downloads the probe",
             set.count,
