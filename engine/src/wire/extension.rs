@@ -97,7 +97,11 @@ impl ExtensionHandshake {
             .and_then(Value::as_bytes)
             .filter(|v| v.len() <= MAX_CLIENT_NAME_LEN)
             // BEP 10 says UTF-8; a client name in another encoding is still worth logging.
-            .map(|v| String::from_utf8_lossy(v).into_owned());
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            // Lossy decoding can triple the length (a bad byte becomes a 3-byte U+FFFD):
+            // bound the text kept too, so a decoded handshake re-encodes to one that
+            // decodes the same (found by fuzz/fuzz_targets/wire.rs).
+            .filter(|v| v.len() <= MAX_CLIENT_NAME_LEN);
         let p = int("p").and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0);
         // A reqq of 0 would forbid every request; no client means that.
         let reqq = int("reqq").and_then(|q| u32::try_from(q).ok()).filter(|&q| q != 0);
@@ -203,6 +207,24 @@ mod tests {
             "x".repeat(MAX_CLIENT_NAME_LEN + 1)
         );
         assert_eq!(ExtensionHandshake::decode(long.as_bytes()).unwrap().v, None);
+    }
+
+    #[test]
+    fn client_name_bound_holds_after_lossy_decoding() {
+        // 200 invalid bytes are within the raw bound but become 600 bytes of text.
+        let mut payload = b"d1:v200:".to_vec();
+        payload.extend_from_slice(&[0xff; 200]);
+        payload.push(b'e');
+        let hs = ExtensionHandshake::decode(&payload).unwrap();
+        assert_eq!(hs.v, None);
+        assert_eq!(ExtensionHandshake::decode(&hs.encode()), Ok(hs));
+        // 80 invalid bytes become 240 bytes of text: kept, and stable when re-sent.
+        let mut payload = b"d1:v80:".to_vec();
+        payload.extend_from_slice(&[0xff; 80]);
+        payload.push(b'e');
+        let hs = ExtensionHandshake::decode(&payload).unwrap();
+        assert_eq!(hs.v.as_ref().map(String::len), Some(240));
+        assert_eq!(ExtensionHandshake::decode(&hs.encode()), Ok(hs));
     }
 
     #[test]
