@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain: real peers and
-# torrent tools from Debian, and cargo-nextest. Idempotent: installs only what is missing.
+# torrent tools from Debian, cargo-nextest and cargo-fuzz. Idempotent: installs only what is missing.
 set -euo pipefail
 
 SUDO=""
@@ -20,5 +20,10 @@ command -v mktorrent >/dev/null 2>&1 || { echo "error: mktorrent could not be in
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "installing cargo-nextest"
     cargo install cargo-nextest --locked
+fi
+# The fuzz smoke run (scripts/fuzz-smoke.sh) drives libFuzzer through cargo-fuzz.
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
 fi
 "$(dirname "$0")/install-interop-deps.sh"

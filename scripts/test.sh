@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs test dependencies, checks formatting and lints,
-# builds the binaries the end-to-end tests run, then runs every test.
+# builds the binaries the end-to-end tests run, runs every test, then runs each fuzz
+# target briefly over its corpus (scripts/fuzz-smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,3 +10,4 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
+scripts/fuzz-smoke.sh

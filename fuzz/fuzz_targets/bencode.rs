@@ -17,17 +17,29 @@ fuzz_target!(|data: &[u8]| {
     let lenient = assert_bounded_allocation("bencode::decode_lenient", data.len(), || decode_lenient(data));
     if let Ok(value) = &strict {
         assert_eq!(encode(value), data, "a strictly decoded value re-encodes to its input");
-        assert_eq!(lenient.as_ref().ok(), Some(value), "lenient decoding agrees with strict");
+        assert_eq!(
+            lenient.as_ref().ok(),
+            Some(value),
+            "lenient decoding agrees with strict"
+        );
     }
     if let Ok(value) = &lenient {
         // Lenient input may be unsorted; its canonical form must then decode strictly.
         let canonical = encode(value);
-        assert_eq!(decode(&canonical).as_ref(), Ok(value), "canonical form of a lenient value");
+        assert_eq!(
+            decode(&canonical).as_ref(),
+            Ok(value),
+            "canonical form of a lenient value"
+        );
     }
 
     if let Ok((value, used)) = assert_bounded_allocation("bencode::decode_prefix", data.len(), || decode_prefix(data)) {
         assert!(used > 0 && used <= data.len());
-        assert_eq!(decode(&data[..used]).as_ref(), Ok(&value), "a decoded prefix is a whole value");
+        assert_eq!(
+            decode(&data[..used]).as_ref(),
+            Ok(&value),
+            "a decoded prefix is a whole value"
+        );
     }
 
     // `info` is the key the info-hash is computed over; a short key reaches more spans.

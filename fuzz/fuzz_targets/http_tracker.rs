@@ -72,7 +72,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(r) => {
             assert!(r.peers.len() <= MAX_PEERS_PER_RESPONSE);
             assert!(r.peers.iter().all(|p| p.port() != 0), "port 0 is never a peer");
-            assert!(r.tracker_id.as_ref().is_none_or(|id| !id.is_empty() && id.len() <= MAX_TRACKER_ID_LEN));
+            assert!(r
+                .tracker_id
+                .as_ref()
+                .is_none_or(|id| !id.is_empty() && id.len() <= MAX_TRACKER_ID_LEN));
             assert!(r.warning.as_ref().is_none_or(|w| w.len() <= MAX_TEXT));
             let mut again = parse_announce_response(&body_of(&r)).expect("a canonical body of a parsed response");
             // The warning was cut once already and may have grown by lossy decoding.

@@ -17,7 +17,11 @@ use libfuzzer_sys::fuzz_target;
 use sha1::{Digest, Sha1};
 
 fn check(m: &Metainfo) {
-    assert_eq!(m.info_hash.0, <[u8; 20]>::from(Sha1::digest(&m.info_bytes)), "info-hash");
+    assert_eq!(
+        m.info_hash.0,
+        <[u8; 20]>::from(Sha1::digest(&m.info_bytes)),
+        "info-hash"
+    );
     let info = &m.info;
     assert!((1..=MAX_PIECE_LENGTH).contains(&info.piece_length));
     assert!(info.total_length > 0);

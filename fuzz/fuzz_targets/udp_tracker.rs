@@ -34,7 +34,10 @@ fn check_response(r: &Response, scrape_count: usize) {
         }
         Response::Scrape { stats, .. } => {
             assert!(stats.len() <= MAX_SCRAPE_HASHES);
-            assert!(stats.len() >= scrape_count.min(MAX_SCRAPE_HASHES), "fewer counts than asked");
+            assert!(
+                stats.len() >= scrape_count.min(MAX_SCRAPE_HASHES),
+                "fewer counts than asked"
+            );
         }
         Response::Error { message, .. } => assert!(message.len() <= 3 * MAX_MESSAGE_LEN),
         Response::Connect { .. } => {}
@@ -114,7 +117,10 @@ fn check_exchange(datagrams: &[u8], family: IpFamily, scrape: Option<usize>, sta
                 | Request::Announce { transaction_id, .. }
                 | Request::Scrape { transaction_id, .. } => transaction_id,
             });
-            assert!(exchange.poll_timeout().is_some_and(|t| t > now), "a sent packet arms a timer");
+            assert!(
+                exchange.poll_timeout().is_some_and(|t| t > now),
+                "a sent packet arms a timer"
+            );
         }
         let Some((&len, tail)) = rest.split_first() else {
             break;
@@ -144,7 +150,10 @@ fn check_exchange(datagrams: &[u8], family: IpFamily, scrape: Option<usize>, sta
             break;
         }
     }
-    assert!(now.duration_since(start) < Duration::from_secs(24 * 3600), "the schedule is bounded");
+    assert!(
+        now.duration_since(start) < Duration::from_secs(24 * 3600),
+        "the schedule is bounded"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -49,7 +49,11 @@ fn limits(selector: u8, pieces: u32) -> WireLimits {
 }
 
 fn largest_frame(l: &WireLimits) -> usize {
-    let largest_payload = l.max_block_len.max(l.max_bitfield_len).max(l.max_extended_len).max(l.max_other_len);
+    let largest_payload = l
+        .max_block_len
+        .max(l.max_bitfield_len)
+        .max(l.max_extended_len)
+        .max(l.max_other_len);
     // Length prefix, id, the PIECE header (the largest), then the payload.
     4 + 1 + 8 + usize::try_from(largest_payload).unwrap_or(usize::MAX)
 }
