@@ -92,13 +92,17 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
         }
     }
     reporter.finish();
-    let mut report = result?;
+    // The summary is printed however the run ends (done, interrupted, failed):
+    // a script reading `--json` always gets its last line.
+    let mut report = DownloadReport {
+        seconds: start.elapsed().as_secs_f64(),
+        handovers: session.router().handovers(),
+        ..DownloadReport::default()
+    };
     if !latest.is_empty() {
         report.downloaded = latest.values().map(|t| t.stats.downloaded).sum();
         report.verified_bytes = latest.values().map(|t| t.stats.verified_bytes).sum();
     }
-    report.seconds = start.elapsed().as_secs_f64();
-    report.handovers = session.router().handovers();
     let statuses: Vec<TorrentStatus> = latest.into_values().collect();
     reporter.status(&statuses, report.handovers, Duration::ZERO);
     reporter.summary(
@@ -107,7 +111,7 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
         report.verified_bytes,
         report.handovers,
     );
-    Ok(report)
+    result.map(|()| report)
 }
 
 fn drive(
@@ -116,7 +120,7 @@ fn drive(
     reporter: &mut Reporter,
     stop: &AtomicBool,
     start: Instant,
-) -> Result<DownloadReport, CliError> {
+) -> Result<(), CliError> {
     let mut names: HashMap<InfoHash, String> = HashMap::new();
     // Every piece is wanted (no file is skipped), so complete means all of it.
     let mut sizes: HashMap<InfoHash, u64> = HashMap::new();
@@ -179,7 +183,8 @@ fn drive(
                 }
             }
             SessionEvent::Failed { info_hash, error } => {
-                reporter.failed(&hex(&info_hash), &error);
+                let name = names.get(&info_hash).cloned().unwrap_or_default();
+                reporter.failed(&name, &hex(&info_hash), &error);
                 return Err(CliError::TorrentFailed(error));
             }
             SessionEvent::Status { torrents, .. } => {
@@ -199,5 +204,5 @@ fn drive(
             }
         }
     }
-    Ok(DownloadReport::default())
+    Ok(())
 }

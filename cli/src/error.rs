@@ -12,6 +12,24 @@ pub enum CliError {
         path: PathBuf,
         source: ccbt_engine::metainfo::MetainfoError,
     },
+    #[error("{path}: larger than {limit_mib} MiB, too large for a .torrent file")]
+    TooLarge { path: PathBuf, limit_mib: u64 },
+    #[error("{path}: {kind}, not a .torrent file")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error("{path}: {}", fifo_timeout_reason(*.writer_seen, *.seconds))]
+    FifoTimeout {
+        path: PathBuf,
+        seconds: u64,
+        writer_seen: bool,
+    },
+    #[error("--peer {arg}: {reason}")]
+    BadPeer { arg: String, reason: String },
+    #[error("{flag} {value}: {reason}")]
+    BadFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("{path}: no .torrent files in this directory")]
     EmptyDirectory { path: PathBuf },
     #[error("magnet links are not supported yet (fetching metadata from peers comes later): {0}")]
@@ -52,8 +70,21 @@ impl CliError {
             | CliError::EmptyDirectory { .. }
             | CliError::MagnetUnsupported(_)
             | CliError::BadMagnet(_)
-            | CliError::DuplicateTorrent { .. } => 2,
+            | CliError::DuplicateTorrent { .. }
+            | CliError::TooLarge { .. }
+            | CliError::NotAFile { .. }
+            | CliError::FifoTimeout { .. }
+            | CliError::BadPeer { .. }
+            | CliError::BadFlag { .. } => 2,
             _ => 1,
         }
+    }
+}
+
+fn fifo_timeout_reason(writer_seen: bool, seconds: u64) -> String {
+    if writer_seen {
+        format!("a FIFO whose writer sent nothing for {seconds} s")
+    } else {
+        format!("a FIFO with nothing writing to it (waited {seconds} s)")
     }
 }

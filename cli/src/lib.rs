@@ -9,6 +9,7 @@ pub mod create;
 pub mod demo;
 pub mod download;
 pub mod error;
+pub mod flags;
 pub mod output;
 pub mod piece_scan;
 pub mod size;
@@ -17,13 +18,17 @@ pub mod verify;
 
 pub use error::CliError;
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings and errors only).
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings and errors only),
+/// with colour codes only when stderr is a terminal (a log file or a pipe read by
+/// a script gets plain text).
 pub fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

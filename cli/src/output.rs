@@ -103,10 +103,12 @@ impl Reporter {
         }
     }
 
-    pub fn failed(&mut self, info_hash: &str, error: &str) {
-        match self.mode {
-            OutputMode::Json => self.json_line(json!({"type": "error", "info_hash": info_hash, "error": error})),
-            _ => self.note(&format!("error: {error}")),
+    /// A torrent stopped with an error. The error also ends the run, and the
+    /// binary prints it as its one error line on stderr; human output adds
+    /// nothing here so that it is printed once.
+    pub fn failed(&mut self, name: &str, info_hash: &str, error: &str) {
+        if self.mode == OutputMode::Json {
+            self.json_line(json!({"type": "error", "info_hash": info_hash, "name": name, "error": error}));
         }
     }
 

@@ -1,7 +1,10 @@
 //! Turning command-line SOURCE arguments into loaded torrents.
 
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ccbt_engine::magnet::MagnetLink;
 use ccbt_engine::metainfo::Metainfo;
@@ -10,6 +13,11 @@ use crate::error::CliError;
 
 /// Largest .torrent file we read (a 16 MiB piece list is already enormous).
 const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
+/// Longest we wait for a writer (or its next bytes) on a FIFO named as a source (`ccbt <(curl …)` has
+/// one at once; a FIFO nobody writes to would otherwise block the start silently).
+const FIFO_WRITER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a FIFO without a writer is looked at again while waiting.
+const FIFO_POLL: Duration = Duration::from_millis(50);
 
 /// A torrent named on the command line.
 #[derive(Debug, Clone)]
@@ -20,18 +28,7 @@ pub struct LoadedTorrent {
 
 /// Reads one .torrent file; errors name the file and the field.
 pub fn load_torrent_file(path: &Path) -> Result<LoadedTorrent, CliError> {
-    let read_err = |source| CliError::ReadFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(read_err)?.len();
-    if len > MAX_TORRENT_FILE {
-        return Err(CliError::ReadFile {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "file too large for a .torrent"),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(read_err)?;
+    let bytes = read_torrent_bytes(path)?;
     let meta = Metainfo::from_bytes(&bytes).map_err(|source| CliError::BadTorrent {
         path: path.to_path_buf(),
         source,
@@ -40,6 +37,97 @@ pub fn load_torrent_file(path: &Path) -> Result<LoadedTorrent, CliError> {
         path: path.to_path_buf(),
         meta: Arc::new(meta),
     })
+}
+
+/// The bytes of a .torrent source, at most [`MAX_TORRENT_FILE`]. The cap is on
+/// the read itself: devices, pipes and `/proc` files report a length of 0.
+pub fn read_torrent_bytes(path: &Path) -> Result<Vec<u8>, CliError> {
+    let read_err = |source| CliError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_type = std::fs::metadata(path).map_err(read_err)?.file_type();
+    let bytes = if file_type.is_file() {
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_TORRENT_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        bytes
+    } else if file_type.is_fifo() {
+        read_fifo(path)?
+    } else {
+        return Err(CliError::NotAFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&file_type),
+        });
+    };
+    if bytes.len() as u64 > MAX_TORRENT_FILE {
+        return Err(CliError::TooLarge {
+            path: path.to_path_buf(),
+            limit_mib: MAX_TORRENT_FILE >> 20,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a FIFO (or a pipe such as `/dev/fd/63`) without ever blocking: opened
+/// non-blocking, a read of 0 bytes means "no writer yet" until a writer has been
+/// seen (data or `WouldBlock`), and end of file after that.
+fn read_fifo(path: &Path) -> Result<Vec<u8>, CliError> {
+    let read_err = |source| CliError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_err)?;
+    // Measured from the last data, so a slow writer is waited for and a silent one is not.
+    let mut deadline = Instant::now() + FIFO_WRITER_TIMEOUT;
+    let mut bytes = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut writer_seen = false;
+    while (bytes.len() as u64) <= MAX_TORRENT_FILE {
+        match file.read(&mut buf) {
+            Ok(0) if writer_seen => break,
+            Ok(0) => {}
+            Ok(n) => {
+                writer_seen = true;
+                bytes.extend_from_slice(&buf[..n]);
+                deadline = Instant::now() + FIFO_WRITER_TIMEOUT;
+                continue;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => writer_seen = true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::FifoTimeout {
+                path: path.to_path_buf(),
+                seconds: FIFO_WRITER_TIMEOUT.as_secs(),
+                writer_seen,
+            });
+        }
+        std::thread::sleep(FIFO_POLL);
+    }
+    Ok(bytes)
+}
+
+/// A word for a file that is not a regular file, for error messages.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Expands SOURCE arguments: a .torrent file, a directory of them, or a magnet link.

@@ -446,7 +446,9 @@ impl TorrentTask {
         if self.failed.borrow().is_some() {
             return;
         }
-        tracing::error!(torrent = %self.info_hash, %error, "torrent stopped");
+        // The Failed event carries the error to the user; logging it at error level
+        // as well printed it a second time on stderr.
+        tracing::debug!(torrent = %self.info_hash, %error, "torrent stopped");
         *self.failed.borrow_mut() = Some(error.clone());
         (self.events)(TorrentEvent::Failed {
             info_hash: self.info_hash,

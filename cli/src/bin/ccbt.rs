@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ccbt_cli::download::{self, DownloadOptions};
 use ccbt_cli::output::{OutputMode, Reporter};
-use ccbt_cli::{demo, size, source, CliError};
+use ccbt_cli::{demo, flags, size, source, CliError};
 use ccbt_engine::torrent::TorrentConfig;
 use ccbt_io::storage::Preallocation;
 use clap::{Parser, Subcommand};
@@ -37,16 +37,16 @@ struct Args {
     /// Address to accept peers on [default: 0.0.0.0:6881, or any free port if it is taken]
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// Executors (one per core by default)
+    /// Executors (one per core by default; at most 4 per core and 256)
     #[arg(long)]
     shards: Option<usize>,
     /// JSON lines on stdout instead of human output
     #[arg(long)]
     json: bool,
-    /// Download rate limit per torrent in bytes/s (e.g. 10M)
+    /// Download rate limit per torrent in bytes/s (e.g. 10M; at least 16K, 0 = none)
     #[arg(long, value_parser = size::parse_size)]
     download_limit: Option<u64>,
-    /// Upload rate limit per torrent in bytes/s (e.g. 10M)
+    /// Upload rate limit per torrent in bytes/s (e.g. 10M; at least 16K, 0 = none)
     #[arg(long, value_parser = size::parse_size)]
     upload_limit: Option<u64>,
     /// Regular unchoke slots (0 = unchoke every interested peer)
@@ -75,23 +75,13 @@ enum Command {
         /// Piece size
         #[arg(long, default_value = "1M", value_parser = size::parse_size)]
         piece_size: u64,
-        /// Executors per session
+        /// Executors per session (at most 4 per core and 256)
         #[arg(long)]
         shards: Option<usize>,
         /// Directory for the temporary files
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
-}
-
-fn resolve_peers(peers: &[String]) -> Result<Vec<SocketAddr>, String> {
-    use std::net::ToSocketAddrs;
-    let mut out = Vec::new();
-    for p in peers {
-        let mut addrs = p.to_socket_addrs().map_err(|e| format!("--peer {p}: {e}"))?;
-        out.push(addrs.next().ok_or_else(|| format!("--peer {p}: no address"))?);
-    }
-    Ok(out)
 }
 
 fn main() {
@@ -119,7 +109,7 @@ fn run(args: Args) -> Result<(), CliError> {
         let report = demo::run(&demo::DemoOptions {
             size,
             piece_size,
-            shards: shards.unwrap_or_else(ccbt_cli::default_shards),
+            shards: shards_flag(shards)?,
             workdir,
         })?;
         println!(
@@ -130,10 +120,17 @@ fn run(args: Args) -> Result<(), CliError> {
         );
         return Ok(());
     }
+    let shards = shards_flag(args.shards)?;
+    let download_limit = flags::check_rate_limit("--download-limit", args.download_limit)?;
+    let upload_limit = flags::check_rate_limit("--upload-limit", args.upload_limit)?;
+    let peers = flags::resolve_peers(&args.peers)?;
     let torrents = source::load_sources(&args.sources)?;
-    let peers = resolve_peers(&args.peers).map_err(CliError::TorrentFailed)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The first signal asks for a clean stop (summary, exit 130); a second one
+        // ends the process at once, whatever it is waiting for. Registered before
+        // the flag, so it sees the flag as the first signal left it.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     let config = TorrentConfig {
@@ -147,9 +144,9 @@ fn run(args: Args) -> Result<(), CliError> {
         seed: args.seed,
         peers,
         listen: args.listen.unwrap_or_else(download::default_listen_addr),
-        shards: args.shards.unwrap_or_else(ccbt_cli::default_shards),
-        download_limit: args.download_limit,
-        upload_limit: args.upload_limit,
+        shards,
+        download_limit,
+        upload_limit,
         direct_writes: !args.buffered_writes,
         preallocation: if args.full_allocation {
             Preallocation::Full
@@ -161,4 +158,12 @@ fn run(args: Args) -> Result<(), CliError> {
     let mut reporter = Reporter::new(OutputMode::choose(args.json));
     download::run(opts, &mut reporter, stop)?;
     Ok(())
+}
+
+/// `--shards`, checked against this machine's cores; one per core when not given.
+fn shards_flag(shards: Option<usize>) -> Result<usize, CliError> {
+    match shards {
+        Some(n) => flags::check_shards("--shards", n, ccbt_cli::default_shards()),
+        None => Ok(ccbt_cli::default_shards()),
+    }
 }
