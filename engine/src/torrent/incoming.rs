@@ -245,12 +245,7 @@ impl Torrent {
                 if piece_complete {
                     if let Some(buffer) = self.assembling.remove(&piece) {
                         let (assembled, digest) = buffer.finish();
-                        self.verifying.insert(piece, assembled.block_from);
-                        self.actions.push_back(Action::VerifyPiece {
-                            piece,
-                            digest,
-                            data: assembled.data,
-                        });
+                        self.piece_assembled(piece, assembled, digest, now);
                     }
                 }
             }

@@ -9,9 +9,11 @@ mod assembly;
 mod config;
 mod incoming;
 mod peer;
+mod verification;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -28,7 +30,7 @@ use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use crate::wire::{ExtensionHandshake, Handshake, Message, EXTENDED_HANDSHAKE_ID};
 use assembly::{AssembledPiece, PieceBuffer};
-use peer::{Contributor, Peer};
+use peer::Peer;
 
 /// Most failed piece copies kept to find out later which peer sent bad data.
 const MAX_FAILED_COPIES: usize = 32;
@@ -43,15 +45,11 @@ pub enum Action {
     /// Read this block from storage and send it to the peer as a PIECE message,
     /// after checking [`Torrent::take_serve`] (the peer may have cancelled it).
     ServeBlock { peer: PeerKey, block: BlockRef },
-    /// Every block of the piece arrived and `digest` is its SHA-1 (hashed as the
-    /// blocks came in): compare it with the piece's hash; if good, call
-    /// [`Torrent::compare_good_copy`] when [`Torrent::wants_good_copy`], write it, then
-    /// call [`Torrent::piece_verified`]. The engine keeps no reference to `data`.
-    VerifyPiece {
-        piece: PieceIndex,
-        data: PieceData,
-        digest: [u8; 20],
-    },
+    /// A piece passed its hash check: write it to storage, then report the result with
+    /// [`Torrent::piece_written`] and hand the buffer back with
+    /// [`Torrent::recycle_piece_buffer`] if storage did not keep it. The engine keeps
+    /// no reference to `data`, so storage may take it without a copy.
+    WritePiece { piece: PieceIndex, data: PieceData },
     /// Close the connection, then call [`Torrent::remove_peer`].
     Disconnect { peer: PeerKey, reason: DisconnectReason },
     /// Every wanted piece is verified.
@@ -89,6 +87,8 @@ pub struct TorrentParams {
     pub num_pieces: u32,
     pub piece_length: u32,
     pub total_length: u64,
+    /// SHA-1 of every piece, in order: the engine decides whether a piece is good.
+    pub piece_hashes: Arc<[[u8; 20]]>,
 }
 
 /// Counters and rates for status output.
@@ -131,9 +131,9 @@ pub struct Torrent {
     allocator: Box<dyn PieceAllocator>,
     /// Makes the hasher of each piece.
     hashers: PieceHasherFactory,
-    /// Who sent each block of a piece out for hashing; the data itself is the
+    /// Pieces that passed their hash and are being written; the data is the
     /// caller's, so it can hand the buffer to the disk write without a copy.
-    verifying: HashMap<PieceIndex, Vec<Option<Contributor>>>,
+    writing: HashSet<PieceIndex>,
     failed_copies: HashMap<PieceIndex, AssembledPiece>,
     strikes: HashMap<PeerId, u32>,
     banned_addrs: HashSet<SocketAddr>,
@@ -183,7 +183,7 @@ impl Torrent {
             assembling: HashMap::new(),
             allocator,
             hashers: sha1_hashers(),
-            verifying: HashMap::new(),
+            writing: HashSet::new(),
             failed_copies: HashMap::new(),
             strikes: HashMap::new(),
             banned_addrs: HashSet::new(),
@@ -350,61 +350,6 @@ impl Torrent {
         }
     }
 
-    /// Whether a failed copy of this piece waits to be compared with the good one
-    /// (call [`Torrent::compare_good_copy`] before the good data is given away).
-    pub fn wants_good_copy(&self, piece: PieceIndex) -> bool {
-        self.failed_copies.contains_key(&piece)
-    }
-
-    /// Compares the good copy of a piece with the failed one kept earlier: the peers
-    /// whose blocks differed get a strike.
-    pub fn compare_good_copy(&mut self, piece: PieceIndex, good: &[u8]) {
-        if let Some(bad) = self.failed_copies.remove(&piece) {
-            for c in bad.culprits(good) {
-                self.strike(c, 1);
-            }
-        }
-    }
-
-    /// The hash result of a piece handed out with [`Action::VerifyPiece`]. `ok` means
-    /// it matched and is written to disk; when it did not, `failed_data` is that copy
-    /// (kept to find out later who sent the bad blocks).
-    pub fn piece_verified(&mut self, piece: PieceIndex, ok: bool, failed_data: Option<PieceData>, now: Instant) {
-        let Some(block_from) = self.verifying.remove(&piece) else {
-            return;
-        };
-        self.picker.piece_verified(piece, ok);
-        let size = self.picker.piece_size(piece) as u64;
-        if ok {
-            self.verified_bytes += size;
-            // Compared already, or the caller chose not to: either way it is done with.
-            self.failed_copies.remove(&piece);
-            let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-            for key in keys {
-                if self.peers.get(&key).is_some_and(|p| !p.has.get(piece.0)) {
-                    self.send(key, Message::Have(piece));
-                }
-            }
-            if self.picker.is_wanted_complete() && !self.completed_emitted {
-                self.on_complete();
-            }
-        } else {
-            self.hash_failures += 1;
-            self.wasted += size;
-            let assembled = AssembledPiece {
-                data: failed_data.unwrap_or_default(),
-                block_from,
-            };
-            let contributors = assembled.contributors();
-            if contributors.len() == 1 {
-                self.strike(contributors[0], 1);
-            } else if !assembled.data.is_empty() && self.failed_copies.len() < MAX_FAILED_COPIES {
-                self.failed_copies.insert(piece, assembled);
-            }
-            self.refill_all(now);
-        }
-    }
-
     /// Periodic work: choking, request timeouts, pipeline depth. Call about once a second.
     pub fn tick(&mut self, now: Instant) {
         let timeout = self.config.request_timeout;
@@ -485,31 +430,6 @@ impl Torrent {
         Some(peer)
     }
 
-    fn strike(&mut self, who: Contributor, weight: u32) {
-        if self.strikes.len() >= MAX_STRIKE_RECORDS && !self.strikes.contains_key(&who.id) {
-            self.strikes.clear();
-        }
-        let strikes = self.strikes.entry(who.id).or_insert(0);
-        *strikes += weight;
-        if *strikes >= self.config.max_hash_failures {
-            self.banned_addrs.insert(who.addr);
-            self.banned_ids.insert(who.id);
-            let keys: Vec<PeerKey> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.id == who.id || p.addr == who.addr)
-                .map(|(k, _)| *k)
-                .collect();
-            for key in keys {
-                self.actions.push_back(Action::Disconnect {
-                    peer: key,
-                    reason: DisconnectReason::Banned,
-                });
-                self.forget_peer(key);
-            }
-        }
-    }
-
     /// Where piece buffers come from (default: `Vec`s, see [`VecPieceAllocator`]).
     /// Set it before the first piece arrives.
     pub fn set_piece_allocator(&mut self, allocator: Box<dyn PieceAllocator>) {
@@ -520,14 +440,6 @@ impl Torrent {
     /// piece arrives.
     pub fn set_piece_hasher(&mut self, hashers: PieceHasherFactory) {
         self.hashers = hashers;
-    }
-
-    /// Hands back the buffer of a piece handed out with [`Action::VerifyPiece`] once
-    /// the caller is done with it (hashed and written), so the next piece reuses it.
-    pub fn recycle_piece_buffer(&mut self, data: PieceData) {
-        if !self.completed_emitted {
-            self.allocator.release(data);
-        }
     }
 
     fn on_complete(&mut self) {

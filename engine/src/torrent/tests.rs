@@ -58,6 +58,7 @@ impl Net {
             num_pieces: hashes.len() as u32,
             piece_length: PIECE_LEN,
             total_length: data.len() as u64,
+            piece_hashes: hashes.clone().into(),
         };
         let nodes = roles
             .iter()
@@ -163,21 +164,17 @@ impl Net {
                     self.in_flight.push_back((to, key, message));
                 }
             }
-            Action::VerifyPiece { piece, data, digest } => {
-                let actual: [u8; 20] = Sha1::digest(&data).into();
-                assert_eq!(digest, actual, "piece {piece}: the incremental hash differs");
-                let ok = digest == self.hashes[piece.0 as usize];
+            Action::WritePiece { piece, data } => {
+                assert_eq!(
+                    <[u8; 20]>::from(Sha1::digest(&data)),
+                    self.hashes[piece.0 as usize],
+                    "piece {piece}: only good pieces are written"
+                );
+                let start = piece.0 as usize * PIECE_LEN as usize;
+                self.nodes[i].disk[start..start + data.len()].copy_from_slice(&data);
                 let torrent = &mut self.nodes[i].torrent;
-                if ok {
-                    if torrent.wants_good_copy(piece) {
-                        torrent.compare_good_copy(piece, &data);
-                    }
-                    let start = piece.0 as usize * PIECE_LEN as usize;
-                    self.nodes[i].disk[start..start + data.len()].copy_from_slice(&data);
-                    self.nodes[i].torrent.piece_verified(piece, true, None, self.now);
-                } else {
-                    torrent.piece_verified(piece, false, Some(data), self.now);
-                }
+                torrent.piece_written(piece, true, self.now);
+                torrent.recycle_piece_buffer(data);
             }
             Action::Disconnect { peer, reason } => {
                 if reason == DisconnectReason::Banned {
