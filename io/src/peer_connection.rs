@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use ccbt_engine::torrent::ProtocolViolation;
 use ccbt_engine::wire::{
     encode_piece_header, parse_routing_prefix, Handshake, Message, MessageDecoder, Reserved, WireError, WireLimits,
     HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN,
@@ -220,9 +221,16 @@ async fn read_loop(
         }
         let now = Instant::now();
         loop {
-            let message = decoder
-                .decode(&mut buf)
-                .map_err(|source| PeerError::Wire { addr, source })?;
+            let message = match decoder.decode(&mut buf) {
+                Ok(message) => message,
+                Err(source) => {
+                    // Counted by kind with the engine's other violations.
+                    let violation = ProtocolViolation::Malformed(source.clone());
+                    task.engine.borrow_mut().protocol_violation(key, violation, now);
+                    task.dispatch();
+                    return Err(PeerError::Wire { addr, source });
+                }
+            };
             let Some(message) = message else { break };
             task.engine.borrow_mut().on_message(key, message, now);
         }

@@ -10,6 +10,7 @@ mod config;
 mod incoming;
 mod peer;
 mod verification;
+mod violation;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 pub use config::TorrentConfig;
+pub use violation::{ProtocolViolation, ViolationCounts, ViolationKind};
 
 use crate::bitfield::Bitfield;
 use crate::choker::{ChokeCandidate, Choker, CHOKE_INTERVAL};
@@ -59,8 +61,8 @@ pub enum Action {
 /// Why the torrent drops a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectReason {
-    /// The peer broke the protocol; the text says how.
-    Protocol(String),
+    /// The peer broke the protocol.
+    Protocol(ProtocolViolation),
     /// The peer sent data that failed hash checks too often.
     Banned,
     /// Both sides have everything; the connection has no use.
@@ -109,6 +111,9 @@ pub struct TorrentStats {
     pub upload_rate: u64,
     pub peers: usize,
     pub hash_failures: u32,
+    /// Protocol violations by kind (each ends the connection, except dropped
+    /// unrequested blocks below the tolerance).
+    pub violations: ViolationCounts,
     pub complete: bool,
     /// Request sent → block arrived, for blocks that were still pending.
     pub block_latency: LatencySummary,
@@ -147,6 +152,7 @@ pub struct Torrent {
     uploaded: u64,
     wasted: u64,
     hash_failures: u32,
+    violations: ViolationCounts,
     download_rate: crate::rate::RateEstimator,
     upload_rate: crate::rate::RateEstimator,
     block_latency: LatencyRecorder,
@@ -197,6 +203,7 @@ impl Torrent {
             uploaded: 0,
             wasted: 0,
             hash_failures: 0,
+            violations: ViolationCounts::default(),
             download_rate: crate::rate::RateEstimator::new(now),
             upload_rate: crate::rate::RateEstimator::new(now),
             block_latency: LatencyRecorder::new(),
@@ -367,7 +374,7 @@ impl Torrent {
                 .map(|(b, _)| *b)
                 .collect();
             for block in expired {
-                peer.pending.remove(&block);
+                peer.give_up_request(block);
                 self.picker.request_abandoned(block);
                 self.actions.push_back(Action::Send {
                     peer: *key,
@@ -403,6 +410,7 @@ impl Torrent {
             upload_rate: self.upload_rate.rate(now),
             peers: self.peers.len(),
             hash_failures: self.hash_failures,
+            violations: self.violations,
             complete: self.picker.is_wanted_complete(),
             block_latency: self.block_latency.summary(),
             hash_latency: LatencySummary::default(),

@@ -1,6 +1,6 @@
 //! What the torrent knows about one connected peer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -11,6 +11,10 @@ use crate::types::{BlockRef, PeerId, PieceIndex};
 
 /// Most allowed-fast pieces we remember from one peer (BEP 6 suggests ~10).
 pub(crate) const MAX_ALLOWED_FAST_FROM_PEER: usize = 64;
+
+/// Most requests to one peer remembered after we gave up on them: one full pipeline,
+/// so even a choke that drops every outstanding request is covered.
+pub(crate) const MAX_RECENTLY_CANCELLED: usize = crate::pipeline_depth::MAX_DEPTH;
 
 /// Who sent a block, kept until its piece is verified so blame lands on the right peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +43,15 @@ pub(crate) struct Peer {
     pub seen_first_message: bool,
     /// Our requests to them, with the time each was sent.
     pub pending: HashMap<BlockRef, Instant>,
+    /// Requests we cancelled or gave up on whose block may still be on the wire: its
+    /// arrival is a late answer, not an unrequested block.
+    pub recently_cancelled: RecentlyCancelled,
+    /// Blocks that arrived answering one of our requests.
+    pub requested_blocks_received: u64,
+    /// Blocks that arrived unasked (dropped).
+    pub unrequested_blocks: u32,
+    /// Their requests refused because their queue with us was full.
+    pub refused_requests: u32,
     /// Their requests to us not yet served or cancelled.
     pub serving: HashSet<BlockRef>,
     /// Pieces they let us request while choked.
@@ -65,6 +78,10 @@ impl Peer {
             has: Bitfield::new(num_pieces),
             seen_first_message: false,
             pending: HashMap::new(),
+            recently_cancelled: RecentlyCancelled::default(),
+            requested_blocks_received: 0,
+            unrequested_blocks: 0,
+            refused_requests: 0,
             serving: HashSet::new(),
             allowed_fast_from_them: Vec::new(),
             allowed_fast_for_them: Vec::new(),
@@ -74,11 +91,84 @@ impl Peer {
         }
     }
 
+    /// Stops waiting for a request (cancelled, timed out, dropped by a choke),
+    /// remembering it in case the block is already on its way. Whether it was pending.
+    pub fn give_up_request(&mut self, block: BlockRef) -> bool {
+        let was = self.pending.remove(&block).is_some();
+        if was {
+            self.recently_cancelled.insert(block);
+        }
+        was
+    }
+
     pub fn contributor(&self, key: crate::types::PeerKey) -> Contributor {
         Contributor {
             key,
             addr: self.addr,
             id: self.id,
         }
+    }
+}
+
+/// A bounded first-in first-out set of blocks (oldest forgotten first).
+#[derive(Default)]
+pub(crate) struct RecentlyCancelled {
+    order: VecDeque<BlockRef>,
+    set: HashSet<BlockRef>,
+}
+
+impl RecentlyCancelled {
+    pub fn insert(&mut self, block: BlockRef) {
+        if !self.set.insert(block) {
+            return;
+        }
+        self.order.push_back(block);
+        if self.order.len() > MAX_RECENTLY_CANCELLED {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    /// Whether the block was remembered; forgets it (one cancel excuses one block).
+    pub fn take(&mut self, block: &BlockRef) -> bool {
+        if !self.set.remove(block) {
+            return false;
+        }
+        if let Some(i) = self.order.iter().position(|b| b == block) {
+            self.order.remove(i);
+        }
+        true
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::PieceIndex;
+
+    fn block(i: u32) -> BlockRef {
+        BlockRef {
+            piece: PieceIndex(i),
+            offset: 0,
+            length: 16384,
+        }
+    }
+
+    #[test]
+    fn recently_cancelled_is_bounded_and_excuses_each_block_once() {
+        let mut rc = RecentlyCancelled::default();
+        for i in 0..(MAX_RECENTLY_CANCELLED as u32 + 10) {
+            rc.insert(block(i));
+        }
+        assert_eq!(rc.len(), MAX_RECENTLY_CANCELLED);
+        assert!(!rc.take(&block(0)), "the oldest were forgotten");
+        assert!(rc.take(&block(10)));
+        assert!(!rc.take(&block(10)), "one cancel excuses one block");
     }
 }
