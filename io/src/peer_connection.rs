@@ -72,6 +72,7 @@ async fn with_timeout<T>(
 /// Dials a peer for this torrent and runs the connection until it ends. `Ok(true)`
 /// when the handshake completed (the connection was of use), `Ok(false)` otherwise.
 pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerError> {
+    refuse_banned(&task, addr)?;
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| PeerError::Connect {
@@ -112,6 +113,8 @@ pub async fn accept(
     if info_hash != task.info_hash {
         return Err(PeerError::WrongTorrent { addr, got: info_hash });
     }
+    // Before a byte of ours goes out: a banned host learns nothing, not even our id.
+    refuse_banned(&task, addr)?;
     let _ = stream.set_nodelay(true);
     let ours = Handshake {
         reserved: Reserved::ours(),
@@ -137,6 +140,17 @@ pub async fn accept(
         peer_id,
     };
     run(task, stream, addr, theirs, false).await
+}
+
+/// Refuses an address the torrent banned for sending corrupt data.
+fn refuse_banned(task: &TorrentTask, addr: SocketAddr) -> Result<(), PeerError> {
+    if task.engine.borrow().is_banned(addr.ip(), Instant::now()) {
+        return Err(PeerError::Refused {
+            addr,
+            reason: "address banned for sending corrupt data".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Registers the peer with the engine, then reads and writes until either side ends.

@@ -472,7 +472,7 @@ impl TorrentTask {
         let seeding = self.engine.borrow().is_complete();
         let due = self.peer_book.borrow_mut().due(Instant::now(), seeding, room);
         for addr in due {
-            if self.engine.borrow().is_banned(addr, None) {
+            if self.engine.borrow().is_banned(addr.ip(), Instant::now()) {
                 self.peer_book.borrow_mut().remove(addr);
                 continue;
             }

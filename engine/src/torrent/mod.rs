@@ -6,6 +6,7 @@
 //! blocks to read and serve, pieces to verify and write, peers to drop.
 
 mod assembly;
+mod bans;
 mod config;
 mod incoming;
 mod peer;
@@ -36,8 +37,6 @@ use peer::Peer;
 
 /// Most failed piece copies kept to find out later which peer sent bad data.
 const MAX_FAILED_COPIES: usize = 32;
-/// Most peer identities whose hash-failure strikes we remember.
-const MAX_STRIKE_RECORDS: usize = 4096;
 
 /// Something the io layer must do for the torrent.
 #[derive(Debug, PartialEq, Eq)]
@@ -140,9 +139,8 @@ pub struct Torrent {
     /// caller's, so it can hand the buffer to the disk write without a copy.
     writing: HashSet<PieceIndex>,
     failed_copies: HashMap<PieceIndex, AssembledPiece>,
-    strikes: HashMap<PeerId, u32>,
-    banned_addrs: HashSet<SocketAddr>,
-    banned_ids: HashSet<PeerId>,
+    strikes: bans::Strikes,
+    bans: bans::BanTable,
     actions: VecDeque<Action>,
     rng: SmallRng,
     last_choke: Option<Instant>,
@@ -191,9 +189,8 @@ impl Torrent {
             hashers: sha1_hashers(),
             writing: HashSet::new(),
             failed_copies: HashMap::new(),
-            strikes: HashMap::new(),
-            banned_addrs: HashSet::new(),
-            banned_ids: HashSet::new(),
+            strikes: bans::Strikes::default(),
+            bans: bans::BanTable::default(),
             actions: VecDeque::new(),
             rng: SmallRng::seed_from_u64(rng_seed),
             last_choke: None,
@@ -239,11 +236,6 @@ impl Torrent {
         self.peers.len()
     }
 
-    /// Whether a connection from/to this address or peer id would be refused.
-    pub fn is_banned(&self, addr: SocketAddr, id: Option<PeerId>) -> bool {
-        self.banned_addrs.contains(&addr) || id.is_some_and(|id| self.banned_ids.contains(&id))
-    }
-
     /// Whether some connected peer has this peer id.
     pub fn is_connected_to(&self, id: PeerId) -> bool {
         self.peers.values().any(|p| p.id == id)
@@ -268,7 +260,7 @@ impl Torrent {
                 got: handshake.info_hash,
             });
         }
-        if self.is_banned(addr, Some(handshake.peer_id)) {
+        if self.is_banned(addr.ip(), now) {
             return Err(AddPeerError::Banned(addr));
         }
         if self.peers.contains_key(&key) {

@@ -9,7 +9,6 @@
 use std::time::Instant;
 
 use super::assembly::AssembledPiece;
-use super::peer::Contributor;
 use super::{Action, Torrent, MAX_FAILED_COPIES};
 use crate::piece_memory::PieceData;
 use crate::types::{PeerKey, PieceIndex};
@@ -29,7 +28,7 @@ impl Torrent {
             if let Some(bad) = self.failed_copies.remove(&piece) {
                 // The good copy shows which blocks of the earlier failed copy were wrong.
                 for c in bad.culprits(&assembled.data) {
-                    self.strike(c, 1);
+                    self.strike(c, 1, now);
                 }
                 self.allocator.release(bad.data);
             }
@@ -52,7 +51,7 @@ impl Torrent {
         self.picker.piece_verified(piece, false);
         let contributors = assembled.contributors();
         if contributors.len() == 1 {
-            self.strike(contributors[0], 1);
+            self.strike(contributors[0], 1, now);
             self.allocator.release(assembled.data);
         } else if self.failed_copies.len() < MAX_FAILED_COPIES && !self.failed_copies.contains_key(&piece) {
             self.failed_copies.insert(piece, assembled);
@@ -91,31 +90,6 @@ impl Torrent {
     pub fn recycle_piece_buffer(&mut self, data: PieceData) {
         if !self.completed_emitted {
             self.allocator.release(data);
-        }
-    }
-
-    pub(super) fn strike(&mut self, who: Contributor, weight: u32) {
-        if self.strikes.len() >= super::MAX_STRIKE_RECORDS && !self.strikes.contains_key(&who.id) {
-            self.strikes.clear();
-        }
-        let strikes = self.strikes.entry(who.id).or_insert(0);
-        *strikes += weight;
-        if *strikes >= self.config.max_hash_failures {
-            self.banned_addrs.insert(who.addr);
-            self.banned_ids.insert(who.id);
-            let keys: Vec<PeerKey> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.id == who.id || p.addr == who.addr)
-                .map(|(k, _)| *k)
-                .collect();
-            for key in keys {
-                self.actions.push_back(Action::Disconnect {
-                    peer: key,
-                    reason: super::DisconnectReason::Banned,
-                });
-                self.forget_peer(key);
-            }
         }
     }
 }

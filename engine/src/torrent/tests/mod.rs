@@ -80,7 +80,8 @@ impl Net {
                         i as u64,
                         now,
                     ),
-                    addr: SocketAddr::from(([127, 0, 0, 1], 6000 + i as u16)),
+                    // One address per node: bans are by IP.
+                    addr: SocketAddr::from(([127, 0, 0, 1 + i as u8], 6000 + i as u16)),
                     disk: if seed { data.to_vec() } else { vec![0; data.len()] },
                     corrupt_uploads: corrupt,
                     completed: seed,
@@ -275,7 +276,8 @@ fn corrupt_peer_is_banned_and_download_completes() {
         "the corrupt peer's data should have failed: {stats:?}"
     );
     assert_eq!(net.nodes[2].banned, vec![PeerKey(1)], "only the corrupt peer is banned");
-    assert!(net.nodes[2].torrent.is_banned(net.nodes[1].addr, None));
+    assert!(net.nodes[2].torrent.is_banned(net.nodes[1].addr.ip(), net.now));
+    assert!(!net.nodes[2].torrent.is_banned(net.nodes[0].addr.ip(), net.now));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! One protocol rule per test, on a torrent driven by hand.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::super::*;
@@ -312,4 +313,44 @@ fn a_failed_write_puts_the_piece_back_among_the_missing() {
         (stats.pieces_have, stats.verified_bytes, stats.hash_failures),
         (0, 0, 0)
     );
+}
+
+#[test]
+fn a_banned_address_is_refused_from_any_port_with_any_id_until_the_ban_ends() {
+    let config = TorrentConfig {
+        max_hash_failures: 1,
+        ban_duration: Duration::from_secs(3600),
+        ..TorrentConfig::default()
+    };
+    let mut d = Driver::new(2, false, config);
+    let poisoner = d.connect_seed(1);
+    let asked = Driver::requests_to(&d.actions(), poisoner);
+    for b in asked.iter().filter(|b| b.piece.0 == 0) {
+        let m = d.piece_message(*b, true);
+        d.deliver(poisoner, m);
+    }
+    let actions = d.actions();
+    assert_eq!(
+        Driver::disconnect_reason(&actions, poisoner),
+        Some(DisconnectReason::Banned)
+    );
+    let ip = super::driver::addr(1).ip();
+    assert!(d.torrent.is_banned(ip, d.now));
+    // Back from a new port with a new peer id: still the same host.
+    let hs = Handshake {
+        reserved: crate::wire::Reserved::ours(),
+        info_hash: d.torrent.info_hash(),
+        peer_id: PeerId([b'n'; 20]),
+    };
+    let new_port = SocketAddr::new(ip, 40000);
+    assert_eq!(
+        d.torrent.add_peer(PeerKey(50), new_port, &hs, d.now),
+        Err(AddPeerError::Banned(new_port))
+    );
+    // Another host is not affected.
+    let other = SocketAddr::new("127.0.0.9".parse().unwrap(), 40000);
+    assert!(d.torrent.add_peer(PeerKey(51), other, &hs, d.now).is_ok());
+    d.advance(Duration::from_secs(3600));
+    assert!(!d.torrent.is_banned(ip, d.now), "the ban ends");
+    assert!(d.torrent.add_peer(PeerKey(52), new_port, &hs, d.now).is_ok());
 }
