@@ -170,7 +170,7 @@ impl Torrent {
     }
 
     /// Sets what the peer has (a first BITFIELD, or a late one as an update).
-    fn set_peer_pieces(&mut self, key: PeerKey, mut bf: Bitfield, now: Instant) {
+    pub(super) fn set_peer_pieces(&mut self, key: PeerKey, mut bf: Bitfield, now: Instant) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -187,7 +187,7 @@ impl Torrent {
     }
 
     /// The peer announced more pieces: maybe we are interested, or both of us are seeds.
-    fn after_peer_gained(&mut self, key: PeerKey, now: Instant) {
+    pub(super) fn after_peer_gained(&mut self, key: PeerKey, now: Instant) {
         let Some(peer) = self.peers.get(&key) else {
             return;
         };
@@ -313,7 +313,7 @@ impl Torrent {
     }
 
     /// Another peer also has this block outstanding (end-game or a timed-out request): cancel it there.
-    fn cancel_elsewhere(&mut self, except: PeerKey, block: BlockRef) {
+    pub(super) fn cancel_elsewhere(&mut self, except: PeerKey, block: BlockRef) {
         let mut cancelled = Vec::new();
         for (k, p) in self.peers.iter_mut() {
             if *k != except && p.give_up_request(block) {

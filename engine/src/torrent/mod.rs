@@ -2,14 +2,24 @@
 //! pieces being assembled.
 //!
 //! The caller (the io layer) feeds events — a peer connected, a message arrived,
-//! a piece was hashed, time passed — and drains [`Action`]s: messages to send,
-//! blocks to read and serve, pieces to verify and write, peers to drop.
+//! a piece was written, time passed — and drains [`Action`]s: messages to send,
+//! blocks to read and serve, good pieces to write, peers to drop.
+//!
+//! One job per file: `peers.rs` (joining, leaving, serving), `incoming.rs` (each
+//! message), `requests.rs` (what we ask for, timeouts), `choking.rs` (whom we
+//! upload to), `assembly.rs` + `verification.rs` (blocks into pieces, the hash
+//! verdict, blame), `bans.rs` (strikes and banned addresses), `violation.rs`
+//! (typed protocol violations), `stats.rs` (counters).
 
 mod assembly;
 mod bans;
+mod choking;
 mod config;
 mod incoming;
 mod peer;
+mod peers;
+mod requests;
+mod stats;
 mod verification;
 mod violation;
 
@@ -23,6 +33,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 pub use config::TorrentConfig;
+pub use stats::TorrentStats;
 pub use violation::{ProtocolViolation, ViolationCounts, ViolationKind};
 
 use crate::bitfield::Bitfield;
@@ -90,36 +101,6 @@ pub struct TorrentParams {
     pub total_length: u64,
     /// SHA-1 of every piece, in order: the engine decides whether a piece is good.
     pub piece_hashes: Arc<[[u8; 20]]>,
-}
-
-/// Counters and rates for status output.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TorrentStats {
-    pub pieces_have: u32,
-    pub num_pieces: u32,
-    /// Bytes of verified pieces.
-    pub verified_bytes: u64,
-    pub total_bytes: u64,
-    /// Payload bytes received, good or not.
-    pub downloaded: u64,
-    /// Payload bytes sent.
-    pub uploaded: u64,
-    /// Payload bytes thrown away: duplicates, unrequested, failed hashes.
-    pub wasted: u64,
-    pub download_rate: u64,
-    pub upload_rate: u64,
-    pub peers: usize,
-    pub hash_failures: u32,
-    /// Protocol violations by kind (each ends the connection, except dropped
-    /// unrequested blocks below the tolerance).
-    pub violations: ViolationCounts,
-    pub complete: bool,
-    /// Request sent → block arrived, for blocks that were still pending.
-    pub block_latency: LatencySummary,
-    /// Time to hash one piece; filled in by the io layer (the engine leaves it default).
-    pub hash_latency: LatencySummary,
-    /// Time to write one piece to storage; filled in by the io layer (the engine leaves it default).
-    pub write_latency: LatencySummary,
 }
 
 /// The protocol state of one torrent.
@@ -231,156 +212,9 @@ impl Torrent {
         self.picker.is_wanted_complete()
     }
 
-    /// Number of connected peers.
-    pub fn peer_count(&self) -> usize {
-        self.peers.len()
-    }
-
-    /// Whether some connected peer has this peer id.
-    pub fn is_connected_to(&self, id: PeerId) -> bool {
-        self.peers.values().any(|p| p.id == id)
-    }
-
     /// Skips or prefers a piece (file priorities are mapped to pieces by the caller).
     pub fn set_piece_priority(&mut self, piece: PieceIndex, priority: PiecePriority) {
         self.picker.set_piece_priority(piece, priority);
-    }
-
-    /// Registers a peer after the handshake and sends it our state.
-    pub fn add_peer(
-        &mut self,
-        key: PeerKey,
-        addr: SocketAddr,
-        handshake: &Handshake,
-        now: Instant,
-    ) -> Result<(), AddPeerError> {
-        if handshake.info_hash != self.params.info_hash {
-            return Err(AddPeerError::WrongTorrent {
-                expected: self.params.info_hash,
-                got: handshake.info_hash,
-            });
-        }
-        if self.is_banned(addr.ip(), now) {
-            return Err(AddPeerError::Banned(addr));
-        }
-        if self.peers.contains_key(&key) {
-            return Err(AddPeerError::DuplicateKey(key));
-        }
-        let fast = handshake.reserved.supports_fast();
-        let extensions = handshake.reserved.supports_extensions();
-        let peer = Peer::new(addr, handshake.peer_id, fast, extensions, self.params.num_pieces, now);
-        self.peers.insert(key, peer);
-
-        if extensions {
-            let mut ext = ExtensionHandshake {
-                v: Some(self.config.client_name.clone()),
-                p: self.config.listen_port,
-                reqq: Some(self.config.max_peer_requests as u32),
-                ..ExtensionHandshake::default()
-            };
-            ext.m.clear();
-            self.send(
-                key,
-                Message::Extended {
-                    id: EXTENDED_HANDSHAKE_ID,
-                    payload: Bytes::from(ext.encode()),
-                },
-            );
-        }
-        let have = self.picker.have();
-        let state = if fast && have.is_complete() {
-            Some(Message::HaveAll)
-        } else if fast && have.is_none() {
-            Some(Message::HaveNone)
-        } else if !have.is_none() {
-            Some(Message::Bitfield(Bytes::copy_from_slice(have.as_bytes())))
-        } else {
-            None
-        };
-        if let Some(m) = state {
-            self.send(key, m);
-        }
-        if fast {
-            if let std::net::IpAddr::V4(ip) = addr.ip() {
-                let set = crate::allowed_fast::allowed_fast_set(
-                    &self.params.info_hash,
-                    ip,
-                    self.params.num_pieces,
-                    self.config.allowed_fast_count,
-                );
-                for p in &set {
-                    if self.picker.have().get(p.0) {
-                        self.send(key, Message::AllowedFast(*p));
-                    }
-                }
-                if let Some(peer) = self.peers.get_mut(&key) {
-                    peer.allowed_fast_for_them = set;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Forgets a peer whose connection closed; its outstanding requests go back to the picker.
-    pub fn remove_peer(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.forget_peer(key) else {
-            return;
-        };
-        if !peer.pending.is_empty() {
-            self.refill_all(now);
-        }
-        if !peer.am_choking {
-            self.run_choker(now);
-        }
-    }
-
-    /// Whether a block the peer requested should still be sent (not cancelled, not choked away).
-    /// Counts it as taken: call [`Torrent::block_sent`] once written.
-    pub fn take_serve(&mut self, key: PeerKey, block: BlockRef) -> bool {
-        self.peers.get_mut(&key).is_some_and(|p| p.serving.remove(&block))
-    }
-
-    /// A PIECE message of `len` payload bytes went out to the peer.
-    pub fn block_sent(&mut self, key: PeerKey, len: u32, now: Instant) {
-        self.uploaded += len as u64;
-        self.upload_rate.record(now, len as u64);
-        if let Some(p) = self.peers.get_mut(&key) {
-            p.upload.record(now, len as u64);
-        }
-    }
-
-    /// Periodic work: choking, request timeouts, pipeline depth. Call about once a second.
-    pub fn tick(&mut self, now: Instant) {
-        let timeout = self.config.request_timeout;
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in &keys {
-            let Some(peer) = self.peers.get_mut(key) else {
-                continue;
-            };
-            let rate = peer.download.rate(now);
-            peer.pipeline.on_rate(rate);
-            let expired: Vec<BlockRef> = peer
-                .pending
-                .iter()
-                .filter(|(_, sent)| now.saturating_duration_since(**sent) >= timeout)
-                .map(|(b, _)| *b)
-                .collect();
-            for block in expired {
-                peer.give_up_request(block);
-                self.picker.request_abandoned(block);
-                self.actions.push_back(Action::Send {
-                    peer: *key,
-                    message: Message::Cancel(block),
-                });
-            }
-        }
-        let due = self
-            .last_choke
-            .is_none_or(|t| now.saturating_duration_since(t) >= CHOKE_INTERVAL);
-        if due {
-            self.run_choker(now);
-        }
-        self.refill_all(now);
     }
 
     /// The next thing to do, if any.
@@ -388,46 +222,13 @@ impl Torrent {
         self.actions.pop_front()
     }
 
-    /// Counters for status output.
-    pub fn stats(&self, now: Instant) -> TorrentStats {
-        TorrentStats {
-            pieces_have: self.picker.have().count_ones(),
-            num_pieces: self.params.num_pieces,
-            verified_bytes: self.verified_bytes,
-            total_bytes: self.params.total_length,
-            downloaded: self.downloaded,
-            uploaded: self.uploaded,
-            wasted: self.wasted,
-            download_rate: self.download_rate.rate(now),
-            upload_rate: self.upload_rate.rate(now),
-            peers: self.peers.len(),
-            hash_failures: self.hash_failures,
-            violations: self.violations,
-            complete: self.picker.is_wanted_complete(),
-            block_latency: self.block_latency.summary(),
-            hash_latency: LatencySummary::default(),
-            write_latency: LatencySummary::default(),
-        }
-    }
-
-    fn send(&mut self, peer: PeerKey, message: Message) {
+    pub(super) fn send(&mut self, peer: PeerKey, message: Message) {
         self.actions.push_back(Action::Send { peer, message });
     }
 
-    fn disconnect(&mut self, peer: PeerKey, reason: DisconnectReason, now: Instant) {
+    pub(super) fn disconnect(&mut self, peer: PeerKey, reason: DisconnectReason, now: Instant) {
         self.actions.push_back(Action::Disconnect { peer, reason });
         self.remove_peer(peer, now);
-    }
-
-    /// Drops a peer's state: its pieces leave the availability counts and its
-    /// outstanding requests go back to the picker.
-    fn forget_peer(&mut self, key: PeerKey) -> Option<Peer> {
-        let peer = self.peers.remove(&key)?;
-        self.picker.peer_lost(&peer.has);
-        for block in peer.pending.keys() {
-            self.picker.request_abandoned(*block);
-        }
-        Some(peer)
     }
 
     /// Where piece buffers come from (default: `Vec`s, see [`VecPieceAllocator`]).
@@ -440,173 +241,6 @@ impl Torrent {
     /// piece arrives.
     pub fn set_piece_hasher(&mut self, hashers: PieceHasherFactory) {
         self.hashers = hashers;
-    }
-
-    fn on_complete(&mut self) {
-        self.completed_emitted = true;
-        self.allocator.clear();
-        self.actions.push_back(Action::Completed);
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in keys {
-            let Some(peer) = self.peers.get_mut(&key) else {
-                continue;
-            };
-            if peer.am_interested {
-                peer.am_interested = false;
-                self.actions.push_back(Action::Send {
-                    peer: key,
-                    message: Message::NotInterested,
-                });
-            }
-            if peer.has.is_complete() && self.picker.have().is_complete() {
-                self.actions.push_back(Action::Disconnect {
-                    peer: key,
-                    reason: DisconnectReason::BothSeeding,
-                });
-                self.forget_peer(key);
-            }
-        }
-    }
-
-    /// Recomputes who we unchoke.
-    fn run_choker(&mut self, now: Instant) {
-        self.last_choke = Some(now);
-        let seeding = self.picker.is_wanted_complete();
-        let candidates: Vec<ChokeCandidate> = self
-            .peers
-            .iter()
-            .map(|(k, p)| ChokeCandidate {
-                peer: *k,
-                interested: p.peer_interested,
-                download_rate: p.download.rate(now),
-                upload_rate: p.upload.rate(now),
-                choked: p.am_choking,
-                connected_at: p.connected_at,
-            })
-            .collect();
-        let unchoke: HashSet<PeerKey> = self
-            .choker
-            .run(now, seeding, &candidates, &mut self.rng)
-            .into_iter()
-            .collect();
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in keys {
-            let want_unchoked = unchoke.contains(&key);
-            let Some(peer) = self.peers.get_mut(&key) else {
-                continue;
-            };
-            if want_unchoked && peer.am_choking {
-                peer.am_choking = false;
-                self.actions.push_back(Action::Send {
-                    peer: key,
-                    message: Message::Unchoke,
-                });
-            } else if !want_unchoked && !peer.am_choking {
-                peer.am_choking = true;
-                self.actions.push_back(Action::Send {
-                    peer: key,
-                    message: Message::Choke,
-                });
-                let dropped: Vec<BlockRef> = peer
-                    .serving
-                    .iter()
-                    .filter(|b| !peer.allowed_fast_for_them.contains(&b.piece))
-                    .copied()
-                    .collect();
-                for b in dropped {
-                    peer.serving.remove(&b);
-                    if peer.fast {
-                        self.actions.push_back(Action::Send {
-                            peer: key,
-                            message: Message::Reject(b),
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    /// Unchoked slots in use versus the configured number.
-    fn has_free_unchoke_slot(&self) -> bool {
-        let slots = self.config.unchoke_slots;
-        slots == 0 || self.peers.values().filter(|p| !p.am_choking).count() < slots
-    }
-
-    fn refill_all(&mut self, now: Instant) {
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in keys {
-            self.fill_requests(key, now);
-        }
-    }
-
-    /// Tops up the peer's request pipeline; drops interest when it has nothing for us.
-    fn fill_requests(&mut self, key: PeerKey, now: Instant) {
-        let Torrent {
-            peers,
-            picker,
-            actions,
-            scratch,
-            ..
-        } = self;
-        let Some(peer) = peers.get_mut(&key) else {
-            return;
-        };
-        if !peer.am_interested {
-            return;
-        }
-        let allowed_only = if peer.peer_choking {
-            if peer.allowed_fast_from_them.is_empty() {
-                return;
-            }
-            Some(peer.allowed_fast_from_them.as_slice())
-        } else {
-            None
-        };
-        let depth = peer.pipeline.depth();
-        if peer.pending.len() >= depth {
-            return;
-        }
-        scratch.clear();
-        let pending = &peer.pending;
-        picker.pick_blocks(
-            &peer.has,
-            depth - pending.len(),
-            &|b| pending.contains_key(&b),
-            allowed_only,
-            scratch,
-        );
-        for block in scratch.drain(..) {
-            peer.pending.insert(block, now);
-            actions.push_back(Action::Send {
-                peer: key,
-                message: Message::Request(block),
-            });
-        }
-        if peer.pending.is_empty() && allowed_only.is_none() && !picker.is_interesting(&peer.has) {
-            peer.am_interested = false;
-            actions.push_back(Action::Send {
-                peer: key,
-                message: Message::NotInterested,
-            });
-        }
-    }
-
-    /// Sends INTERESTED when the peer has something we want.
-    fn update_interest(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&key) else {
-            return;
-        };
-        if peer.am_interested || self.picker.is_wanted_complete() {
-            return;
-        }
-        if self.picker.is_interesting(&peer.has) {
-            peer.am_interested = true;
-            self.actions.push_back(Action::Send {
-                peer: key,
-                message: Message::Interested,
-            });
-            self.fill_requests(key, now);
-        }
     }
 }
 

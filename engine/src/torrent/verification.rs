@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use super::assembly::AssembledPiece;
-use super::{Action, Torrent, MAX_FAILED_COPIES};
+use super::{Action, DisconnectReason, Torrent, MAX_FAILED_COPIES};
 use crate::piece_memory::PieceData;
 use crate::types::{PeerKey, PieceIndex};
 use crate::wire::Message;
@@ -90,6 +90,32 @@ impl Torrent {
     pub fn recycle_piece_buffer(&mut self, data: PieceData) {
         if !self.completed_emitted {
             self.allocator.release(data);
+        }
+    }
+
+    pub(super) fn on_complete(&mut self) {
+        self.completed_emitted = true;
+        self.allocator.clear();
+        self.actions.push_back(Action::Completed);
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            let Some(peer) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            if peer.am_interested {
+                peer.am_interested = false;
+                self.actions.push_back(Action::Send {
+                    peer: key,
+                    message: Message::NotInterested,
+                });
+            }
+            if peer.has.is_complete() && self.picker.have().is_complete() {
+                self.actions.push_back(Action::Disconnect {
+                    peer: key,
+                    reason: DisconnectReason::BothSeeding,
+                });
+                self.forget_peer(key);
+            }
         }
     }
 }
