@@ -9,6 +9,7 @@ use super::peer::MAX_ALLOWED_FAST_FROM_PEER;
 use super::violation::{ProtocolViolation, ViolationKind};
 use super::{Action, DisconnectReason, Torrent};
 use crate::bitfield::Bitfield;
+use crate::peer_session::Phase;
 use crate::piece_picker::BlockOutcome;
 use crate::types::{BlockRef, PeerKey, PieceIndex};
 use crate::wire::{ExtensionHandshake, Message, EXTENDED_HANDSHAKE_ID};
@@ -48,10 +49,8 @@ impl Torrent {
         let Some(peer) = self.peers.get_mut(&key) else {
             return Ok(());
         };
-        let first = !peer.seen_first_message;
-        if !matches!(message, Message::Extended { .. } | Message::KeepAlive) {
-            peer.seen_first_message = true;
-        }
+        let first = peer.phase == Phase::BitfieldWindow;
+        peer.phase = peer.phase.after(&message);
         let fast = peer.fast;
         let require_fast = |message: &'static str| {
             if fast {

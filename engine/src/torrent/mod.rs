@@ -39,10 +39,11 @@ pub use violation::{ProtocolViolation, ViolationCounts, ViolationKind};
 use crate::bitfield::Bitfield;
 use crate::choker::{ChokeCandidate, Choker, CHOKE_INTERVAL};
 use crate::latency::{LatencyRecorder, LatencySummary};
+use crate::peer_session::Established;
 use crate::piece_memory::{sha1_hashers, PieceAllocator, PieceData, PieceHasherFactory, VecPieceAllocator};
 use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
-use crate::wire::{ExtensionHandshake, Handshake, Message, EXTENDED_HANDSHAKE_ID};
+use crate::wire::{ExtensionHandshake, Message, EXTENDED_HANDSHAKE_ID};
 use assembly::{AssembledPiece, PieceBuffer};
 use peer::Peer;
 
@@ -88,8 +89,8 @@ pub enum AddPeerError {
     Banned(SocketAddr),
     #[error("peer key {0:?} is already in use")]
     DuplicateKey(PeerKey),
-    #[error("handshake is for torrent {got}, not {expected}")]
-    WrongTorrent { expected: InfoHash, got: InfoHash },
+    #[error("peer {0}: already connected to this peer id")]
+    AlreadyConnected(SocketAddr),
 }
 
 /// Shape of a torrent, from its metainfo.

@@ -39,8 +39,8 @@ pub(crate) struct Peer {
     pub peer_choking: bool,
     pub peer_interested: bool,
     pub has: Bitfield,
-    /// Any message other than the extension handshake was seen; BITFIELD is then late.
-    pub seen_first_message: bool,
+    /// Whether BITFIELD / HAVE NONE may still come as the first message.
+    pub phase: crate::peer_session::Phase,
     /// Our requests to them, with the time each was sent.
     pub pending: HashMap<BlockRef, Instant>,
     /// Requests we cancelled or gave up on whose block may still be on the wire: its
@@ -76,7 +76,7 @@ impl Peer {
             peer_choking: true,
             peer_interested: false,
             has: Bitfield::new(num_pieces),
-            seen_first_message: false,
+            phase: crate::peer_session::Phase::BitfieldWindow,
             pending: HashMap::new(),
             recently_cancelled: RecentlyCancelled::default(),
             requested_blocks_received: 0,

@@ -5,29 +5,28 @@ use std::time::Instant;
 use super::*;
 
 impl Torrent {
-    /// Registers a peer after the handshake and sends it our state.
+    /// Takes over a connection whose handshake completed (and was checked, see
+    /// [`crate::peer_session`]) and sends it our state.
     pub fn add_peer(
         &mut self,
         key: PeerKey,
         addr: SocketAddr,
-        handshake: &Handshake,
+        session: Established,
         now: Instant,
     ) -> Result<(), AddPeerError> {
-        if handshake.info_hash != self.params.info_hash {
-            return Err(AddPeerError::WrongTorrent {
-                expected: self.params.info_hash,
-                got: handshake.info_hash,
-            });
-        }
+        debug_assert_eq!(session.info_hash(), self.params.info_hash, "session of another torrent");
         if self.is_banned(addr.ip(), now) {
             return Err(AddPeerError::Banned(addr));
         }
         if self.peers.contains_key(&key) {
             return Err(AddPeerError::DuplicateKey(key));
         }
-        let fast = handshake.reserved.supports_fast();
-        let extensions = handshake.reserved.supports_extensions();
-        let peer = Peer::new(addr, handshake.peer_id, fast, extensions, self.params.num_pieces, now);
+        if self.is_connected_to(session.peer_id()) {
+            return Err(AddPeerError::AlreadyConnected(addr));
+        }
+        let fast = session.reserved().supports_fast();
+        let extensions = session.reserved().supports_extensions();
+        let peer = Peer::new(addr, session.peer_id(), fast, extensions, self.params.num_pieces, now);
         self.peers.insert(key, peer);
 
         if extensions {

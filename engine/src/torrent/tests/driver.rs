@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use sha1::{Digest, Sha1};
 
 use super::super::*;
-use crate::wire::Reserved;
+use crate::peer_session::{Dialing, Established};
 
 pub const PIECE: u32 = 64 * 1024;
 pub const BLOCKS_PER_PIECE: u32 = PIECE / crate::BLOCK_SIZE;
@@ -20,6 +20,12 @@ pub struct Driver {
     pub written: Vec<(PieceIndex, Vec<u8>)>,
     /// Whether [`Driver::actions`] reports each write as done at once.
     pub auto_write: bool,
+}
+
+/// A session as if we dialed a peer with id `theirs` (which speaks Fast and BEP 10).
+pub fn established(info_hash: InfoHash, ours: PeerId, theirs: PeerId) -> Established {
+    let reply = Dialing::new(info_hash, theirs).handshake_bytes();
+    Dialing::new(info_hash, ours).receive(&reply).unwrap()
 }
 
 pub fn addr(i: u8) -> SocketAddr {
@@ -63,12 +69,8 @@ impl Driver {
     /// Connects fake peer `i` (Fast extension on).
     pub fn connect(&mut self, i: u8) -> PeerKey {
         let key = PeerKey(i as u64);
-        let hs = Handshake {
-            reserved: Reserved::ours(),
-            info_hash: self.torrent.info_hash(),
-            peer_id: peer_id(i),
-        };
-        self.torrent.add_peer(key, addr(i), &hs, self.now).unwrap();
+        let session = established(self.torrent.info_hash(), self.torrent.our_id(), peer_id(i));
+        self.torrent.add_peer(key, addr(i), session, self.now).unwrap();
         key
     }
 

@@ -10,7 +10,8 @@ use rand::{RngCore, SeedableRng};
 use sha1::{Digest, Sha1};
 
 use super::*;
-use crate::wire::{MessageDecoder, Reserved, WireLimits};
+use crate::peer_session::{Accepting, Dialing};
+use crate::wire::{MessageDecoder, WireLimits, HANDSHAKE_ROUTING_LEN};
 
 const PIECE_LEN: u32 = 64 * 1024;
 
@@ -104,15 +105,19 @@ impl Net {
         let kb = PeerKey(a as u64);
         self.links.insert((a, ka), (b, kb));
         self.links.insert((b, kb), (a, ka));
-        let hs = |n: &Node| Handshake {
-            reserved: Reserved::ours(),
-            info_hash: n.torrent.info_hash(),
-            peer_id: n.torrent.our_id(),
-        };
-        let (hs_a, hs_b) = (hs(&self.nodes[a]), hs(&self.nodes[b]));
+        // `a` dials `b`: the handshake bytes go through both session state machines.
+        let (ta, tb) = (&self.nodes[a].torrent, &self.nodes[b].torrent);
+        let dialing = Dialing::new(ta.info_hash(), ta.our_id());
+        let hello = dialing.handshake_bytes();
+        let accepting = Accepting::from_prefix(&hello[..HANDSHAKE_ROUTING_LEN], tb.info_hash(), tb.our_id()).unwrap();
+        let reply = accepting.handshake_bytes();
+        let at_b = accepting
+            .receive_peer_id(hello[HANDSHAKE_ROUTING_LEN..].try_into().unwrap())
+            .unwrap();
+        let at_a = dialing.receive(&reply).unwrap();
         let (addr_a, addr_b) = (self.nodes[a].addr, self.nodes[b].addr);
-        self.nodes[a].torrent.add_peer(ka, addr_b, &hs_b, self.now).unwrap();
-        self.nodes[b].torrent.add_peer(kb, addr_a, &hs_a, self.now).unwrap();
+        self.nodes[a].torrent.add_peer(ka, addr_b, at_a, self.now).unwrap();
+        self.nodes[b].torrent.add_peer(kb, addr_a, at_b, self.now).unwrap();
     }
 
     /// Drains every node's actions once; returns whether anything happened.
