@@ -3,12 +3,12 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use ccbt_engine::peer_session::{Accepting, Dialing, Direction, Established, HandshakeError, PEER_ID_LEN};
 use ccbt_engine::torrent::ProtocolViolation;
-use ccbt_engine::wire::{encode_piece_header, Message, MessageDecoder, WireError, WireLimits, HANDSHAKE_LEN};
+use ccbt_engine::wire::{encode_piece_header, MessageDecoder, WireError, WireLimits, HANDSHAKE_LEN};
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
@@ -17,10 +17,6 @@ use glommio::net::TcpStream;
 use crate::torrent_task::{new_link, Outbox, Outgoing, TorrentTask};
 
 pub use ccbt_engine::peer_session::HANDSHAKE_TIMEOUT;
-/// A peer silent this long is gone (keep-alives come every two minutes).
-const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(180);
-/// Send a keep-alive when we have said nothing for this long.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(90);
 /// Read granularity: enough for several 16 KiB blocks per syscall.
 const READ_CHUNK: usize = 256 * 1024;
 /// Most bytes asked of one read when no longer frame is pending.
@@ -156,7 +152,6 @@ async fn run(
             reason: "torrent stopped".into(),
         });
     }
-    let _ = stream.set_read_timeout(Some(READ_IDLE_TIMEOUT));
     let key = task.next_peer_key();
     let (link, wake_rx, close_rx) = new_link(addr);
     let outbox = link.outbox.clone();
@@ -256,16 +251,9 @@ async fn write_loop(
             if outbox.is_closed() {
                 break;
             }
-            // Some(true): woken by a push or close; Some(false): idle long enough for a keep-alive.
-            let woken = futures_lite::future::or(async { wake.recv().await.map(|()| true) }, async {
-                glommio::timer::sleep(KEEPALIVE_INTERVAL).await;
-                Some(false)
-            })
-            .await;
-            match woken {
-                None => break,
-                Some(false) => Message::KeepAlive.encode(&mut buf),
-                Some(true) => {}
+            // Keep-alives and the idle timeout are the engine's deadlines: just wait.
+            if wake.recv().await.is_none() {
+                break;
             }
         }
         while buf.len() < WRITE_BATCH {

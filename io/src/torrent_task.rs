@@ -400,15 +400,21 @@ impl TorrentTask {
         }
     }
 
-    /// The periodic work: the engine's tick (choking, request timeouts, pipeline
-    /// depth) and, every other tick, redialing known peers. The shard that owns the
-    /// task calls it once every [`TICK_INTERVAL`], for all its torrents in one wake.
+    /// The periodic work: the engine's deadlines that are due (choking, request
+    /// timeouts, pipeline depth, idle peers, keep-alives) and, every other tick,
+    /// redialing known peers. The shard that owns the task calls it once every
+    /// [`TICK_INTERVAL`], for all its torrents in one wake; a torrent with no
+    /// deadline due costs one comparison.
     pub fn tick(self: &Rc<Self>, ticks: u64) {
         if self.stopped.get() {
             return;
         }
-        self.engine.borrow_mut().tick(Instant::now());
-        self.dispatch();
+        let now = Instant::now();
+        let due = self.engine.borrow().poll_timeout().is_some_and(|t| t <= now);
+        if due {
+            self.engine.borrow_mut().handle_timeout(now);
+            self.dispatch();
+        }
         if ticks.is_multiple_of(2) {
             self.dial_known_peers();
         }

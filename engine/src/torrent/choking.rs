@@ -7,7 +7,7 @@ use super::*;
 impl Torrent {
     /// Recomputes who we unchoke.
     pub(super) fn run_choker(&mut self, now: Instant) {
-        self.last_choke = Some(now);
+        self.choker_ran(now);
         let seeding = self.picker.is_wanted_complete();
         let candidates: Vec<ChokeCandidate> = self
             .peers

@@ -49,6 +49,7 @@ impl Torrent {
         let Some(peer) = self.peers.get_mut(&key) else {
             return Ok(());
         };
+        peer.heard_from(&message, now);
         let first = peer.phase == Phase::BitfieldWindow;
         peer.phase = peer.phase.after(&message);
         let fast = peer.fast;

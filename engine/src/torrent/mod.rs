@@ -20,6 +20,7 @@ mod peer;
 mod peers;
 mod requests;
 mod stats;
+mod timers;
 mod verification;
 mod violation;
 
@@ -34,6 +35,7 @@ use rand::SeedableRng;
 
 pub use config::TorrentConfig;
 pub use stats::TorrentStats;
+pub use timers::{PeerActivity, KEEPALIVE_INTERVAL, RATE_INTERVAL};
 pub use violation::{ProtocolViolation, ViolationCounts, ViolationKind};
 
 use crate::bitfield::Bitfield;
@@ -80,6 +82,8 @@ pub enum DisconnectReason {
     BothSeeding,
     /// A connection to a peer we already talk to, or to ourselves.
     Duplicate,
+    /// Nothing, not even a keep-alive, came for [`TorrentConfig::peer_idle_timeout`].
+    Idle,
 }
 
 /// Why a peer was not added.
@@ -125,7 +129,7 @@ pub struct Torrent {
     bans: bans::BanTable,
     actions: VecDeque<Action>,
     rng: SmallRng,
-    last_choke: Option<Instant>,
+    deadlines: timers::Deadlines,
     completed_emitted: bool,
     verified_bytes: u64,
     downloaded: u64,
@@ -175,7 +179,7 @@ impl Torrent {
             bans: bans::BanTable::default(),
             actions: VecDeque::new(),
             rng: SmallRng::seed_from_u64(rng_seed),
-            last_choke: None,
+            deadlines: timers::Deadlines::default(),
             completed_emitted: false,
             verified_bytes,
             downloaded: 0,
@@ -220,7 +224,19 @@ impl Torrent {
 
     /// The next thing to do, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front()?;
+        let sends = match &action {
+            Action::Send { message, .. } => *message != Message::KeepAlive,
+            Action::ServeBlock { .. } => true,
+            _ => false,
+        };
+        if let (true, Action::Send { peer, .. } | Action::ServeBlock { peer, .. }) = (sends, &action) {
+            // Something goes out: no keep-alive needed this round.
+            if let Some(p) = self.peers.get_mut(peer) {
+                p.sent_recently = true;
+            }
+        }
+        Some(action)
     }
 
     pub(super) fn send(&mut self, peer: PeerKey, message: Message) {

@@ -31,6 +31,12 @@ pub(crate) struct Peer {
     #[allow(dead_code)]
     pub extensions: bool,
     pub connected_at: Instant,
+    /// Last message of any kind from them (keep-alives included).
+    pub last_message: Instant,
+    /// Last message from them other than a keep-alive.
+    pub last_useful: Instant,
+    /// We queued something for them since the last keep-alive round.
+    pub sent_recently: bool,
     /// We refuse their requests.
     pub am_choking: bool,
     /// We want something they have.
@@ -71,6 +77,9 @@ impl Peer {
             fast,
             extensions,
             connected_at: now,
+            last_message: now,
+            last_useful: now,
+            sent_recently: false,
             am_choking: true,
             am_interested: false,
             peer_choking: true,
@@ -99,6 +108,24 @@ impl Peer {
             self.recently_cancelled.insert(block);
         }
         was
+    }
+
+    /// A message arrived at `now`.
+    pub fn heard_from(&mut self, message: &crate::wire::Message, now: Instant) {
+        self.last_message = now;
+        if !matches!(message, crate::wire::Message::KeepAlive) {
+            self.last_useful = now;
+        }
+    }
+
+    pub fn activity(&self) -> super::PeerActivity {
+        super::PeerActivity {
+            connected_at: self.connected_at,
+            last_message: self.last_message,
+            last_useful: self.last_useful,
+            peer_interested: self.peer_interested,
+            am_interested: self.am_interested,
+        }
     }
 
     pub fn contributor(&self, key: crate::types::PeerKey) -> Contributor {

@@ -28,6 +28,7 @@ impl Torrent {
         let extensions = session.reserved().supports_extensions();
         let peer = Peer::new(addr, session.peer_id(), fast, extensions, self.params.num_pieces, now);
         self.peers.insert(key, peer);
+        self.arm_peer_timers(now);
 
         if extensions {
             let mut ext = ExtensionHandshake {

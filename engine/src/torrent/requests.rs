@@ -5,40 +5,6 @@ use std::time::Instant;
 use super::*;
 
 impl Torrent {
-    /// Periodic work: choking, request timeouts, pipeline depth. Call about once a second.
-    pub fn tick(&mut self, now: Instant) {
-        let timeout = self.config.request_timeout;
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for key in &keys {
-            let Some(peer) = self.peers.get_mut(key) else {
-                continue;
-            };
-            let rate = peer.download.rate(now);
-            peer.pipeline.on_rate(rate);
-            let expired: Vec<BlockRef> = peer
-                .pending
-                .iter()
-                .filter(|(_, sent)| now.saturating_duration_since(**sent) >= timeout)
-                .map(|(b, _)| *b)
-                .collect();
-            for block in expired {
-                peer.give_up_request(block);
-                self.picker.request_abandoned(block);
-                self.actions.push_back(Action::Send {
-                    peer: *key,
-                    message: Message::Cancel(block),
-                });
-            }
-        }
-        let due = self
-            .last_choke
-            .is_none_or(|t| now.saturating_duration_since(t) >= CHOKE_INTERVAL);
-        if due {
-            self.run_choker(now);
-        }
-        self.refill_all(now);
-    }
-
     pub(super) fn refill_all(&mut self, now: Instant) {
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {
@@ -53,6 +19,8 @@ impl Torrent {
             picker,
             actions,
             scratch,
+            deadlines,
+            config,
             ..
         } = self;
         let Some(peer) = peers.get_mut(&key) else {
@@ -82,6 +50,9 @@ impl Torrent {
             allowed_only,
             scratch,
         );
+        if !scratch.is_empty() {
+            Torrent::request_sent(deadlines, config.request_timeout, now);
+        }
         for block in scratch.drain(..) {
             peer.pending.insert(block, now);
             actions.push_back(Action::Send {

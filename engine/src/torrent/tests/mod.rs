@@ -202,9 +202,16 @@ impl Net {
                 return;
             }
             if !self.step() {
-                self.now += Duration::from_secs(1);
+                // Nothing in flight: jump the clock to the next deadline.
+                let next = self.nodes.iter().filter_map(|n| n.torrent.poll_timeout()).min();
+                let Some(next) = next else {
+                    panic!("stalled: nothing in flight and no deadline");
+                };
+                self.now = self.now.max(next);
                 for n in &mut self.nodes {
-                    n.torrent.tick(self.now);
+                    if n.torrent.poll_timeout().is_some_and(|t| t <= self.now) {
+                        n.torrent.handle_timeout(self.now);
+                    }
                 }
             }
         }
@@ -367,3 +374,4 @@ fn late_bitfield_is_an_update_not_a_violation() {
 
 mod driver;
 mod rules;
+mod timers;

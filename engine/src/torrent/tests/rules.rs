@@ -100,7 +100,7 @@ fn a_block_after_a_request_timed_out_completes_its_piece() {
     let seed = d.connect_seed(1);
     let asked = Driver::requests_to(&d.actions(), seed);
     d.advance(TorrentConfig::default().request_timeout + Duration::from_secs(1));
-    d.torrent.tick(d.now);
+    d.torrent.handle_timeout(d.now);
     d.actions();
     for b in &asked {
         let m = d.piece_message(*b, false);
