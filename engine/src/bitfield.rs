@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 /// Why bytes from a peer are not a valid bitfield for this torrent.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum BitfieldError {
     #[error("bitfield is {got} bytes, expected {expected} for {pieces} pieces")]
     WrongLength { got: usize, expected: usize, pieces: u32 },

@@ -18,6 +18,7 @@ pub mod metainfo;
 pub mod metainfo_builder;
 pub mod path_sanitizer;
 pub mod peer_book;
+pub mod peer_session;
 pub mod piece_memory;
 pub mod piece_picker;
 pub mod pipeline_depth;

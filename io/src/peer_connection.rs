@@ -3,13 +3,12 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
-use ccbt_engine::wire::{
-    encode_piece_header, parse_routing_prefix, Handshake, Message, MessageDecoder, Reserved, WireError, WireLimits,
-    HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN,
-};
+use ccbt_engine::peer_session::{Accepting, Dialing, Direction, Established, HandshakeError, PEER_ID_LEN};
+use ccbt_engine::torrent::ProtocolViolation;
+use ccbt_engine::wire::{encode_piece_header, MessageDecoder, WireError, WireLimits, HANDSHAKE_LEN};
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
@@ -17,12 +16,7 @@ use glommio::net::TcpStream;
 
 use crate::torrent_task::{new_link, Outbox, Outgoing, TorrentTask};
 
-/// Longest wait for a TCP connect or a handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A peer silent this long is gone (keep-alives come every two minutes).
-const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(180);
-/// Send a keep-alive when we have said nothing for this long.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(90);
+pub use ccbt_engine::peer_session::HANDSHAKE_TIMEOUT;
 /// Read granularity: enough for several 16 KiB blocks per syscall.
 const READ_CHUNK: usize = 256 * 1024;
 /// Most bytes asked of one read when no longer frame is pending.
@@ -71,6 +65,7 @@ async fn with_timeout<T>(
 /// Dials a peer for this torrent and runs the connection until it ends. `Ok(true)`
 /// when the handshake completed (the connection was of use), `Ok(false)` otherwise.
 pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerError> {
+    refuse_banned(&task, addr)?;
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| PeerError::Connect {
@@ -78,25 +73,19 @@ pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerE
             reason: e.to_string(),
         })?;
     let _ = stream.set_nodelay(true);
-    let ours = Handshake {
-        reserved: Reserved::ours(),
-        info_hash: task.info_hash,
-        peer_id: task.our_id(),
-    };
+    let session = Dialing::new(task.info_hash, task.our_id());
     let theirs = with_timeout(addr, "handshake", async {
-        stream.write_all(&ours.encode()).await.map_err(io_err(addr))?;
+        stream
+            .write_all(&session.handshake_bytes())
+            .await
+            .map_err(io_err(addr))?;
         let mut buf = [0u8; HANDSHAKE_LEN];
         stream.read_exact(&mut buf).await.map_err(io_err(addr))?;
-        Handshake::parse(&buf).map_err(|source| PeerError::Wire { addr, source })
+        Ok(buf)
     })
     .await?;
-    if theirs.info_hash != task.info_hash {
-        return Err(PeerError::WrongTorrent {
-            addr,
-            got: theirs.info_hash,
-        });
-    }
-    run(task, stream, addr, theirs, true).await.map(|()| true)
+    let established = session.receive(&theirs).map_err(handshake_err(addr))?;
+    run(task, stream, addr, established).await.map(|()| true)
 }
 
 /// Continues an incoming connection whose first 48 bytes (up to the info-hash) were
@@ -107,21 +96,18 @@ pub async fn accept(
     addr: SocketAddr,
     prefix: &[u8],
 ) -> Result<(), PeerError> {
-    let (reserved, info_hash) = parse_routing_prefix(prefix).map_err(|source| PeerError::Wire { addr, source })?;
-    if info_hash != task.info_hash {
-        return Err(PeerError::WrongTorrent { addr, got: info_hash });
-    }
+    let session = Accepting::from_prefix(prefix, task.info_hash, task.our_id()).map_err(handshake_err(addr))?;
+    // Before a byte of ours goes out: a banned host learns nothing, not even our id.
+    refuse_banned(&task, addr)?;
     let _ = stream.set_nodelay(true);
-    let ours = Handshake {
-        reserved: Reserved::ours(),
-        info_hash: task.info_hash,
-        peer_id: task.our_id(),
-    };
     let peer_id = with_timeout(addr, "handshake", async {
-        stream.write_all(&ours.encode()).await.map_err(io_err(addr))?;
-        let mut id = [0u8; HANDSHAKE_LEN - HANDSHAKE_ROUTING_LEN];
+        stream
+            .write_all(&session.handshake_bytes())
+            .await
+            .map_err(io_err(addr))?;
+        let mut id = [0u8; PEER_ID_LEN];
         stream.read_exact(&mut id).await.map_err(io_err(addr))?;
-        Ok(ccbt_engine::PeerId(id))
+        Ok(id)
     })
     .await?;
     if !task.has_connection_room() {
@@ -130,12 +116,27 @@ pub async fn accept(
             reason: "connection limit reached".into(),
         });
     }
-    let theirs = Handshake {
-        reserved,
-        info_hash,
-        peer_id,
-    };
-    run(task, stream, addr, theirs, false).await
+    let established = session.receive_peer_id(peer_id).map_err(handshake_err(addr))?;
+    run(task, stream, addr, established).await
+}
+
+fn handshake_err(addr: SocketAddr) -> impl Fn(HandshakeError) -> PeerError {
+    move |e| match e {
+        HandshakeError::Wire(source) => PeerError::Wire { addr, source },
+        HandshakeError::WrongTorrent { got, .. } => PeerError::WrongTorrent { addr, got },
+        HandshakeError::SelfConnection => PeerError::SelfConnection { addr },
+    }
+}
+
+/// Refuses an address the torrent banned for sending corrupt data.
+fn refuse_banned(task: &TorrentTask, addr: SocketAddr) -> Result<(), PeerError> {
+    if task.engine.borrow().is_banned(addr.ip(), Instant::now()) {
+        return Err(PeerError::Refused {
+            addr,
+            reason: "address banned for sending corrupt data".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Registers the peer with the engine, then reads and writes until either side ends.
@@ -143,30 +144,20 @@ async fn run(
     task: Rc<TorrentTask>,
     stream: TcpStream,
     addr: SocketAddr,
-    theirs: Handshake,
-    dialed: bool,
+    session: Established,
 ) -> Result<(), PeerError> {
-    if theirs.peer_id == task.our_id() {
-        return Err(PeerError::SelfConnection { addr });
-    }
     if task.is_stopped() {
         return Err(PeerError::Refused {
             addr,
             reason: "torrent stopped".into(),
         });
     }
-    if task.engine.borrow().is_connected_to(theirs.peer_id) {
-        return Err(PeerError::Refused {
-            addr,
-            reason: "already connected to this peer id".into(),
-        });
-    }
-    let _ = stream.set_read_timeout(Some(READ_IDLE_TIMEOUT));
     let key = task.next_peer_key();
     let (link, wake_rx, close_rx) = new_link(addr);
     let outbox = link.outbox.clone();
     task.links.borrow_mut().insert(key, link);
-    let added = task.engine.borrow_mut().add_peer(key, addr, &theirs, Instant::now());
+    let dialed = session.direction() == Direction::Outgoing;
+    let added = task.engine.borrow_mut().add_peer(key, addr, session, Instant::now());
     if let Err(e) = added {
         task.links.borrow_mut().remove(&key);
         return Err(PeerError::Refused {
@@ -220,9 +211,16 @@ async fn read_loop(
         }
         let now = Instant::now();
         loop {
-            let message = decoder
-                .decode(&mut buf)
-                .map_err(|source| PeerError::Wire { addr, source })?;
+            let message = match decoder.decode(&mut buf) {
+                Ok(message) => message,
+                Err(source) => {
+                    // Counted by kind with the engine's other violations.
+                    let violation = ProtocolViolation::Malformed(source.clone());
+                    task.engine.borrow_mut().protocol_violation(key, violation, now);
+                    task.dispatch();
+                    return Err(PeerError::Wire { addr, source });
+                }
+            };
             let Some(message) = message else { break };
             task.engine.borrow_mut().on_message(key, message, now);
         }
@@ -253,16 +251,9 @@ async fn write_loop(
             if outbox.is_closed() {
                 break;
             }
-            // Some(true): woken by a push or close; Some(false): idle long enough for a keep-alive.
-            let woken = futures_lite::future::or(async { wake.recv().await.map(|()| true) }, async {
-                glommio::timer::sleep(KEEPALIVE_INTERVAL).await;
-                Some(false)
-            })
-            .await;
-            match woken {
-                None => break,
-                Some(false) => Message::KeepAlive.encode(&mut buf),
-                Some(true) => {}
+            // Keep-alives and the idle timeout are the engine's deadlines: just wait.
+            if wake.recv().await.is_none() {
+                break;
             }
         }
         while buf.len() < WRITE_BATCH {

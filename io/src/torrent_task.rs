@@ -173,6 +173,7 @@ impl TorrentTask {
             num_pieces: meta.num_pieces(),
             piece_length: info.piece_length,
             total_length: info.total_length,
+            piece_hashes: info.piece_hashes.as_slice().into(),
         };
         let seed = u64::from_le_bytes([
             info_hash.0[0],
@@ -359,8 +360,8 @@ impl TorrentTask {
             match action {
                 Action::Send { peer, message } => self.to_peer(peer, Outgoing::Message(message)),
                 Action::ServeBlock { peer, block } => self.to_peer(peer, Outgoing::Serve(block)),
-                Action::VerifyPiece { piece, data, digest } => {
-                    glommio::spawn_local(verify_and_write(self.clone(), piece, data, digest)).detach();
+                Action::WritePiece { piece, data } => {
+                    glommio::spawn_local(write_piece(self.clone(), piece, data)).detach();
                 }
                 Action::Disconnect { peer, reason } => {
                     tracing::debug!(torrent = %self.info_hash, ?peer, ?reason, "disconnecting peer");
@@ -399,15 +400,21 @@ impl TorrentTask {
         }
     }
 
-    /// The periodic work: the engine's tick (choking, request timeouts, pipeline
-    /// depth) and, every other tick, redialing known peers. The shard that owns the
-    /// task calls it once every [`TICK_INTERVAL`], for all its torrents in one wake.
+    /// The periodic work: the engine's deadlines that are due (choking, request
+    /// timeouts, pipeline depth, idle peers, keep-alives) and, every other tick,
+    /// redialing known peers. The shard that owns the task calls it once every
+    /// [`TICK_INTERVAL`], for all its torrents in one wake; a torrent with no
+    /// deadline due costs one comparison.
     pub fn tick(self: &Rc<Self>, ticks: u64) {
         if self.stopped.get() {
             return;
         }
-        self.engine.borrow_mut().tick(Instant::now());
-        self.dispatch();
+        let now = Instant::now();
+        let due = self.engine.borrow().poll_timeout().is_some_and(|t| t <= now);
+        if due {
+            self.engine.borrow_mut().handle_timeout(now);
+            self.dispatch();
+        }
         if ticks.is_multiple_of(2) {
             self.dial_known_peers();
         }
@@ -473,7 +480,7 @@ impl TorrentTask {
         let seeding = self.engine.borrow().is_complete();
         let due = self.peer_book.borrow_mut().due(Instant::now(), seeding, room);
         for addr in due {
-            if self.engine.borrow().is_banned(addr, None) {
+            if self.engine.borrow().is_banned(addr.ip(), Instant::now()) {
                 self.peer_book.borrow_mut().remove(addr);
                 continue;
             }
@@ -528,37 +535,25 @@ fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize])
     }
 }
 
-async fn verify_and_write(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData, digest: [u8; 20]) {
-    let Some(expected) = task.meta.info.piece_hashes.get(piece.0 as usize).copied() else {
-        return;
-    };
-    let ok = digest == expected;
-    if ok {
-        if task.engine.borrow().wants_good_copy(piece) {
-            task.engine.borrow_mut().compare_good_copy(piece, &data);
-        }
-        let started = Instant::now();
-        // The engine keeps no reference, so the buffer is ours: the file takes it,
-        // or hands it back for the engine to reuse.
-        let written = task.storage.write_piece_data(piece, data).await;
-        let spare = match written {
-            Ok(spare) => spare,
-            Err(e) => {
-                task.fail(format!("torrent {}: {e}", task.info_hash));
-                return;
+/// Writes a piece the engine found good and reports the outcome back to it.
+async fn write_piece(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) {
+    let started = Instant::now();
+    // The engine keeps no reference, so the buffer is ours: the file takes it,
+    // or hands it back for the engine to reuse.
+    let written = task.storage.write_piece_data(piece, data).await;
+    match written {
+        Ok(spare) => {
+            task.write_latency.borrow_mut().record(started.elapsed());
+            let mut engine = task.engine.borrow_mut();
+            engine.piece_written(piece, true, Instant::now());
+            if let Some(buf) = spare {
+                engine.recycle_piece_buffer(buf);
             }
-        };
-        task.write_latency.borrow_mut().record(started.elapsed());
-        let mut engine = task.engine.borrow_mut();
-        engine.piece_verified(piece, true, None, Instant::now());
-        if let Some(buf) = spare {
-            engine.recycle_piece_buffer(buf);
         }
-    } else {
-        tracing::warn!(torrent = %task.info_hash, piece = piece.0, "piece failed its hash check");
-        task.engine
-            .borrow_mut()
-            .piece_verified(piece, false, Some(data), Instant::now());
+        Err(e) => {
+            task.engine.borrow_mut().piece_written(piece, false, Instant::now());
+            task.fail(format!("torrent {}: {e}", task.info_hash));
+        }
     }
     task.dispatch();
 }

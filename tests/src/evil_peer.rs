@@ -33,9 +33,10 @@ impl Drop for EvilPeer {
 }
 
 impl EvilPeer {
-    /// Listens on an ephemeral loopback port, claiming to have all `num_pieces`.
+    /// Listens on an ephemeral port of 127.0.0.2, claiming to have all `num_pieces`.
+    /// Not 127.0.0.1: bans are by IP, and the honest peers of a test live there.
     pub fn start(info_hash: InfoHash, num_pieces: u32) -> EvilPeer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind("127.0.0.2:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(EvilStats::default());

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub mod clients;
 pub mod evil_peer;
+pub mod hostile_peer;
 
 /// Path of a workspace binary (`ccbt`, `btbt`), built by `cargo build --workspace --bins`.
 pub fn bin(name: &str) -> PathBuf {

@@ -11,8 +11,12 @@ pub struct TorrentConfig {
     pub max_peer_requests: usize,
     /// A request unanswered this long is given to another peer.
     pub request_timeout: Duration,
+    /// A peer that sends nothing at all (not even a keep-alive) this long is dropped.
+    pub peer_idle_timeout: Duration,
     /// Pieces that failed their hash with a peer's data before it is banned.
     pub max_hash_failures: u32,
+    /// How long an address that sent corrupt data is refused.
+    pub ban_duration: Duration,
     /// Cap on pieces being assembled in memory at once (0 = no cap).
     pub max_in_flight_pieces: u32,
     /// Download pieces in index order instead of rarest first.
@@ -31,7 +35,9 @@ impl Default for TorrentConfig {
             unchoke_slots: 8,
             max_peer_requests: 2000,
             request_timeout: Duration::from_secs(20),
+            peer_idle_timeout: Duration::from_secs(180),
             max_hash_failures: 3,
+            ban_duration: Duration::from_secs(3600),
             max_in_flight_pieces: 256,
             sequential: false,
             allowed_fast_count: 10,

@@ -6,14 +6,21 @@ use bytes::Bytes;
 
 use super::assembly::PieceBuffer;
 use super::peer::MAX_ALLOWED_FAST_FROM_PEER;
+use super::violation::{ProtocolViolation, ViolationKind};
 use super::{Action, DisconnectReason, Torrent};
 use crate::bitfield::Bitfield;
+use crate::peer_session::Phase;
 use crate::piece_picker::BlockOutcome;
 use crate::types::{BlockRef, PeerKey, PieceIndex};
 use crate::wire::{ExtensionHandshake, Message, EXTENDED_HANDSHAKE_ID};
 
 /// Largest block we serve; bigger requests break the protocol's convention.
 const MAX_SERVED_BLOCK: u32 = 128 * 1024;
+/// Unrequested blocks forgiven on one connection, plus one per
+/// [`UNREQUESTED_PER_REQUESTED`] requested blocks received: races we did not foresee
+/// cost an honest peer nothing, while an injector is cut off after a handful.
+const UNREQUESTED_TOLERANCE: u32 = 16;
+const UNREQUESTED_PER_REQUESTED: u64 = 64;
 
 impl Torrent {
     /// Feeds one message from a peer. A protocol violation queues
@@ -23,32 +30,45 @@ impl Torrent {
             return;
         }
         if let Err(why) = self.handle(key, message, now) {
-            self.disconnect(key, DisconnectReason::Protocol(why), now);
+            self.protocol_violation(key, why, now);
         }
     }
 
-    fn handle(&mut self, key: PeerKey, message: Message, now: Instant) -> Result<(), String> {
+    /// The peer broke the protocol (here or in the io layer's decoder): count it and
+    /// drop the peer.
+    pub fn protocol_violation(&mut self, key: PeerKey, why: ProtocolViolation, now: Instant) {
+        if !self.peers.contains_key(&key) {
+            return;
+        }
+        self.violations.record(why.kind());
+        self.disconnect(key, DisconnectReason::Protocol(why), now);
+    }
+
+    fn handle(&mut self, key: PeerKey, message: Message, now: Instant) -> Result<(), ProtocolViolation> {
         let num_pieces = self.params.num_pieces;
         let Some(peer) = self.peers.get_mut(&key) else {
             return Ok(());
         };
-        let first = !peer.seen_first_message;
-        if !matches!(message, Message::Extended { .. } | Message::KeepAlive) {
-            peer.seen_first_message = true;
-        }
+        peer.heard_from(&message, now);
+        let first = peer.phase == Phase::BitfieldWindow;
+        peer.phase = peer.phase.after(&message);
         let fast = peer.fast;
-        let require_fast = |name: &str| {
+        let require_fast = |message: &'static str| {
             if fast {
                 Ok(())
             } else {
-                Err(format!("{name} from a peer without the Fast extension"))
+                Err(ProtocolViolation::FastWithoutNegotiation { message })
             }
         };
-        let check_index = |p: PieceIndex| {
+        let check_index = |message: &'static str, p: PieceIndex| {
             if p.0 < num_pieces {
                 Ok(())
             } else {
-                Err(format!("piece index {} out of range ({num_pieces} pieces)", p.0))
+                Err(ProtocolViolation::PieceIndexOutOfRange {
+                    message,
+                    index: p.0,
+                    num_pieces,
+                })
             }
         };
         match message {
@@ -56,8 +76,10 @@ impl Torrent {
             Message::Choke => {
                 peer.peer_choking = true;
                 if !peer.fast {
-                    let dropped: Vec<BlockRef> = peer.pending.drain().map(|(b, _)| b).collect();
+                    // BEP 3: a choke drops every request; blocks already sent may still come.
+                    let dropped: Vec<BlockRef> = peer.pending.keys().copied().collect();
                     for b in dropped {
+                        peer.give_up_request(b);
                         self.picker.request_abandoned(b);
                     }
                     self.refill_all(now);
@@ -80,7 +102,7 @@ impl Torrent {
                 }
             }
             Message::Have(p) => {
-                check_index(p)?;
+                check_index("HAVE", p)?;
                 if peer.has.set(p.0) {
                     self.picker.peer_has_piece(p);
                     self.after_peer_gained(key, now);
@@ -89,7 +111,7 @@ impl Torrent {
             // BEP 3 puts BITFIELD first, but aria2 sends HAVE NONE and later a BITFIELD
             // once it has pieces; a late one is taken as an update, like libtorrent does.
             Message::Bitfield(bytes) => {
-                let bf = Bitfield::from_bytes(&bytes, num_pieces).map_err(|e| e.to_string())?;
+                let bf = Bitfield::from_bytes(&bytes, num_pieces).map_err(ProtocolViolation::BadBitfield)?;
                 self.set_peer_pieces(key, bf, now);
             }
             Message::HaveAll => {
@@ -99,7 +121,7 @@ impl Torrent {
             Message::HaveNone => {
                 require_fast("HAVE NONE")?;
                 if !first {
-                    return Err("HAVE NONE after other messages".into());
+                    return Err(ProtocolViolation::LateHaveNone);
                 }
             }
             Message::Request(block) => self.on_request(key, block)?,
@@ -110,8 +132,8 @@ impl Torrent {
                 }
             }
             Message::Piece { piece, offset, data } => {
-                check_index(piece)?;
-                self.on_piece(key, piece, offset, data, now);
+                check_index("PIECE", piece)?;
+                self.on_piece(key, piece, offset, data, now)?;
             }
             Message::Reject(block) => {
                 require_fast("REJECT")?;
@@ -122,7 +144,7 @@ impl Torrent {
             }
             Message::AllowedFast(p) => {
                 require_fast("ALLOWED FAST")?;
-                check_index(p)?;
+                check_index("ALLOWED FAST", p)?;
                 if peer.allowed_fast_from_them.len() < MAX_ALLOWED_FAST_FROM_PEER
                     && !peer.allowed_fast_from_them.contains(&p)
                 {
@@ -133,11 +155,11 @@ impl Torrent {
             }
             Message::Suggest(p) => {
                 require_fast("SUGGEST")?;
-                check_index(p)?;
+                check_index("SUGGEST", p)?;
             }
             Message::Extended { id, payload } => {
                 if id == EXTENDED_HANDSHAKE_ID {
-                    let ext = ExtensionHandshake::decode(&payload).map_err(|e| e.to_string())?;
+                    let ext = ExtensionHandshake::decode(&payload).map_err(ProtocolViolation::BadExtensionMessage)?;
                     if let Some(reqq) = ext.reqq {
                         peer.pipeline.on_reqq(reqq);
                     }
@@ -148,7 +170,7 @@ impl Torrent {
     }
 
     /// Sets what the peer has (a first BITFIELD, or a late one as an update).
-    fn set_peer_pieces(&mut self, key: PeerKey, mut bf: Bitfield, now: Instant) {
+    pub(super) fn set_peer_pieces(&mut self, key: PeerKey, mut bf: Bitfield, now: Instant) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -165,7 +187,7 @@ impl Torrent {
     }
 
     /// The peer announced more pieces: maybe we are interested, or both of us are seeds.
-    fn after_peer_gained(&mut self, key: PeerKey, now: Instant) {
+    pub(super) fn after_peer_gained(&mut self, key: PeerKey, now: Instant) {
         let Some(peer) = self.peers.get(&key) else {
             return;
         };
@@ -180,18 +202,19 @@ impl Torrent {
         }
     }
 
-    fn on_request(&mut self, key: PeerKey, block: BlockRef) -> Result<(), String> {
+    fn on_request(&mut self, key: PeerKey, block: BlockRef) -> Result<(), ProtocolViolation> {
         let num_pieces = self.params.num_pieces;
         if block.piece.0 >= num_pieces {
-            return Err(format!("request for piece {} out of range", block.piece.0));
+            return Err(ProtocolViolation::PieceIndexOutOfRange {
+                message: "REQUEST",
+                index: block.piece.0,
+                num_pieces,
+            });
         }
         let piece_size = self.picker.piece_size(block.piece);
         let end = block.offset as u64 + block.length as u64;
         if block.length == 0 || block.length > MAX_SERVED_BLOCK || end > piece_size as u64 {
-            return Err(format!(
-                "bad request: piece {} offset {} length {} (piece is {piece_size} bytes)",
-                block.piece.0, block.offset, block.length
-            ));
+            return Err(ProtocolViolation::RequestOutOfRange { block, piece_size });
         }
         let have = self.picker.have().get(block.piece.0);
         let max = self.config.max_peer_requests;
@@ -199,31 +222,65 @@ impl Torrent {
             return Ok(());
         };
         let allowed = !peer.am_choking || peer.allowed_fast_for_them.contains(&block.piece);
-        if have && allowed && peer.serving.len() < max {
+        let room = peer.serving.len() < max;
+        if have && allowed && room {
             if peer.serving.insert(block) {
                 self.actions.push_back(Action::ServeBlock { peer: key, block });
             }
-        } else if peer.fast {
+            return Ok(());
+        }
+        if !room {
+            // We advertised `reqq` = max; a peer that keeps queueing past it, a whole
+            // queue's worth, is flooding us.
+            peer.refused_requests += 1;
+            if peer.refused_requests as usize > max {
+                return Err(ProtocolViolation::TooManyRequests {
+                    refused: peer.refused_requests,
+                    limit: max as u32,
+                });
+            }
+        }
+        if peer.fast {
             self.send(key, Message::Reject(block));
         }
         Ok(())
     }
 
-    fn on_piece(&mut self, key: PeerKey, piece: PieceIndex, offset: u32, data: Bytes, now: Instant) {
+    /// A block arrived. One we did not ask this peer for (and did not cancel a moment
+    /// ago) is dropped unread: it never enters a piece, and a peer that keeps
+    /// sending them is cut off.
+    fn on_piece(
+        &mut self,
+        key: PeerKey,
+        piece: PieceIndex,
+        offset: u32,
+        data: Bytes,
+        now: Instant,
+    ) -> Result<(), ProtocolViolation> {
         let len = data.len() as u64;
         self.downloaded += len;
         self.download_rate.record(now, len);
         let Some(peer) = self.peers.get_mut(&key) else {
-            return;
+            return Ok(());
         };
-        peer.download.record(now, len);
-        let Ok(length) = u32::try_from(data.len()) else {
-            self.wasted += len;
-            return;
-        };
+        let length = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let block = BlockRef { piece, offset, length };
         let sent = peer.pending.remove(&block);
         let was_pending = sent.is_some();
+        if !was_pending && !peer.recently_cancelled.take(&block) {
+            self.wasted += len;
+            peer.unrequested_blocks += 1;
+            let count = peer.unrequested_blocks;
+            let forgiven =
+                u64::from(UNREQUESTED_TOLERANCE) + peer.requested_blocks_received / UNREQUESTED_PER_REQUESTED;
+            if u64::from(count) > forgiven {
+                return Err(ProtocolViolation::UnrequestedBlocks { count });
+            }
+            self.violations.record(ViolationKind::UnrequestedBlock);
+            return Ok(());
+        }
+        peer.requested_blocks_received += 1;
+        peer.download.record(now, len);
         if let Some(sent) = sent {
             self.block_latency.record(now.saturating_duration_since(sent));
         }
@@ -245,25 +302,21 @@ impl Torrent {
                 if piece_complete {
                     if let Some(buffer) = self.assembling.remove(&piece) {
                         let (assembled, digest) = buffer.finish();
-                        self.verifying.insert(piece, assembled.block_from);
-                        self.actions.push_back(Action::VerifyPiece {
-                            piece,
-                            digest,
-                            data: assembled.data,
-                        });
+                        self.piece_assembled(piece, assembled, digest, now);
                     }
                 }
             }
             BlockOutcome::Duplicate | BlockOutcome::Unexpected => self.wasted += len,
         }
         self.fill_requests(key, now);
+        Ok(())
     }
 
     /// Another peer also has this block outstanding (end-game or a timed-out request): cancel it there.
-    fn cancel_elsewhere(&mut self, except: PeerKey, block: BlockRef) {
+    pub(super) fn cancel_elsewhere(&mut self, except: PeerKey, block: BlockRef) {
         let mut cancelled = Vec::new();
         for (k, p) in self.peers.iter_mut() {
-            if *k != except && p.pending.remove(&block).is_some() {
+            if *k != except && p.give_up_request(block) {
                 cancelled.push(*k);
             }
         }

@@ -10,7 +10,8 @@ use rand::{RngCore, SeedableRng};
 use sha1::{Digest, Sha1};
 
 use super::*;
-use crate::wire::{MessageDecoder, Reserved, WireLimits};
+use crate::peer_session::{Accepting, Dialing};
+use crate::wire::{MessageDecoder, WireLimits, HANDSHAKE_ROUTING_LEN};
 
 const PIECE_LEN: u32 = 64 * 1024;
 
@@ -58,6 +59,7 @@ impl Net {
             num_pieces: hashes.len() as u32,
             piece_length: PIECE_LEN,
             total_length: data.len() as u64,
+            piece_hashes: hashes.clone().into(),
         };
         let nodes = roles
             .iter()
@@ -79,7 +81,8 @@ impl Net {
                         i as u64,
                         now,
                     ),
-                    addr: SocketAddr::from(([127, 0, 0, 1], 6000 + i as u16)),
+                    // One address per node: bans are by IP.
+                    addr: SocketAddr::from(([127, 0, 0, 1 + i as u8], 6000 + i as u16)),
                     disk: if seed { data.to_vec() } else { vec![0; data.len()] },
                     corrupt_uploads: corrupt,
                     completed: seed,
@@ -102,15 +105,19 @@ impl Net {
         let kb = PeerKey(a as u64);
         self.links.insert((a, ka), (b, kb));
         self.links.insert((b, kb), (a, ka));
-        let hs = |n: &Node| Handshake {
-            reserved: Reserved::ours(),
-            info_hash: n.torrent.info_hash(),
-            peer_id: n.torrent.our_id(),
-        };
-        let (hs_a, hs_b) = (hs(&self.nodes[a]), hs(&self.nodes[b]));
+        // `a` dials `b`: the handshake bytes go through both session state machines.
+        let (ta, tb) = (&self.nodes[a].torrent, &self.nodes[b].torrent);
+        let dialing = Dialing::new(ta.info_hash(), ta.our_id());
+        let hello = dialing.handshake_bytes();
+        let accepting = Accepting::from_prefix(&hello[..HANDSHAKE_ROUTING_LEN], tb.info_hash(), tb.our_id()).unwrap();
+        let reply = accepting.handshake_bytes();
+        let at_b = accepting
+            .receive_peer_id(hello[HANDSHAKE_ROUTING_LEN..].try_into().unwrap())
+            .unwrap();
+        let at_a = dialing.receive(&reply).unwrap();
         let (addr_a, addr_b) = (self.nodes[a].addr, self.nodes[b].addr);
-        self.nodes[a].torrent.add_peer(ka, addr_b, &hs_b, self.now).unwrap();
-        self.nodes[b].torrent.add_peer(kb, addr_a, &hs_a, self.now).unwrap();
+        self.nodes[a].torrent.add_peer(ka, addr_b, at_a, self.now).unwrap();
+        self.nodes[b].torrent.add_peer(kb, addr_a, at_b, self.now).unwrap();
     }
 
     /// Drains every node's actions once; returns whether anything happened.
@@ -163,21 +170,17 @@ impl Net {
                     self.in_flight.push_back((to, key, message));
                 }
             }
-            Action::VerifyPiece { piece, data, digest } => {
-                let actual: [u8; 20] = Sha1::digest(&data).into();
-                assert_eq!(digest, actual, "piece {piece}: the incremental hash differs");
-                let ok = digest == self.hashes[piece.0 as usize];
+            Action::WritePiece { piece, data } => {
+                assert_eq!(
+                    <[u8; 20]>::from(Sha1::digest(&data)),
+                    self.hashes[piece.0 as usize],
+                    "piece {piece}: only good pieces are written"
+                );
+                let start = piece.0 as usize * PIECE_LEN as usize;
+                self.nodes[i].disk[start..start + data.len()].copy_from_slice(&data);
                 let torrent = &mut self.nodes[i].torrent;
-                if ok {
-                    if torrent.wants_good_copy(piece) {
-                        torrent.compare_good_copy(piece, &data);
-                    }
-                    let start = piece.0 as usize * PIECE_LEN as usize;
-                    self.nodes[i].disk[start..start + data.len()].copy_from_slice(&data);
-                    self.nodes[i].torrent.piece_verified(piece, true, None, self.now);
-                } else {
-                    torrent.piece_verified(piece, false, Some(data), self.now);
-                }
+                torrent.piece_written(piece, true, self.now);
+                torrent.recycle_piece_buffer(data);
             }
             Action::Disconnect { peer, reason } => {
                 if reason == DisconnectReason::Banned {
@@ -199,9 +202,16 @@ impl Net {
                 return;
             }
             if !self.step() {
-                self.now += Duration::from_secs(1);
+                // Nothing in flight: jump the clock to the next deadline.
+                let next = self.nodes.iter().filter_map(|n| n.torrent.poll_timeout()).min();
+                let Some(next) = next else {
+                    panic!("stalled: nothing in flight and no deadline");
+                };
+                self.now = self.now.max(next);
                 for n in &mut self.nodes {
-                    n.torrent.tick(self.now);
+                    if n.torrent.poll_timeout().is_some_and(|t| t <= self.now) {
+                        n.torrent.handle_timeout(self.now);
+                    }
                 }
             }
         }
@@ -278,7 +288,8 @@ fn corrupt_peer_is_banned_and_download_completes() {
         "the corrupt peer's data should have failed: {stats:?}"
     );
     assert_eq!(net.nodes[2].banned, vec![PeerKey(1)], "only the corrupt peer is banned");
-    assert!(net.nodes[2].torrent.is_banned(net.nodes[1].addr, None));
+    assert!(net.nodes[2].torrent.is_banned(net.nodes[1].addr.ip(), net.now));
+    assert!(!net.nodes[2].torrent.is_banned(net.nodes[0].addr.ip(), net.now));
 }
 
 #[test]
@@ -360,3 +371,7 @@ fn late_bitfield_is_an_update_not_a_violation() {
     );
     assert_eq!(net.nodes[1].torrent.peer_count(), 1);
 }
+
+mod driver;
+mod rules;
+mod timers;

@@ -1,0 +1,59 @@
+//! Counters and rates for status output.
+
+use std::time::Instant;
+
+use super::*;
+
+/// Counters and rates for status output.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TorrentStats {
+    pub pieces_have: u32,
+    pub num_pieces: u32,
+    /// Bytes of verified pieces.
+    pub verified_bytes: u64,
+    pub total_bytes: u64,
+    /// Payload bytes received, good or not.
+    pub downloaded: u64,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Payload bytes thrown away: duplicates, unrequested, failed hashes.
+    pub wasted: u64,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub peers: usize,
+    pub hash_failures: u32,
+    /// Protocol violations by kind (each ends the connection, except dropped
+    /// unrequested blocks below the tolerance).
+    pub violations: ViolationCounts,
+    pub complete: bool,
+    /// Request sent → block arrived, for blocks that were still pending.
+    pub block_latency: LatencySummary,
+    /// Time to hash one piece; filled in by the io layer (the engine leaves it default).
+    pub hash_latency: LatencySummary,
+    /// Time to write one piece to storage; filled in by the io layer (the engine leaves it default).
+    pub write_latency: LatencySummary,
+}
+
+impl Torrent {
+    /// Counters for status output.
+    pub fn stats(&self, now: Instant) -> TorrentStats {
+        TorrentStats {
+            pieces_have: self.picker.have().count_ones(),
+            num_pieces: self.params.num_pieces,
+            verified_bytes: self.verified_bytes,
+            total_bytes: self.params.total_length,
+            downloaded: self.downloaded,
+            uploaded: self.uploaded,
+            wasted: self.wasted,
+            download_rate: self.download_rate.rate(now),
+            upload_rate: self.upload_rate.rate(now),
+            peers: self.peers.len(),
+            hash_failures: self.hash_failures,
+            violations: self.violations,
+            complete: self.picker.is_wanted_complete(),
+            block_latency: self.block_latency.summary(),
+            hash_latency: LatencySummary::default(),
+            write_latency: LatencySummary::default(),
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! One protocol rule per test, on a torrent driven by hand.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::super::*;
+use super::driver::{Driver, BLOCKS_PER_PIECE, PIECE};
+
+fn block(piece: u32, index: u32) -> BlockRef {
+    BlockRef {
+        piece: PieceIndex(piece),
+        offset: index * crate::BLOCK_SIZE,
+        length: crate::BLOCK_SIZE,
+    }
+}
+
+#[test]
+fn unrequested_blocks_are_dropped_and_an_injector_is_cut_off() {
+    let mut d = Driver::new(4, false, TorrentConfig::default());
+    let honest = d.connect_seed(1);
+    let requested = Driver::requests_to(&d.actions(), honest);
+    assert_eq!(requested.len(), 16, "the honest seed is asked for every block");
+    // The injector has everything but never unchoked us: we asked it for nothing.
+    let injector = d.connect(2);
+    d.deliver(injector, Message::HaveAll);
+    d.actions();
+    // It sends corrupt copies of the very blocks we asked the honest peer for.
+    for (n, b) in requested.iter().chain(&requested[..1]).enumerate() {
+        let m = d.piece_message(*b, true);
+        d.deliver(injector, m);
+        let actions = d.actions();
+        let reason = Driver::disconnect_reason(&actions, injector);
+        if n < 16 {
+            assert_eq!(reason, None, "block {n} is forgiven");
+        } else {
+            assert_eq!(
+                reason,
+                Some(DisconnectReason::Protocol(ProtocolViolation::UnrequestedBlocks {
+                    count: 17
+                }))
+            );
+        }
+    }
+    let stats = d.torrent.stats(d.now);
+    assert_eq!(stats.violations.get(ViolationKind::UnrequestedBlock), 17);
+    assert_eq!(stats.wasted, 17 * crate::BLOCK_SIZE as u64);
+    assert_eq!(d.torrent.peer_count(), 1);
+    // None of the injected bytes entered a piece: the honest blocks complete every piece.
+    for b in &requested {
+        let m = d.piece_message(*b, false);
+        d.deliver(honest, m);
+    }
+    d.actions();
+    let stats = d.torrent.stats(d.now);
+    assert!(stats.complete, "{stats:?}");
+    assert_eq!(stats.hash_failures, 0);
+    for (piece, bytes) in &d.written {
+        let start = (piece.0 * PIECE) as usize;
+        assert_eq!(bytes[..], d.data[start..start + PIECE as usize]);
+    }
+}
+
+#[test]
+fn a_block_arriving_after_we_cancelled_it_is_not_punished() {
+    let mut d = Driver::new(1, false, TorrentConfig::default());
+    let slow = d.connect(1);
+    d.deliver(slow, Message::HaveAll);
+    d.deliver(slow, Message::Unchoke);
+    let to_slow = Driver::requests_to(&d.actions(), slow);
+    assert_eq!(to_slow.len(), BLOCKS_PER_PIECE as usize);
+    // A second seed joins in end-game, gets duplicates and answers first.
+    let fast = d.connect_seed(2);
+    let to_fast = Driver::requests_to(&d.actions(), fast);
+    assert_eq!(to_fast.len(), BLOCKS_PER_PIECE as usize, "end-game duplicates");
+    for b in &to_fast {
+        let m = d.piece_message(*b, false);
+        d.deliver(fast, m);
+    }
+    let actions = d.actions();
+    let cancels = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Send { peer, message: Message::Cancel(_) } if *peer == slow))
+        .count();
+    assert_eq!(cancels, BLOCKS_PER_PIECE as usize);
+    // The slow seed's answers were already on the wire.
+    for b in &to_slow {
+        let m = d.piece_message(*b, false);
+        d.deliver(slow, m);
+    }
+    let actions = d.actions();
+    assert_eq!(Driver::disconnect_reason(&actions, slow), None);
+    let stats = d.torrent.stats(d.now);
+    assert_eq!(stats.violations.total(), 0, "{stats:?}");
+    assert!(stats.complete);
+}
+
+#[test]
+fn a_block_after_a_request_timed_out_completes_its_piece() {
+    let mut d = Driver::new(1, false, TorrentConfig::default());
+    let seed = d.connect_seed(1);
+    let asked = Driver::requests_to(&d.actions(), seed);
+    d.advance(TorrentConfig::default().request_timeout + Duration::from_secs(1));
+    d.torrent.handle_timeout(d.now);
+    d.actions();
+    for b in &asked {
+        let m = d.piece_message(*b, false);
+        d.deliver(seed, m);
+    }
+    d.actions();
+    let stats = d.torrent.stats(d.now);
+    assert_eq!(stats.violations.total(), 0, "{stats:?}");
+    assert!(stats.complete, "{stats:?}");
+}
+
+#[test]
+fn a_block_after_its_reject_is_unrequested() {
+    let mut d = Driver::new(2, false, TorrentConfig::default());
+    let seed = d.connect_seed(1);
+    let asked = Driver::requests_to(&d.actions(), seed);
+    // Choked (Fast: requests stay queued), then rejected: nothing is owed any more.
+    d.deliver(seed, Message::Choke);
+    d.deliver(seed, Message::Reject(asked[0]));
+    assert!(Driver::requests_to(&d.actions(), seed).is_empty());
+    let m = d.piece_message(asked[0], false);
+    d.deliver(seed, m);
+    let actions = d.actions();
+    assert_eq!(Driver::disconnect_reason(&actions, seed), None, "one is forgiven");
+    let stats = d.torrent.stats(d.now);
+    assert_eq!(stats.violations.get(ViolationKind::UnrequestedBlock), 1);
+}
+
+#[test]
+fn a_peer_queueing_past_our_advertised_limit_is_cut_off() {
+    let config = TorrentConfig {
+        max_peer_requests: 4,
+        ..TorrentConfig::default()
+    };
+    let mut d = Driver::new(4, true, config);
+    let leech = d.connect(1);
+    d.deliver(leech, Message::Interested);
+    let actions = d.actions();
+    assert!(actions.contains(&Action::Send {
+        peer: leech,
+        message: Message::Unchoke
+    }));
+    let mut reason = None;
+    for i in 0..9 {
+        d.deliver(leech, Message::Request(block(i / 4, i % 4)));
+        reason = reason.or(Driver::disconnect_reason(&d.actions(), leech));
+        if i < 8 {
+            assert_eq!(reason, None, "request {i}");
+        }
+    }
+    assert_eq!(
+        reason,
+        Some(DisconnectReason::Protocol(ProtocolViolation::TooManyRequests {
+            refused: 5,
+            limit: 4
+        }))
+    );
+    assert_eq!(d.torrent.stats(d.now).violations.get(ViolationKind::TooManyRequests), 1);
+}
+
+#[test]
+fn violations_are_typed_and_counted_by_kind() {
+    let mut d = Driver::new(4, true, TorrentConfig::default());
+    let cases: Vec<(Message, ProtocolViolation)> = vec![
+        (
+            Message::Have(PieceIndex(4)),
+            ProtocolViolation::PieceIndexOutOfRange {
+                message: "HAVE",
+                index: 4,
+                num_pieces: 4,
+            },
+        ),
+        (
+            Message::Request(BlockRef {
+                piece: PieceIndex(1),
+                offset: PIECE - 10,
+                length: 16384,
+            }),
+            ProtocolViolation::RequestOutOfRange {
+                block: BlockRef {
+                    piece: PieceIndex(1),
+                    offset: PIECE - 10,
+                    length: 16384,
+                },
+                piece_size: PIECE,
+            },
+        ),
+        (
+            Message::Bitfield(vec![0xff].into()),
+            ProtocolViolation::BadBitfield(crate::bitfield::BitfieldError::SpareBitsSet { pieces: 4 }),
+        ),
+    ];
+    for (i, (message, expected)) in cases.into_iter().enumerate() {
+        let key = d.connect(10 + i as u8);
+        d.deliver(key, message);
+        let actions = d.actions();
+        assert_eq!(
+            Driver::disconnect_reason(&actions, key),
+            Some(DisconnectReason::Protocol(expected))
+        );
+    }
+    // HAVE NONE is only valid as the first message.
+    let key = d.connect(20);
+    d.deliver(key, Message::Have(PieceIndex(1)));
+    d.deliver(key, Message::HaveNone);
+    assert_eq!(
+        Driver::disconnect_reason(&d.actions(), key),
+        Some(DisconnectReason::Protocol(ProtocolViolation::LateHaveNone))
+    );
+    let v = d.torrent.stats(d.now).violations;
+    assert_eq!(v.get(ViolationKind::PieceIndexOutOfRange), 1);
+    assert_eq!(v.get(ViolationKind::RequestOutOfRange), 1);
+    assert_eq!(v.get(ViolationKind::BadBitfield), 1);
+    assert_eq!(v.get(ViolationKind::LateHaveNone), 1);
+    assert_eq!(v.total(), 4);
+}
+
+#[test]
+fn a_bad_piece_is_never_handed_out_for_writing() {
+    let mut d = Driver::new(2, false, TorrentConfig::default());
+    let seed = d.connect_seed(1);
+    let asked = Driver::requests_to(&d.actions(), seed);
+    for b in &asked {
+        let m = d.piece_message(*b, b.piece.0 == 0 && b.offset == 0);
+        d.deliver(seed, m);
+    }
+    d.actions();
+    let written: Vec<PieceIndex> = d.written.iter().map(|(p, _)| *p).collect();
+    assert_eq!(written, vec![PieceIndex(1)]);
+    let stats = d.torrent.stats(d.now);
+    assert_eq!(stats.hash_failures, 1);
+    assert_eq!(stats.pieces_have, 1);
+    assert!(stats.wasted >= PIECE as u64);
+}
+
+#[test]
+fn a_good_copy_blames_only_the_peer_whose_blocks_differed() {
+    let config = TorrentConfig {
+        max_hash_failures: 1,
+        ..TorrentConfig::default()
+    };
+    let mut d = Driver::new(1, false, config);
+    let bad = d.connect(1);
+    d.deliver(bad, Message::HaveAll);
+    let good = d.connect(2);
+    d.deliver(good, Message::HaveAll);
+    d.deliver(bad, Message::Unchoke);
+    let to_bad = Driver::requests_to(&d.actions(), bad);
+    d.deliver(good, Message::Unchoke);
+    let to_good = Driver::requests_to(&d.actions(), good);
+    assert_eq!((to_bad.len(), to_good.len()), (4, 4), "end-game duplicates");
+    // Blocks 0 and 1 from the bad peer (block 0 corrupt), 2 and 3 from the good one.
+    for b in &to_bad[..2] {
+        let m = d.piece_message(*b, b.offset == 0);
+        d.deliver(bad, m);
+    }
+    for b in &to_good[2..] {
+        let m = d.piece_message(*b, false);
+        d.deliver(good, m);
+    }
+    let actions = d.actions();
+    assert_eq!(d.torrent.stats(d.now).hash_failures, 1);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Disconnect { .. })),
+        "two peers sent the piece: nobody is blamed yet: {actions:?}"
+    );
+    assert!(d.written.is_empty());
+    // The piece is fetched again: the bad peer chokes us and rejects what it was
+    // asked, so the good peer answers every block.
+    let re_bad = Driver::requests_to(&actions, bad);
+    let mut all = Driver::requests_to(&actions, good);
+    d.deliver(bad, Message::Choke);
+    for b in re_bad {
+        d.deliver(bad, Message::Reject(b));
+    }
+    all.extend(Driver::requests_to(&d.actions(), good));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), BLOCKS_PER_PIECE as usize);
+    for b in &all {
+        let m = d.piece_message(*b, false);
+        d.deliver(good, m);
+    }
+    let actions = d.actions();
+    assert_eq!(d.written.len(), 1, "{actions:?}");
+    assert_eq!(Driver::disconnect_reason(&actions, bad), Some(DisconnectReason::Banned));
+    assert_ne!(
+        Driver::disconnect_reason(&actions, good),
+        Some(DisconnectReason::Banned)
+    );
+}
+
+#[test]
+fn a_failed_write_puts_the_piece_back_among_the_missing() {
+    let mut d = Driver::new(1, false, TorrentConfig::default());
+    d.auto_write = false;
+    let seed = d.connect_seed(1);
+    let asked = Driver::requests_to(&d.actions(), seed);
+    for b in &asked {
+        let m = d.piece_message(*b, false);
+        d.deliver(seed, m);
+    }
+    d.actions();
+    assert_eq!(d.written.len(), 1);
+    d.torrent.piece_written(PieceIndex(0), false, d.now);
+    let again = Driver::requests_to(&d.actions(), seed);
+    assert_eq!(again.len(), BLOCKS_PER_PIECE as usize, "the piece is fetched again");
+    let stats = d.torrent.stats(d.now);
+    assert_eq!(
+        (stats.pieces_have, stats.verified_bytes, stats.hash_failures),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn a_banned_address_is_refused_from_any_port_with_any_id_until_the_ban_ends() {
+    let config = TorrentConfig {
+        max_hash_failures: 1,
+        ban_duration: Duration::from_secs(3600),
+        ..TorrentConfig::default()
+    };
+    let mut d = Driver::new(2, false, config);
+    let poisoner = d.connect_seed(1);
+    let asked = Driver::requests_to(&d.actions(), poisoner);
+    for b in asked.iter().filter(|b| b.piece.0 == 0) {
+        let m = d.piece_message(*b, true);
+        d.deliver(poisoner, m);
+    }
+    let actions = d.actions();
+    assert_eq!(
+        Driver::disconnect_reason(&actions, poisoner),
+        Some(DisconnectReason::Banned)
+    );
+    let ip = super::driver::addr(1).ip();
+    assert!(d.torrent.is_banned(ip, d.now));
+    // Back from a new port with a new peer id: still the same host.
+    let hs = super::driver::established(d.torrent.info_hash(), d.torrent.our_id(), PeerId([b'n'; 20]));
+    let new_port = SocketAddr::new(ip, 40000);
+    assert_eq!(
+        d.torrent.add_peer(PeerKey(50), new_port, hs.clone(), d.now),
+        Err(AddPeerError::Banned(new_port))
+    );
+    // Another host is not affected.
+    let other = SocketAddr::new("127.0.0.9".parse().unwrap(), 40000);
+    assert!(d.torrent.add_peer(PeerKey(51), other, hs.clone(), d.now).is_ok());
+    d.advance(Duration::from_secs(3600));
+    assert!(!d.torrent.is_banned(ip, d.now), "the ban ends");
+    // The id of the other host is now taken; the poisoner comes back with it later.
+    d.torrent.remove_peer(PeerKey(51), d.now);
+    assert!(d.torrent.add_peer(PeerKey(52), new_port, hs, d.now).is_ok());
+}

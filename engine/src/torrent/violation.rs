@@ -1,0 +1,156 @@
+//! The ways a peer can break the protocol, as one typed enum, so that the ban logic
+//! and the metrics can count them by kind instead of parsing strings.
+
+use crate::bitfield::BitfieldError;
+use crate::types::BlockRef;
+use crate::wire::WireError;
+
+/// A rule of the peer wire protocol the peer broke. Every variant ends the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolViolation {
+    /// Bytes that do not frame into a valid message (reported by the io layer's decoder).
+    #[error("malformed message: {0}")]
+    Malformed(WireError),
+    /// A BITFIELD of the wrong length, or with spare bits set.
+    #[error("bad bitfield: {0}")]
+    BadBitfield(BitfieldError),
+    /// HAVE NONE once other messages were exchanged (BEP 6 puts it first).
+    #[error("HAVE NONE after other messages")]
+    LateHaveNone,
+    /// A Fast extension message from a peer that did not negotiate it.
+    #[error("{message} from a peer without the Fast extension")]
+    FastWithoutNegotiation { message: &'static str },
+    /// A message naming a piece the torrent does not have.
+    #[error("{message} names piece {index}, the torrent has {num_pieces} pieces")]
+    PieceIndexOutOfRange {
+        message: &'static str,
+        index: u32,
+        num_pieces: u32,
+    },
+    /// A REQUEST for bytes outside its piece, empty, or larger than we serve.
+    #[error(
+        "request for piece {} offset {} length {} (piece is {piece_size} bytes)",
+        block.piece.0,
+        block.offset,
+        block.length
+    )]
+    RequestOutOfRange { block: BlockRef, piece_size: u32 },
+    /// More requests queued with us than the `reqq` we advertised, again and again.
+    #[error("{refused} requests beyond the advertised queue of {limit}")]
+    TooManyRequests { refused: u32, limit: u32 },
+    /// PIECE messages for blocks we never asked this peer for (or cancelled long ago).
+    #[error("{count} blocks nobody requested")]
+    UnrequestedBlocks { count: u32 },
+    /// A BEP 10 message we understand but whose payload is broken.
+    #[error("bad extension message: {0}")]
+    BadExtensionMessage(WireError),
+}
+
+/// The kind of a [`ProtocolViolation`], without its details: what counters count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViolationKind {
+    Malformed,
+    BadBitfield,
+    LateHaveNone,
+    FastWithoutNegotiation,
+    PieceIndexOutOfRange,
+    RequestOutOfRange,
+    TooManyRequests,
+    UnrequestedBlock,
+    BadExtensionMessage,
+}
+
+impl ViolationKind {
+    /// Every kind, in a fixed order (the order of [`ViolationCounts`]).
+    pub const ALL: [ViolationKind; 9] = [
+        ViolationKind::Malformed,
+        ViolationKind::BadBitfield,
+        ViolationKind::LateHaveNone,
+        ViolationKind::FastWithoutNegotiation,
+        ViolationKind::PieceIndexOutOfRange,
+        ViolationKind::RequestOutOfRange,
+        ViolationKind::TooManyRequests,
+        ViolationKind::UnrequestedBlock,
+        ViolationKind::BadExtensionMessage,
+    ];
+
+    /// A stable snake_case name, for metrics labels and JSON keys.
+    pub fn label(self) -> &'static str {
+        match self {
+            ViolationKind::Malformed => "malformed",
+            ViolationKind::BadBitfield => "bad_bitfield",
+            ViolationKind::LateHaveNone => "late_have_none",
+            ViolationKind::FastWithoutNegotiation => "fast_without_negotiation",
+            ViolationKind::PieceIndexOutOfRange => "piece_index_out_of_range",
+            ViolationKind::RequestOutOfRange => "request_out_of_range",
+            ViolationKind::TooManyRequests => "too_many_requests",
+            ViolationKind::UnrequestedBlock => "unrequested_block",
+            ViolationKind::BadExtensionMessage => "bad_extension_message",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl ProtocolViolation {
+    pub fn kind(&self) -> ViolationKind {
+        match self {
+            ProtocolViolation::Malformed(_) => ViolationKind::Malformed,
+            ProtocolViolation::BadBitfield(_) => ViolationKind::BadBitfield,
+            ProtocolViolation::LateHaveNone => ViolationKind::LateHaveNone,
+            ProtocolViolation::FastWithoutNegotiation { .. } => ViolationKind::FastWithoutNegotiation,
+            ProtocolViolation::PieceIndexOutOfRange { .. } => ViolationKind::PieceIndexOutOfRange,
+            ProtocolViolation::RequestOutOfRange { .. } => ViolationKind::RequestOutOfRange,
+            ProtocolViolation::TooManyRequests { .. } => ViolationKind::TooManyRequests,
+            ProtocolViolation::UnrequestedBlocks { .. } => ViolationKind::UnrequestedBlock,
+            ProtocolViolation::BadExtensionMessage(_) => ViolationKind::BadExtensionMessage,
+        }
+    }
+}
+
+/// How many violations of each kind a torrent saw (each dropped unrequested block
+/// counts once, whether or not it ended the connection).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ViolationCounts([u64; ViolationKind::ALL.len()]);
+
+impl ViolationCounts {
+    pub fn record(&mut self, kind: ViolationKind) {
+        self.0[kind.index()] += 1;
+    }
+
+    pub fn get(&self, kind: ViolationKind) -> u64 {
+        self.0[kind.index()]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Each kind with its count, zeros included, in [`ViolationKind::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (ViolationKind, u64)> + '_ {
+        ViolationKind::ALL.iter().map(|k| (*k, self.get(*k)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_index_their_own_slot() {
+        for (i, k) in ViolationKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?}");
+        }
+        let mut c = ViolationCounts::default();
+        c.record(ViolationKind::UnrequestedBlock);
+        c.record(ViolationKind::UnrequestedBlock);
+        c.record(ViolationKind::Malformed);
+        assert_eq!(c.get(ViolationKind::UnrequestedBlock), 2);
+        assert_eq!(c.get(ViolationKind::Malformed), 1);
+        assert_eq!(c.total(), 3);
+        let labels: std::collections::HashSet<_> = ViolationKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(labels.len(), ViolationKind::ALL.len(), "labels are distinct");
+    }
+}
