@@ -453,6 +453,10 @@ impl TorrentTask {
             error,
         });
         self.stop();
+        // A failed torrent serves nothing: tell its trackers, in the background.
+        if let Some(tracker) = self.tracker.borrow_mut().take() {
+            glommio::spawn_local(async move { tracker.stop().await }).detach();
+        }
     }
 
     /// A dialed connection completed its handshake.
