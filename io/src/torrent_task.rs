@@ -157,6 +157,7 @@ impl TorrentTask {
             .map(|f| StorageFile {
                 path: f.path.clone(),
                 length: f.length,
+                padding: f.padding,
             })
             .collect();
         let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;

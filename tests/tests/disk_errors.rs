@@ -69,7 +69,11 @@ fn truncated_file_fails_its_torrent_and_the_other_keeps_seeding() {
     let good_down_dir = tmp.path().join("down-good");
     let mut good_down = downloader(&good_torrent, &good_down_dir, &addr);
     let status = good_down.wait_exit(Duration::from_secs(120));
-    assert!(status.success(), "the other torrent still downloads: {}", good_down.stderr());
+    assert!(
+        status.success(),
+        "the other torrent still downloads: {}",
+        good_down.stderr()
+    );
     assert_eq!(
         std::fs::read(seed_dir.join("good.bin")).unwrap(),
         std::fs::read(good_down_dir.join("good.bin")).unwrap()
@@ -113,7 +117,12 @@ fn one_shot_download_finishes_the_others_and_exits_1() {
         ],
     );
     let status = p.wait_exit(Duration::from_secs(120));
-    assert_eq!(status.code(), Some(1), "a failed torrent makes the exit non-zero: {}", p.stderr());
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a failed torrent makes the exit non-zero: {}",
+        p.stderr()
+    );
     assert_eq!(
         std::fs::read(seed_dir.join("fine.bin")).unwrap(),
         std::fs::read(out.join("fine.bin")).unwrap(),
@@ -168,13 +177,19 @@ echo "verify-exit=$?""#;
         ],
     );
     assert!(stdout.contains("ccbt-exit=1"), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("disk full"), "the error says the disk is full: {stderr}");
+    assert!(
+        stderr.contains("disk full"),
+        "the error says the disk is full: {stderr}"
+    );
     let error_line = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|v| v["type"] == "error")
         .expect("an error line");
-    assert!(error_line["error"].as_str().unwrap().contains("big.bin"), "{error_line}");
+    assert!(
+        error_line["error"].as_str().unwrap().contains("big.bin"),
+        "{error_line}"
+    );
     // `btbt verify` prints "NAME: valid/total pieces valid".
     let valid: u32 = stdout
         .lines()

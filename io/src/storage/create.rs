@@ -56,6 +56,7 @@ pub(super) async fn prepare_file(
         full,
         created_new,
         len_at_open,
+        padding: false,
     })
 }
 
