@@ -143,3 +143,77 @@ pub(crate) fn close_detached(files: Vec<OpenFile>) {
     }
     glommio::spawn_local(close_now(files)).detach();
 }
+
+#[cfg(test)]
+mod tests {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+
+    use crate::storage::{Preallocation, Storage, StorageFile};
+    use crate::test_executor::run;
+    use ccbt_engine::PieceIndex;
+
+    fn files(dir: &str) -> Vec<StorageFile> {
+        (0..100)
+            .map(|i| StorageFile {
+                path: format!("{dir}/f{i:03}").into(),
+                length: 100,
+                padding: false,
+            })
+            .collect()
+    }
+
+    /// nextest runs each test in a process of its own, so lowering this process's
+    /// limit touches no other test.
+    #[test]
+    fn out_of_descriptors_closes_idle_files_and_reads_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        run(move || async move {
+            let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+            let first = Storage::open(&root, &files("a"), 1000, Preallocation::Sparse)
+                .await
+                .unwrap();
+            let second = Storage::open(&root, &files("b"), 1000, Preallocation::Sparse)
+                .await
+                .unwrap();
+            first.set_max_open_files(1000);
+            for st in [&first, &second] {
+                for p in 0..10u32 {
+                    let piece = &data[p as usize * 1000..(p as usize + 1) * 1000];
+                    st.write_piece(PieceIndex(p), piece).await.unwrap();
+                }
+            }
+            second.close().await.unwrap();
+            assert_eq!(first.open_file_count(), 100);
+            // Room for only a few more descriptors than are open now.
+            let saved = getrlimit(Resource::Nofile);
+            let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+            setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(open_now + 4),
+                    maximum: saved.maximum,
+                },
+            )
+            .unwrap();
+            let second = Storage::open(&root, &files("b"), 1000, Preallocation::Sparse)
+                .await
+                .unwrap();
+            let mut reads = Vec::new();
+            for p in 0..10u32 {
+                reads.push(second.read_piece(PieceIndex(p)).await);
+            }
+            setrlimit(Resource::Nofile, saved).unwrap();
+            for (p, read) in reads.into_iter().enumerate() {
+                let got = read.unwrap_or_else(|e| panic!("piece {p}: {e}"));
+                assert_eq!(&got[..], &data[p * 1000..(p + 1) * 1000]);
+            }
+            assert!(
+                first.open_file_count() < 100,
+                "idle files of the first torrent were closed"
+            );
+            first.close().await.unwrap();
+            second.close().await.unwrap();
+        });
+    }
+}
