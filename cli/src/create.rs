@@ -83,7 +83,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CliError> {
         let found = collect_files(&opts.path)?;
         found
             .into_iter()
-            .map(|(c, len, path)| ((c, len), ScanFile { path, length: len }))
+            .map(|(c, len, path)| {
+                (
+                    (c, len),
+                    ScanFile {
+                        path,
+                        length: len,
+                        padding: false,
+                    },
+                )
+            })
             .unzip()
     } else {
         (
@@ -91,6 +100,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, CliError> {
             vec![ScanFile {
                 path: opts.path.clone(),
                 length: meta.len(),
+                padding: false,
             }],
         )
     };

@@ -42,6 +42,8 @@ pub struct DownloadReport {
     pub verified_bytes: u64,
     pub seconds: f64,
     pub handovers: u64,
+    /// Torrents that stopped with an error, and why; the others ran on.
+    pub failed: Vec<(InfoHash, String)>,
 }
 
 /// How often the loop wakes to check for a stop request.
@@ -111,7 +113,15 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
         report.verified_bytes,
         report.handovers,
     );
-    result.map(|()| report)
+    report.failed = result?;
+    // Each error was reported when it happened; the exit status only says how many.
+    if !report.failed.is_empty() {
+        return Err(CliError::TorrentsFailed {
+            failed: report.failed.len(),
+            total: opts.torrents.len(),
+        });
+    }
+    Ok(report)
 }
 
 fn drive(
@@ -120,7 +130,7 @@ fn drive(
     reporter: &mut Reporter,
     stop: &AtomicBool,
     start: Instant,
-) -> Result<(), CliError> {
+) -> Result<Vec<(InfoHash, String)>, CliError> {
     let mut names: HashMap<InfoHash, String> = HashMap::new();
     // Every piece is wanted (no file is skipped), so complete means all of it.
     let mut sizes: HashMap<InfoHash, u64> = HashMap::new();
@@ -142,16 +152,23 @@ fn drive(
         })?;
     }
     let mut complete: HashMap<InfoHash, bool> = names.keys().map(|h| (*h, false)).collect();
+    // A torrent that failed is finished too: one torrent's disk error never stops
+    // the others, it only makes the exit status non-zero.
+    let mut failed: HashMap<InfoHash, String> = HashMap::new();
+    let finished = |complete: &HashMap<InfoHash, bool>, failed: &HashMap<InfoHash, String>| {
+        complete.iter().all(|(h, c)| *c || failed.contains_key(h))
+    };
     let mut latest: HashMap<InfoHash, TorrentStatus> = HashMap::new();
     let mut shard_reports = 0usize;
     loop {
         if stop.load(Ordering::Relaxed) {
-            if opts.seed || complete.values().all(|c| *c) {
+            if opts.seed || finished(&complete, &failed) {
                 break;
             }
             return Err(CliError::Interrupted);
         }
-        if !opts.seed && complete.values().all(|c| *c) {
+        // Seeding goes on while any torrent can still serve.
+        if finished(&complete, &failed) && (!opts.seed || failed.len() == complete.len()) {
             break;
         }
         let event = match session.events().recv_timeout(POLL) {
@@ -183,9 +200,11 @@ fn drive(
                 }
             }
             SessionEvent::Failed { info_hash, error } => {
-                let name = names.get(&info_hash).cloned().unwrap_or_default();
-                reporter.failed(&name, &hex(&info_hash), &error);
-                return Err(CliError::TorrentFailed(error));
+                if complete.contains_key(&info_hash) && !failed.contains_key(&info_hash) {
+                    let name = names.get(&info_hash).cloned().unwrap_or_default();
+                    reporter.failed(&name, &hex(&info_hash), &error);
+                    failed.insert(info_hash, error);
+                }
             }
             SessionEvent::Status { torrents, .. } => {
                 for t in torrents {
@@ -204,5 +223,5 @@ fn drive(
             }
         }
     }
-    Ok(())
+    Ok(failed.into_iter().collect())
 }

@@ -45,6 +45,10 @@ pub enum CliError {
     Session(#[from] ccbt_shards::SessionError),
     #[error("{0}")]
     TorrentFailed(String),
+    /// Some torrents stopped with an error (each reported as it happened); the
+    /// others ran to the end.
+    #[error("{failed} of {total} torrents failed")]
+    TorrentsFailed { failed: usize, total: usize },
     #[error("{path}: {reason}")]
     Create { path: PathBuf, reason: String },
     #[error("{path}: {source}")]

@@ -13,6 +13,8 @@ pub struct ScanFile {
     /// Where the file is on disk.
     pub path: PathBuf,
     pub length: u64,
+    /// A BEP 47 padding file: zeros, never on disk.
+    pub padding: bool,
 }
 
 /// Piece hashes of the concatenated files; `None` where data is missing (a file is
@@ -73,11 +75,15 @@ impl<'a> SpanReader<'a> {
             if filled < buf.len() && want_from < file_end && len > 0 {
                 let offset = want_from - file_start;
                 let n = ((file_end - want_from) as usize).min(buf.len() - filled);
-                let Some(file) = self.file(index) else {
-                    return false;
-                };
-                if file.read_exact_at(&mut buf[filled..filled + n], offset).is_err() {
-                    return false;
+                if self.files[index].padding {
+                    buf[filled..filled + n].fill(0);
+                } else {
+                    let Some(file) = self.file(index) else {
+                        return false;
+                    };
+                    if file.read_exact_at(&mut buf[filled..filled + n], offset).is_err() {
+                        return false;
+                    }
                 }
                 filled += n;
             }
@@ -98,6 +104,7 @@ pub fn files_under(root: &Path, meta: &ccbt_engine::metainfo::Metainfo) -> Vec<S
         .map(|f| ScanFile {
             path: root.join(&f.path),
             length: f.length,
+            padding: f.padding,
         })
         .collect()
 }

@@ -39,7 +39,8 @@ pub fn verify(torrent: &Path, data_dir: &Path, threads: usize) -> Result<VerifyR
     let layout = FileLayout::new(&lengths, meta.info.piece_length, meta.info.total_length)
         .map_err(|e| CliError::TorrentFailed(format!("{}: {e}", torrent.display())))?;
     let mut incomplete = Vec::new();
-    for (i, f) in meta.info.files.iter().enumerate() {
+    // Padding files are not the user's files: never listed.
+    for (i, f) in meta.info.files.iter().enumerate().filter(|(_, f)| !f.padding) {
         let Some(range) = layout.piece_range_of_file(i) else {
             continue;
         };

@@ -434,7 +434,6 @@ fn parse_files(list: &[Value], name: &str) -> Result<Vec<FileEntry>, MetainfoErr
             .as_dict()
             .ok_or_else(|| wrong_type(prefix.clone(), "a dictionary"))?;
         let attr = get_bytes(fd, &prefix, "attr")?.unwrap_or_default();
-        let padding = attr.contains(&b'p');
         // BEP 47 lets symlink entries omit their (always zero) length.
         let length = match get_int(fd, &prefix, "length")? {
             Some(n) => n,
@@ -443,6 +442,7 @@ fn parse_files(list: &[Value], name: &str) -> Result<Vec<FileEntry>, MetainfoErr
         };
         let length = u64::try_from(length).map_err(|_| invalid(field_name(&prefix, "length"), "negative"))?;
         let components = file_path(fd, &prefix)?;
+        let padding = attr.contains(&b'p') || is_pad_path(&components, length);
         let rel = sanitize_path(&components).map_err(|e| match e {
             PathError::Empty => invalid(field_name(&prefix, "path"), "empty path"),
             PathError::Unsafe { .. } => MetainfoError::UnsafePath {
@@ -464,6 +464,16 @@ fn parse_files(list: &[Value], name: &str) -> Result<Vec<FileEntry>, MetainfoErr
     }
     check_unique(&files)?;
     Ok(files)
+}
+
+/// libtorrent's name for a padding file, `.pad/<its length>`: some tools that add
+/// pads this way leave out the `attr` (BEP 47 says a pad's bytes are zeros, so
+/// treating such a file as one is safe as long as the name states its length).
+fn is_pad_path(components: &[Vec<u8>], length: u64) -> bool {
+    match components {
+        [dir, name] => dir == b".pad" && name == length.to_string().as_bytes(),
+        _ => false,
+    }
 }
 
 /// Raw components of a file's path: `path.utf-8` when well-formed, else `path`.

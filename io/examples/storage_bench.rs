@@ -238,6 +238,7 @@ async fn bench_storage(dir: &Path, size: u64) {
         .map(|i| StorageFile {
             path: format!("f{i}.bin").into(),
             length: size / 8 + 12345,
+            padding: false,
         })
         .collect();
     let st = Storage::open(&root, &files, PIECE as u32, Preallocation::Sparse)

@@ -5,6 +5,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod fd_limit;
 pub mod peer_connection;
 pub mod piece_hasher;
 pub mod read_cache;

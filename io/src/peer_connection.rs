@@ -270,6 +270,11 @@ async fn write_loop(
                             buf.extend_from_slice(&data);
                             sent_blocks.push(block.length);
                         }
+                        // No descriptor to read with: this peer goes, the torrent stays.
+                        Err(e) if e.is_out_of_descriptors() => {
+                            tracing::warn!(torrent = %task.info_hash, "dropping a peer: {e}");
+                            return;
+                        }
                         Err(e) => {
                             task.fail(format!("torrent {}: {e}", task.info_hash));
                             return;

@@ -103,6 +103,7 @@ mod tests {
             let files = [StorageFile {
                 path: "a.bin".into(),
                 length: 3 << 20,
+                padding: false,
             }];
             let st = Rc::new(
                 Storage::open(&root, &files, 1 << 20, Preallocation::Sparse)

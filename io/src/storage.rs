@@ -49,13 +49,21 @@
 //! - Reading bytes that are not on disk (file absent or too short) fails with
 //!   [`StorageError::Missing`]; it never returns zeros. `recheck` treats it as
 //!   "piece not present".
-//! - Files are opened lazily and at most [`MAX_OPEN_FILES`] stay open (LRU).
+//! - BEP 47 padding files ([`StorageFile::padding`]) are zeros by definition: never
+//!   created, read or written, always present, so a piece spanning one hashes with
+//!   zeros in its place (libtorrent and qBittorrent keep no pad files on disk).
+//! - Files are opened lazily into one pool per executor, shared by all its torrents
+//!   (see `handles`): at most [`files_per_executor`] stay open, least recently used
+//!   closed first. Running out of descriptors closes idle files and retries the open.
 //! - Not `Send`: a `Storage` lives on the shard (executor) that owns the torrent.
 
 mod create;
 mod direct;
 mod error;
 mod handles;
+mod open_files;
+#[cfg(test)]
+mod padding_tests;
 mod paths;
 #[cfg(test)]
 mod tests;
@@ -65,24 +73,25 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use ccbt_engine::file_layout::{FileLayout, LayoutError};
 use ccbt_engine::piece_memory::PieceData;
 use ccbt_engine::{Bitfield, PieceIndex};
-use glommio::io::{BufferedFile, DmaFile, OpenOptions};
+use glommio::io::{BufferedFile, OpenOptions};
 
 use direct::DirectMode;
 pub use direct::DmaPiece;
 pub use error::StorageError;
 use error::{from_glommio, glommio_error, io_error, Op};
-use handles::Handles;
+use handles::HandleKey;
+pub use handles::{files_per_executor, set_files_per_executor, DEFAULT_FILES_PER_EXECUTOR};
+use open_files::close_detached;
+use open_files::{close_handle, open_retrying, OpenFile};
 use paths::Existing;
 
 use crate::piece_hasher::verify_piece;
-
-/// Default bound on open file handles per torrent.
-pub const MAX_OPEN_FILES: usize = 128;
 
 /// Bytes of pieces `recheck` reads ahead while hashing.
 const RECHECK_READAHEAD_BYTES: u64 = 8 << 20;
@@ -97,6 +106,9 @@ pub struct StorageFile {
     pub path: PathBuf,
     /// Length in bytes.
     pub length: u64,
+    /// A BEP 47 padding file: zeros by definition, never created, read or written,
+    /// always present.
+    pub padding: bool,
 }
 
 /// How files are reserved on disk when opened.
@@ -123,19 +135,20 @@ struct FileInfo {
     full: PathBuf,
     /// `open` created it (it held no data).
     created_new: bool,
-    /// Its length on disk before `open` extended it.
+    /// Its length on disk before `open` extended it (a padding file: its length).
     len_at_open: u64,
+    /// A padding file: not on disk, reads as zeros.
+    padding: bool,
 }
 
 struct Inner {
+    /// Names this storage's handles in the executor's file pool.
+    id: u64,
     root: PathBuf,
     files: Vec<FileInfo>,
     layout: FileLayout,
-    handles: RefCell<Handles<BufferedFile>>,
     /// Whether aligned spans are written with `O_DIRECT` (see `direct`).
     direct: Cell<DirectMode>,
-    /// Handles for direct writes, beside the buffered ones (same bound).
-    direct_handles: RefCell<Handles<DmaFile>>,
     /// Pieces written since `open`.
     written: RefCell<Bitfield>,
     /// Files written since the last `sync_all`.
@@ -162,7 +175,8 @@ impl Storage {
             .ok_or(LayoutError::Overflow)?;
         let layout = FileLayout::new(&lengths, piece_length, total)?;
         let mut seen = HashSet::with_capacity(files.len());
-        for f in files {
+        // Padding files are named by their size, so two of them may share a path.
+        for f in files.iter().filter(|f| !f.padding) {
             paths::check_relative(&f.path)?;
             if !seen.insert(f.path.as_path()) {
                 return Err(StorageError::DuplicatePath {
@@ -173,19 +187,28 @@ impl Storage {
         std::fs::create_dir_all(download_dir).map_err(|e| io_error(Op::CreateDir, download_dir, e))?;
         let mut infos = Vec::with_capacity(files.len());
         for f in files {
-            infos.push(create::prepare_file(download_dir, f, prealloc).await?);
+            infos.push(if f.padding {
+                FileInfo {
+                    rel: f.path.clone(),
+                    full: download_dir.join(&f.path),
+                    created_new: false,
+                    len_at_open: f.length,
+                    padding: true,
+                }
+            } else {
+                create::prepare_file(download_dir, f, prealloc).await?
+            });
         }
         let created = infos.iter().filter(|f| f.created_new).count();
         tracing::debug!(dir = ?download_dir, files = infos.len(), created, "storage opened");
         Ok(Storage {
             inner: Rc::new(Inner {
+                id: NEXT_STORAGE_ID.fetch_add(1, Ordering::Relaxed),
                 root: download_dir.to_path_buf(),
                 files: infos,
                 written: RefCell::new(Bitfield::new(layout.num_pieces())),
                 layout,
-                handles: RefCell::new(Handles::new(MAX_OPEN_FILES)),
                 direct: Cell::new(DirectMode::Untried),
-                direct_handles: RefCell::new(Handles::new(MAX_OPEN_FILES)),
                 dirty: RefCell::new(BTreeSet::new()),
             }),
         })
@@ -228,18 +251,21 @@ impl Storage {
         self.inner.known_missing(piece)
     }
 
-    /// Changes the bound on open file handles (at least 1 buffered and 1 direct),
-    /// closing extra ones.
+    /// Changes the bound on open files of this executor's pool, which every
+    /// storage on the executor shares (at least 1), closing the extra ones.
     pub fn set_max_open_files(&self, max: usize) {
-        let extra = self.inner.handles.borrow_mut().set_max(max);
-        close_detached(extra);
-        let extra = self.inner.direct_handles.borrow_mut().set_max(max);
+        let extra = open_files::with_pool(|p| p.set_max(max));
         close_detached(extra);
     }
 
-    /// How many file handles are open now (buffered and direct).
+    /// How many files of this storage are open now (buffered and direct).
     pub fn open_file_count(&self) -> usize {
-        self.inner.handles.borrow().len() + self.inner.direct_handles.borrow().len()
+        open_files::with_pool(|p| p.len_of(self.inner.id))
+    }
+
+    /// How many files are open on this executor, all storages together.
+    pub fn executor_open_file_count() -> usize {
+        open_files::with_pool(|p| p.len())
     }
 
     /// Whether to write the page-aligned part of each piece with `O_DIRECT`
@@ -378,21 +404,28 @@ impl Storage {
     /// first if durability matters. Returns the first close error, after closing all.
     pub async fn close(self) -> Result<(), StorageError> {
         let mut first_err = None;
-        let direct = self.inner.direct_handles.borrow_mut().drain();
-        self.inner.close_each(direct, &mut first_err).await;
-        let buffered = self.inner.handles.borrow_mut().drain();
-        self.inner.close_each(buffered, &mut first_err).await;
+        let open = open_files::with_pool(|p| p.drain_storage(self.inner.id));
+        self.inner.close_each(open, &mut first_err).await;
         first_err.map_or(Ok(()), Err)
     }
 }
 
 impl Inner {
     /// Closes each handle, keeping the first error in `first_err`.
-    async fn close_each<F: CloseFile>(&self, open: Vec<(usize, Rc<F>)>, first_err: &mut Option<StorageError>) {
-        for (index, file) in open {
+    async fn close_each(&self, open: Vec<(HandleKey, OpenFile)>, first_err: &mut Option<StorageError>) {
+        for (key, file) in open {
             if let Err(e) = close_handle(file).await {
-                first_err.get_or_insert(glommio_error(Op::Close, &self.files[index].full, e));
+                first_err.get_or_insert(glommio_error(Op::Close, &self.files[key.file].full, e));
             }
+        }
+    }
+
+    /// The pool key of file `index`, buffered or direct.
+    fn key(&self, index: usize, direct: bool) -> HandleKey {
+        HandleKey {
+            storage: self.id,
+            file: index,
+            direct,
         }
     }
 
@@ -434,6 +467,10 @@ impl Inner {
     }
 
     async fn read_span(&self, index: usize, pos: u64, len: usize, out: &mut BytesMut) -> Result<(), StorageError> {
+        if self.files[index].padding {
+            out.resize(out.len() + len, 0);
+            return Ok(());
+        }
         let path = &self.files[index].full;
         let missing = |done: usize| StorageError::Missing {
             path: path.clone(),
@@ -469,7 +506,7 @@ impl Inner {
     /// The handle of file `index`, opening it (re-validating its path) if needed.
     /// For reads, `None` means the file does not exist; writes recreate it.
     async fn file(&self, index: usize, write: bool) -> Result<Option<Rc<BufferedFile>>, StorageError> {
-        if let Some(f) = self.handles.borrow_mut().get(index, write) {
+        if let Some(f) = open_files::get_buffered(self.key(index, false), write) {
             return Ok(Some(f));
         }
         let (full, existing) = paths::resolve(&self.root, &self.files[index].rel, write)?;
@@ -478,61 +515,34 @@ impl Inner {
         }
         let mut rw = OpenOptions::new();
         rw.read(true).write(true).create(write).custom_flags(libc::O_NOFOLLOW);
-        let (file, writable) = match rw.buffered_open(&full).await.map_err(from_glommio) {
+        let opened = open_retrying(|| async { rw.buffered_open(&full).await.map_err(from_glommio) }).await;
+        let (file, writable) = match opened {
             Ok(f) => (f, true),
             Err(e) if !write && e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
             // Read-only data (seeding from a read-only mount or file): open for reading.
             Err(e) if !write && matches!(e.raw_os_error(), Some(libc::EACCES | libc::EROFS)) => {
                 let mut ro = OpenOptions::new();
                 ro.read(true).custom_flags(libc::O_NOFOLLOW);
-                let f = ro
-                    .buffered_open(&full)
+                let f = open_retrying(|| async { ro.buffered_open(&full).await.map_err(from_glommio) })
                     .await
-                    .map_err(|e| glommio_error(Op::Open, &full, e))?;
+                    .map_err(|e| io_error(Op::Open, &full, e))?;
                 (f, false)
             }
             Err(e) => return Err(io_error(Op::Open, &full, e)),
         };
-        let (file, to_close) = self.handles.borrow_mut().insert(index, file, writable);
-        close_detached(to_close);
-        Ok(Some(file))
+        Ok(Some(open_files::insert_buffered(
+            self.key(index, false),
+            file,
+            writable,
+        )))
     }
 }
 
-/// A glommio file that closes asynchronously.
-trait CloseFile: 'static {
-    fn close_file(self) -> impl std::future::Future<Output = glommio::Result<(), ()>>;
-}
-
-impl CloseFile for BufferedFile {
-    fn close_file(self) -> impl std::future::Future<Output = glommio::Result<(), ()>> {
-        self.close()
+impl Drop for Inner {
+    fn drop(&mut self) {
+        open_files::forget_storage(self.id);
     }
 }
 
-impl CloseFile for DmaFile {
-    fn close_file(self) -> impl std::future::Future<Output = glommio::Result<(), ()>> {
-        self.close()
-    }
-}
-
-/// Closes a handle unless an in-flight operation still shares it (then its fd
-/// closes when that operation ends).
-async fn close_handle<F: CloseFile>(file: Rc<F>) -> glommio::Result<(), ()> {
-    match Rc::try_unwrap(file) {
-        Ok(file) => file.close_file().await,
-        Err(_) => Ok(()),
-    }
-}
-
-/// Closes evicted handles in the background (or lets the last user drop them).
-fn close_detached<F: CloseFile>(files: Vec<Rc<F>>) {
-    for file in files {
-        glommio::spawn_local(async move {
-            if let Err(e) = close_handle(file).await {
-                tracing::warn!("closing evicted file: {e}");
-            }
-        })
-        .detach();
-    }
-}
+/// Storage ids, unique in the process.
+static NEXT_STORAGE_ID: AtomicU64 = AtomicU64::new(1);

@@ -157,6 +157,7 @@ impl TorrentTask {
             .map(|f| StorageFile {
                 path: f.path.clone(),
                 length: f.length,
+                padding: f.padding,
             })
             .collect();
         let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;
@@ -462,6 +463,10 @@ impl TorrentTask {
             error,
         });
         self.stop();
+        // A failed torrent serves nothing: tell its trackers, in the background.
+        if let Some(tracker) = self.tracker.borrow_mut().take() {
+            glommio::spawn_local(async move { tracker.stop().await }).detach();
+        }
     }
 
     /// A dialed connection completed its handshake.

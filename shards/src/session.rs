@@ -58,6 +58,10 @@ impl Session {
     /// Starts `config.shards` executors, all accepting on one port.
     pub fn start(config: SessionConfig) -> Result<Session, SessionError> {
         let n = config.shards.max(1);
+        // Before any executor opens a file: every torrent's files share one pool
+        // per shard, sized from the descriptors the process may hold.
+        let nofile = ccbt_io::fd_limit::raise_nofile_limit();
+        ccbt_io::storage::set_files_per_executor(ccbt_io::fd_limit::files_per_executor(nofile, n));
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
         let (event_tx, events) = crossbeam_channel::unbounded();

@@ -45,7 +45,13 @@ pub struct Proc {
 impl Proc {
     /// Starts `bin(name)` with `args`.
     pub fn spawn(name: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(bin(name))
+        Self::spawn_program(name, &bin(name), args)
+    }
+
+    /// Starts `program` with `args` (e.g. a workspace binary under `prlimit`),
+    /// naming it `name` in failure messages.
+    pub fn spawn_program(name: &str, program: &Path, args: &[&str]) -> Proc {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -142,6 +142,96 @@ fn padding_files_marked_and_may_repeat() {
 }
 
 #[test]
+fn pad_named_by_its_length_is_padding_without_attr() {
+    let m = parse(multi_info(
+        vec![
+            file(&["a"], 10),
+            file(&[".pad", "6"], 6),
+            file(&["b"], 10),
+            file(&[".pad", "7"], 6),
+        ],
+        16,
+        2,
+    ))
+    .unwrap();
+    let pads: Vec<bool> = m.info.files.iter().map(|f| f.padding).collect();
+    // `.pad/7` of 6 bytes does not state its length: an ordinary file.
+    assert_eq!(pads, vec![false, true, false, false]);
+}
+
+/// A hybrid v1+v2 torrent as libtorrent 2.0's `create_torrent` makes it by default:
+/// v1 `files` with `.pad/N` files between (and after) the files, plus v2's `file
+/// tree`, `meta version` and top-level `piece layers`, which the v1 part ignores.
+#[test]
+fn libtorrent_hybrid_torrent_loads_its_v1_part() {
+    let pad = |len: i64| {
+        Value::dict([
+            ("attr", Value::string("p")),
+            ("length", Value::Int(len)),
+            (
+                "path",
+                Value::List(vec![Value::string(".pad"), Value::string(&len.to_string())]),
+            ),
+        ])
+    };
+    let mut info = multi_info(
+        vec![
+            file(&["a.bin"], 10),
+            pad(6),
+            file(&["sub", "b.bin"], 3),
+            pad(13),
+            file(&["c.bin"], 10),
+            pad(6),
+        ],
+        16,
+        3,
+    )
+    .as_dict()
+    .unwrap()
+    .clone();
+    let leaf = |len: i64| Value::dict([("", Value::dict([("length", Value::Int(len))]))]);
+    info.insert(
+        b"file tree".to_vec(),
+        Value::dict([
+            ("a.bin", leaf(10)),
+            ("c.bin", leaf(10)),
+            ("sub", Value::dict([("b.bin", leaf(3))])),
+        ]),
+    );
+    info.insert(b"meta version".to_vec(), Value::Int(2));
+    let info = Value::Dict(info);
+    let bytes = encode(&Value::dict([
+        ("info", info.clone()),
+        ("piece layers", Value::dict([])),
+    ]));
+    let m = Metainfo::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        m.info_hash,
+        InfoHash(Sha1::digest(encode(&info)).into()),
+        "SHA-1 of the whole info dict"
+    );
+    assert_eq!(m.info.total_length, 48);
+    assert_eq!(m.num_pieces(), 3);
+    let real: Vec<_> = m
+        .info
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .map(|f| f.path.clone())
+        .collect();
+    assert_eq!(
+        real,
+        vec![
+            PathBuf::from("root/a.bin"),
+            PathBuf::from("root/sub/b.bin"),
+            PathBuf::from("root/c.bin")
+        ]
+    );
+    assert_eq!(m.info.files.iter().filter(|f| f.padding).count(), 3);
+    assert_eq!(m.info.files[4].offset, 32, "each file starts on a piece boundary");
+}
+
+#[test]
 fn all_empty_files_rejected() {
     assert_eq!(
         parse(multi_info(vec![file(&["a"], 0), file(&["b"], 0)], 16, 0)),

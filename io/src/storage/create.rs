@@ -6,6 +6,7 @@ use std::path::Path;
 use glommio::io::OpenOptions;
 
 use super::error::{from_glommio, glommio_error, io_error, Op, StorageError};
+use super::open_files::open_retrying;
 use super::paths::{self, Existing};
 use super::{FileInfo, Preallocation, StorageFile};
 
@@ -26,7 +27,9 @@ pub(super) async fn prepare_file(
     let (created_new, len_at_open, mut handle) = match existing {
         Existing::Absent => {
             // O_CREAT|O_EXCL never follows a symlink planted since the check.
-            let file = nofollow(true).open(&full).map_err(|e| io_error(Op::Open, &full, e))?;
+            let file = open_retrying(|| async { nofollow(true).open(&full) })
+                .await
+                .map_err(|e| io_error(Op::Open, &full, e))?;
             (true, 0, Some(file))
         }
         Existing::File(len) => (false, len, None),
@@ -43,7 +46,9 @@ pub(super) async fn prepare_file(
     if f.length > 0 && len_at_open < f.length {
         let file = match handle {
             Some(file) => file,
-            None => nofollow(false).open(&full).map_err(|e| io_error(Op::Open, &full, e))?,
+            None => open_retrying(|| async { nofollow(false).open(&full) })
+                .await
+                .map_err(|e| io_error(Op::Open, &full, e))?,
         };
         let len_now = file.metadata().map_err(|e| io_error(Op::Inspect, &full, e))?.len();
         if len_now < f.length {
@@ -56,6 +61,7 @@ pub(super) async fn prepare_file(
         full,
         created_new,
         len_at_open,
+        padding: false,
     })
 }
 

@@ -81,6 +81,17 @@ impl StorageError {
         matches!(self, StorageError::DiskFull { .. })
     }
 
+    /// Whether the process or system ran out of file descriptors (EMFILE, ENFILE):
+    /// a passing shortage, not a fault of the torrent's data.
+    pub fn is_out_of_descriptors(&self) -> bool {
+        match self {
+            StorageError::Open { source, .. } | StorageError::Read { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the data is simply not there yet ([`StorageError::Missing`]).
     pub fn is_missing(&self) -> bool {
         matches!(self, StorageError::Missing { .. })
@@ -167,5 +178,8 @@ mod tests {
         assert!(matches!(e, StorageError::SymlinkRefused { .. }));
         let e = io_error(Op::Read, p, io::Error::from_raw_os_error(libc::ELOOP));
         assert!(matches!(e, StorageError::Read { .. }));
+        assert!(io_error(Op::Open, p, io::Error::from_raw_os_error(libc::EMFILE)).is_out_of_descriptors());
+        assert!(io_error(Op::Open, p, io::Error::from_raw_os_error(libc::ENFILE)).is_out_of_descriptors());
+        assert!(!io_error(Op::Open, p, io::Error::from_raw_os_error(libc::EACCES)).is_out_of_descriptors());
     }
 }

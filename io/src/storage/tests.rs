@@ -20,6 +20,7 @@ fn files() -> Vec<StorageFile> {
     .map(|&(p, l)| StorageFile {
         path: p.into(),
         length: l,
+        padding: false,
     })
     .collect()
 }
@@ -199,10 +200,12 @@ fn unsafe_paths_are_refused_and_nothing_is_created() {
                 StorageFile {
                     path: "ok.bin".into(),
                     length: 10,
+                    padding: false,
                 },
                 StorageFile {
                     path: bad.into(),
                     length: 10,
+                    padding: false,
                 },
             ];
             let err = Storage::open(&root, &files, PL, Preallocation::Sparse).await.err();
@@ -213,10 +216,12 @@ fn unsafe_paths_are_refused_and_nothing_is_created() {
             StorageFile {
                 path: "x".into(),
                 length: 1,
+                padding: false,
             },
             StorageFile {
                 path: "x".into(),
                 length: 1,
+                padding: false,
             },
         ];
         let err = Storage::open(&root, &dup, PL, Preallocation::Sparse).await.err();
@@ -238,6 +243,7 @@ fn symlinks_inside_the_download_dir_are_not_followed() {
             let files = vec![StorageFile {
                 path: path.into(),
                 length: 4096,
+                padding: false,
             }];
             for prealloc in [Preallocation::Sparse, Preallocation::Full] {
                 let err = Storage::open(&root, &files, PL, prealloc).await.err();
@@ -251,6 +257,7 @@ fn symlinks_inside_the_download_dir_are_not_followed() {
         let files = vec![StorageFile {
             path: "later/z.bin".into(),
             length: PL as u64,
+            padding: false,
         }];
         let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         std::fs::remove_file(root.join("later/z.bin")).unwrap();
@@ -285,6 +292,7 @@ fn open_files_stay_bounded_with_many_files() {
             .map(|i| StorageFile {
                 path: format!("d{}/f{i}", i % 7).into(),
                 length: 100,
+                padding: false,
             })
             .collect();
         let data = content(30_000);
@@ -317,6 +325,7 @@ fn existing_longer_file_is_not_truncated_and_empty_torrent_works() {
         let files = vec![StorageFile {
             path: "big".into(),
             length: 100,
+            padding: false,
         }];
         let st = Storage::open(&root, &files, PL, Preallocation::Sparse).await.unwrap();
         assert!(!st.created_new(0));
@@ -327,6 +336,7 @@ fn existing_longer_file_is_not_truncated_and_empty_torrent_works() {
         let empty = vec![StorageFile {
             path: "e/zero".into(),
             length: 0,
+            padding: false,
         }];
         let st = Storage::open(&root, &empty, PL, Preallocation::Full).await.unwrap();
         assert_eq!(st.layout().num_pieces(), 0);
@@ -380,6 +390,7 @@ fn direct_files() -> Vec<StorageFile> {
     .map(|&(p, l)| StorageFile {
         path: p.into(),
         length: l,
+        padding: false,
     })
     .collect()
 }
@@ -469,10 +480,12 @@ fn dma_pieces_go_to_disk_and_come_back_for_reuse() {
             StorageFile {
                 path: "one.bin".into(),
                 length: 3 * u64::from(DIRECT_PL) + 70_000,
+                padding: false,
             },
             StorageFile {
                 path: "two.bin".into(),
                 length: 50_000,
+                padding: false,
             },
         ];
         let data = content(total(&files));

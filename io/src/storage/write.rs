@@ -8,7 +8,8 @@ use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions};
 
 use super::direct::{self, DirectMode, DmaPiece};
 use super::error::{from_glommio, glommio_error, io_error, Op, StorageError};
-use super::{close_detached, paths, Inner};
+use super::open_files::{self, open_retrying};
+use super::{paths, Inner};
 
 impl Inner {
     /// The size of `piece`, checked against the `len` bytes given for it.
@@ -36,7 +37,12 @@ impl Inner {
 
     pub(super) async fn write_piece(&self, piece: PieceIndex, data: &[u8]) -> Result<(), StorageError> {
         let size = self.whole_piece_size(piece, data.len())?;
-        for span in self.layout.spans(piece, 0, size) {
+        // Padding files are zeros by definition: never written.
+        for span in self
+            .layout
+            .spans(piece, 0, size)
+            .filter(|s| !self.files[s.file_index].padding)
+        {
             let start = span.piece_offset as usize;
             let src = &data[start..start + span.length as usize];
             self.dirty.borrow_mut().insert(span.file_index);
@@ -78,7 +84,7 @@ impl Inner {
         let size = self.piece_size_checked(piece)?;
         let mut spans = self.layout.spans(piece, 0, size);
         let whole = match (spans.next(), spans.next()) {
-            (Some(span), None) if dma.0.len() == size as usize => {
+            (Some(span), None) if dma.0.len() == size as usize && !self.files[span.file_index].padding => {
                 let length = u64::from(span.length);
                 let split = self.direct_split(span.file_offset, length);
                 (split == Some(direct::DirectSplit { head: 0, body: length })).then_some(span)
@@ -169,13 +175,13 @@ impl Inner {
     /// The direct handle of file `index`, opening (and creating) it if needed.
     /// `None`: the file system refuses `O_DIRECT` (direct writes are now off).
     async fn direct_file(&self, index: usize) -> Result<Option<Rc<DmaFile>>, StorageError> {
-        if let Some(f) = self.direct_handles.borrow_mut().get(index, true) {
+        if let Some(f) = open_files::get_direct(self.key(index, true)) {
             return Ok(Some(f));
         }
         let (full, _) = paths::resolve(&self.root, &self.files[index].rel, true)?;
         let mut opts = OpenOptions::new();
         opts.write(true).create(true).custom_flags(libc::O_NOFOLLOW);
-        let file = match opts.dma_open(&full).await.map_err(from_glommio) {
+        let file = match open_retrying(|| async { opts.dma_open(&full).await.map_err(from_glommio) }).await {
             Ok(f) => f,
             Err(e) if direct::is_unsupported(&e) => {
                 tracing::info!(path = ?full, "direct writes off for this torrent: {e}");
@@ -184,9 +190,7 @@ impl Inner {
             }
             Err(e) => return Err(io_error(Op::Open, &full, e)),
         };
-        let (file, to_close) = self.direct_handles.borrow_mut().insert(index, file, true);
-        close_detached(to_close);
-        Ok(Some(file))
+        Ok(Some(open_files::insert_direct(self.key(index, true), file)))
     }
 
     pub(super) async fn write_piece_owned(
@@ -198,7 +202,12 @@ impl Inner {
         let mut spans = self.layout.spans(piece, 0, size);
         // Across files, or partly direct: the bytes are copied, the buffer comes back.
         let span = match (spans.next(), spans.next()) {
-            (Some(span), None) if self.direct_split(span.file_offset, u64::from(span.length)).is_none() => span,
+            (Some(span), None)
+                if !self.files[span.file_index].padding
+                    && self.direct_split(span.file_offset, u64::from(span.length)).is_none() =>
+            {
+                span
+            }
             _ => {
                 self.write_piece(piece, &data).await?;
                 return Ok(Some(data));

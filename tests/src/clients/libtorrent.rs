@@ -157,3 +157,33 @@ impl Client for Libtorrent {
         &self.daemon
     }
 }
+
+/// Makes `out` from `content` (a file or a folder) with libtorrent's
+/// `create_torrent` and its defaults: since 2.0 a hybrid v1+v2 torrent whose files
+/// are aligned to pieces by BEP 47 padding files (`.pad/N`). Returns the v1 info-hash.
+pub fn create_torrent_with_defaults(content: &Path, out: &Path, announce: &str) -> String {
+    const SCRIPT: &str = r#"
+import os, sys, libtorrent as lt
+content, out, announce = sys.argv[1:4]
+fs = lt.file_storage()
+lt.add_files(fs, content)
+t = lt.create_torrent(fs)
+t.add_tracker(announce)
+lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(content)))
+with open(out, "wb") as f:
+    f.write(lt.bencode(t.generate()))
+"#;
+    let output = Command::new(PYTHON)
+        .args(["-c", SCRIPT])
+        .arg(content)
+        .arg(out)
+        .arg(announce)
+        .output()
+        .expect("python3-libtorrent is installed by scripts/install-interop-deps.sh");
+    assert!(
+        output.status.success(),
+        "libtorrent create_torrent failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    super::torrent_info(out).0
+}

@@ -117,7 +117,7 @@ General\Locale=en
         let mut daemon = Daemon::spawn("qbittorrent", &mut cmd, false);
         daemon.add_log_file(profile.join("qBittorrent/data/logs/qbittorrent.log"));
         let (hash, _) = super::torrent_info(torrent);
-        let q = QBittorrent {
+        let mut q = QBittorrent {
             daemon: Mutex::new(daemon),
             ip: opts.listen_ip(),
             port,
@@ -183,17 +183,16 @@ General\Locale=en
             resp.status,
             resp.text()
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        assert!(
-            super::poll(
-                deadline.saturating_duration_since(Instant::now()),
-                Duration::from_millis(100),
-                || q.info().is_object().then_some(())
-            )
-            .is_some(),
-            "qbittorrent did not list the torrent; logs:\n{}",
-            q.logs()
-        );
+        // qBittorrent names a hybrid v1+v2 torrent by its truncated v2 hash: find
+        // the id it listed our v1 info-hash under.
+        let listed = super::poll(Duration::from_secs(20), Duration::from_millis(100), || {
+            let all = q.get_json("/api/v2/torrents/info");
+            all.as_array()?
+                .iter()
+                .find(|t| t["hash"] == q.hash.as_str() || t["infohash_v1"] == q.hash.as_str())
+                .and_then(|t| t["hash"].as_str().map(str::to_string))
+        });
+        q.hash = listed.unwrap_or_else(|| panic!("qbittorrent did not list the torrent; logs:\n{}", q.logs()));
         for peer in &opts.peers {
             q.add_peer(*peer).unwrap();
         }
@@ -229,7 +228,8 @@ General\Locale=en
         self.get_json(&format!("/api/v2/torrents/info?hashes={}", self.hash))[0].clone()
     }
 
-    /// The info-hash (hex) of the torrent it runs.
+    /// qBittorrent's id of the torrent it runs: the v1 info-hash (hex), or for a
+    /// hybrid v1+v2 torrent the truncated v2 hash.
     pub fn info_hash(&self) -> &str {
         &self.hash
     }
