@@ -103,13 +103,15 @@ impl Reporter {
         }
     }
 
-    /// A torrent stopped with an error. The error also ends the run, and the
-    /// binary prints it as its one error line on stderr; human output adds
-    /// nothing here so that it is printed once.
+    /// A torrent stopped with an error; the others run on. This is the one place
+    /// its reason is printed: the binary's last line only counts the failures.
     pub fn failed(&mut self, name: &str, info_hash: &str, error: &str) {
         if self.mode == OutputMode::Json {
             self.json_line(json!({"type": "error", "info_hash": info_hash, "name": name, "error": error}));
         }
+        // stderr is for people in every mode; scripts read the JSON line.
+        self.clear_bar();
+        eprintln!("{name}: error: {error}");
     }
 
     /// Called every status interval with the latest status of every torrent.
