@@ -15,6 +15,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::TcpStream;
 
+use crate::connection_budget::HalfOpenSlot;
 use crate::torrent_task::{new_link, Outbox, Outgoing, TorrentTask};
 
 /// Longest wait for a TCP connect or a handshake.
@@ -70,7 +71,8 @@ async fn with_timeout<T>(
 
 /// Dials a peer for this torrent and runs the connection until it ends. `Ok(true)`
 /// when the handshake completed (the connection was of use), `Ok(false)` otherwise.
-pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerError> {
+/// `slot` counts the dial against the shard's half-open bound until the handshake ends.
+pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr, slot: HalfOpenSlot) -> Result<bool, PeerError> {
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| PeerError::Connect {
@@ -90,6 +92,7 @@ pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerE
         Handshake::parse(&buf).map_err(|source| PeerError::Wire { addr, source })
     })
     .await?;
+    drop(slot);
     if theirs.info_hash != task.info_hash {
         return Err(PeerError::WrongTorrent {
             addr,
@@ -124,12 +127,6 @@ pub async fn accept(
         Ok(ccbt_engine::PeerId(id))
     })
     .await?;
-    if !task.has_connection_room() {
-        return Err(PeerError::Refused {
-            addr,
-            reason: "connection limit reached".into(),
-        });
-    }
     let theirs = Handshake {
         reserved,
         info_hash,
@@ -162,6 +159,13 @@ async fn run(
         });
     }
     let _ = stream.set_read_timeout(Some(READ_IDLE_TIMEOUT));
+    // Checked here, with no await before the peer is registered, so connections
+    // finishing their handshakes together cannot all slip under the limits.
+    task.admit(addr).map_err(|why| PeerError::Refused {
+        addr,
+        reason: why.to_string(),
+    })?;
+    let _open_slot = task.budget.open_slot();
     let key = task.next_peer_key();
     let (link, wake_rx, close_rx) = new_link(addr);
     let outbox = link.outbox.clone();

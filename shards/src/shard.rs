@@ -7,8 +7,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ccbt_engine::connection_policy::ConnectionLimits;
+use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
+use ccbt_io::connection_budget::ConnectionBudget;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::torrent_task::{TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
@@ -42,6 +45,8 @@ pub(crate) struct ShardContext {
     pub events: Sender<SessionEvent>,
     pub our_id: PeerId,
     pub read_cache_bytes: usize,
+    pub connection_limits: ConnectionLimits,
+    pub redial: RedialPolicy,
 }
 
 struct Shard {
@@ -50,6 +55,7 @@ struct Shard {
     starting: RefCell<HashMap<InfoHash, ()>>,
     start_slots: glommio::sync::Semaphore,
     cache: Rc<RefCell<ReadCache>>,
+    budget: Rc<ConnectionBudget>,
     senders: Option<Senders<AdoptConnection>>,
 }
 
@@ -64,12 +70,14 @@ pub(crate) async fn run(
         None => (None, None),
     };
     let cache = Rc::new(RefCell::new(ReadCache::new(ctx.read_cache_bytes as u64)));
+    let budget = ConnectionBudget::new(ctx.connection_limits);
     let shard = Rc::new(Shard {
         ctx,
         torrents: RefCell::new(HashMap::new()),
         starting: RefCell::new(HashMap::new()),
         start_slots: glommio::sync::Semaphore::new(MAX_CONCURRENT_STARTS),
         cache,
+        budget,
         senders,
     });
     let listener = Rc::new(listener);
@@ -182,6 +190,8 @@ impl Shard {
             skipped_files: add.skipped_files,
             download_limit: add.download_limit,
             upload_limit: add.upload_limit,
+            budget: self.budget.clone(),
+            redial: self.ctx.redial,
         };
         let started = match self.start_slots.acquire_permit(1).await {
             Ok(_permit) => TorrentTask::start(setup, self.cache.clone(), sink).await,
@@ -360,6 +370,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 stats,
                 error,
                 trackers: t.tracker_status(),
+                no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
             }
         })
         .collect();
@@ -372,6 +383,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
             stats: Default::default(),
             error: None,
             trackers: Vec::new(),
+            no_reachable_peer: false,
         });
     }
     torrents

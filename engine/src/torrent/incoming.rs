@@ -19,8 +19,11 @@ impl Torrent {
     /// Feeds one message from a peer. A protocol violation queues
     /// [`Action::Disconnect`] and forgets the peer.
     pub fn on_message(&mut self, key: PeerKey, message: Message, now: Instant) {
-        if !self.peers.contains_key(&key) {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return;
+        };
+        if !matches!(message, Message::KeepAlive | Message::Unknown { .. }) {
+            peer.last_useful_at = now;
         }
         if let Err(why) = self.handle(key, message, now) {
             self.disconnect(key, DisconnectReason::Protocol(why), now);

@@ -7,6 +7,7 @@
 
 mod assembly;
 mod config;
+mod eviction;
 mod incoming;
 mod peer;
 

@@ -27,6 +27,8 @@ pub(crate) struct Peer {
     #[allow(dead_code)]
     pub extensions: bool,
     pub connected_at: Instant,
+    /// Last message other than a keep-alive (or an unknown one), for eviction.
+    pub last_useful_at: Instant,
     /// We refuse their requests.
     pub am_choking: bool,
     /// We want something they have.
@@ -58,6 +60,7 @@ impl Peer {
             fast,
             extensions,
             connected_at: now,
+            last_useful_at: now,
             am_choking: true,
             am_interested: false,
             peer_choking: true,
