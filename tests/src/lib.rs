@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub mod clients;
 pub mod evil_peer;
+pub mod idle_flood;
 
 /// Path of a workspace binary (`ccbt`, `btbt`), built by `cargo build --workspace --bins`.
 pub fn bin(name: &str) -> PathBuf {
@@ -44,8 +45,14 @@ pub struct Proc {
 impl Proc {
     /// Starts `bin(name)` with `args`.
     pub fn spawn(name: &str, args: &[&str]) -> Proc {
+        Self::spawn_with_env(name, args, &[])
+    }
+
+    /// Starts `bin(name)` with `args` and extra environment variables.
+    pub fn spawn_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(bin(name))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
