@@ -87,6 +87,12 @@ pub(crate) enum Outgoing {
     Serve(BlockRef),
 }
 
+/// Most items waiting in one peer's outbox. Requests to serve are bounded by the
+/// engine (`max_peer_requests`) and block data is read only as the writer drains,
+/// so this bounds the rest (HAVEs and other messages) for a peer that does not
+/// read: such a peer is disconnected rather than queued for without end.
+pub const MAX_OUTBOX_ITEMS: usize = 8192;
+
 /// A peer writer's queue; the writer drains it whole, so messages batch naturally.
 pub(crate) struct Outbox {
     queue: RefCell<VecDeque<Outgoing>>,
@@ -95,9 +101,19 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    pub fn push(&self, item: Outgoing) {
-        self.queue.borrow_mut().push_back(item);
+    /// Queues an item for the writer; false (and nothing queued) when the outbox
+    /// already holds [`MAX_OUTBOX_ITEMS`].
+    #[must_use]
+    pub fn push(&self, item: Outgoing) -> bool {
+        {
+            let mut queue = self.queue.borrow_mut();
+            if queue.len() >= MAX_OUTBOX_ITEMS {
+                return false;
+            }
+            queue.push_back(item);
+        }
         let _ = self.wake.try_send(());
+        true
     }
 
     /// Ends the writer once the queue is empty.
@@ -432,7 +448,10 @@ impl TorrentTask {
 
     fn to_peer(&self, peer: PeerKey, item: Outgoing) {
         if let Some(link) = self.links.borrow().get(&peer) {
-            link.outbox.push(item);
+            if !link.outbox.push(item) {
+                tracing::debug!(torrent = %self.info_hash, addr = %link.addr, "peer does not read: outbox full, disconnecting");
+                let _ = link.close.try_send(());
+            }
         }
     }
 
@@ -628,4 +647,25 @@ pub(crate) fn new_link(
     });
     let (close, close_rx) = local_channel::new_bounded(1);
     (PeerLink { outbox, close, addr }, wake_rx, close_rx)
+}
+
+#[cfg(test)]
+mod outbox_tests {
+    use super::*;
+
+    #[test]
+    fn the_outbox_is_bounded() {
+        crate::test_executor::run(|| async {
+            let (link, _wake, _close) = new_link("127.0.0.1:1".parse().unwrap());
+            for _ in 0..MAX_OUTBOX_ITEMS {
+                assert!(link.outbox.push(Outgoing::Message(Message::KeepAlive)));
+            }
+            assert!(!link.outbox.push(Outgoing::Message(Message::KeepAlive)));
+            assert!(link.outbox.pop().is_some());
+            assert!(
+                link.outbox.push(Outgoing::Message(Message::KeepAlive)),
+                "room again once drained"
+            );
+        });
+    }
 }

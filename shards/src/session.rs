@@ -19,6 +19,12 @@ use crate::shard::{self, ShardContext};
 
 /// Depth of each shard-to-shard channel of handed-over connections.
 const MESH_CHANNEL_DEPTH: usize = 256;
+/// Commands queued for one shard; a caller adding faster than the shard takes
+/// them waits (the shard drains its queue without pausing while it is not empty).
+const COMMAND_QUEUE_DEPTH: usize = 1024;
+/// Events queued for the session from all shards; see `event_outbox` for what a
+/// shard does when it is full.
+const EVENT_QUEUE_DEPTH: usize = 4096;
 /// Default bytes of whole pieces each shard keeps for seeding.
 pub const DEFAULT_READ_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -70,12 +76,12 @@ impl Session {
         let listen = listener.local_addr();
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
-        let (event_tx, events) = crossbeam_channel::unbounded();
+        let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
         let mut commands = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
         for id in 0..n {
-            let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+            let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(COMMAND_QUEUE_DEPTH);
             commands.push(cmd_tx);
             let ctx = ShardContext {
                 id,
