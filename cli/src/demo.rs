@@ -14,7 +14,7 @@ use ccbt_shards::{AddTorrent, Session, SessionConfig, SessionEvent, DEFAULT_READ
 use rand::{RngCore, SeedableRng};
 
 use crate::create::{create, CreateOptions};
-use crate::download::{new_peer_id, reserve_listen_addr};
+use crate::download::new_peer_id;
 use crate::error::CliError;
 use crate::size::human_bytes;
 use crate::source::load_torrent_file;
@@ -82,12 +82,13 @@ fn write_payload(root: &Path, size: u64) -> Result<(), CliError> {
 }
 
 fn start_session(shards: usize) -> Result<Session, CliError> {
-    let listen = reserve_listen_addr(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     Ok(Session::start(SessionConfig {
         shards,
-        listen,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         our_id: new_peer_id(),
         read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
+        connection_limits: Default::default(),
+        redial: Default::default(),
     })?)
 }
 

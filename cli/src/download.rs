@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ccbt_engine::connection_policy::ConnectionLimits;
+use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::torrent::TorrentConfig;
 use ccbt_engine::{InfoHash, PeerId};
+use ccbt_io::listen_socket::SharedListener;
 use ccbt_io::storage::Preallocation;
 use ccbt_shards::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES};
 
@@ -49,21 +52,34 @@ pub struct DownloadReport {
 /// How often the loop wakes to check for a stop request.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Checks that nobody else listens on the address (the shards share it with
-/// SO_REUSEPORT, which would otherwise silently share it with another ccbt too)
-/// and resolves port 0 to a concrete port.
-pub fn reserve_listen_addr(addr: SocketAddr) -> Result<SocketAddr, CliError> {
-    let probe = std::net::TcpListener::bind(addr).map_err(|source| CliError::Listen { addr, source })?;
-    probe.local_addr().map_err(|source| CliError::Listen { addr, source })
-}
-
-/// The conventional BitTorrent port if it is free, else any free port.
+/// The conventional BitTorrent port if it is free, else any free port. The probe
+/// binds exactly as the session's listener does, so it answers for that listener.
 pub fn default_listen_addr() -> SocketAddr {
     let preferred = SocketAddr::from(([0, 0, 0, 0], 6881));
-    match std::net::TcpListener::bind(preferred) {
+    match SharedListener::bind(preferred) {
         Ok(_) => preferred,
         Err(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
     }
+}
+
+/// Redial timing, shortened by the environment for tests only:
+/// `CCBT_REDIAL_BASE_MS` (first wait) and `CCBT_REDIAL_MAX_MS` (ceiling of every wait).
+fn redial_policy_from_env() -> RedialPolicy {
+    let ms = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
+    let mut policy = RedialPolicy::default();
+    if let Some(base) = ms("CCBT_REDIAL_BASE_MS") {
+        policy.base = base;
+    }
+    if let Some(max) = ms("CCBT_REDIAL_MAX_MS") {
+        policy.max = max;
+        policy.pinned_max = max;
+    }
+    policy
 }
 
 /// A fresh peer id for this process.
@@ -75,12 +91,14 @@ pub fn new_peer_id() -> PeerId {
 /// Runs the session until every torrent is verified (or, with `seed`, until `stop`).
 pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>) -> Result<DownloadReport, CliError> {
     let start = Instant::now();
-    let listen = reserve_listen_addr(opts.listen)?;
+    // The session binds the port once, exclusively: another process on it is an error.
     let mut session = Session::start(SessionConfig {
         shards: opts.shards,
-        listen,
+        listen: opts.listen,
         our_id: new_peer_id(),
         read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
+        connection_limits: ConnectionLimits::default(),
+        redial: redial_policy_from_env(),
     })?;
     reporter.listening(session.listen_addr(), session.shard_count());
     let result = drive(&opts, &mut session, reporter, &stop, start);

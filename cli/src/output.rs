@@ -224,6 +224,7 @@ fn status_json(t: &TorrentStatus, handovers: u64) -> serde_json::Value {
             "write_p99_us": t.stats.write_latency.p99_us,
         },
         "error": t.error,
+        "no_reachable_peer": t.no_reachable_peer,
         "trackers": t.trackers.iter().map(|tr| json!({
             "url": tr.url,
             "tier": tr.tier,
@@ -269,7 +270,7 @@ fn status_line(t: &TorrentStatus) -> String {
         0.0
     };
     format!(
-        "{}: {} {:.1}% ({}/{} pieces), down {}/s, up {}/s, {} peers{}",
+        "{}: {} {:.1}% ({}/{} pieces), down {}/s, up {}/s, {} peers{}{}",
         t.name,
         t.state.as_str(),
         pct,
@@ -278,6 +279,11 @@ fn status_line(t: &TorrentStatus) -> String {
         human_bytes(t.stats.download_rate),
         human_bytes(t.stats.upload_rate),
         t.stats.peers,
+        if t.no_reachable_peer {
+            " (no reachable peer)"
+        } else {
+            ""
+        },
         tracker_phrase(t)
     )
 }

@@ -11,6 +11,7 @@ pub mod allowed_fast;
 pub mod bencode;
 pub mod bitfield;
 pub mod choker;
+pub mod connection_policy;
 pub mod file_layout;
 pub mod latency;
 pub mod magnet;

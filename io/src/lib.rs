@@ -6,6 +6,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod fd_limit;
+pub mod connection_budget;
+pub mod listen_socket;
 pub mod peer_connection;
 pub mod piece_hasher;
 pub mod read_cache;

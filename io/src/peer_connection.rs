@@ -14,6 +14,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::TcpStream;
 
+use crate::connection_budget::HalfOpenSlot;
 use crate::torrent_task::{new_link, Outbox, Outgoing, TorrentTask};
 
 pub use ccbt_engine::peer_session::HANDSHAKE_TIMEOUT;
@@ -64,7 +65,8 @@ async fn with_timeout<T>(
 
 /// Dials a peer for this torrent and runs the connection until it ends. `Ok(true)`
 /// when the handshake completed (the connection was of use), `Ok(false)` otherwise.
-pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerError> {
+/// `slot` counts the dial against the shard's half-open bound until the handshake ends.
+pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr, slot: HalfOpenSlot) -> Result<bool, PeerError> {
     refuse_banned(&task, addr)?;
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
@@ -84,6 +86,7 @@ pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr) -> Result<bool, PeerE
         Ok(buf)
     })
     .await?;
+    drop(slot);
     let established = session.receive(&theirs).map_err(handshake_err(addr))?;
     run(task, stream, addr, established).await.map(|()| true)
 }
@@ -110,12 +113,6 @@ pub async fn accept(
         Ok(id)
     })
     .await?;
-    if !task.has_connection_room() {
-        return Err(PeerError::Refused {
-            addr,
-            reason: "connection limit reached".into(),
-        });
-    }
     let established = session.receive_peer_id(peer_id).map_err(handshake_err(addr))?;
     run(task, stream, addr, established).await
 }
@@ -152,6 +149,19 @@ async fn run(
             reason: "torrent stopped".into(),
         });
     }
+    if task.engine.borrow().is_connected_to(session.peer_id()) {
+        return Err(PeerError::Refused {
+            addr,
+            reason: "already connected to this peer id".into(),
+        });
+    }
+    // Checked here, with no await before the peer is registered, so connections
+    // finishing their handshakes together cannot all slip under the limits.
+    task.admit(addr).map_err(|why| PeerError::Refused {
+        addr,
+        reason: why.to_string(),
+    })?;
+    let _open_slot = task.budget.open_slot();
     let key = task.next_peer_key();
     let (link, wake_rx, close_rx) = new_link(addr);
     let outbox = link.outbox.clone();

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ccbt_engine::connection_policy::{Admission, Refusal};
 use ccbt_engine::latency::{LatencyRecorder, LatencySummary};
 use ccbt_engine::metainfo::Metainfo;
-use ccbt_engine::peer_book::PeerBook;
+use ccbt_engine::peer_book::{PeerBook, Reachability, RedialPolicy};
 use ccbt_engine::piece_memory::{PieceData, PooledPieceAllocator};
 use ccbt_engine::piece_picker::PiecePriority;
 use ccbt_engine::rate_limiter::TokenBucket;
@@ -21,6 +22,7 @@ use ccbt_engine::wire::Message;
 use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use glommio::channels::local_channel::{self, LocalSender};
 
+use crate::connection_budget::ConnectionBudget;
 use crate::peer_connection::PeerError;
 use crate::piece_hasher::TimedSha1;
 use crate::read_cache::ReadCache;
@@ -31,10 +33,11 @@ use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 
 /// How often the engine's periodic work runs.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// A downloading torrent with fewer connections than this asks its trackers again
+/// early: one peer is one failure away from none.
+const STARVED_BELOW_PEERS: usize = 2;
 /// Peers asked of a tracker per announce.
 const TRACKER_NUMWANT: u32 = 200;
-/// Most connections per torrent, dialed and accepted together.
-pub const MAX_CONNECTIONS: usize = 100;
 
 /// What a running torrent reports to whoever started it.
 #[derive(Clone, Debug)]
@@ -72,6 +75,10 @@ pub struct TorrentSetup {
     pub download_limit: Option<u64>,
     /// Payload bytes per second this torrent may send (None = unlimited).
     pub upload_limit: Option<u64>,
+    /// The shard's connection counters and limits, shared by its torrents.
+    pub budget: Rc<ConnectionBudget>,
+    /// When to redial peers that failed.
+    pub redial: RedialPolicy,
 }
 
 /// Work queued for one peer's writer.
@@ -79,6 +86,12 @@ pub(crate) enum Outgoing {
     Message(Message),
     Serve(BlockRef),
 }
+
+/// Most items waiting in one peer's outbox. Requests to serve are bounded by the
+/// engine (`max_peer_requests`) and block data is read only as the writer drains,
+/// so this bounds the rest (HAVEs and other messages) for a peer that does not
+/// read: such a peer is disconnected rather than queued for without end.
+pub const MAX_OUTBOX_ITEMS: usize = 8192;
 
 /// A peer writer's queue; the writer drains it whole, so messages batch naturally.
 pub(crate) struct Outbox {
@@ -88,9 +101,19 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    pub fn push(&self, item: Outgoing) {
-        self.queue.borrow_mut().push_back(item);
+    /// Queues an item for the writer; false (and nothing queued) when the outbox
+    /// already holds [`MAX_OUTBOX_ITEMS`].
+    #[must_use]
+    pub fn push(&self, item: Outgoing) -> bool {
+        {
+            let mut queue = self.queue.borrow_mut();
+            if queue.len() >= MAX_OUTBOX_ITEMS {
+                return false;
+            }
+            queue.push_back(item);
+        }
         let _ = self.wake.try_send(());
+        true
     }
 
     /// Ends the writer once the queue is empty.
@@ -130,6 +153,7 @@ pub struct TorrentTask {
     pub(crate) links: RefCell<HashMap<PeerKey, PeerLink>>,
     next_key: Cell<u64>,
     peer_book: RefCell<PeerBook>,
+    pub(crate) budget: Rc<ConnectionBudget>,
     stopped: Cell<bool>,
     failed: RefCell<Option<String>>,
     events: EventSink,
@@ -210,12 +234,13 @@ impl TorrentTask {
             links: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
             peer_book: RefCell::new({
-                let mut book = PeerBook::new();
+                let mut book = PeerBook::with_policy(setup.redial);
                 for a in &setup.peers {
-                    book.add(*a);
+                    book.add_pinned(*a);
                 }
                 book
             }),
+            budget: setup.budget,
             stopped: Cell::new(false),
             failed: RefCell::new(None),
             events,
@@ -292,9 +317,9 @@ impl TorrentTask {
         self.stopped.get()
     }
 
-    /// Adds a peer address to dial.
+    /// Adds a peer address the user named: it is redialed for as long as the torrent runs.
     pub fn add_known_peer(self: &Rc<Self>, addr: SocketAddr) {
-        if self.peer_book.borrow_mut().add(addr) {
+        if self.peer_book.borrow_mut().add_pinned(addr) {
             self.dial_known_peers();
         }
     }
@@ -310,9 +335,37 @@ impl TorrentTask {
         }
     }
 
-    /// Whether another connection may be opened or accepted.
-    pub fn has_connection_room(&self) -> bool {
-        self.links.borrow().len() < MAX_CONNECTIONS
+    /// Decides on a peer from `addr` that completed its handshake, by the engine's
+    /// connection policy: admits it, first dropping the least useful idle peer if
+    /// the torrent or the shard is full, or says why not. The evicted peer leaves
+    /// the engine at once, so the next newcomer cannot pick it again.
+    pub fn admit(&self, addr: SocketAddr) -> Result<(), Refusal> {
+        let now = Instant::now();
+        let admission = self
+            .engine
+            .borrow()
+            .admission(self.budget.limits(), addr.ip(), self.budget.open(), now);
+        match admission {
+            Admission::Admit => Ok(()),
+            Admission::AdmitEvicting(victim) => {
+                if let Some(link) = self.links.borrow_mut().remove(&victim) {
+                    tracing::debug!(torrent = %self.info_hash, evicted = %link.addr, newcomer = %addr, "evicting an idle peer");
+                    let _ = link.close.try_send(());
+                }
+                self.engine.borrow_mut().remove_peer(victim, now);
+                Ok(())
+            }
+            Admission::Refuse(why) => Err(why),
+        }
+    }
+
+    /// Whether any peer can be reached: connections up, or addresses not yet
+    /// failing. A downloading torrent with none says so in its status.
+    pub fn peer_reachability(&self) -> Reachability {
+        let mut r = self.peer_book.borrow().reachability();
+        // Incoming connections are not in the book.
+        r.connected = r.connected.max(self.links.borrow().len());
+        r
     }
 
     /// Closes every connection and stops the periodic work; files are closed when the last reference goes.
@@ -397,7 +450,10 @@ impl TorrentTask {
 
     fn to_peer(&self, peer: PeerKey, item: Outgoing) {
         if let Some(link) = self.links.borrow().get(&peer) {
-            link.outbox.push(item);
+            if !link.outbox.push(item) {
+                tracing::debug!(torrent = %self.info_hash, addr = %link.addr, "peer does not read: outbox full, disconnecting");
+                let _ = link.close.try_send(());
+            }
         }
     }
 
@@ -415,6 +471,10 @@ impl TorrentTask {
         if due {
             self.engine.borrow_mut().handle_timeout(now);
             self.dispatch();
+        }
+        if let Some(tracker) = self.tracker.borrow().as_ref() {
+            let starved = !self.is_complete() && self.links.borrow().len() < STARVED_BELOW_PEERS;
+            tracker.set_starved(starved);
         }
         if ticks.is_multiple_of(2) {
             self.dial_known_peers();
@@ -478,7 +538,12 @@ impl TorrentTask {
         if self.stopped.get() || self.failed.borrow().is_some() {
             return;
         }
-        let room = MAX_CONNECTIONS.saturating_sub(self.links.borrow().len());
+        let limits = self.budget.limits();
+        let room = limits
+            .per_torrent
+            .saturating_sub(self.links.borrow().len())
+            .min(limits.half_open.saturating_sub(self.budget.half_open()))
+            .min(self.budget.global_room());
         if room == 0 {
             return;
         }
@@ -489,9 +554,14 @@ impl TorrentTask {
                 self.peer_book.borrow_mut().remove(addr);
                 continue;
             }
+            let Some(slot) = self.budget.start_dial() else {
+                // Not attempted after all: it stays due for the next round.
+                self.peer_book.borrow_mut().ended(addr, false);
+                continue;
+            };
             let task = self.clone();
             glommio::spawn_local(async move {
-                let result = crate::peer_connection::dial(task.clone(), addr).await;
+                let result = crate::peer_connection::dial(task.clone(), addr, slot).await;
                 let failed = match &result {
                     Ok(established) => !established,
                     Err(_) => true,
@@ -579,4 +649,25 @@ pub(crate) fn new_link(
     });
     let (close, close_rx) = local_channel::new_bounded(1);
     (PeerLink { outbox, close, addr }, wake_rx, close_rx)
+}
+
+#[cfg(test)]
+mod outbox_tests {
+    use super::*;
+
+    #[test]
+    fn the_outbox_is_bounded() {
+        crate::test_executor::run(|| async {
+            let (link, _wake, _close) = new_link("127.0.0.1:1".parse().unwrap());
+            for _ in 0..MAX_OUTBOX_ITEMS {
+                assert!(link.outbox.push(Outgoing::Message(Message::KeepAlive)));
+            }
+            assert!(!link.outbox.push(Outgoing::Message(Message::KeepAlive)));
+            assert!(link.outbox.pop().is_some());
+            assert!(
+                link.outbox.push(Outgoing::Message(Message::KeepAlive)),
+                "room again once drained"
+            );
+        });
+    }
 }

@@ -88,6 +88,8 @@ pub struct TorrentStatus {
     pub error: Option<String>,
     /// Each tracker's state (empty for a torrent without trackers).
     pub trackers: Vec<TrackerStatus>,
+    /// Downloading, with no connection up and every known address (if any) failing.
+    pub no_reachable_peer: bool,
 }
 
 /// Shard → session.

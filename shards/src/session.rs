@@ -5,10 +5,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ccbt_engine::connection_policy::ConnectionLimits;
+use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::{InfoHash, PeerId};
+use ccbt_io::listen_socket::{ListenError, SharedListener};
 use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::MeshBuilder;
-use glommio::net::TcpListener;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand};
@@ -17,6 +19,12 @@ use crate::shard::{self, ShardContext};
 
 /// Depth of each shard-to-shard channel of handed-over connections.
 const MESH_CHANNEL_DEPTH: usize = 256;
+/// Commands queued for one shard; a caller adding faster than the shard takes
+/// them waits (the shard drains its queue without pausing while it is not empty).
+const COMMAND_QUEUE_DEPTH: usize = 1024;
+/// Events queued for the session from all shards; see `event_outbox` for what a
+/// shard does when it is full.
+const EVENT_QUEUE_DEPTH: usize = 4096;
 /// Default bytes of whole pieces each shard keeps for seeding.
 pub const DEFAULT_READ_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -29,13 +37,17 @@ pub struct SessionConfig {
     pub listen: SocketAddr,
     pub our_id: PeerId,
     pub read_cache_bytes: usize,
+    /// Connection limits of each shard (per torrent, per address, over all torrents).
+    pub connection_limits: ConnectionLimits,
+    /// When to redial peers that failed.
+    pub redial: RedialPolicy,
 }
 
 /// Why a session could not start or take a torrent.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("cannot listen on {addr}: {reason}")]
-    Listen { addr: SocketAddr, reason: String },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     #[error("cannot start shard {shard}: {reason}")]
     Spawn { shard: usize, reason: String },
     #[error("torrent {0} is already in the session")]
@@ -55,22 +67,25 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts `config.shards` executors, all accepting on one port.
+    /// Starts `config.shards` executors, all accepting on one port. The port is
+    /// bound here, once, so another process listening on it (another ccbt too) is
+    /// an error rather than a silent share; see `ccbt_io::listen_socket`.
     pub fn start(config: SessionConfig) -> Result<Session, SessionError> {
         let n = config.shards.max(1);
         // Before any executor opens a file: every torrent's files share one pool
         // per shard, sized from the descriptors the process may hold.
         let nofile = ccbt_io::fd_limit::raise_nofile_limit();
         ccbt_io::storage::set_files_per_executor(ccbt_io::fd_limit::files_per_executor(nofile, n));
+        let listener = SharedListener::bind(config.listen)?;
+        let listen = listener.local_addr();
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
-        let (event_tx, events) = crossbeam_channel::unbounded();
+        let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
         let mut commands = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
-        let mut listen = config.listen;
         for id in 0..n {
-            let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+            let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(COMMAND_QUEUE_DEPTH);
             commands.push(cmd_tx);
             let ctx = ShardContext {
                 id,
@@ -79,27 +94,22 @@ impl Session {
                 events: event_tx.clone(),
                 our_id: config.our_id,
                 read_cache_bytes: config.read_cache_bytes,
+                connection_limits: config.connection_limits,
+                redial: config.redial,
             };
-            let (bound_tx, bound_rx) = mpsc::channel::<Result<SocketAddr, String>>();
+            let shard_listener = listener.try_clone()?;
+            let (started_tx, started_rx) = mpsc::channel::<()>();
             let mesh = if n > 1 { Some(mesh.clone()) } else { None };
             let placement = if n <= cpus {
                 Placement::Fixed(id)
             } else {
                 Placement::Unbound
             };
-            let addr = listen;
             let handle = LocalExecutorBuilder::new(placement)
                 .name(&format!("ccbt-shard-{id}"))
                 .spawn(move || async move {
-                    let listener = match TcpListener::bind(addr) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = bound_tx.send(Err(e.to_string()));
-                            return;
-                        }
-                    };
-                    let local = listener.local_addr().map_err(|e| e.to_string());
-                    let _ = bound_tx.send(local);
+                    let listener = shard_listener.into_glommio();
+                    let _ = started_tx.send(());
                     let mesh = match mesh {
                         Some(m) => match m.join().await {
                             Ok(pair) => Some(pair),
@@ -114,9 +124,8 @@ impl Session {
                     reason: e.to_string(),
                 })?;
             threads.push(handle);
-            match bound_rx.recv_timeout(Duration::from_secs(10)) {
-                Ok(Ok(local)) => listen = local,
-                Ok(Err(reason)) => return Err(SessionError::Listen { addr: listen, reason }),
+            match started_rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(()) => {}
                 Err(_) => {
                     return Err(SessionError::Spawn {
                         shard: id,

@@ -7,8 +7,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ccbt_engine::connection_policy::ConnectionLimits;
+use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
+use ccbt_io::connection_budget::ConnectionBudget;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::torrent_task::{TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
@@ -17,6 +20,7 @@ use futures_lite::{AsyncReadExt, StreamExt};
 use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::net::{TcpListener, TcpStream};
 
+use crate::event_outbox::EventOutbox;
 use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
 use crate::router::Router;
 
@@ -33,6 +37,22 @@ pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_CONCURRENT_STARTS: u64 = 16;
 /// Longest wait for the routing part of an incoming handshake.
 const ROUTING_TIMEOUT: Duration = Duration::from_secs(10);
+/// Accepted connections still sending the routing part of their handshake, at
+/// most: beyond it new ones are closed at once, so silent sockets cannot pile up.
+const MAX_ROUTING: usize = 1024;
+/// Tries at duplicating a socket for a hand-over (it fails only when out of
+/// descriptors, which a moment may cure), and the pause between them.
+const HANDOVER_TRIES: u32 = 3;
+const HANDOVER_RETRY: Duration = Duration::from_millis(50);
+
+/// Where a torrent of this shard is in its life.
+enum TorrentLife {
+    /// Opening and rechecking its files; `removed` once a remove came meanwhile,
+    /// so that the task is shut down as soon as it exists instead of running.
+    Checking { removed: bool },
+    /// Running: downloading, seeding, or stopped by an error of its own.
+    Running(Rc<TorrentTask>),
+}
 
 /// What a shard is given when it starts.
 pub(crate) struct ShardContext {
@@ -42,14 +62,19 @@ pub(crate) struct ShardContext {
     pub events: Sender<SessionEvent>,
     pub our_id: PeerId,
     pub read_cache_bytes: usize,
+    pub connection_limits: ConnectionLimits,
+    pub redial: RedialPolicy,
 }
 
 struct Shard {
     ctx: ShardContext,
-    torrents: RefCell<HashMap<InfoHash, Rc<TorrentTask>>>,
-    starting: RefCell<HashMap<InfoHash, ()>>,
+    torrents: RefCell<HashMap<InfoHash, TorrentLife>>,
+    events: Rc<EventOutbox>,
+    /// Accepted connections not yet routed.
+    routing: std::cell::Cell<usize>,
     start_slots: glommio::sync::Semaphore,
     cache: Rc<RefCell<ReadCache>>,
+    budget: Rc<ConnectionBudget>,
     senders: Option<Senders<AdoptConnection>>,
 }
 
@@ -64,12 +89,16 @@ pub(crate) async fn run(
         None => (None, None),
     };
     let cache = Rc::new(RefCell::new(ReadCache::new(ctx.read_cache_bytes as u64)));
+    let budget = ConnectionBudget::new(ctx.connection_limits);
+    let events = Rc::new(EventOutbox::new(ctx.events.clone()));
     let shard = Rc::new(Shard {
         ctx,
         torrents: RefCell::new(HashMap::new()),
-        starting: RefCell::new(HashMap::new()),
+        events,
+        routing: std::cell::Cell::new(0),
         start_slots: glommio::sync::Semaphore::new(MAX_CONCURRENT_STARTS),
         cache,
+        budget,
         senders,
     });
     let listener = Rc::new(listener);
@@ -89,11 +118,11 @@ pub(crate) async fn run(
     let status_task = glommio::spawn_local(status_loop(shard.clone()));
     let tick_task = glommio::spawn_local(tick_loop(shard.clone()));
     command_loop(&shard).await;
-    let _ = shard.ctx.events.send(SessionEvent::Status {
+    shard.events.status(SessionEvent::Status {
         shard: shard.ctx.id,
         torrents: statuses(&shard),
     });
-    let tasks: Vec<Rc<TorrentTask>> = shard.torrents.borrow().values().cloned().collect();
+    let tasks = shard.running();
     let stopping: Vec<_> = tasks
         .into_iter()
         .map(|t| glommio::spawn_local(async move { t.shutdown().await }))
@@ -108,10 +137,10 @@ pub(crate) async fn run(
     // Give connections a moment to close cleanly.
     glommio::timer::sleep(Duration::from_millis(50)).await;
     shard.torrents.borrow_mut().clear();
-    let _ = shard
-        .ctx
+    shard
         .events
-        .send(SessionEvent::ShardStopped { shard: shard.ctx.id });
+        .lifecycle(SessionEvent::ShardStopped { shard: shard.ctx.id });
+    shard.events.flush_before_exit().await;
 }
 
 async fn command_loop(shard: &Rc<Shard>) {
@@ -128,18 +157,11 @@ async fn command_loop(shard: &Rc<Shard>) {
                 glommio::spawn_local(async move { shard.add(*add).await }).detach();
             }
             Ok(ShardCommand::AddPeer { info_hash, addr }) => {
-                if let Some(task) = shard.torrents.borrow().get(&info_hash) {
+                if let Some(task) = shard.running_task(&info_hash) {
                     task.add_known_peer(addr);
                 }
             }
-            Ok(ShardCommand::Remove { info_hash }) => {
-                let removed = shard.torrents.borrow_mut().remove(&info_hash);
-                if let Some(task) = removed {
-                    glommio::spawn_local(async move { task.shutdown().await }).detach();
-                }
-                shard.cache.borrow_mut().remove_torrent(info_hash);
-                shard.ctx.router.unassign(&info_hash);
-            }
+            Ok(ShardCommand::Remove { info_hash }) => shard.remove(info_hash),
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 glommio::timer::sleep(wait).await;
                 wait = (wait * 2).min(COMMAND_POLL_IDLE);
@@ -149,10 +171,60 @@ async fn command_loop(shard: &Rc<Shard>) {
 }
 
 impl Shard {
+    fn running_task(&self, info_hash: &InfoHash) -> Option<Rc<TorrentTask>> {
+        match self.torrents.borrow().get(info_hash) {
+            Some(TorrentLife::Running(task)) => Some(task.clone()),
+            _ => None,
+        }
+    }
+
+    fn running(&self) -> Vec<Rc<TorrentTask>> {
+        self.torrents
+            .borrow()
+            .values()
+            .filter_map(|life| match life {
+                TorrentLife::Running(task) => Some(task.clone()),
+                TorrentLife::Checking { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Stops and forgets a torrent. One still checking is marked, and stopped by
+    /// [`Shard::add`] when its check ends; its files stay this shard's (and the
+    /// router's entry with them) until then, so a new add cannot race it for them.
+    fn remove(&self, info_hash: InfoHash) {
+        let mut torrents = self.torrents.borrow_mut();
+        match torrents.get_mut(&info_hash) {
+            Some(TorrentLife::Checking { removed }) => *removed = true,
+            Some(TorrentLife::Running(_)) => {
+                if let Some(TorrentLife::Running(task)) = torrents.remove(&info_hash) {
+                    glommio::spawn_local(async move { task.shutdown().await }).detach();
+                }
+                self.cache.borrow_mut().remove_torrent(info_hash);
+                self.ctx.router.unassign(&info_hash);
+            }
+            None => {}
+        }
+    }
+
+    /// True if a remove came while the torrent was checking; it is then forgotten.
+    fn take_removed(&self, info_hash: &InfoHash) -> bool {
+        let mut torrents = self.torrents.borrow_mut();
+        if !matches!(torrents.get(info_hash), Some(TorrentLife::Checking { removed: true })) {
+            return false;
+        }
+        torrents.remove(info_hash);
+        self.cache.borrow_mut().remove_torrent(*info_hash);
+        self.ctx.router.unassign(info_hash);
+        true
+    }
+
     async fn add(self: Rc<Self>, add: crate::messages::AddTorrent) {
         let info_hash = add.meta.info_hash;
-        self.starting.borrow_mut().insert(info_hash, ());
-        let events = self.ctx.events.clone();
+        self.torrents
+            .borrow_mut()
+            .insert(info_hash, TorrentLife::Checking { removed: false });
+        let events = self.events.clone();
         let shard_id = self.ctx.id;
         let sink: ccbt_io::torrent_task::EventSink = Rc::new(move |ev| {
             let ev = match ev {
@@ -169,7 +241,7 @@ impl Shard {
                 TorrentEvent::Completed { info_hash } => SessionEvent::Completed { info_hash },
                 TorrentEvent::Failed { info_hash, error } => SessionEvent::Failed { info_hash, error },
             };
-            let _ = events.send(ev);
+            events.lifecycle(ev);
         });
         let setup = TorrentSetup {
             meta: add.meta.clone(),
@@ -182,18 +254,23 @@ impl Shard {
             skipped_files: add.skipped_files,
             download_limit: add.download_limit,
             upload_limit: add.upload_limit,
+            budget: self.budget.clone(),
+            redial: self.ctx.redial,
         };
         let started = match self.start_slots.acquire_permit(1).await {
+            // Removed while waiting for a slot: never opened, nothing to stop.
+            Ok(_) if self.take_removed(&info_hash) => return,
             Ok(_permit) => TorrentTask::start(setup, self.cache.clone(), sink).await,
             Err(_) => return,
         };
-        self.starting.borrow_mut().remove(&info_hash);
         match started {
+            Ok(task) if self.take_removed(&info_hash) => task.shutdown().await,
             Ok(task) => {
-                self.torrents.borrow_mut().insert(info_hash, task);
+                self.torrents.borrow_mut().insert(info_hash, TorrentLife::Running(task));
             }
             Err(e) => {
-                let _ = self.ctx.events.send(SessionEvent::Failed {
+                self.torrents.borrow_mut().remove(&info_hash);
+                self.events.lifecycle(SessionEvent::Failed {
                     info_hash,
                     error: format!("torrent {} ({}): {e}", info_hash, add.meta.info.name),
                 });
@@ -219,34 +296,56 @@ impl Shard {
         };
         match self.ctx.router.owner(&info_hash) {
             Some(owner) if owner == self.ctx.id => self.serve_incoming(stream, addr, info_hash, prefix).await,
-            Some(owner) => {
-                let Some(senders) = &self.senders else { return };
-                let socket = match TransferableSocket::detach(&stream) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(%addr, error = %e, "could not hand over connection");
-                        return;
-                    }
-                };
-                drop(stream);
-                self.ctx.router.count_handover();
-                if senders
-                    .send_to(
-                        owner,
-                        AdoptConnection {
-                            socket,
-                            addr,
-                            info_hash,
-                            prefix,
-                        },
-                    )
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(%addr, owner, "owner shard is gone");
+            Some(owner) => self.hand_over(stream, addr, owner, info_hash, prefix).await,
+            None => self.ctx.router.count_unroutable(),
+        }
+    }
+
+    /// Hands a connection to the shard that owns its torrent. Our stream stays
+    /// open until the owner has the duplicate, so a failed hand-over loses nothing:
+    /// duplicating is retried (it fails when out of descriptors), and if the owner
+    /// is gone the router is asked again (the torrent may have come here).
+    async fn hand_over(
+        self: Rc<Self>,
+        stream: TcpStream,
+        addr: SocketAddr,
+        owner: usize,
+        info_hash: InfoHash,
+        prefix: [u8; HANDSHAKE_ROUTING_LEN],
+    ) {
+        let Some(senders) = &self.senders else { return };
+        let mut tries = 0;
+        let socket = loop {
+            match TransferableSocket::detach(&stream) {
+                Ok(s) => break s,
+                Err(e) if tries + 1 < HANDOVER_TRIES => {
+                    tracing::debug!(%addr, error = %e, "retrying a hand-over");
+                    tries += 1;
+                    glommio::timer::sleep(HANDOVER_RETRY).await;
+                }
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "could not hand over connection");
+                    return;
                 }
             }
-            None => self.ctx.router.count_unroutable(),
+        };
+        let adopt = AdoptConnection {
+            socket,
+            addr,
+            info_hash,
+            prefix,
+        };
+        match senders.send_to(owner, adopt).await {
+            Ok(()) => {
+                self.ctx.router.count_handover();
+                drop(stream);
+            }
+            Err(e) => {
+                tracing::warn!(%addr, owner, error = %e, "owner shard did not take the connection");
+                if self.ctx.router.owner(&info_hash) == Some(self.ctx.id) {
+                    self.serve_incoming(stream, addr, info_hash, prefix).await;
+                }
+            }
         }
     }
 
@@ -257,8 +356,7 @@ impl Shard {
         info_hash: InfoHash,
         prefix: [u8; HANDSHAKE_ROUTING_LEN],
     ) {
-        let task = self.torrents.borrow().get(&info_hash).cloned();
-        let Some(task) = task else {
+        let Some(task) = self.running_task(&info_hash) else {
             // Owned here but still checking its data: not ready for peers yet.
             self.ctx.router.count_unroutable();
             return;
@@ -279,8 +377,15 @@ async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
                 continue;
             }
         };
+        if shard.routing.get() >= MAX_ROUTING {
+            // Too many connections have not said which torrent they want yet.
+            drop(stream);
+            continue;
+        }
         let shard = shard.clone();
         glommio::spawn_local(async move {
+            shard.routing.set(shard.routing.get() + 1);
+            let _routed = RoutingSlot(&shard.routing);
             let Ok(addr) = stream.peer_addr() else { return };
             let mut stream = stream;
             let mut prefix = [0u8; HANDSHAKE_ROUTING_LEN];
@@ -290,10 +395,19 @@ async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
             })
             .await;
             if read {
-                shard.route(stream, addr, prefix).await;
+                shard.clone().route(stream, addr, prefix).await;
             }
         })
         .detach();
+    }
+}
+
+/// Gives back a routing slot however the routing task ends.
+struct RoutingSlot<'a>(&'a std::cell::Cell<usize>);
+
+impl Drop for RoutingSlot<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 
@@ -309,7 +423,7 @@ async fn tick_loop(shard: Rc<Shard>) {
     loop {
         glommio::timer::sleep(TICK_INTERVAL).await;
         ticks += 1;
-        let tasks: Vec<Rc<TorrentTask>> = shard.torrents.borrow().values().cloned().collect();
+        let tasks = shard.running();
         for (i, task) in tasks.iter().enumerate() {
             task.tick(ticks);
             if (i + 1) % TICKS_PER_YIELD == 0 {
@@ -323,56 +437,56 @@ async fn status_loop(shard: Rc<Shard>) {
     loop {
         glommio::timer::sleep(STATUS_INTERVAL).await;
         let torrents = statuses(&shard);
-        if shard
-            .ctx
-            .events
-            .send(SessionEvent::Status {
-                shard: shard.ctx.id,
-                torrents,
-            })
-            .is_err()
-        {
+        if !shard.events.status(SessionEvent::Status {
+            shard: shard.ctx.id,
+            torrents,
+        }) {
             return;
         }
     }
 }
 
 fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
-    let mut torrents: Vec<TorrentStatus> = shard
+    shard
         .torrents
         .borrow()
-        .values()
-        .map(|t| {
-            let stats = t.stats();
-            let error = t.failure();
-            let state = if error.is_some() {
-                TorrentState::Failed
-            } else if stats.complete {
-                TorrentState::Seeding
-            } else {
-                TorrentState::Downloading
-            };
-            TorrentStatus {
-                info_hash: t.info_hash,
-                name: t.meta.info.name.clone(),
+        .iter()
+        .filter_map(|(info_hash, life)| match life {
+            TorrentLife::Running(t) => Some(running_status(shard.ctx.id, t)),
+            TorrentLife::Checking { removed: false } => Some(TorrentStatus {
+                info_hash: *info_hash,
+                name: String::new(),
                 shard: shard.ctx.id,
-                state,
-                stats,
-                error,
-                trackers: t.tracker_status(),
-            }
+                state: TorrentState::Checking,
+                stats: Default::default(),
+                error: None,
+                trackers: Vec::new(),
+                no_reachable_peer: false,
+            }),
+            // Removed: no longer the user's, only waiting for its check to end.
+            TorrentLife::Checking { removed: true } => None,
         })
-        .collect();
-    for info_hash in shard.starting.borrow().keys() {
-        torrents.push(TorrentStatus {
-            info_hash: *info_hash,
-            name: String::new(),
-            shard: shard.ctx.id,
-            state: TorrentState::Checking,
-            stats: Default::default(),
-            error: None,
-            trackers: Vec::new(),
-        });
+        .collect()
+}
+
+fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
+    let stats = t.stats();
+    let error = t.failure();
+    let state = if error.is_some() {
+        TorrentState::Failed
+    } else if stats.complete {
+        TorrentState::Seeding
+    } else {
+        TorrentState::Downloading
+    };
+    TorrentStatus {
+        info_hash: t.info_hash,
+        name: t.meta.info.name.clone(),
+        shard,
+        state,
+        stats,
+        error,
+        trackers: t.tracker_status(),
+        no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
     }
-    torrents
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 pub mod clients;
 pub mod evil_peer;
 pub mod hostile_peer;
+pub mod idle_flood;
 
 /// Path of a workspace binary (`ccbt`, `btbt`), built by `cargo build --workspace --bins`.
 pub fn bin(name: &str) -> PathBuf {
@@ -45,14 +46,25 @@ pub struct Proc {
 impl Proc {
     /// Starts `bin(name)` with `args`.
     pub fn spawn(name: &str, args: &[&str]) -> Proc {
-        Self::spawn_program(name, &bin(name), args)
+        Self::spawn_program_with_env(name, &bin(name), args, &[])
+    }
+
+    /// Starts `bin(name)` with `args` and extra environment variables.
+    pub fn spawn_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::spawn_program_with_env(name, &bin(name), args, env)
     }
 
     /// Starts `program` with `args` (e.g. a workspace binary under `prlimit`),
     /// naming it `name` in failure messages.
     pub fn spawn_program(name: &str, program: &Path, args: &[&str]) -> Proc {
+        Self::spawn_program_with_env(name, program, args, &[])
+    }
+
+    /// Starts `program` with `args` and extra environment variables.
+    pub fn spawn_program_with_env(name: &str, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -15,6 +15,7 @@ mod assembly;
 mod bans;
 mod choking;
 mod config;
+mod eviction;
 mod incoming;
 mod peer;
 mod peers;

@@ -113,7 +113,9 @@ impl Peer {
     /// A message arrived at `now`.
     pub fn heard_from(&mut self, message: &crate::wire::Message, now: Instant) {
         self.last_message = now;
-        if !matches!(message, crate::wire::Message::KeepAlive) {
+        // Keep-alives and messages we do not know prove nothing: an idle peer that
+        // sends only those stays evictable.
+        if !matches!(message, crate::wire::Message::KeepAlive | crate::wire::Message::Unknown { .. }) {
             self.last_useful = now;
         }
     }

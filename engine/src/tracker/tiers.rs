@@ -35,6 +35,11 @@ pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(60 * 60);
 pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(30 * 60);
 /// Consecutive scrape failures after which a tracker is no longer scraped.
 pub const MAX_SCRAPE_FAILURES: u32 = 3;
+/// First re-announce wait while the torrent has too few peers and the tracker named
+/// no `min interval`; it doubles with each announce that brings none.
+pub const DEFAULT_STARVED_RETRY_BASE: Duration = Duration::from_secs(15);
+/// Longest re-announce wait while the torrent has too few peers.
+pub const DEFAULT_STARVED_RETRY_MAX: Duration = Duration::from_secs(5 * 60);
 /// No policy may schedule announces closer than this, so nothing can spin.
 const ABSOLUTE_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -53,6 +58,10 @@ pub struct AnnouncePolicy {
     pub retry_max: Duration,
     /// Time between scrapes of one tracker.
     pub scrape_interval: Duration,
+    /// First re-announce wait while starved of peers (see [`TrackerTiers::set_starved`]).
+    pub starved_retry_base: Duration,
+    /// Ceiling of that wait.
+    pub starved_retry_max: Duration,
 }
 
 impl Default for AnnouncePolicy {
@@ -64,6 +73,8 @@ impl Default for AnnouncePolicy {
             retry_base: DEFAULT_RETRY_BASE,
             retry_max: DEFAULT_RETRY_MAX,
             scrape_interval: DEFAULT_SCRAPE_INTERVAL,
+            starved_retry_base: DEFAULT_STARVED_RETRY_BASE,
+            starved_retry_max: DEFAULT_STARVED_RETRY_MAX,
         }
     }
 }
@@ -116,6 +127,8 @@ pub struct TrackerState {
     pub min_interval: Option<Duration>,
     /// While backing off after a failure: not tried again before this.
     pub retry_at: Option<Instant>,
+    /// `min interval` exactly as given (before the policy's floor), honoured while starved.
+    given_min_interval: Option<Duration>,
     started_sent: bool,
     completed_sent: bool,
     scrape_failures: u32,
@@ -137,6 +150,10 @@ pub struct TrackerTiers {
     stopped: bool,
     /// The tracker that answered last and when, for `announce_now`.
     last_success: Option<(usize, Instant)>,
+    /// The torrent has too few peers: announce again early (see `set_starved`).
+    starved: bool,
+    /// Announces answered while starved, for the back-off.
+    starved_rounds: u32,
 }
 
 /// The tiers a torrent announces to (BEP 12): `announce-list` when it has any URL,
@@ -189,6 +206,8 @@ impl TrackerTiers {
             download_complete: false,
             stopped: false,
             last_success: None,
+            starved: false,
+            starved_rounds: 0,
         }
     }
 
@@ -324,7 +343,13 @@ impl TrackerTiers {
         }
         t.interval = Some(interval);
         t.min_interval = min_interval;
-        let wait = interval.max(min_interval.unwrap_or(Duration::ZERO));
+        t.given_min_interval = response.min_interval;
+        let wait = if self.starved {
+            self.starved_rounds = self.starved_rounds.saturating_add(1);
+            self.starved_wait(response.min_interval, self.starved_rounds - 1)
+        } else {
+            interval.max(min_interval.unwrap_or(Duration::ZERO))
+        };
         let member = self.tiers[tier].remove(p);
         self.tiers[tier].insert(0, member);
         self.cursor = 0;
@@ -369,6 +394,51 @@ impl TrackerTiers {
         };
         self.cursor = 0;
         self.due_at = self.due_at.min(earliest.max(now));
+    }
+
+    /// Whether the torrent has too few peers. While it has, each round is due after
+    /// the tracker's own `min interval`, or without one a short back-off
+    /// ([`AnnouncePolicy::starved_retry_base`] doubling to `starved_retry_max`),
+    /// instead of the full `interval`; a torrent whose only peer left, or whose
+    /// seeder registered just after our announce, finds peers in seconds rather
+    /// than half an hour. Once it has enough, the usual interval applies again.
+    pub fn set_starved(&mut self, starved: bool) {
+        if starved == self.starved {
+            return;
+        }
+        self.starved = starved;
+        self.starved_rounds = 0;
+        let Some((i, at)) = self.last_success else {
+            // Nothing answered yet: the first round is due already.
+            return;
+        };
+        let t = &self.trackers[i];
+        self.due_at = if starved {
+            // Possibly in the past: then the next round is due at once.
+            self.due_at.min(at + self.starved_wait(t.given_min_interval, 0))
+        } else {
+            let interval = t.interval.unwrap_or(self.policy.default_interval);
+            self.due_at
+                .max(at + interval.max(t.min_interval.unwrap_or(Duration::ZERO)))
+        };
+    }
+
+    /// True while [`set_starved`](Self::set_starved) says the torrent lacks peers.
+    pub fn is_starved(&self) -> bool {
+        self.starved
+    }
+
+    /// The wait before the next round while starved, after `rounds` starved rounds:
+    /// the back-off, but never sooner than the tracker's own `min interval` (it
+    /// asked not to be asked sooner), nor later than the policy's longest interval.
+    fn starved_wait(&self, tracker_min: Option<Duration>, rounds: u32) -> Duration {
+        let base = self.policy.starved_retry_base.max(ABSOLUTE_MIN_INTERVAL);
+        let backoff = base
+            .saturating_mul(1u32 << rounds.min(16))
+            .min(self.policy.starved_retry_max.max(base));
+        backoff
+            .max(tracker_min.unwrap_or(Duration::ZERO))
+            .min(self.policy.max_interval.max(ABSOLUTE_MIN_INTERVAL))
     }
 
     /// Stops announcing: returns a `stopped` announce for every tracker that was sent
@@ -446,6 +516,7 @@ impl TrackerState {
             interval: None,
             min_interval: None,
             retry_at: None,
+            given_min_interval: None,
             started_sent: false,
             completed_sent: false,
             scrape_failures: 0,

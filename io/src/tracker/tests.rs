@@ -399,3 +399,86 @@ fn opentracker_interop() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// A tracker that knows no peer at the first announce and one afterwards (the
+/// seeder registered a moment after us), with opentracker's 30 min interval.
+fn late_seeder_tracker() -> FakeHttp {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    FakeHttp::start(false, move |target| {
+        if target.starts_with("/scrape") {
+            return ok(&scrape_body());
+        }
+        if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let none = Value::dict([("interval", Value::Int(1800)), ("peers", Value::Bytes(Vec::new()))]);
+            return ok(&encode(&none));
+        }
+        ok(&announce_body(1800))
+    })
+}
+
+fn starved_options() -> TrackerOptions {
+    TrackerOptions {
+        policy: AnnouncePolicy {
+            starved_retry_base: Duration::from_secs(1),
+            ..AnnouncePolicy::default()
+        },
+        ..fast_options()
+    }
+}
+
+#[test]
+fn a_starved_torrent_finds_a_seeder_that_registered_after_its_first_announce() {
+    let server = late_seeder_tracker();
+    let url = server.url("/announce");
+    run(move || async move {
+        let peers: Peers = Rc::default();
+        let sink = peers.clone();
+        let task = TrackerTask::start_with(
+            config(vec![vec![url]]),
+            starved_options(),
+            Rc::new(|| AnnounceProgress {
+                left: 100,
+                ..AnnounceProgress::default()
+            }),
+            Rc::new(move |p| sink.borrow_mut().extend(p)),
+        );
+        let start = Instant::now();
+        task.set_starved(true);
+        wait_until("peers from an early re-announce", || !peers.borrow().is_empty()).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "found within seconds, not the 30 min interval: {:?}",
+            start.elapsed()
+        );
+        task.stop().await;
+    });
+    assert_eq!(
+        announces(&server)
+            .iter()
+            .filter(|q| !q.contains("event=stopped"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_torrent_with_peers_waits_the_trackers_interval() {
+    let server = late_seeder_tracker();
+    let url = server.url("/announce");
+    run(move || async move {
+        let task = TrackerTask::start_with(
+            config(vec![vec![url]]),
+            starved_options(),
+            Rc::new(AnnounceProgress::default),
+            Rc::new(|_| {}),
+        );
+        task.set_starved(false);
+        glommio::timer::sleep(Duration::from_secs(3)).await;
+        task.stop().await;
+    });
+    let regular = announces(&server)
+        .iter()
+        .filter(|q| !q.contains("event=stopped"))
+        .count();
+    assert_eq!(regular, 1, "one announce, then the interval");
+}

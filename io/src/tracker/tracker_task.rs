@@ -191,6 +191,20 @@ impl TrackerTask {
         self.wake();
     }
 
+    /// Whether the torrent has too few peers; while it has, the trackers are asked
+    /// again early (see `TrackerTiers::set_starved`).
+    pub fn set_starved(&self, starved: bool) {
+        let changed = {
+            let mut tiers = self.shared.tiers.borrow_mut();
+            let was = tiers.is_starved();
+            tiers.set_starved(starved);
+            was != starved
+        };
+        if changed {
+            self.wake();
+        }
+    }
+
     /// Ends the loop: sends `stopped` to every tracker that was sent `started`,
     /// best-effort within [`TrackerOptions::stop_timeout`], and returns when done.
     pub async fn stop(&self) {

@@ -372,6 +372,6 @@ fn late_bitfield_is_an_update_not_a_violation() {
     assert_eq!(net.nodes[1].torrent.peer_count(), 1);
 }
 
-mod driver;
+pub(crate) mod driver;
 mod rules;
 mod timers;

@@ -389,3 +389,55 @@ proptest! {
         prop_assert_eq!(t.poll_timeout(), None);
     }
 }
+
+fn empty(interval: u64, min_interval: Option<u64>) -> AnnounceResponse {
+    AnnounceResponse {
+        interval: Some(secs(interval)),
+        min_interval: min_interval.map(secs),
+        ..AnnounceResponse::default()
+    }
+}
+
+#[test]
+fn a_starved_torrent_reannounces_on_a_short_back_off_instead_of_the_interval() {
+    let t0 = Instant::now();
+    let mut t = build(&[&["http://a/announce"]], t0);
+    t.set_starved(true);
+    let mut now = t0;
+    for wait in [15, 30, 60, 120, 240, 300, 300] {
+        let due = t.next_due(now).expect("a round is due");
+        t.record_success(&due, now, &empty(1800, None));
+        assert!(t.next_due(now + secs(wait) - secs(1)).is_none(), "not before {wait} s");
+        now += secs(wait);
+        assert!(t.next_due(now).is_some(), "due after {wait} s, not the 1800 s interval");
+    }
+}
+
+#[test]
+fn a_starved_torrent_never_asks_sooner_than_the_trackers_min_interval() {
+    let t0 = Instant::now();
+    let mut t = build(&[&["http://a/announce"]], t0);
+    t.set_starved(true);
+    let due = t.next_due(t0).unwrap();
+    t.record_success(&due, t0, &empty(1800, Some(900)));
+    assert!(t.next_due(t0 + secs(899)).is_none());
+    assert!(t.next_due(t0 + secs(900)).is_some());
+}
+
+#[test]
+fn starving_mid_download_brings_the_next_round_forward_and_recovering_restores_it() {
+    let t0 = Instant::now();
+    let mut t = build(&[&["http://a/announce"]], t0);
+    let due = t.next_due(t0).unwrap();
+    t.record_success(&due, t0, &ok(1800));
+    assert_eq!(t.poll_timeout(), Some(t0 + secs(1800)));
+    // The only peer leaves 100 s later: the next round is due at once (15 s after the last).
+    let left = t0 + secs(100);
+    t.set_starved(true);
+    assert!(t.is_starved());
+    assert!(t.next_due(left).is_some());
+    // Peers are back before it ran: the usual interval applies again.
+    t.set_starved(false);
+    assert_eq!(t.poll_timeout(), Some(t0 + secs(1800)));
+    assert!(t.next_due(left).is_none());
+}

@@ -1,0 +1,73 @@
+//! A peer the user named that is down for longer than learned addresses are kept is
+//! still redialed: when the seeder comes up, the download completes. Meanwhile the
+//! status says the torrent has no reachable peer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use ccbt_tests::{assert_same_tree, btbt_create, write_random_file, Proc};
+
+/// Failed dials after which a learned address is forgotten (engine's MAX_DIAL_FAILURES).
+const OLD_GIVE_UP: u32 = 8;
+
+#[test]
+fn a_named_peer_that_comes_back_late_is_still_reached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("seed");
+    let content = seed_dir.join("late.bin");
+    write_random_file(&content, 1_500_000, 12);
+    let torrent = tmp.path().join("late.torrent");
+    btbt_create(&content, &torrent, &["--piece-size", "65536"]);
+
+    // A port nobody listens on (yet).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let seeder_addr = format!("127.0.0.1:{port}");
+    let down_dir = tmp.path().join("down");
+    let mut leecher = Proc::spawn_with_env(
+        "ccbt",
+        &[
+            torrent.to_str().unwrap(),
+            "-o",
+            down_dir.to_str().unwrap(),
+            "--peer",
+            &seeder_addr,
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+        ],
+        &[("CCBT_REDIAL_BASE_MS", "100"), ("CCBT_REDIAL_MAX_MS", "400")],
+    );
+    let line = leecher.wait_json("a status saying no peer is reachable", Duration::from_secs(30), |v| {
+        v["type"] == "status" && v["no_reachable_peer"] == true
+    });
+    assert_eq!(line["peers"], 0);
+    // Dials are retried every two seconds at most (the torrent's redial tick):
+    // stay down long enough for more failures than the old give-up.
+    let down_until = Instant::now() + Duration::from_secs(2 * (OLD_GIVE_UP as u64 + 2));
+    while Instant::now() < down_until {
+        let v = leecher.wait_json("status", Duration::from_secs(10), |v| v["type"] == "status");
+        assert_eq!(v["no_reachable_peer"], true, "nothing listens yet: {v}");
+    }
+
+    let mut seeder = Proc::spawn(
+        "ccbt",
+        &[
+            torrent.to_str().unwrap(),
+            "-o",
+            seed_dir.to_str().unwrap(),
+            "--seed",
+            "--json",
+            "--listen",
+            &seeder_addr,
+        ],
+    );
+    let status = leecher.wait_exit(Duration::from_secs(90));
+    assert!(status.success(), "downloader failed: {}", leecher.stderr());
+    assert_same_tree(&seed_dir, &down_dir);
+    drop(seeder.child.kill());
+}
