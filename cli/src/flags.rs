@@ -36,6 +36,19 @@ pub fn check_shards(flag: &'static str, n: usize, cores: usize) -> Result<usize,
     Ok(n)
 }
 
+/// `--piece-size` of `ccbt demo`: a power of two of at least 16 KiB that fits a
+/// `u32`, checked before the payload is written.
+pub fn check_piece_size(flag: &'static str, n: u64) -> Result<u32, CliError> {
+    match u32::try_from(n) {
+        Ok(p) if p >= 16 * 1024 && p.is_power_of_two() => Ok(p),
+        _ => Err(CliError::BadFlag {
+            flag,
+            value: n.to_string(),
+            reason: "must be a power of two from 16K to 2G".into(),
+        }),
+    }
+}
+
 /// `--download-limit` / `--upload-limit`: `0` means no limit (as in other clients);
 /// otherwise at least [`MIN_RATE_LIMIT`].
 pub fn check_rate_limit(flag: &'static str, limit: Option<u64>) -> Result<Option<u64>, CliError> {
@@ -89,6 +102,14 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--shards 64"), "{err}");
         assert!(check_shards("--shards", 0, 2).is_err());
+    }
+
+    #[test]
+    fn piece_sizes() {
+        assert_eq!(check_piece_size("--piece-size", 1 << 20).unwrap(), 1 << 20);
+        for bad in [0, 1000, 8192, 3 << 20, 1 << 32] {
+            assert_eq!(check_piece_size("--piece-size", bad).unwrap_err().exit_code(), 2);
+        }
     }
 
     #[test]

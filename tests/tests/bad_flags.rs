@@ -134,6 +134,19 @@ fn shard_counts_beyond_the_bound_are_refused() {
 }
 
 #[test]
+fn demo_piece_size_is_checked_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().to_str().unwrap();
+    for bad in ["1000", "0", "8G"] {
+        assert_bad_input(
+            &["demo", "--size", "1M", "--piece-size", bad, "--workdir", work],
+            &["--piece-size", "power of two"],
+        );
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no payload written");
+}
+
+#[test]
 fn rate_limits_below_one_block_a_second_are_refused() {
     assert_bad_input(
         &["x.torrent", "--download-limit", "100", "--listen", "127.0.0.1:0"],

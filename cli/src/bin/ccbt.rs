@@ -105,7 +105,7 @@ fn run(args: Args) -> Result<(), CliError> {
         workdir,
     }) = args.command
     {
-        let piece_size = u32::try_from(piece_size).map_err(|_| CliError::Demo("--piece-size is too large".into()))?;
+        let piece_size = flags::check_piece_size("--piece-size", piece_size)?;
         let report = demo::run(&demo::DemoOptions {
             size,
             piece_size,
