@@ -48,6 +48,9 @@ struct Shard {
     ctx: ShardContext,
     torrents: RefCell<HashMap<InfoHash, Rc<TorrentTask>>>,
     starting: RefCell<HashMap<InfoHash, ()>>,
+    /// Torrents that could not start (their files could not be opened): name and
+    /// error, kept so the status shows why until the torrent is removed.
+    failed_to_start: RefCell<HashMap<InfoHash, (String, String)>>,
     start_slots: glommio::sync::Semaphore,
     cache: Rc<RefCell<ReadCache>>,
     senders: Option<Senders<AdoptConnection>>,
@@ -68,6 +71,7 @@ pub(crate) async fn run(
         ctx,
         torrents: RefCell::new(HashMap::new()),
         starting: RefCell::new(HashMap::new()),
+        failed_to_start: RefCell::new(HashMap::new()),
         start_slots: glommio::sync::Semaphore::new(MAX_CONCURRENT_STARTS),
         cache,
         senders,
@@ -133,6 +137,7 @@ async fn command_loop(shard: &Rc<Shard>) {
                 }
             }
             Ok(ShardCommand::Remove { info_hash }) => {
+                shard.failed_to_start.borrow_mut().remove(&info_hash);
                 let removed = shard.torrents.borrow_mut().remove(&info_hash);
                 if let Some(task) = removed {
                     glommio::spawn_local(async move { task.shutdown().await }).detach();
@@ -193,10 +198,11 @@ impl Shard {
                 self.torrents.borrow_mut().insert(info_hash, task);
             }
             Err(e) => {
-                let _ = self.ctx.events.send(SessionEvent::Failed {
-                    info_hash,
-                    error: format!("torrent {} ({}): {e}", info_hash, add.meta.info.name),
-                });
+                let error = format!("torrent {} ({}): {e}", info_hash, add.meta.info.name);
+                self.failed_to_start
+                    .borrow_mut()
+                    .insert(info_hash, (add.meta.info.name.clone(), error.clone()));
+                let _ = self.ctx.events.send(SessionEvent::Failed { info_hash, error });
                 self.ctx.router.unassign(&info_hash);
             }
         }
@@ -363,6 +369,17 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
             }
         })
         .collect();
+    for (info_hash, (name, error)) in shard.failed_to_start.borrow().iter() {
+        torrents.push(TorrentStatus {
+            info_hash: *info_hash,
+            name: name.clone(),
+            shard: shard.ctx.id,
+            state: TorrentState::Failed,
+            stats: Default::default(),
+            error: Some(error.clone()),
+            trackers: Vec::new(),
+        });
+    }
     for info_hash in shard.starting.borrow().keys() {
         torrents.push(TorrentStatus {
             info_hash: *info_hash,
