@@ -65,12 +65,13 @@ mod open_files;
 #[cfg(test)]
 mod padding_tests;
 mod paths;
+mod recheck;
 #[cfg(test)]
 mod tests;
 mod write;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,13 +91,6 @@ pub use handles::{files_per_executor, set_files_per_executor, DEFAULT_FILES_PER_
 use open_files::close_detached;
 use open_files::{close_handle, open_retrying, OpenFile};
 use paths::Existing;
-
-use crate::piece_hasher::verify_piece;
-
-/// Bytes of pieces `recheck` reads ahead while hashing.
-const RECHECK_READAHEAD_BYTES: u64 = 8 << 20;
-/// At most this many pieces in flight during `recheck`.
-const RECHECK_MAX_DEPTH: u64 = 8;
 
 /// One file of the torrent, in torrent order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -330,58 +324,6 @@ impl Storage {
     pub async fn read_piece(&self, piece: PieceIndex) -> Result<Bytes, StorageError> {
         let size = self.inner.piece_size_checked(piece)?;
         self.inner.read(piece, 0, size).await
-    }
-
-    /// Reads and SHA-1s every piece, returning the set whose hash matches
-    /// `hashes[i]`. Pieces that are [`known_missing`](Self::known_missing) are not
-    /// read; absent or short files count as "not present"; other I/O errors abort.
-    /// `progress` is called with the number of pieces checked so far.
-    pub async fn recheck(&self, hashes: &[[u8; 20]], mut progress: impl FnMut(u32)) -> Result<Bitfield, StorageError> {
-        let layout = &self.inner.layout;
-        let n = layout.num_pieces();
-        if hashes.len() != n as usize {
-            return Err(StorageError::HashCount {
-                expected: n,
-                got: hashes.len(),
-            });
-        }
-        let depth = (RECHECK_READAHEAD_BYTES / u64::from(layout.piece_length())).clamp(1, RECHECK_MAX_DEPTH) as u32;
-        let mut have = Bitfield::new(n);
-        let mut window = VecDeque::new();
-        let mut next = 0u32;
-        for (i, expected) in (0..n).zip(hashes) {
-            while next < n && next < i.saturating_add(depth) {
-                window.push_back(self.spawn_read(PieceIndex(next)));
-                next += 1;
-            }
-            if let Some(Some(task)) = window.pop_front() {
-                match task.await {
-                    Ok(data) => {
-                        if verify_piece(&data, expected) {
-                            have.set(i);
-                        }
-                    }
-                    Err(e) if e.is_missing() => {}
-                    Err(e) => return Err(e),
-                }
-                glommio::yield_if_needed().await;
-            }
-            progress(i + 1);
-        }
-        Ok(have)
-    }
-
-    /// Reads `piece` in a task of its own (so the disk works while we hash), or
-    /// `None` if it is known missing.
-    fn spawn_read(&self, piece: PieceIndex) -> Option<glommio::Task<Result<Bytes, StorageError>>> {
-        if self.inner.known_missing(piece) {
-            return None;
-        }
-        let inner = self.inner.clone();
-        Some(glommio::spawn_local(async move {
-            let size = inner.piece_size_checked(piece)?;
-            inner.read(piece, 0, size).await
-        }))
     }
 
     /// fdatasyncs every file written since the last call (including files whose

@@ -52,6 +52,9 @@ enum TorrentLife {
     Checking { removed: bool },
     /// Running: downloading, seeding, or stopped by an error of its own.
     Running(Rc<TorrentTask>),
+    /// Its files could not be opened: kept, with the error, so the status shows
+    /// why until the torrent is removed.
+    FailedToStart { name: String, error: String },
 }
 
 /// What a shard is given when it starts.
@@ -184,7 +187,7 @@ impl Shard {
             .values()
             .filter_map(|life| match life {
                 TorrentLife::Running(task) => Some(task.clone()),
-                TorrentLife::Checking { .. } => None,
+                TorrentLife::Checking { .. } | TorrentLife::FailedToStart { .. } => None,
             })
             .collect()
     }
@@ -202,6 +205,9 @@ impl Shard {
                 }
                 self.cache.borrow_mut().remove_torrent(info_hash);
                 self.ctx.router.unassign(&info_hash);
+            }
+            Some(TorrentLife::FailedToStart { .. }) => {
+                torrents.remove(&info_hash);
             }
             None => {}
         }
@@ -269,11 +275,18 @@ impl Shard {
                 self.torrents.borrow_mut().insert(info_hash, TorrentLife::Running(task));
             }
             Err(e) => {
-                self.torrents.borrow_mut().remove(&info_hash);
-                self.events.lifecycle(SessionEvent::Failed {
+                if self.take_removed(&info_hash) {
+                    return;
+                }
+                let error = format!("torrent {} ({}): {e}", info_hash, add.meta.info.name);
+                self.torrents.borrow_mut().insert(
                     info_hash,
-                    error: format!("torrent {} ({}): {e}", info_hash, add.meta.info.name),
-                });
+                    TorrentLife::FailedToStart {
+                        name: add.meta.info.name.clone(),
+                        error: error.clone(),
+                    },
+                );
+                self.events.lifecycle(SessionEvent::Failed { info_hash, error });
                 self.ctx.router.unassign(&info_hash);
             }
         }
@@ -465,6 +478,16 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true } => None,
+            TorrentLife::FailedToStart { name, error } => Some(TorrentStatus {
+                info_hash: *info_hash,
+                name: name.clone(),
+                shard: shard.ctx.id,
+                state: TorrentState::Failed,
+                stats: Default::default(),
+                error: Some(error.clone()),
+                trackers: Vec::new(),
+                no_reachable_peer: false,
+            }),
         })
         .collect()
 }

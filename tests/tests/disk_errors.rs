@@ -136,6 +136,13 @@ fn one_shot_download_finishes_the_others_and_exits_1() {
     assert_eq!(errors[0]["info_hash"], blocked_hash.as_str());
     assert!(errors[0]["error"].as_str().unwrap().contains("blocked.bin"));
     assert!(p.last_of("summary").is_some(), "the summary is printed");
+    // A torrent that could not even start shows in the status, with why.
+    let failed = lines_of(&p, "status")
+        .filter(|v| v["info_hash"] == blocked_hash.as_str())
+        .last()
+        .expect("a status line for the torrent that failed to start");
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("blocked.bin"), "{failed}");
     assert!(p.stderr().contains("1 of 2 torrents failed"), "{}", p.stderr());
 }
 

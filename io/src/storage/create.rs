@@ -70,10 +70,9 @@ pub(super) async fn prepare_file(
 async fn fallocate(path: &Path, len: u64) -> Result<(), StorageError> {
     let mut o = OpenOptions::new();
     o.write(true).custom_flags(libc::O_NOFOLLOW);
-    let file = o
-        .buffered_open(path)
+    let file = open_retrying(|| async { o.buffered_open(path).await.map_err(from_glommio) })
         .await
-        .map_err(|e| glommio_error(Op::Open, path, e))?;
+        .map_err(|e| io_error(Op::Open, path, e))?;
     let res = file.pre_allocate(len, false).await.map_err(from_glommio);
     let closed = file.close().await.map_err(|e| glommio_error(Op::Close, path, e));
     match res {
