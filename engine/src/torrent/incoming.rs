@@ -296,7 +296,10 @@ impl Torrent {
                 if !buffer.put(offset, &data, from) {
                     self.wasted += len;
                 }
-                if !was_pending || self.picker.in_endgame() {
+                // Someone else still waits for this block (an end-game duplicate, kept
+                // even after a hash failure ended end-game), or its count just answered
+                // another peer's request: cancel it there.
+                if !was_pending || self.picker.requests_outstanding(block) > 0 {
                     self.cancel_elsewhere(key, block);
                 }
                 if piece_complete {

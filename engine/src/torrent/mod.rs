@@ -16,6 +16,8 @@ mod bans;
 mod choking;
 mod config;
 mod incoming;
+#[cfg(test)]
+mod invariants;
 mod peer;
 mod peers;
 mod requests;
