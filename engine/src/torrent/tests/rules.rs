@@ -210,12 +210,22 @@ fn violations_are_typed_and_counted_by_kind() {
         Driver::disconnect_reason(&d.actions(), key),
         Some(DisconnectReason::Protocol(ProtocolViolation::LateHaveNone))
     );
+    // A frame the io layer's decoder refused is counted with the rest.
+    let key = d.connect(21);
+    let malformed = crate::wire::WireError::UnknownMessageId(99);
+    d.torrent
+        .protocol_violation(key, ProtocolViolation::Malformed(malformed.clone()), d.now);
+    assert_eq!(
+        Driver::disconnect_reason(&d.actions(), key),
+        Some(DisconnectReason::Protocol(ProtocolViolation::Malformed(malformed)))
+    );
     let v = d.torrent.stats(d.now).violations;
+    assert_eq!(v.get(ViolationKind::Malformed), 1);
     assert_eq!(v.get(ViolationKind::PieceIndexOutOfRange), 1);
     assert_eq!(v.get(ViolationKind::RequestOutOfRange), 1);
     assert_eq!(v.get(ViolationKind::BadBitfield), 1);
     assert_eq!(v.get(ViolationKind::LateHaveNone), 1);
-    assert_eq!(v.total(), 4);
+    assert_eq!(v.total(), 5);
 }
 
 #[test]
