@@ -82,8 +82,6 @@ pub enum DisconnectReason {
     Banned,
     /// Both sides have everything; the connection has no use.
     BothSeeding,
-    /// A connection to a peer we already talk to, or to ourselves.
-    Duplicate,
     /// Nothing, not even a keep-alive, came for [`TorrentConfig::peer_idle_timeout`].
     Idle,
 }

@@ -60,8 +60,16 @@ fn bit_flips_fail_hashes_and_the_honest_seed_finishes_the_job() {
     assert!(stats.hash_failures > 0, "{stats:?}");
 }
 
+/// Seeds per run of the property below: 32, or `CCBT_SIM_CASES` for a long run.
+fn sim_cases() -> u32 {
+    std::env::var("CCBT_SIM_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(sim_cases()))]
 
     #[test]
     fn any_seed_of_loss_reordering_and_flips_completes(
