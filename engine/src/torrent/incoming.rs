@@ -40,8 +40,15 @@ impl Torrent {
         if !self.peers.contains_key(&key) {
             return;
         }
+        let Some(ip) = self.peers.get(&key).map(|p| p.addr.ip()) else {
+            return;
+        };
+        let hostile = why.kind().is_hostile();
         self.violations.record(why.kind());
         self.disconnect(key, DisconnectReason::Protocol(why), now);
+        if hostile {
+            self.strike(ip, 1, now);
+        }
     }
 
     fn handle(&mut self, key: PeerKey, message: Message, now: Instant) -> Result<(), ProtocolViolation> {

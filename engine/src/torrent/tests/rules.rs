@@ -362,3 +362,38 @@ fn a_banned_address_is_refused_from_any_port_with_any_id_until_the_ban_ends() {
     d.torrent.remove_peer(PeerKey(51), d.now);
     assert!(d.torrent.add_peer(PeerKey(52), new_port, hs, d.now).is_ok());
 }
+
+#[test]
+fn an_injector_that_keeps_coming_back_is_banned_by_address() {
+    let mut d = Driver::new(4, false, TorrentConfig::default());
+    let honest = d.connect_seed(1);
+    let requested = Driver::requests_to(&d.actions(), honest);
+    let strikes = TorrentConfig::default().max_hash_failures;
+    for round in 0..strikes {
+        // The same host, a new connection (new key, new port, new id) each time.
+        let key = PeerKey(100 + round as u64);
+        let addr = SocketAddr::new(super::driver::addr(2).ip(), 50000 + round as u16);
+        let id = PeerId([b'0' + round as u8; 20]);
+        let session = super::driver::established(d.torrent.info_hash(), d.torrent.our_id(), id);
+        d.torrent.add_peer(key, addr, session, d.now).unwrap();
+        for b in requested.iter().chain(&requested[..1]) {
+            let m = d.piece_message(*b, true);
+            d.deliver(key, m);
+        }
+        let reason = Driver::disconnect_reason(&d.actions(), key);
+        if round + 1 < strikes {
+            assert!(matches!(
+                reason,
+                Some(DisconnectReason::Protocol(ProtocolViolation::UnrequestedBlocks { .. }))
+            ));
+            assert!(!d.torrent.is_banned(addr.ip(), d.now), "round {round}");
+        } else {
+            assert!(d.torrent.is_banned(addr.ip(), d.now), "banned after {strikes} cut-offs");
+        }
+    }
+    assert!(
+        !d.torrent.is_banned(super::driver::addr(1).ip(), d.now),
+        "the honest seed is not"
+    );
+    assert_eq!(d.torrent.peer_count(), 1);
+}
