@@ -397,3 +397,41 @@ fn an_injector_that_keeps_coming_back_is_banned_by_address() {
     );
     assert_eq!(d.torrent.peer_count(), 1);
 }
+
+#[test]
+fn blocks_sent_before_a_plain_peer_choked_us_are_not_unrequested() {
+    let mut d = Driver::new(2, false, TorrentConfig::default());
+    let plain = d.connect_plain(1);
+    d.deliver(plain, Message::Bitfield(Bitfield::full(2).as_bytes().to_vec().into()));
+    d.deliver(plain, Message::Unchoke);
+    let asked = Driver::requests_to(&d.actions(), plain);
+    assert_eq!(asked.len(), 8);
+    // BEP 3: a choke drops our requests, but what it had already sent may follow.
+    d.deliver(plain, Message::Choke);
+    for b in &asked {
+        let m = d.piece_message(*b, false);
+        d.deliver(plain, m);
+    }
+    let actions = d.actions();
+    assert_eq!(Driver::disconnect_reason(&actions, plain), None);
+    assert_eq!(d.torrent.stats(d.now).violations.total(), 0);
+    // A block it was never asked for still is.
+    let never = BlockRef {
+        piece: PieceIndex(1),
+        offset: 0,
+        length: 100,
+    };
+    d.deliver(
+        plain,
+        Message::Piece {
+            piece: never.piece,
+            offset: 0,
+            data: vec![0; 100].into(),
+        },
+    );
+    d.actions();
+    assert_eq!(
+        d.torrent.stats(d.now).violations.get(ViolationKind::UnrequestedBlock),
+        1
+    );
+}
