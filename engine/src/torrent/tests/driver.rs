@@ -100,6 +100,7 @@ impl Driver {
 
     pub fn deliver(&mut self, key: PeerKey, message: Message) {
         self.torrent.on_message(key, message, self.now);
+        self.torrent.check_invariants();
     }
 
     /// Drains the actions; pieces to write are "written" at once.
@@ -120,6 +121,7 @@ impl Driver {
                 a => out.push(a),
             }
         }
+        self.torrent.check_invariants();
         out
     }
 
