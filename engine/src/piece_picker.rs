@@ -350,6 +350,18 @@ impl PiecePicker {
         }
     }
 
+    /// Requests for this block still outstanding (with any peer); 0 when its piece
+    /// is not being downloaded.
+    pub fn requests_outstanding(&self, b: BlockRef) -> u8 {
+        let Some(index) = self.block_index(b) else {
+            return 0;
+        };
+        match self.partial_slot.get(b.piece.0 as usize) {
+            Some(&slot) if slot != NO_PARTIAL => self.partials[slot as usize].requests_of(index),
+            _ => 0,
+        }
+    }
+
     /// A request was rejected, cancelled, timed out or its peer choked/disconnected:
     /// the block becomes pickable again unless another peer still has it outstanding.
     /// Call this for every request that will not be answered, including end-game

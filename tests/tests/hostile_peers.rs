@@ -87,6 +87,10 @@ fn an_unrequested_block_injector_is_cut_off_and_the_download_completes() {
     );
     finish(&mut leecher, &content, &down.join("payload.bin"));
     let stats = &injector.stats;
+    eprintln!(
+        "injector: {stats:?}; downloader wasted {} bytes",
+        max_of(&leecher, "wasted")
+    );
     assert!(stats.handshakes_answered.load(Ordering::Relaxed) >= 1, "{stats:?}");
     assert!(
         stats.closed_by_peer.load(Ordering::Relaxed) >= 1,
@@ -94,10 +98,16 @@ fn an_unrequested_block_injector_is_cut_off_and_the_download_completes() {
     );
     // Its garbage never entered a piece: nothing failed its hash.
     assert_eq!(max_of(&leecher, "hash_failures"), 0, "{:?}", leecher.last_of("status"));
+    // 16 unrequested blocks are forgiven per connection; the 17th ends it.
+    let wasted = max_of(&leecher, "wasted");
+    let connections = stats.connections.load(Ordering::Relaxed);
     assert!(
-        max_of(&leecher, "wasted") >= 17 * 16 * 1024,
-        "the injected blocks are counted as wasted: {:?}",
-        leecher.last_of("status")
+        wasted >= 17 * 16 * 1024,
+        "the injected blocks are counted as wasted: {wasted}"
+    );
+    assert!(
+        wasted <= (17 * connections + 16) * 16 * 1024,
+        "{wasted} bytes wasted over {connections} connection(s): the injector was not cut off"
     );
 }
 

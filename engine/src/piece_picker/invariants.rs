@@ -43,4 +43,12 @@ impl PiecePicker {
         assert_eq!(high, self.high_missing);
         assert!((0..self.seq_cursor).all(|p| self.have.get(p)));
     }
+
+    /// Each piece being downloaded, with the outstanding requests of each of its blocks.
+    pub(crate) fn requests_in_flight(&self) -> Vec<(PieceIndex, Vec<u8>)> {
+        self.partials
+            .iter()
+            .map(|p| (PieceIndex(p.piece), p.requests()))
+            .collect()
+    }
 }

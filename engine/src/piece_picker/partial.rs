@@ -165,6 +165,17 @@ impl Partial {
         freed
     }
 
+    /// Outstanding requests of one block (0 for an index out of range).
+    pub(super) fn requests_of(&self, index: u32) -> u8 {
+        self.blocks.get(index as usize).map_or(0, |b| b.requests)
+    }
+
+    /// Outstanding requests of each block, in order.
+    #[cfg(test)]
+    pub(super) fn requests(&self) -> Vec<u8> {
+        self.blocks.iter().map(|b| b.requests).collect()
+    }
+
     /// Recounts everything and checks the cached counters.
     #[cfg(test)]
     pub(super) fn check(&self) {

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::peer::Contributor;
 use super::{Action, DisconnectReason, Torrent};
 use crate::types::PeerKey;
 
@@ -84,10 +83,11 @@ impl Torrent {
         self.bans.len()
     }
 
-    /// Blames the sender of bad blocks; enough strikes ban its address and drop
-    /// every connection from it.
-    pub(super) fn strike(&mut self, who: Contributor, weight: u32, now: Instant) {
-        let ip = who.addr.ip();
+    /// Blames a host: for bad blocks it sent, or for a hostile protocol violation
+    /// (see [`super::ViolationKind::is_hostile`]). Enough strikes
+    /// ([`super::TorrentConfig::max_hash_failures`]) ban its address and drop every
+    /// connection from it.
+    pub(super) fn strike(&mut self, ip: IpAddr, weight: u32, now: Instant) {
         if self.strikes.add(ip, weight) < self.config.max_hash_failures {
             return;
         }

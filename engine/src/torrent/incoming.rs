@@ -40,8 +40,15 @@ impl Torrent {
         if !self.peers.contains_key(&key) {
             return;
         }
+        let Some(ip) = self.peers.get(&key).map(|p| p.addr.ip()) else {
+            return;
+        };
+        let hostile = why.kind().is_hostile();
         self.violations.record(why.kind());
         self.disconnect(key, DisconnectReason::Protocol(why), now);
+        if hostile {
+            self.strike(ip, 1, now);
+        }
     }
 
     fn handle(&mut self, key: PeerKey, message: Message, now: Instant) -> Result<(), ProtocolViolation> {
@@ -296,7 +303,10 @@ impl Torrent {
                 if !buffer.put(offset, &data, from) {
                     self.wasted += len;
                 }
-                if !was_pending || self.picker.in_endgame() {
+                // Someone else still waits for this block (an end-game duplicate, kept
+                // even after a hash failure ended end-game), or its count just answered
+                // another peer's request: cancel it there.
+                if !was_pending || self.picker.requests_outstanding(block) > 0 {
                     self.cancel_elsewhere(key, block);
                 }
                 if piece_complete {

@@ -17,6 +17,8 @@ mod choking;
 mod config;
 mod eviction;
 mod incoming;
+#[cfg(test)]
+mod invariants;
 mod peer;
 mod peers;
 mod requests;
@@ -81,8 +83,6 @@ pub enum DisconnectReason {
     Banned,
     /// Both sides have everything; the connection has no use.
     BothSeeding,
-    /// A connection to a peer we already talk to, or to ourselves.
-    Duplicate,
     /// Nothing, not even a keep-alive, came for [`TorrentConfig::peer_idle_timeout`].
     Idle,
 }

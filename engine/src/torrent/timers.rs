@@ -63,6 +63,11 @@ impl Deadlines {
         }
     }
 
+    #[cfg(test)]
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        self.0[timer as usize]
+    }
+
     pub fn next(&self) -> Option<Instant> {
         self.0.iter().flatten().min().copied()
     }

@@ -28,7 +28,7 @@ impl Torrent {
             if let Some(bad) = self.failed_copies.remove(&piece) {
                 // The good copy shows which blocks of the earlier failed copy were wrong.
                 for c in bad.culprits(&assembled.data) {
-                    self.strike(c, 1, now);
+                    self.strike(c.addr.ip(), 1, now);
                 }
                 self.allocator.release(bad.data);
             }
@@ -51,7 +51,7 @@ impl Torrent {
         self.picker.piece_verified(piece, false);
         let contributors = assembled.contributors();
         if contributors.len() == 1 {
-            self.strike(contributors[0], 1, now);
+            self.strike(contributors[0].addr.ip(), 1, now);
             self.allocator.release(assembled.data);
         } else if self.failed_copies.len() < MAX_FAILED_COPIES && !self.failed_copies.contains_key(&piece) {
             self.failed_copies.insert(piece, assembled);

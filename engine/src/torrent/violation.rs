@@ -89,6 +89,13 @@ impl ViolationKind {
         }
     }
 
+    /// Whether the violation is an attack rather than a bug: it also counts as a
+    /// strike against the sender's address, so a host that keeps coming back to do
+    /// it is banned like one that sends corrupt data.
+    pub fn is_hostile(self) -> bool {
+        matches!(self, ViolationKind::UnrequestedBlock | ViolationKind::TooManyRequests)
+    }
+
     fn index(self) -> usize {
         self as usize
     }

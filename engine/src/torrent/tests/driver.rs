@@ -74,6 +74,22 @@ impl Driver {
         key
     }
 
+    /// Connects fake peer `i` speaking plain BEP 3 (no Fast, no extensions).
+    pub fn connect_plain(&mut self, i: u8) -> PeerKey {
+        let key = PeerKey(i as u64);
+        let info_hash = self.torrent.info_hash();
+        let theirs = crate::wire::Handshake {
+            reserved: crate::wire::Reserved([0; 8]),
+            info_hash,
+            peer_id: peer_id(i),
+        };
+        let session = Dialing::new(info_hash, self.torrent.our_id())
+            .receive(&theirs.encode())
+            .unwrap();
+        self.torrent.add_peer(key, addr(i), session, self.now).unwrap();
+        key
+    }
+
     /// Connects peer `i` as a seed that unchoked us.
     pub fn connect_seed(&mut self, i: u8) -> PeerKey {
         let key = self.connect(i);
@@ -84,6 +100,7 @@ impl Driver {
 
     pub fn deliver(&mut self, key: PeerKey, message: Message) {
         self.torrent.on_message(key, message, self.now);
+        self.torrent.check_invariants();
     }
 
     /// Drains the actions; pieces to write are "written" at once.
@@ -104,6 +121,7 @@ impl Driver {
                 a => out.push(a),
             }
         }
+        self.torrent.check_invariants();
         out
     }
 

@@ -210,12 +210,22 @@ fn violations_are_typed_and_counted_by_kind() {
         Driver::disconnect_reason(&d.actions(), key),
         Some(DisconnectReason::Protocol(ProtocolViolation::LateHaveNone))
     );
+    // A frame the io layer's decoder refused is counted with the rest.
+    let key = d.connect(21);
+    let malformed = crate::wire::WireError::UnknownMessageId(99);
+    d.torrent
+        .protocol_violation(key, ProtocolViolation::Malformed(malformed.clone()), d.now);
+    assert_eq!(
+        Driver::disconnect_reason(&d.actions(), key),
+        Some(DisconnectReason::Protocol(ProtocolViolation::Malformed(malformed)))
+    );
     let v = d.torrent.stats(d.now).violations;
+    assert_eq!(v.get(ViolationKind::Malformed), 1);
     assert_eq!(v.get(ViolationKind::PieceIndexOutOfRange), 1);
     assert_eq!(v.get(ViolationKind::RequestOutOfRange), 1);
     assert_eq!(v.get(ViolationKind::BadBitfield), 1);
     assert_eq!(v.get(ViolationKind::LateHaveNone), 1);
-    assert_eq!(v.total(), 4);
+    assert_eq!(v.total(), 5);
 }
 
 #[test]
@@ -351,4 +361,77 @@ fn a_banned_address_is_refused_from_any_port_with_any_id_until_the_ban_ends() {
     // The id of the other host is now taken; the poisoner comes back with it later.
     d.torrent.remove_peer(PeerKey(51), d.now);
     assert!(d.torrent.add_peer(PeerKey(52), new_port, hs, d.now).is_ok());
+}
+
+#[test]
+fn an_injector_that_keeps_coming_back_is_banned_by_address() {
+    let mut d = Driver::new(4, false, TorrentConfig::default());
+    let honest = d.connect_seed(1);
+    let requested = Driver::requests_to(&d.actions(), honest);
+    let strikes = TorrentConfig::default().max_hash_failures;
+    for round in 0..strikes {
+        // The same host, a new connection (new key, new port, new id) each time.
+        let key = PeerKey(100 + round as u64);
+        let addr = SocketAddr::new(super::driver::addr(2).ip(), 50000 + round as u16);
+        let id = PeerId([b'0' + round as u8; 20]);
+        let session = super::driver::established(d.torrent.info_hash(), d.torrent.our_id(), id);
+        d.torrent.add_peer(key, addr, session, d.now).unwrap();
+        for b in requested.iter().chain(&requested[..1]) {
+            let m = d.piece_message(*b, true);
+            d.deliver(key, m);
+        }
+        let reason = Driver::disconnect_reason(&d.actions(), key);
+        if round + 1 < strikes {
+            assert!(matches!(
+                reason,
+                Some(DisconnectReason::Protocol(ProtocolViolation::UnrequestedBlocks { .. }))
+            ));
+            assert!(!d.torrent.is_banned(addr.ip(), d.now), "round {round}");
+        } else {
+            assert!(d.torrent.is_banned(addr.ip(), d.now), "banned after {strikes} cut-offs");
+        }
+    }
+    assert!(
+        !d.torrent.is_banned(super::driver::addr(1).ip(), d.now),
+        "the honest seed is not"
+    );
+    assert_eq!(d.torrent.peer_count(), 1);
+}
+
+#[test]
+fn blocks_sent_before_a_plain_peer_choked_us_are_not_unrequested() {
+    let mut d = Driver::new(2, false, TorrentConfig::default());
+    let plain = d.connect_plain(1);
+    d.deliver(plain, Message::Bitfield(Bitfield::full(2).as_bytes().to_vec().into()));
+    d.deliver(plain, Message::Unchoke);
+    let asked = Driver::requests_to(&d.actions(), plain);
+    assert_eq!(asked.len(), 8);
+    // BEP 3: a choke drops our requests, but what it had already sent may follow.
+    d.deliver(plain, Message::Choke);
+    for b in &asked {
+        let m = d.piece_message(*b, false);
+        d.deliver(plain, m);
+    }
+    let actions = d.actions();
+    assert_eq!(Driver::disconnect_reason(&actions, plain), None);
+    assert_eq!(d.torrent.stats(d.now).violations.total(), 0);
+    // A block it was never asked for still is.
+    let never = BlockRef {
+        piece: PieceIndex(1),
+        offset: 0,
+        length: 100,
+    };
+    d.deliver(
+        plain,
+        Message::Piece {
+            piece: never.piece,
+            offset: 0,
+            data: vec![0; 100].into(),
+        },
+    );
+    d.actions();
+    assert_eq!(
+        d.torrent.stats(d.now).violations.get(ViolationKind::UnrequestedBlock),
+        1
+    );
 }
