@@ -161,7 +161,7 @@ async fn run(
     let _ = stream.set_read_timeout(Some(READ_IDLE_TIMEOUT));
     // Checked here, with no await before the peer is registered, so connections
     // finishing their handshakes together cannot all slip under the limits.
-    task.admit(addr).map_err(|why| PeerError::Refused {
+    task.admit(addr, dialed).map_err(|why| PeerError::Refused {
         addr,
         reason: why.to_string(),
     })?;

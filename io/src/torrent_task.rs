@@ -336,13 +336,19 @@ impl TorrentTask {
     /// Decides on a peer from `addr` that completed its handshake, by the engine's
     /// connection policy: admits it, first dropping the least useful idle peer if
     /// the torrent or the shard is full, or says why not. The evicted peer leaves
-    /// the engine at once, so the next newcomer cannot pick it again.
-    pub fn admit(&self, addr: SocketAddr) -> Result<(), Refusal> {
+    /// the engine at once, so the next newcomer cannot pick it again. A peer we
+    /// `dialed` is not held to the per-address cap: we chose it (peers on one host
+    /// at several ports, as in a test swarm, are all reachable).
+    pub fn admit(&self, addr: SocketAddr, dialed: bool) -> Result<(), Refusal> {
         let now = Instant::now();
+        let mut limits = *self.budget.limits();
+        if dialed {
+            limits.per_ip = usize::MAX;
+        }
         let admission = self
             .engine
             .borrow()
-            .admission(self.budget.limits(), addr.ip(), self.budget.open(), now);
+            .admission(&limits, addr.ip(), self.budget.open(), now);
         match admission {
             Admission::Admit => Ok(()),
             Admission::AdmitEvicting(victim) => {
