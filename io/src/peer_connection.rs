@@ -16,7 +16,8 @@ use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::TcpStream;
 
 use crate::connection_budget::HalfOpenSlot;
-use crate::torrent_task::{new_link, Outbox, Outgoing, TorrentTask};
+use crate::peer_outbox::{new_link, Outbox, Outgoing};
+use crate::torrent_task::TorrentTask;
 
 /// Longest wait for a TCP connect or a handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
