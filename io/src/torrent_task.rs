@@ -470,8 +470,15 @@ impl TorrentTask {
             return;
         }
         let limits = self.budget.limits();
-        let room = limits
-            .per_torrent
+        let now = Instant::now();
+        // Idle peers give way to a new one (at admission), so they leave room to dial.
+        let evictable = self
+            .engine
+            .borrow()
+            .peer_activity()
+            .filter(|p| p.is_evictable(now, limits.evict_idle_after))
+            .count();
+        let room = (limits.per_torrent + evictable)
             .saturating_sub(self.links.borrow().len())
             .min(limits.half_open.saturating_sub(self.budget.half_open()))
             .min(self.budget.global_room());
@@ -479,7 +486,7 @@ impl TorrentTask {
             return;
         }
         let seeding = self.engine.borrow().is_complete();
-        let due = self.peer_book.borrow_mut().due(Instant::now(), seeding, room);
+        let due = self.peer_book.borrow_mut().due(now, seeding, room);
         for addr in due {
             if self.engine.borrow().is_banned(addr, None) {
                 self.peer_book.borrow_mut().remove(addr);
