@@ -9,6 +9,7 @@ pub mod fd_limit;
 pub mod connection_budget;
 pub mod listen_socket;
 pub mod peer_connection;
+mod peer_outbox;
 pub mod piece_hasher;
 pub mod read_cache;
 mod shared_reads;

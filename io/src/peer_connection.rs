@@ -15,7 +15,8 @@ use glommio::channels::local_channel::LocalReceiver;
 use glommio::net::TcpStream;
 
 use crate::connection_budget::HalfOpenSlot;
-use crate::torrent_task::{new_link, Outbox, Outgoing, TorrentTask};
+use crate::peer_outbox::{new_link, Outbox, Outgoing};
+use crate::torrent_task::TorrentTask;
 
 pub use ccbt_engine::peer_session::HANDSHAKE_TIMEOUT;
 /// Read granularity: enough for several 16 KiB blocks per syscall.
@@ -157,7 +158,7 @@ async fn run(
     }
     // Checked here, with no await before the peer is registered, so connections
     // finishing their handshakes together cannot all slip under the limits.
-    task.admit(addr).map_err(|why| PeerError::Refused {
+    task.admit(addr, dialed).map_err(|why| PeerError::Refused {
         addr,
         reason: why.to_string(),
     })?;

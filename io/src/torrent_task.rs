@@ -2,7 +2,7 @@
 //! links to its peer connections, and performs the engine's actions.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -18,12 +18,11 @@ use ccbt_engine::piece_memory::{PieceData, PooledPieceAllocator};
 use ccbt_engine::piece_picker::PiecePriority;
 use ccbt_engine::rate_limiter::TokenBucket;
 use ccbt_engine::torrent::{Action, DisconnectReason, Torrent, TorrentConfig, TorrentParams, TorrentStats};
-use ccbt_engine::wire::Message;
 use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
-use glommio::channels::local_channel::{self, LocalSender};
 
 use crate::connection_budget::ConnectionBudget;
 use crate::peer_connection::PeerError;
+use crate::peer_outbox::{Outgoing, PeerLink};
 use crate::piece_hasher::TimedSha1;
 use crate::read_cache::ReadCache;
 use crate::shared_reads::SharedReads;
@@ -79,66 +78,6 @@ pub struct TorrentSetup {
     pub budget: Rc<ConnectionBudget>,
     /// When to redial peers that failed.
     pub redial: RedialPolicy,
-}
-
-/// Work queued for one peer's writer.
-pub(crate) enum Outgoing {
-    Message(Message),
-    Serve(BlockRef),
-}
-
-/// Most items waiting in one peer's outbox. Requests to serve are bounded by the
-/// engine (`max_peer_requests`) and block data is read only as the writer drains,
-/// so this bounds the rest (HAVEs and other messages) for a peer that does not
-/// read: such a peer is disconnected rather than queued for without end.
-pub const MAX_OUTBOX_ITEMS: usize = 8192;
-
-/// A peer writer's queue; the writer drains it whole, so messages batch naturally.
-pub(crate) struct Outbox {
-    queue: RefCell<VecDeque<Outgoing>>,
-    closed: Cell<bool>,
-    wake: LocalSender<()>,
-}
-
-impl Outbox {
-    /// Queues an item for the writer; false (and nothing queued) when the outbox
-    /// already holds [`MAX_OUTBOX_ITEMS`].
-    #[must_use]
-    pub fn push(&self, item: Outgoing) -> bool {
-        {
-            let mut queue = self.queue.borrow_mut();
-            if queue.len() >= MAX_OUTBOX_ITEMS {
-                return false;
-            }
-            queue.push_back(item);
-        }
-        let _ = self.wake.try_send(());
-        true
-    }
-
-    /// Ends the writer once the queue is empty.
-    pub fn close(&self) {
-        self.closed.set(true);
-        let _ = self.wake.try_send(());
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.get()
-    }
-
-    pub fn pop(&self) -> Option<Outgoing> {
-        self.queue.borrow_mut().pop_front()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queue.borrow().is_empty()
-    }
-}
-
-pub(crate) struct PeerLink {
-    pub outbox: Rc<Outbox>,
-    pub close: LocalSender<()>,
-    pub addr: SocketAddr,
 }
 
 /// One running torrent on this executor.
@@ -338,13 +277,19 @@ impl TorrentTask {
     /// Decides on a peer from `addr` that completed its handshake, by the engine's
     /// connection policy: admits it, first dropping the least useful idle peer if
     /// the torrent or the shard is full, or says why not. The evicted peer leaves
-    /// the engine at once, so the next newcomer cannot pick it again.
-    pub fn admit(&self, addr: SocketAddr) -> Result<(), Refusal> {
+    /// the engine at once, so the next newcomer cannot pick it again. A peer we
+    /// `dialed` is not held to the per-address cap: we chose it (peers on one host
+    /// at several ports, as in a test swarm, are all reachable).
+    pub fn admit(&self, addr: SocketAddr, dialed: bool) -> Result<(), Refusal> {
         let now = Instant::now();
+        let mut limits = *self.budget.limits();
+        if dialed {
+            limits.per_ip = usize::MAX;
+        }
         let admission = self
             .engine
             .borrow()
-            .admission(self.budget.limits(), addr.ip(), self.budget.open(), now);
+            .admission(&limits, addr.ip(), self.budget.open(), now);
         match admission {
             Admission::Admit => Ok(()),
             Admission::AdmitEvicting(victim) => {
@@ -539,8 +484,15 @@ impl TorrentTask {
             return;
         }
         let limits = self.budget.limits();
-        let room = limits
-            .per_torrent
+        let now = Instant::now();
+        // Idle peers give way to a new one (at admission), so they leave room to dial.
+        let evictable = self
+            .engine
+            .borrow()
+            .peer_activity()
+            .filter(|p| p.is_evictable(now, limits.evict_idle_after))
+            .count();
+        let room = (limits.per_torrent + evictable)
             .saturating_sub(self.links.borrow().len())
             .min(limits.half_open.saturating_sub(self.budget.half_open()))
             .min(self.budget.global_room());
@@ -548,7 +500,7 @@ impl TorrentTask {
             return;
         }
         let seeding = self.engine.borrow().is_complete();
-        let due = self.peer_book.borrow_mut().due(Instant::now(), seeding, room);
+        let due = self.peer_book.borrow_mut().due(now, seeding, room);
         for addr in due {
             if self.engine.borrow().is_banned(addr.ip(), Instant::now()) {
                 self.peer_book.borrow_mut().remove(addr);
@@ -631,43 +583,4 @@ async fn write_piece(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) 
         }
     }
     task.dispatch();
-}
-
-/// Creates the writer's queue (with its wake-up signal) and the close signal for a new peer link.
-pub(crate) fn new_link(
-    addr: SocketAddr,
-) -> (
-    PeerLink,
-    local_channel::LocalReceiver<()>,
-    local_channel::LocalReceiver<()>,
-) {
-    let (wake, wake_rx) = local_channel::new_bounded(1);
-    let outbox = Rc::new(Outbox {
-        queue: RefCell::new(VecDeque::new()),
-        closed: Cell::new(false),
-        wake,
-    });
-    let (close, close_rx) = local_channel::new_bounded(1);
-    (PeerLink { outbox, close, addr }, wake_rx, close_rx)
-}
-
-#[cfg(test)]
-mod outbox_tests {
-    use super::*;
-
-    #[test]
-    fn the_outbox_is_bounded() {
-        crate::test_executor::run(|| async {
-            let (link, _wake, _close) = new_link("127.0.0.1:1".parse().unwrap());
-            for _ in 0..MAX_OUTBOX_ITEMS {
-                assert!(link.outbox.push(Outgoing::Message(Message::KeepAlive)));
-            }
-            assert!(!link.outbox.push(Outgoing::Message(Message::KeepAlive)));
-            assert!(link.outbox.pop().is_some());
-            assert!(
-                link.outbox.push(Outgoing::Message(Message::KeepAlive)),
-                "room again once drained"
-            );
-        });
-    }
 }
