@@ -158,6 +158,7 @@ async fn run(
     }
     // Checked here, with no await before the peer is registered, so connections
     // finishing their handshakes together cannot all slip under the limits.
+    let dialed = session.direction() == Direction::Outgoing;
     task.admit(addr, dialed).map_err(|why| PeerError::Refused {
         addr,
         reason: why.to_string(),
@@ -167,7 +168,6 @@ async fn run(
     let (link, wake_rx, close_rx) = new_link(addr);
     let outbox = link.outbox.clone();
     task.links.borrow_mut().insert(key, link);
-    let dialed = session.direction() == Direction::Outgoing;
     let added = task.engine.borrow_mut().add_peer(key, addr, session, Instant::now());
     if let Err(e) = added {
         task.links.borrow_mut().remove(&key);

@@ -489,7 +489,7 @@ impl TorrentTask {
         let evictable = self
             .engine
             .borrow()
-            .peer_activity()
+            .eviction_candidates()
             .filter(|p| p.is_evictable(now, limits.evict_idle_after))
             .count();
         let room = (limits.per_torrent + evictable)
