@@ -5,8 +5,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod fd_limit;
 pub mod connection_budget;
+pub mod fd_limit;
 pub mod listen_socket;
 pub mod peer_connection;
 mod peer_outbox;

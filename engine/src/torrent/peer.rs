@@ -115,7 +115,10 @@ impl Peer {
         self.last_message = now;
         // Keep-alives and messages we do not know prove nothing: an idle peer that
         // sends only those stays evictable.
-        if !matches!(message, crate::wire::Message::KeepAlive | crate::wire::Message::Unknown { .. }) {
+        if !matches!(
+            message,
+            crate::wire::Message::KeepAlive | crate::wire::Message::Unknown { .. }
+        ) {
             self.last_useful = now;
         }
     }
