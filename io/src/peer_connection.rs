@@ -1,5 +1,7 @@
-//! One peer connection on glommio TCP: the handshake, then a reader that feeds the
-//! engine and a writer that drains the peer's outbox in batches.
+//! One peer connection on glommio TCP: the handshake bytes (checked by the engine's
+//! `peer_session` state machine), then a reader that feeds the engine and a writer
+//! that drains the peer's outbox in batches. Protocol decisions, timers included
+//! (idle peers, keep-alives), are the engine's; this file moves bytes.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -18,7 +20,9 @@ use crate::connection_budget::HalfOpenSlot;
 use crate::peer_outbox::{new_link, Outbox, Outgoing};
 use crate::torrent_task::TorrentTask;
 
+/// Longest wait for a TCP connect or a handshake (defined with the session).
 pub use ccbt_engine::peer_session::HANDSHAKE_TIMEOUT;
+
 /// Read granularity: enough for several 16 KiB blocks per syscall.
 const READ_CHUNK: usize = 256 * 1024;
 /// Most bytes asked of one read when no longer frame is pending.

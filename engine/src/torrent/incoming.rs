@@ -37,9 +37,6 @@ impl Torrent {
     /// The peer broke the protocol (here or in the io layer's decoder): count it and
     /// drop the peer.
     pub fn protocol_violation(&mut self, key: PeerKey, why: ProtocolViolation, now: Instant) {
-        if !self.peers.contains_key(&key) {
-            return;
-        }
         let Some(ip) = self.peers.get(&key).map(|p| p.addr.ip()) else {
             return;
         };
