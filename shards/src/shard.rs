@@ -232,7 +232,18 @@ impl Shard {
             .insert(info_hash, TorrentLife::Checking { removed: false });
         let events = self.events.clone();
         let shard_id = self.ctx.id;
+        let shard = Rc::downgrade(&self);
         let sink: ccbt_io::torrent_task::EventSink = Rc::new(move |ev| {
+            // A torrent removed while checking is no longer the user's: it says nothing.
+            let removed = shard.upgrade().is_some_and(|s| {
+                matches!(
+                    s.torrents.borrow().get(&info_hash),
+                    Some(TorrentLife::Checking { removed: true })
+                )
+            });
+            if removed {
+                return;
+            }
             let ev = match ev {
                 TorrentEvent::Checked {
                     info_hash,

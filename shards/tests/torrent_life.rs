@@ -54,7 +54,9 @@ fn complete_torrent(dir: &std::path::Path, len: usize) -> AddTorrent {
     }
 }
 
-/// Every status of `info_hash` seen in the next `window`.
+/// Every state of `info_hash` seen in the next `window`, from status lines and
+/// from a `Started` event (which ends `Checking`; these torrents are complete, so
+/// it counts as `Seeding`).
 fn states_during(session: &Session, info_hash: InfoHash, window: Duration) -> Vec<TorrentState> {
     let deadline = Instant::now() + window;
     let mut states = Vec::new();
@@ -62,8 +64,12 @@ fn states_during(session: &Session, info_hash: InfoHash, window: Duration) -> Ve
         let Ok(ev) = session.events().recv_timeout(left) else {
             break;
         };
-        if let SessionEvent::Status { torrents, .. } = ev {
-            states.extend(torrents.iter().filter(|t| t.info_hash == info_hash).map(|t| t.state));
+        match ev {
+            SessionEvent::Status { torrents, .. } => {
+                states.extend(torrents.iter().filter(|t| t.info_hash == info_hash).map(|t| t.state));
+            }
+            SessionEvent::Started { info_hash: h, .. } if h == info_hash => states.push(TorrentState::Seeding),
+            _ => {}
         }
     }
     states
