@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub mod clients;
 pub mod evil_peer;
+pub mod garbage_peer;
 pub mod hostile_peer;
 pub mod idle_flood;
 
@@ -105,6 +106,11 @@ impl Proc {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process still runs: not exited, not a zombie (does not reap it).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn stderr(&self) -> String {
