@@ -214,6 +214,12 @@ fn status_json(t: &TorrentStatus, handovers: u64) -> serde_json::Value {
         "upload_rate": t.stats.upload_rate,
         "peers": t.stats.peers,
         "hash_failures": t.stats.hash_failures,
+        "violations": t
+            .stats
+            .violations
+            .iter()
+            .map(|(kind, n)| (kind.label().to_string(), serde_json::Value::from(n)))
+            .collect::<serde_json::Map<_, _>>(),
         "handovers": handovers,
         "latency": {
             "block_p50_us": t.stats.block_latency.p50_us,

@@ -84,6 +84,12 @@ fn garbage_from_peers_never_stops_a_seeder_serving_an_honest_one() {
         }
     }
     assert!(seeder.is_running(), "the seeder died of garbage: {}", seeder.stderr());
+    // Breaches are counted by kind in the status: a frame the decoder refuses
+    // (the huge length, the noise) and a HAVE or REQUEST for a piece that does not exist.
+    let counted = ["malformed", "piece_index_out_of_range"];
+    seeder.wait_json("violations counted by kind", Duration::from_secs(15), |v| {
+        v["type"] == "status" && counted.iter().all(|k| v["violations"][k].as_u64().unwrap_or(0) >= 1)
+    });
 
     // An honest downloader on another address is served in full.
     let down = tmp.path().join("down");
