@@ -34,7 +34,9 @@ for target in "${targets[@]}"; do
     if ! cargo fuzz run "$target" --sanitizer none -a "$scratch/$target" "corpus/$target" "regressions/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         "${dict[@]}" >"$scratch/$target.log" 2>&1; then
-        tail -n 60 "$scratch/$target.log" >&2
+        # The panic message first (a long backtrace can push it out of the tail).
+        grep -E -A4 "panicked at" "$scratch/$target.log" >&2 || true
+        tail -n 40 "$scratch/$target.log" >&2
         echo "fuzz-smoke: $target FAILED (crashing input in fuzz/artifacts/$target/)" >&2
         exit 1
     fi

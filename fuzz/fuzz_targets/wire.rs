@@ -155,7 +155,7 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(whole, chunked, "chunking changed what was decoded");
 
-    let pieces = (options >> 1 & 3 == 1).then_some(pieces);
+    let pieces = ((options >> 1) & 3 == 1).then_some(pieces);
     for step in &whole {
         if let Step::Message(msg, frame) = step {
             check_message(msg, frame, pieces);
