@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ccbt_engine::wire::{encode_piece_header, Handshake, Message, MessageDecoder, Reserved, WireLimits};
+use ccbt_engine::wire::{Handshake, Message, Reserved};
 use ccbt_engine::{Bitfield, InfoHash, PeerId};
+
+use crate::garbage_answers::answer_requests_with_garbage;
 
 /// What the evil peer saw.
 #[derive(Default, Debug)]
@@ -81,31 +83,11 @@ fn serve(mut stream: TcpStream, info_hash: InfoHash, num_pieces: u32, stats: &Ev
     if stream.write_all(&out).is_err() {
         return;
     }
-    let mut decoder = MessageDecoder::new(WireLimits::default().with_piece_count(num_pieces));
-    let mut buf = BytesMut::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut garbage_byte = 0u8;
-    while !stop.load(Ordering::Relaxed) {
-        let n = match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => {
-                stats.closed_by_peer.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        let mut out = BytesMut::new();
-        while let Ok(Some(msg)) = decoder.decode(&mut buf) {
-            if let Message::Request(block) = msg {
-                garbage_byte = garbage_byte.wrapping_add(1);
-                encode_piece_header(block.piece, block.offset, block.length, &mut out);
-                out.extend_from_slice(&vec![garbage_byte; block.length as usize]);
-                stats.blocks_served.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        if !out.is_empty() && stream.write_all(&out).is_err() {
-            stats.closed_by_peer.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-    }
+    answer_requests_with_garbage(
+        &mut stream,
+        num_pieces,
+        &stats.blocks_served,
+        &stats.closed_by_peer,
+        stop,
+    );
 }

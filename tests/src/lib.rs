@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub mod clients;
 pub mod evil_peer;
+pub mod garbage_answers;
 pub mod garbage_peer;
 pub mod hostile_peer;
 pub mod idle_flood;
