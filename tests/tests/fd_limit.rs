@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ccbt_tests::{bin, btbt_create, lines_of, write_random_file, Proc};
+use ccbt_tests::{assert_same_file, bin, btbt_create, lines_of, write_random_file, Downloader, Proc};
 
 const NOFILE: &str = "--nofile=256:256";
 
@@ -43,21 +43,7 @@ fn limited_seeder(torrents: &[PathBuf], data: &Path) -> (Proc, String) {
 
 /// Downloads `torrent` from `peer` into `out` (no limit) and checks it completed.
 fn download(torrent: &Path, out: &Path, peer: &str) {
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--peer",
-            peer,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
-    let status = p.wait_exit(Duration::from_secs(120));
-    assert!(status.success(), "download of {}: {}", torrent.display(), p.stderr());
+    Downloader::new(torrent, out).peer(peer).run(Duration::from_secs(120));
 }
 
 #[test]
@@ -81,10 +67,7 @@ fn four_hundred_torrents_seed_under_256_descriptors() {
     for i in [0usize, 217, 399] {
         download(&torrents[i], &out, &addr);
         let name = format!("f{i:03}.bin");
-        assert_eq!(
-            std::fs::read(seed.join(&name)).unwrap(),
-            std::fs::read(out.join(&name)).unwrap()
-        );
+        assert_same_file(&seed.join(&name), &out.join(&name));
     }
     assert!(
         seeder.child.try_wait().unwrap().is_none(),
