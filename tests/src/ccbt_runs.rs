@@ -41,28 +41,36 @@ pub fn start_seeder(torrents: &[&Path], data: &Path, extra: &[&str]) -> (Proc, S
     start_seeder_on(torrents, data, "127.0.0.1:0", extra)
 }
 
-/// A `ccbt` download of one torrent into a folder:
-/// `ccbt <torrent> -o <out> [--peer <addr>]... --listen <listen> [--json]`,
+/// A `ccbt` download of torrents into a folder:
+/// `ccbt <torrent>... -o <out> [--peer <addr>]... --listen <listen> [--json] [<extra>]`,
 /// listening on 127.0.0.1:0 with `--json` unless told otherwise.
 pub struct Downloader {
-    torrent: String,
+    torrents: Vec<String>,
     out: String,
     peers: Vec<String>,
     listen: String,
     json: bool,
+    extra: Vec<String>,
     env: Vec<(String, String)>,
 }
 
 impl Downloader {
     pub fn new(torrent: &Path, out: &Path) -> Downloader {
         Downloader {
-            torrent: torrent.display().to_string(),
+            torrents: vec![torrent.display().to_string()],
             out: out.display().to_string(),
             peers: Vec::new(),
             listen: "127.0.0.1:0".into(),
             json: true,
+            extra: Vec::new(),
             env: Vec::new(),
         }
+    }
+
+    /// Downloads `torrent` too, in the same process.
+    pub fn and_torrent(mut self, torrent: &Path) -> Downloader {
+        self.torrents.push(torrent.display().to_string());
+        self
     }
 
     /// Adds a `--peer` (in the order given).
@@ -83,6 +91,12 @@ impl Downloader {
         self
     }
 
+    /// Appends other arguments, after all the rest.
+    pub fn args(mut self, extra: &[&str]) -> Downloader {
+        self.extra.extend(extra.iter().map(|s| s.to_string()));
+        self
+    }
+
     /// Sets an environment variable for the process.
     pub fn env(mut self, key: &str, value: &str) -> Downloader {
         self.env.push((key.into(), value.into()));
@@ -91,7 +105,8 @@ impl Downloader {
 
     /// Starts it.
     pub fn spawn(self) -> Proc {
-        let mut args = vec![self.torrent, "-o".into(), self.out];
+        let mut args = self.torrents;
+        args.extend(["-o".into(), self.out]);
         for peer in self.peers {
             args.extend(["--peer".into(), peer]);
         }
@@ -99,6 +114,7 @@ impl Downloader {
         if self.json {
             args.push("--json".into());
         }
+        args.extend(self.extra);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         Proc::spawn_with_env("ccbt", &refs, &env)
@@ -106,9 +122,9 @@ impl Downloader {
 
     /// Starts it and waits (at most `timeout`) for it to exit 0.
     pub fn run(self, timeout: Duration) -> Proc {
-        let torrent = self.torrent.clone();
+        let what = format!("download of {}", self.torrents.join(" "));
         let mut p = self.spawn();
-        p.wait_success(&format!("download of {torrent}"), timeout);
+        p.wait_success(&what, timeout);
         p
     }
 }

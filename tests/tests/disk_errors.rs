@@ -82,20 +82,10 @@ fn one_shot_download_finishes_the_others_and_exits_1() {
     // A directory where the first torrent's file should go: it cannot be written.
     let out = tmp.path().join("down");
     std::fs::create_dir_all(out.join("blocked.bin")).unwrap();
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            blocked_torrent.to_str().unwrap(),
-            good_torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--peer",
-            &addr,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut p = Downloader::new(&blocked_torrent, &out)
+        .and_torrent(&good_torrent)
+        .peer(&addr)
+        .spawn();
     let status = p.wait_exit(Duration::from_secs(120));
     assert_eq!(
         status.code(),

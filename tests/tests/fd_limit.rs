@@ -46,6 +46,17 @@ fn download(torrent: &Path, out: &Path, peer: &str) {
     Downloader::new(torrent, out).peer(peer).run(Duration::from_secs(120));
 }
 
+/// The seeder still runs and has printed no error line.
+fn assert_still_seeding_without_errors(seeder: &mut Proc) {
+    assert!(
+        seeder.child.try_wait().unwrap().is_none(),
+        "the seeder still runs: {}",
+        seeder.stderr()
+    );
+    seeder.drain(Duration::from_millis(500));
+    assert_eq!(lines_of(seeder, "error").count(), 0, "{}", seeder.stderr());
+}
+
 #[test]
 fn four_hundred_torrents_seed_under_256_descriptors() {
     let tmp = tempfile::tempdir().unwrap();
@@ -69,13 +80,7 @@ fn four_hundred_torrents_seed_under_256_descriptors() {
         let name = format!("f{i:03}.bin");
         assert_same_file(&seed.join(&name), &out.join(&name));
     }
-    assert!(
-        seeder.child.try_wait().unwrap().is_none(),
-        "the seeder still runs: {}",
-        seeder.stderr()
-    );
-    seeder.drain(Duration::from_millis(500));
-    assert_eq!(lines_of(&seeder, "error").count(), 0, "{}", seeder.stderr());
+    assert_still_seeding_without_errors(&mut seeder);
 }
 
 #[test]
@@ -97,11 +102,5 @@ fn torrents_of_300_files_seed_under_256_descriptors() {
     let out = tmp.path().join("down");
     download(&torrents[1], &out, &addr);
     ccbt_tests::assert_same_tree(&seed.join("album1"), &out.join("album1"));
-    assert!(
-        seeder.child.try_wait().unwrap().is_none(),
-        "the seeder still runs: {}",
-        seeder.stderr()
-    );
-    seeder.drain(Duration::from_millis(500));
-    assert_eq!(lines_of(&seeder, "error").count(), 0, "{}", seeder.stderr());
+    assert_still_seeding_without_errors(&mut seeder);
 }
