@@ -11,6 +11,7 @@ use ccbt_engine::wire::{Handshake, Message, Reserved};
 use ccbt_engine::{Bitfield, InfoHash, PeerId};
 
 use crate::garbage_answers::answer_requests_with_garbage;
+use crate::stop_on_drop::StopOnDrop;
 
 /// What the evil peer saw.
 #[derive(Default, Debug)]
@@ -25,13 +26,8 @@ pub struct EvilStats {
 pub struct EvilPeer {
     pub addr: SocketAddr,
     pub stats: Arc<EvilStats>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for EvilPeer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    /// Stops its threads when this handle drops.
+    _stop: StopOnDrop,
 }
 
 impl EvilPeer {
@@ -42,8 +38,8 @@ impl EvilPeer {
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(EvilStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (stats.clone(), stop.clone());
+        let stop = StopOnDrop::default();
+        let (s, st) = (stats.clone(), stop.flag());
         std::thread::spawn(move || {
             // Bounded: stops when the test drops the handle, or after 10 minutes.
             for _ in 0..(10 * 60 * 20) {
@@ -59,7 +55,11 @@ impl EvilPeer {
                 }
             }
         });
-        EvilPeer { addr, stats, stop }
+        EvilPeer {
+            addr,
+            stats,
+            _stop: stop,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use ccbt_engine::wire::{encode_piece_header, Handshake, Message, Reserved};
 use ccbt_engine::{Bitfield, InfoHash, PeerId, BLOCK_SIZE};
 
 use crate::garbage_answers::answer_requests_with_garbage;
+use crate::stop_on_drop::StopOnDrop;
 
 /// What a hostile peer saw.
 #[derive(Default, Debug)]
@@ -31,13 +32,8 @@ pub struct HostilePeer {
     /// Where it listens (injector) or what it dials (poisoner).
     pub addr: SocketAddr,
     pub stats: Arc<HostileStats>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for HostilePeer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    /// Stops its threads when this handle drops.
+    _stop: StopOnDrop,
 }
 
 const LIFETIME: Duration = Duration::from_secs(600);
@@ -61,8 +57,8 @@ impl HostilePeer {
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(HostileStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (stats.clone(), stop.clone());
+        let stop = StopOnDrop::default();
+        let (s, st) = (stats.clone(), stop.flag());
         std::thread::spawn(move || {
             let end = Instant::now() + LIFETIME;
             while !st.load(Ordering::Relaxed) && Instant::now() < end {
@@ -75,7 +71,11 @@ impl HostilePeer {
                 }
             }
         });
-        HostilePeer { addr, stats, stop }
+        HostilePeer {
+            addr,
+            stats,
+            _stop: stop,
+        }
     }
 
     /// Dials `target` again and again (at most `max_dials` times), each time from a
@@ -83,8 +83,8 @@ impl HostilePeer {
     /// unchokes and answers every request with garbage.
     pub fn poisoner(target: SocketAddr, info_hash: InfoHash, num_pieces: u32, max_dials: u64) -> HostilePeer {
         let stats = Arc::new(HostileStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (stats.clone(), stop.clone());
+        let stop = StopOnDrop::default();
+        let (s, st) = (stats.clone(), stop.flag());
         std::thread::spawn(move || {
             let end = Instant::now() + LIFETIME;
             for n in 0..max_dials {
@@ -100,7 +100,7 @@ impl HostilePeer {
         HostilePeer {
             addr: target,
             stats,
-            stop,
+            _stop: stop,
         }
     }
 }
