@@ -1,7 +1,7 @@
 //! A peer that answers every request with garbage: for testing hash-failure handling.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use bytes::BytesMut;
 use ccbt_engine::wire::{Handshake, Message, Reserved};
 use ccbt_engine::{Bitfield, InfoHash, PeerId};
 
+use crate::bad_peer_listener::serve_on_127_0_0_2;
 use crate::garbage_answers::answer_requests_with_garbage;
 use crate::stop_on_drop::StopOnDrop;
 
@@ -34,26 +35,12 @@ impl EvilPeer {
     /// Listens on an ephemeral port of 127.0.0.2, claiming to have all `num_pieces`.
     /// Not 127.0.0.1: bans are by IP, and the honest peers of a test live there.
     pub fn start(info_hash: InfoHash, num_pieces: u32) -> EvilPeer {
-        let listener = TcpListener::bind("127.0.0.2:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let stats = Arc::new(EvilStats::default());
         let stop = StopOnDrop::default();
-        let (s, st) = (stats.clone(), stop.flag());
-        std::thread::spawn(move || {
-            // Bounded: stops when the test drops the handle, or after 10 minutes.
-            for _ in 0..(10 * 60 * 20) {
-                if st.load(Ordering::Relaxed) {
-                    return;
-                }
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (s, st) = (s.clone(), st.clone());
-                        std::thread::spawn(move || serve(stream, info_hash, num_pieces, &s, &st));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
-                }
-            }
+        let s = stats.clone();
+        // Bounded: stops when the test drops the handle, or after 10 minutes.
+        let addr = serve_on_127_0_0_2(stop.flag(), move |stream, stop| {
+            serve(stream, info_hash, num_pieces, &s, stop)
         });
         EvilPeer {
             addr,

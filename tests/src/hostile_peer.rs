@@ -2,7 +2,7 @@
 //! poisoner that answers requests with garbage and re-dials under new identities.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use bytes::BytesMut;
 use ccbt_engine::wire::{encode_piece_header, Handshake, Message, Reserved};
 use ccbt_engine::{Bitfield, InfoHash, PeerId, BLOCK_SIZE};
 
+use crate::bad_peer_listener::serve_on_127_0_0_2;
 use crate::garbage_answers::answer_requests_with_garbage;
 use crate::stop_on_drop::StopOnDrop;
 
@@ -53,23 +54,11 @@ impl HostilePeer {
     /// dials it gets a full bitfield, is never unchoked, and then receives PIECE
     /// messages for blocks it never requested, filled with garbage, as fast as it reads.
     pub fn injector(info_hash: InfoHash, num_pieces: u32, piece_len: u32) -> HostilePeer {
-        let listener = TcpListener::bind("127.0.0.2:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let stats = Arc::new(HostileStats::default());
         let stop = StopOnDrop::default();
-        let (s, st) = (stats.clone(), stop.flag());
-        std::thread::spawn(move || {
-            let end = Instant::now() + LIFETIME;
-            while !st.load(Ordering::Relaxed) && Instant::now() < end {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (s, st) = (s.clone(), st.clone());
-                        std::thread::spawn(move || inject(stream, info_hash, num_pieces, piece_len, &s, &st));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
+        let s = stats.clone();
+        let addr = serve_on_127_0_0_2(stop.flag(), move |stream, stop| {
+            inject(stream, info_hash, num_pieces, piece_len, &s, stop)
         });
         HostilePeer {
             addr,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use rand::{RngCore, SeedableRng};
 use serde_json::Value;
 
+pub mod bad_peer_listener;
 pub mod ccbt_runs;
 pub mod clients;
 pub mod evil_peer;
