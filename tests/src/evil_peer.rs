@@ -1,14 +1,18 @@
 //! A peer that answers every request with garbage: for testing hash-failure handling.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ccbt_engine::wire::{encode_piece_header, Handshake, Message, MessageDecoder, Reserved, WireLimits};
+use ccbt_engine::wire::{Handshake, Message, Reserved};
 use ccbt_engine::{Bitfield, InfoHash, PeerId};
+
+use crate::bad_peer_listener::serve_on_127_0_0_2;
+use crate::garbage_answers::answer_requests_with_garbage;
+use crate::stop_on_drop::StopOnDrop;
 
 /// What the evil peer saw.
 #[derive(Default, Debug)]
@@ -23,41 +27,26 @@ pub struct EvilStats {
 pub struct EvilPeer {
     pub addr: SocketAddr,
     pub stats: Arc<EvilStats>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for EvilPeer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    /// Stops its threads when this handle drops.
+    _stop: StopOnDrop,
 }
 
 impl EvilPeer {
     /// Listens on an ephemeral port of 127.0.0.2, claiming to have all `num_pieces`.
     /// Not 127.0.0.1: bans are by IP, and the honest peers of a test live there.
     pub fn start(info_hash: InfoHash, num_pieces: u32) -> EvilPeer {
-        let listener = TcpListener::bind("127.0.0.2:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let stats = Arc::new(EvilStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (stats.clone(), stop.clone());
-        std::thread::spawn(move || {
-            // Bounded: stops when the test drops the handle, or after 10 minutes.
-            for _ in 0..(10 * 60 * 20) {
-                if st.load(Ordering::Relaxed) {
-                    return;
-                }
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (s, st) = (s.clone(), st.clone());
-                        std::thread::spawn(move || serve(stream, info_hash, num_pieces, &s, &st));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
-                }
-            }
+        let stop = StopOnDrop::default();
+        let s = stats.clone();
+        // Bounded: stops when the test drops the handle, or after 10 minutes.
+        let addr = serve_on_127_0_0_2(stop.flag(), move |stream, stop| {
+            serve(stream, info_hash, num_pieces, &s, stop)
         });
-        EvilPeer { addr, stats, stop }
+        EvilPeer {
+            addr,
+            stats,
+            _stop: stop,
+        }
     }
 }
 
@@ -81,31 +70,11 @@ fn serve(mut stream: TcpStream, info_hash: InfoHash, num_pieces: u32, stats: &Ev
     if stream.write_all(&out).is_err() {
         return;
     }
-    let mut decoder = MessageDecoder::new(WireLimits::default().with_piece_count(num_pieces));
-    let mut buf = BytesMut::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut garbage_byte = 0u8;
-    while !stop.load(Ordering::Relaxed) {
-        let n = match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => {
-                stats.closed_by_peer.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        let mut out = BytesMut::new();
-        while let Ok(Some(msg)) = decoder.decode(&mut buf) {
-            if let Message::Request(block) = msg {
-                garbage_byte = garbage_byte.wrapping_add(1);
-                encode_piece_header(block.piece, block.offset, block.length, &mut out);
-                out.extend_from_slice(&vec![garbage_byte; block.length as usize]);
-                stats.blocks_served.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        if !out.is_empty() && stream.write_all(&out).is_err() {
-            stats.closed_by_peer.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-    }
+    answer_requests_with_garbage(
+        &mut stream,
+        num_pieces,
+        &stats.blocks_served,
+        &stats.closed_by_peer,
+        stop,
+    );
 }

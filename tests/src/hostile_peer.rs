@@ -2,14 +2,18 @@
 //! poisoner that answers requests with garbage and re-dials under new identities.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ccbt_engine::wire::{encode_piece_header, Handshake, Message, MessageDecoder, Reserved, WireLimits};
+use ccbt_engine::wire::{encode_piece_header, Handshake, Message, Reserved};
 use ccbt_engine::{Bitfield, InfoHash, PeerId, BLOCK_SIZE};
+
+use crate::bad_peer_listener::serve_on_127_0_0_2;
+use crate::garbage_answers::answer_requests_with_garbage;
+use crate::stop_on_drop::StopOnDrop;
 
 /// What a hostile peer saw.
 #[derive(Default, Debug)]
@@ -29,13 +33,8 @@ pub struct HostilePeer {
     /// Where it listens (injector) or what it dials (poisoner).
     pub addr: SocketAddr,
     pub stats: Arc<HostileStats>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for HostilePeer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    /// Stops its threads when this handle drops.
+    _stop: StopOnDrop,
 }
 
 const LIFETIME: Duration = Duration::from_secs(600);
@@ -55,25 +54,17 @@ impl HostilePeer {
     /// dials it gets a full bitfield, is never unchoked, and then receives PIECE
     /// messages for blocks it never requested, filled with garbage, as fast as it reads.
     pub fn injector(info_hash: InfoHash, num_pieces: u32, piece_len: u32) -> HostilePeer {
-        let listener = TcpListener::bind("127.0.0.2:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let stats = Arc::new(HostileStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (stats.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let end = Instant::now() + LIFETIME;
-            while !st.load(Ordering::Relaxed) && Instant::now() < end {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (s, st) = (s.clone(), st.clone());
-                        std::thread::spawn(move || inject(stream, info_hash, num_pieces, piece_len, &s, &st));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
+        let stop = StopOnDrop::default();
+        let s = stats.clone();
+        let addr = serve_on_127_0_0_2(stop.flag(), move |stream, stop| {
+            inject(stream, info_hash, num_pieces, piece_len, &s, stop)
         });
-        HostilePeer { addr, stats, stop }
+        HostilePeer {
+            addr,
+            stats,
+            _stop: stop,
+        }
     }
 
     /// Dials `target` again and again (at most `max_dials` times), each time from a
@@ -81,8 +72,8 @@ impl HostilePeer {
     /// unchokes and answers every request with garbage.
     pub fn poisoner(target: SocketAddr, info_hash: InfoHash, num_pieces: u32, max_dials: u64) -> HostilePeer {
         let stats = Arc::new(HostileStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (stats.clone(), stop.clone());
+        let stop = StopOnDrop::default();
+        let (s, st) = (stats.clone(), stop.flag());
         std::thread::spawn(move || {
             let end = Instant::now() + LIFETIME;
             for n in 0..max_dials {
@@ -98,7 +89,7 @@ impl HostilePeer {
         HostilePeer {
             addr: target,
             stats,
-            stop,
+            _stop: stop,
         }
     }
 }
@@ -164,31 +155,5 @@ fn poison(mut stream: TcpStream, ours: Handshake, num_pieces: u32, stats: &Hosti
     if stream.write_all(&out).is_err() {
         return;
     }
-    let mut decoder = MessageDecoder::new(WireLimits::default().with_piece_count(num_pieces));
-    let mut buf = BytesMut::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut garbage_byte = 0u8;
-    while !stop.load(Ordering::Relaxed) {
-        let n = match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => {
-                stats.closed_by_peer.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        let mut out = BytesMut::new();
-        while let Ok(Some(msg)) = decoder.decode(&mut buf) {
-            if let Message::Request(block) = msg {
-                garbage_byte = garbage_byte.wrapping_add(1);
-                encode_piece_header(block.piece, block.offset, block.length, &mut out);
-                out.extend_from_slice(&vec![garbage_byte; block.length as usize]);
-                stats.blocks_sent.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        if !out.is_empty() && stream.write_all(&out).is_err() {
-            stats.closed_by_peer.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-    }
+    answer_requests_with_garbage(&mut stream, num_pieces, &stats.blocks_sent, &stats.closed_by_peer, stop);
 }

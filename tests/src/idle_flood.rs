@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use ccbt_engine::wire::{Handshake, Reserved};
 use ccbt_engine::{InfoHash, PeerId};
 
+use crate::stop_on_drop::StopOnDrop;
+
 /// How often the flood sends keep-alives and looks for closed connections.
 const ROUND: Duration = Duration::from_millis(250);
 /// Longest a flood runs, whatever the test does.
@@ -19,13 +21,8 @@ const MAX_RUN: Duration = Duration::from_secs(300);
 pub struct IdleFlood {
     /// Connections still open (as of the last round).
     pub open: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for IdleFlood {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    /// Stops its threads when this handle drops.
+    _stop: StopOnDrop,
 }
 
 impl IdleFlood {
@@ -33,10 +30,10 @@ impl IdleFlood {
     /// repeat), handshakes for `info_hash`, then sends only keep-alives.
     pub fn start(target: SocketAddr, info_hash: InfoHash, sources: Vec<IpAddr>) -> IdleFlood {
         let open = Arc::new(AtomicUsize::new(usize::MAX));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (o, s) = (open.clone(), stop.clone());
+        let stop = StopOnDrop::default();
+        let (o, s) = (open.clone(), stop.flag());
         std::thread::spawn(move || run(target, info_hash, sources, &o, &s));
-        IdleFlood { open, stop }
+        IdleFlood { open, _stop: stop }
     }
 }
 

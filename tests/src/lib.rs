@@ -14,11 +14,17 @@ use std::time::{Duration, Instant};
 use rand::{RngCore, SeedableRng};
 use serde_json::Value;
 
+pub mod bad_peer_listener;
+pub mod ccbt_runs;
 pub mod clients;
 pub mod evil_peer;
+pub mod garbage_answers;
 pub mod garbage_peer;
 pub mod hostile_peer;
 pub mod idle_flood;
+pub mod stop_on_drop;
+
+pub use ccbt_runs::{spawn_seeder, start_seeder, start_seeder_on, Downloader};
 
 /// Path of a workspace binary (`ccbt`, `btbt`), built by `cargo build --workspace --bins`.
 pub fn bin(name: &str) -> PathBuf {
@@ -179,6 +185,14 @@ impl Proc {
         }
     }
 
+    /// Waits (at most `timeout`) for exit and asserts it exited 0; `what` names it
+    /// in the failure message, with its stderr.
+    pub fn wait_success(&mut self, what: &str, timeout: Duration) -> std::process::ExitStatus {
+        let status = self.wait_exit(timeout);
+        assert!(status.success(), "{what} failed ({status}): {}", self.stderr());
+        status
+    }
+
     /// Sends a signal to this process (by its pid).
     pub fn signal(&self, sig: i32) {
         let status = Command::new("kill")
@@ -241,6 +255,20 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
     assert!(files > 0, "no files compared under {}", expected.display());
 }
 
+/// Asserts two files hold the same bytes.
+pub fn assert_same_file(expected: &Path, actual: &Path) {
+    let want = std::fs::read(expected).unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
+    let got = std::fs::read(actual).unwrap_or_else(|e| panic!("{}: {e}", actual.display()));
+    assert!(
+        want == got,
+        "{} differs from {} ({} vs {} bytes)",
+        actual.display(),
+        expected.display(),
+        got.len(),
+        want.len()
+    );
+}
+
 /// Runs `btbt create` and returns the info-hash it prints.
 pub fn btbt_create(path: &Path, out: &Path, extra: &[&str]) -> String {
     let mut args = vec![
@@ -257,28 +285,6 @@ pub fn btbt_create(path: &Path, out: &Path, extra: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-/// Starts a `ccbt --seed --json` process on loopback and waits until it seeds every torrent.
-pub fn start_seeder(torrents: &[&Path], data: &Path, extra: &[&str]) -> (Proc, String) {
-    let mut args: Vec<String> = torrents.iter().map(|t| t.display().to_string()).collect();
-    args.extend([
-        "-o".into(),
-        data.display().to_string(),
-        "--seed".into(),
-        "--json".into(),
-    ]);
-    args.extend(["--listen".into(), "127.0.0.1:0".into()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut p = Proc::spawn("ccbt", &refs);
-    let addr = p.listen_addr();
-    for _ in torrents {
-        p.wait_json("seeding (complete)", Duration::from_secs(60), |v| {
-            v["type"] == "complete"
-        });
-    }
-    (p, addr)
 }
 
 /// Lines of a given type from a finished process.

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ccbt_engine::bencode::{encode, Value};
-use ccbt_tests::{bin, btbt_create, write_random_file, Proc};
+use ccbt_tests::{bin, btbt_create, write_random_file, Downloader, Proc};
 
 /// Runs ccbt to its end (every case here ends on its own within seconds) and
 /// returns the exit code, stderr and how long it took.
@@ -188,19 +188,7 @@ fn sigint_during_start_up_exits_130_promptly_with_a_summary() {
         .unwrap();
     let shards = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
     let shards = shards.min(256).to_string();
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            data.to_str().unwrap(),
-            "--shards",
-            &shards,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut p = Downloader::new(&torrent, &data).args(&["--shards", &shards]).spawn();
     p.listen_addr();
     std::thread::sleep(Duration::from_millis(300));
     let signalled = Instant::now();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ccbt_tests::{btbt_create, lines_of, write_random_file, Proc};
+use ccbt_tests::{btbt_create, lines_of, write_random_file, Downloader, Proc};
 
 /// A torrent whose file cannot be opened in `out`: a directory stands where its
 /// file should be, so the torrent fails on its own disk error.
@@ -62,17 +62,7 @@ fn json_summary_is_printed_when_interrupted() {
     btbt_create(&content, &torrent, &["--piece-size", "16384"]);
     // No peer: the download waits until interrupted.
     let out = tmp.path().join("out");
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut p = Downloader::new(&torrent, &out).spawn();
     p.wait_json("started", Duration::from_secs(20), |v| v["type"] == "started");
     p.signal(15);
     let status = p.wait_exit(Duration::from_secs(20));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ccbt_engine::InfoHash;
 use ccbt_tests::evil_peer::EvilPeer;
-use ccbt_tests::{btbt_create, start_seeder, write_random_file, Proc};
+use ccbt_tests::{assert_same_file, btbt_create, start_seeder, write_random_file, Downloader};
 
 #[test]
 fn corrupt_peer_is_dropped_and_download_completes() {
@@ -26,22 +26,7 @@ fn corrupt_peer_is_dropped_and_download_completes() {
     let evil = EvilPeer::start(info_hash, (TOTAL / PIECE) as u32);
 
     let down = tmp.path().join("down");
-    let evil_addr = evil.addr.to_string();
-    let mut leecher = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down.to_str().unwrap(),
-            "--peer",
-            &evil_addr,
-            "--peer",
-            &good,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut leecher = Downloader::new(&torrent, &down).peer(evil.addr).peer(&good).spawn();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut dropped_during_download = false;
     while leecher.child.try_wait().unwrap().is_none() {
@@ -55,12 +40,8 @@ fn corrupt_peer_is_dropped_and_download_completes() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = leecher.wait_exit(Duration::from_secs(10));
-    assert!(status.success(), "{}", leecher.stderr());
-    assert_eq!(
-        std::fs::read(&content).unwrap(),
-        std::fs::read(down.join("payload.bin")).unwrap()
-    );
+    leecher.wait_success("downloader", Duration::from_secs(10));
+    assert_same_file(&content, &down.join("payload.bin"));
     assert!(
         evil.stats.blocks_served.load(Ordering::Relaxed) > 0,
         "the bad peer was asked for data"

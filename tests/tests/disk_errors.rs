@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use ccbt_tests::{bin, btbt_create, lines_of, start_seeder, write_random_file, Proc};
+use ccbt_tests::{assert_same_file, bin, btbt_create, lines_of, start_seeder, write_random_file, Downloader, Proc};
 
 const PIECE: &str = "262144";
 
@@ -28,19 +28,7 @@ fn make_torrent(tmp: &Path, name: &str, len: u64, seed: u64) -> (std::path::Path
 }
 
 fn downloader(torrent: &Path, out: &Path, peer: &str) -> Proc {
-    Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--peer",
-            peer,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    )
+    Downloader::new(torrent, out).peer(peer).spawn()
 }
 
 #[test]
@@ -68,16 +56,8 @@ fn truncated_file_fails_its_torrent_and_the_other_keeps_seeding() {
 
     let good_down_dir = tmp.path().join("down-good");
     let mut good_down = downloader(&good_torrent, &good_down_dir, &addr);
-    let status = good_down.wait_exit(Duration::from_secs(120));
-    assert!(
-        status.success(),
-        "the other torrent still downloads: {}",
-        good_down.stderr()
-    );
-    assert_eq!(
-        std::fs::read(seed_dir.join("good.bin")).unwrap(),
-        std::fs::read(good_down_dir.join("good.bin")).unwrap()
-    );
+    good_down.wait_success("the other torrent's download", Duration::from_secs(120));
+    assert_same_file(&seed_dir.join("good.bin"), &good_down_dir.join("good.bin"));
     assert!(
         seeder.child.try_wait().unwrap().is_none(),
         "the seeder is still running: {}",
@@ -102,20 +82,10 @@ fn one_shot_download_finishes_the_others_and_exits_1() {
     // A directory where the first torrent's file should go: it cannot be written.
     let out = tmp.path().join("down");
     std::fs::create_dir_all(out.join("blocked.bin")).unwrap();
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            blocked_torrent.to_str().unwrap(),
-            good_torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--peer",
-            &addr,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut p = Downloader::new(&blocked_torrent, &out)
+        .and_torrent(&good_torrent)
+        .peer(&addr)
+        .spawn();
     let status = p.wait_exit(Duration::from_secs(120));
     assert_eq!(
         status.code(),
@@ -123,11 +93,8 @@ fn one_shot_download_finishes_the_others_and_exits_1() {
         "a failed torrent makes the exit non-zero: {}",
         p.stderr()
     );
-    assert_eq!(
-        std::fs::read(seed_dir.join("fine.bin")).unwrap(),
-        std::fs::read(out.join("fine.bin")).unwrap(),
-        "the other torrent completed"
-    );
+    // The other torrent completed.
+    assert_same_file(&seed_dir.join("fine.bin"), &out.join("fine.bin"));
     let complete: Vec<_> = lines_of(&p, "complete").collect();
     assert_eq!(complete.len(), 1);
     assert_eq!(complete[0]["info_hash"], good_hash.as_str());

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ccbt_tests::{bin, btbt_create, lines_of, write_random_file, Proc};
+use ccbt_tests::{assert_same_file, bin, btbt_create, lines_of, write_random_file, Downloader, Proc};
 
 const NOFILE: &str = "--nofile=256:256";
 
@@ -43,21 +43,18 @@ fn limited_seeder(torrents: &[PathBuf], data: &Path) -> (Proc, String) {
 
 /// Downloads `torrent` from `peer` into `out` (no limit) and checks it completed.
 fn download(torrent: &Path, out: &Path, peer: &str) {
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--peer",
-            peer,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
+    Downloader::new(torrent, out).peer(peer).run(Duration::from_secs(120));
+}
+
+/// The seeder still runs and has printed no error line.
+fn assert_still_seeding_without_errors(seeder: &mut Proc) {
+    assert!(
+        seeder.child.try_wait().unwrap().is_none(),
+        "the seeder still runs: {}",
+        seeder.stderr()
     );
-    let status = p.wait_exit(Duration::from_secs(120));
-    assert!(status.success(), "download of {}: {}", torrent.display(), p.stderr());
+    seeder.drain(Duration::from_millis(500));
+    assert_eq!(lines_of(seeder, "error").count(), 0, "{}", seeder.stderr());
 }
 
 #[test]
@@ -81,18 +78,9 @@ fn four_hundred_torrents_seed_under_256_descriptors() {
     for i in [0usize, 217, 399] {
         download(&torrents[i], &out, &addr);
         let name = format!("f{i:03}.bin");
-        assert_eq!(
-            std::fs::read(seed.join(&name)).unwrap(),
-            std::fs::read(out.join(&name)).unwrap()
-        );
+        assert_same_file(&seed.join(&name), &out.join(&name));
     }
-    assert!(
-        seeder.child.try_wait().unwrap().is_none(),
-        "the seeder still runs: {}",
-        seeder.stderr()
-    );
-    seeder.drain(Duration::from_millis(500));
-    assert_eq!(lines_of(&seeder, "error").count(), 0, "{}", seeder.stderr());
+    assert_still_seeding_without_errors(&mut seeder);
 }
 
 #[test]
@@ -114,11 +102,5 @@ fn torrents_of_300_files_seed_under_256_descriptors() {
     let out = tmp.path().join("down");
     download(&torrents[1], &out, &addr);
     ccbt_tests::assert_same_tree(&seed.join("album1"), &out.join("album1"));
-    assert!(
-        seeder.child.try_wait().unwrap().is_none(),
-        "the seeder still runs: {}",
-        seeder.stderr()
-    );
-    seeder.drain(Duration::from_millis(500));
-    assert_eq!(lines_of(&seeder, "error").count(), 0, "{}", seeder.stderr());
+    assert_still_seeding_without_errors(&mut seeder);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ccbt_engine::InfoHash;
 use ccbt_tests::garbage_peer::{run_script, Garbage};
-use ccbt_tests::{btbt_create, write_random_file, Proc};
+use ccbt_tests::{assert_same_file, btbt_create, start_seeder_on, write_random_file, Downloader};
 
 const TOTAL: u64 = 6 * 1024 * 1024;
 const PIECE: u64 = 64 * 1024;
@@ -36,20 +36,8 @@ fn garbage_from_peers_never_stops_a_seeder_serving_an_honest_one() {
     let info_hash = InfoHash::from_hex(&hex).unwrap();
     let num_pieces = (TOTAL / PIECE) as u32;
 
-    let mut seeder = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            tmp.path().join("seed").to_str().unwrap(),
-            "--seed",
-            "--json",
-            "--listen",
-            "127.0.0.3:0",
-        ],
-    );
-    let addr: SocketAddr = seeder.listen_addr().parse().unwrap();
-    seeder.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
+    let (mut seeder, addr) = start_seeder_on(&[&torrent], &tmp.path().join("seed"), "127.0.0.3:0", &[]);
+    let addr: SocketAddr = addr.parse().unwrap();
 
     // Every script twice, the rounds on threads of their own so slow ones overlap.
     let rounds: Vec<_> = (0..2u64)
@@ -93,24 +81,12 @@ fn garbage_from_peers_never_stops_a_seeder_serving_an_honest_one() {
 
     // An honest downloader on another address is served in full.
     let down = tmp.path().join("down");
-    let mut leecher = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down.to_str().unwrap(),
-            "--peer",
-            &addr.to_string(),
-            "--listen",
-            "127.0.0.4:0",
-        ],
-    );
-    let status = leecher.wait_exit(Duration::from_secs(120));
-    assert!(status.success(), "{}", leecher.stderr());
-    assert!(
-        std::fs::read(&content).unwrap() == std::fs::read(down.join("payload.bin")).unwrap(),
-        "the downloaded file differs"
-    );
+    Downloader::new(&torrent, &down)
+        .peer(addr)
+        .listen("127.0.0.4:0")
+        .without_json()
+        .run(Duration::from_secs(120));
+    assert_same_file(&content, &down.join("payload.bin"));
     let rss = peak_rss_kib(seeder.pid());
     assert!(rss < MAX_SEEDER_RSS_KIB, "seeder peak RSS {rss} KiB");
     assert!(seeder.is_running(), "{}", seeder.stderr());

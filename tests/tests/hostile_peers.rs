@@ -12,40 +12,20 @@ use std::time::{Duration, Instant};
 
 use ccbt_engine::InfoHash;
 use ccbt_tests::hostile_peer::HostilePeer;
-use ccbt_tests::{btbt_create, lines_of, write_random_file, Proc};
+use ccbt_tests::{assert_same_file, btbt_create, lines_of, start_seeder_on, write_random_file, Downloader, Proc};
 
 const TOTAL: u64 = 8 * 1024 * 1024;
 const PIECE: u64 = 64 * 1024;
 
 /// A `ccbt --seed` on 127.0.0.3, slowed so the hostile peer has its chance.
 fn slow_seeder(torrent: &Path, data: &Path, rate: &str) -> (Proc, String) {
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            data.to_str().unwrap(),
-            "--seed",
-            "--json",
-            "--listen",
-            "127.0.0.3:0",
-            "--upload-limit",
-            rate,
-        ],
-    );
-    let addr = p.listen_addr();
-    p.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
-    (p, addr)
+    start_seeder_on(&[torrent], data, "127.0.0.3:0", &["--upload-limit", rate])
 }
 
 /// Waits (bounded) for the downloader to exit 0 and checks the copy byte for byte.
 fn finish(leecher: &mut Proc, content: &Path, copy: &Path) {
-    let status = leecher.wait_exit(Duration::from_secs(120));
-    assert!(status.success(), "{}", leecher.stderr());
-    assert!(
-        std::fs::read(content).unwrap() == std::fs::read(copy).unwrap(),
-        "the downloaded file differs"
-    );
+    leecher.wait_success("downloader", Duration::from_secs(120));
+    assert_same_file(content, copy);
 }
 
 fn max_of(p: &Proc, field: &str) -> u64 {
@@ -70,21 +50,7 @@ fn an_unrequested_block_injector_is_cut_off_and_the_download_completes() {
     let (_seeder, good) = slow_seeder(&torrent, &tmp.path().join("seed"), "2M");
     let injector = HostilePeer::injector(info_hash, (TOTAL / PIECE) as u32, PIECE as u32);
     let down = tmp.path().join("down");
-    let mut leecher = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down.to_str().unwrap(),
-            "--peer",
-            &injector.addr.to_string(),
-            "--peer",
-            &good,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut leecher = Downloader::new(&torrent, &down).peer(injector.addr).peer(&good).spawn();
     finish(&mut leecher, &content, &down.join("payload.bin"));
     let stats = &injector.stats;
     eprintln!(
@@ -117,19 +83,7 @@ fn a_banned_poisoner_redialing_with_new_ports_and_ids_is_refused() {
     let (content, torrent, info_hash) = payload(tmp.path());
     let (_seeder, good) = slow_seeder(&torrent, &tmp.path().join("seed"), "1M");
     let down = tmp.path().join("down");
-    let mut leecher = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down.to_str().unwrap(),
-            "--peer",
-            &good,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut leecher = Downloader::new(&torrent, &down).peer(&good).spawn();
     let target: SocketAddr = leecher.listen_addr().parse().unwrap();
     leecher.wait_json("started", Duration::from_secs(30), |v| v["type"] == "started");
     let poisoner = HostilePeer::poisoner(target, info_hash, (TOTAL / PIECE) as u32, 40);

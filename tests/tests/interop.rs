@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ccbt_tests::clients::{Client, Kind, Swarm};
-use ccbt_tests::{btbt_create, lines_of, start_seeder, Proc};
+use ccbt_tests::{btbt_create, lines_of, start_seeder, Downloader, Proc};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -66,17 +66,7 @@ fn swarm(shape: Shape) -> (Swarm, PathBuf) {
 
 /// ccbt downloading `torrent` into `out`, peers from the tracker only.
 fn ccbt_downloader(torrent: &Path, out: &Path) -> Proc {
-    Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    )
+    Downloader::new(torrent, out).spawn()
 }
 
 /// ccbt seeding `torrent` from `data`; returns once it seeds.

@@ -6,35 +6,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::time::Duration;
 
 use ccbt_engine::wire::{Handshake, Reserved, HANDSHAKE_LEN};
 use ccbt_engine::{InfoHash, PeerId};
-use ccbt_tests::{assert_same_tree, btbt_create, write_random_file, Proc};
+use ccbt_tests::{assert_same_tree, btbt_create, spawn_seeder, start_seeder_on, write_random_file, Downloader, Proc};
 
 const SIGINT: i32 = 2;
-
-/// Starts a seeder on `listen`; returns it with the address it listens on.
-fn seeder_on(torrent: &Path, data: &Path, listen: &str) -> (Proc, String) {
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            data.to_str().unwrap(),
-            "--seed",
-            "--json",
-            "--listen",
-            listen,
-        ],
-    );
-    let addr = p.listen_addr();
-    p.wait_json("seeding (complete)", Duration::from_secs(60), |v| {
-        v["type"] == "complete"
-    });
-    (p, addr)
-}
 
 /// A peer that completes the handshake and stays connected, so that the seeder is
 /// the side that closes the connection (and keeps it in TIME-WAIT) when it stops.
@@ -80,32 +58,16 @@ fn seeder_restarts_on_the_same_port_at_once_after_serving() {
 
     let mut listen = "127.0.0.1:0".to_string();
     for round in 0..5 {
-        let (mut seeder, addr) = seeder_on(&torrent, &seed_dir, &listen);
+        let (mut seeder, addr) = start_seeder_on(&[&torrent], &seed_dir, &listen, &[]);
         if round == 0 {
             listen = addr.clone();
         }
         assert_eq!(addr, listen, "round {round}: the seeder listens on the same port");
 
         let down_dir = tmp.path().join(format!("down{round}"));
-        let mut leecher = Proc::spawn(
-            "ccbt",
-            &[
-                torrent.to_str().unwrap(),
-                "-o",
-                down_dir.to_str().unwrap(),
-                "--peer",
-                &addr,
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-            ],
-        );
-        let status = leecher.wait_exit(Duration::from_secs(120));
-        assert!(
-            status.success(),
-            "round {round}: downloader failed: {}",
-            leecher.stderr()
-        );
+        Downloader::new(&torrent, &down_dir)
+            .peer(&addr)
+            .run(Duration::from_secs(120));
         assert_same_tree(&seed_dir, &down_dir);
 
         let linger = lingering_peer(addr.parse().unwrap(), info_hash);
@@ -147,19 +109,8 @@ fn a_second_process_on_a_port_in_use_fails_naming_the_address() {
     let torrent = tmp.path().join("small.torrent");
     btbt_create(&content, &torrent, &["--piece-size", "65536"]);
 
-    let (mut first, addr) = seeder_on(&torrent, &seed_dir, "127.0.0.1:0");
-    let mut second = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            seed_dir.to_str().unwrap(),
-            "--seed",
-            "--json",
-            "--listen",
-            &addr,
-        ],
-    );
+    let (mut first, addr) = start_seeder_on(&[&torrent], &seed_dir, "127.0.0.1:0", &[]);
+    let mut second = spawn_seeder(&[&torrent], &seed_dir, &addr, &[]);
     let status = second.wait_exit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "stderr: {}", second.stderr());
     let stderr = full_stderr(&second);
@@ -176,18 +127,7 @@ fn a_second_process_on_a_port_in_use_fails_naming_the_address() {
     foreign.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
     foreign.listen(16).unwrap();
     let foreign_addr = foreign.local_addr().unwrap().as_socket().unwrap().to_string();
-    let mut third = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            seed_dir.to_str().unwrap(),
-            "--seed",
-            "--json",
-            "--listen",
-            &foreign_addr,
-        ],
-    );
+    let mut third = spawn_seeder(&[&torrent], &seed_dir, &foreign_addr, &[]);
     let status = third.wait_exit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "stderr: {}", third.stderr());
     let stderr = full_stderr(&third);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ccbt_tests::{assert_same_tree, btbt_create, lines_of, start_seeder, write_random_file, Proc};
+use ccbt_tests::{assert_same_tree, btbt_create, lines_of, start_seeder, write_random_file, Downloader};
 
 #[test]
 fn multi_file_torrent_arrives_byte_identical() {
@@ -21,21 +21,9 @@ fn multi_file_torrent_arrives_byte_identical() {
 
     let (mut seeder, addr) = start_seeder(&[&torrent], &seed_dir, &[]);
     let down_dir = tmp.path().join("down");
-    let mut leecher = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down_dir.to_str().unwrap(),
-            "--peer",
-            &addr,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
-    let status = leecher.wait_exit(Duration::from_secs(120));
-    assert!(status.success(), "downloader failed: {}", leecher.stderr());
+    let leecher = Downloader::new(&torrent, &down_dir)
+        .peer(&addr)
+        .run(Duration::from_secs(120));
     assert_same_tree(&content, &down_dir.join("album"));
     assert!(
         down_dir.join("album/dir/empty.txt").is_file(),
@@ -83,19 +71,7 @@ fn restarted_seeder_rechecks_and_downloader_skips_nothing() {
     write_random_file(&content, 300_000, 9);
     let torrent = tmp.path().join("one.torrent");
     btbt_create(&content, &torrent, &["--piece-size", "16384"]);
-    let mut p = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            tmp.path().to_str().unwrap(),
-            "--json",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
-    let status = p.wait_exit(Duration::from_secs(60));
-    assert!(status.success(), "{}", p.stderr());
+    let p = Downloader::new(&torrent, tmp.path()).run(Duration::from_secs(60));
     let started = lines_of(&p, "started").next().expect("started line");
     assert_eq!(started["pieces_valid"], started["num_pieces"]);
     assert_eq!(p.last_of("summary").unwrap()["bytes"], 0, "nothing downloaded");

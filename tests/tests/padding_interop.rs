@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ccbt_tests::clients::libtorrent::create_torrent_with_defaults;
 use ccbt_tests::clients::{Kind, Swarm};
-use ccbt_tests::{bin, lines_of, start_seeder, Proc};
+use ccbt_tests::{bin, lines_of, start_seeder, Downloader};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -73,26 +73,8 @@ fn client_seeds_ccbt_downloads(kind: Kind, shape: Shape) {
     let seeder = kind.start_seeder(&torrent, &swarm.seed_dir, &swarm.opts());
     let peer = seeder.listen_addr().to_string();
     let out = swarm.out_dir("ccbt");
-    let mut ccbt = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--peer",
-            &peer,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
-    let status = ccbt.wait_exit(TIMEOUT);
-    assert!(
-        status.success(),
-        "{} -> ccbt, {shape:?}: {}",
-        kind.name(),
-        ccbt.stderr()
-    );
+    let mut ccbt = Downloader::new(&torrent, &out).peer(&peer).spawn();
+    ccbt.wait_success(&format!("{} -> ccbt, {shape:?}", kind.name()), TIMEOUT);
     assert_eq!(lines_of(&ccbt, "complete").count(), 1);
     swarm.assert_copy(&out, Duration::from_secs(5));
     assert_no_pads(&out);

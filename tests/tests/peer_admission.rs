@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ccbt_engine::InfoHash;
 use ccbt_tests::idle_flood::IdleFlood;
-use ccbt_tests::{assert_same_tree, btbt_create, start_seeder, write_random_file, Proc};
+use ccbt_tests::{assert_same_tree, btbt_create, start_seeder, write_random_file, Downloader};
 
 /// Connections one address may hold to one torrent (engine's DEFAULT_MAX_PER_IP).
 const PER_IP: usize = 8;
@@ -65,23 +65,12 @@ fn idle_keepalive_flood_cannot_lock_out_an_honest_downloader() {
     );
 
     let down_dir = tmp.path().join("down");
-    let mut leecher = Proc::spawn_with_env(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down_dir.to_str().unwrap(),
-            "--peer",
-            &addr,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-        &[("CCBT_REDIAL_BASE_MS", "500"), ("CCBT_REDIAL_MAX_MS", "2000")],
-    );
     // The flood's peers become evictable 20 s after their handshake.
-    let status = leecher.wait_exit(Duration::from_secs(120));
-    assert!(status.success(), "downloader failed: {}", leecher.stderr());
+    Downloader::new(&torrent, &down_dir)
+        .peer(&addr)
+        .env("CCBT_REDIAL_BASE_MS", "500")
+        .env("CCBT_REDIAL_MAX_MS", "2000")
+        .run(Duration::from_secs(120));
     assert_same_tree(&seed_dir, &down_dir);
     let left = one_address.open.load(Ordering::Relaxed) + many_addresses.open.load(Ordering::Relaxed);
     assert!(

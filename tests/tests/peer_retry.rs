@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use ccbt_tests::{assert_same_tree, btbt_create, write_random_file, Proc};
+use ccbt_tests::{assert_same_tree, btbt_create, spawn_seeder, write_random_file, Downloader};
 
 /// Failed dials after which a learned address is forgotten (engine's MAX_DIAL_FAILURES).
 const OLD_GIVE_UP: u32 = 8;
@@ -28,20 +28,11 @@ fn a_named_peer_that_comes_back_late_is_still_reached() {
         .port();
     let seeder_addr = format!("127.0.0.1:{port}");
     let down_dir = tmp.path().join("down");
-    let mut leecher = Proc::spawn_with_env(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down_dir.to_str().unwrap(),
-            "--peer",
-            &seeder_addr,
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-        &[("CCBT_REDIAL_BASE_MS", "100"), ("CCBT_REDIAL_MAX_MS", "400")],
-    );
+    let mut leecher = Downloader::new(&torrent, &down_dir)
+        .peer(&seeder_addr)
+        .env("CCBT_REDIAL_BASE_MS", "100")
+        .env("CCBT_REDIAL_MAX_MS", "400")
+        .spawn();
     let line = leecher.wait_json("a status saying no peer is reachable", Duration::from_secs(30), |v| {
         v["type"] == "status" && v["no_reachable_peer"] == true
     });
@@ -54,20 +45,8 @@ fn a_named_peer_that_comes_back_late_is_still_reached() {
         assert_eq!(v["no_reachable_peer"], true, "nothing listens yet: {v}");
     }
 
-    let mut seeder = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            seed_dir.to_str().unwrap(),
-            "--seed",
-            "--json",
-            "--listen",
-            &seeder_addr,
-        ],
-    );
-    let status = leecher.wait_exit(Duration::from_secs(90));
-    assert!(status.success(), "downloader failed: {}", leecher.stderr());
+    let mut seeder = spawn_seeder(&[&torrent], &seed_dir, &seeder_addr, &[]);
+    leecher.wait_success("downloader", Duration::from_secs(90));
     assert_same_tree(&seed_dir, &down_dir);
     drop(seeder.child.kill());
 }

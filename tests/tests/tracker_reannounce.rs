@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ccbt_tests::{assert_same_tree, btbt_create, start_seeder, write_random_file, Proc};
+use ccbt_tests::{assert_same_tree, btbt_create, start_seeder, write_random_file, Downloader};
 
 /// An HTTP tracker that gives a 30-minute interval and the peers set so far.
 struct LateTracker {
@@ -108,17 +108,7 @@ fn a_downloader_finds_a_seeder_that_registered_after_its_first_announce() {
     );
 
     let down_dir = tmp.path().join("down");
-    let mut leecher = Proc::spawn(
-        "ccbt",
-        &[
-            torrent.to_str().unwrap(),
-            "-o",
-            down_dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-        ],
-    );
+    let mut leecher = Downloader::new(&torrent, &down_dir).spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     while tracker.announces.load(Ordering::Relaxed) == 0 {
         assert!(Instant::now() < deadline, "the downloader never announced");
@@ -129,8 +119,7 @@ fn a_downloader_finds_a_seeder_that_registered_after_its_first_announce() {
     tracker.peers.lock().unwrap().push(addr.parse().unwrap());
 
     // The early re-announce comes 15 s after the first; the tracker's interval is 1800 s.
-    let status = leecher.wait_exit(Duration::from_secs(90));
-    assert!(status.success(), "downloader failed: {}", leecher.stderr());
+    leecher.wait_success("downloader", Duration::from_secs(90));
     assert_same_tree(&seed_dir, &down_dir);
     assert!(tracker.announces.load(Ordering::Relaxed) >= 2);
     drop(seeder.child.kill());
