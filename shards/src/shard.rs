@@ -57,6 +57,9 @@ enum TorrentLife {
     FailedToStart { name: String, error: String },
 }
 
+/// The shard that accepts incoming connections for the whole session.
+const ACCEPTING_SHARD: usize = 0;
+
 /// What a shard is given when it starts.
 pub(crate) struct ShardContext {
     pub id: usize,
@@ -104,8 +107,12 @@ pub(crate) async fn run(
         budget,
         senders,
     });
-    let listener = Rc::new(listener);
-    let accept_task = glommio::spawn_local(accept_loop(shard.clone(), listener.clone()));
+    // One shard accepts for all. Which of several acceptors of one socket the kernel
+    // wakes is not defined (a run could route every connection by luck, or pile them
+    // all on one shard); with one acceptor each connection lands in one known place
+    // and goes to its owner, the same share of hand-overs (n-1 of n) as an even spread.
+    let accept_task =
+        (shard.ctx.id == ACCEPTING_SHARD).then(|| glommio::spawn_local(accept_loop(shard.clone(), Rc::new(listener))));
     let mut adopt_tasks = Vec::new();
     if let Some(mut receivers) = receivers {
         for (_, stream) in receivers.streams() {

@@ -56,9 +56,11 @@ fn three_torrents_two_shards_one_port_three_downloaders() {
         .filter_map(|v| v["shard"].as_u64())
         .collect();
     assert_eq!(shards.len(), 2, "torrents are spread over both shards");
+    // Shard 0 accepts all 9 connections; every downloader needs the torrent(s) on
+    // shard 1 too, so at least 3 connections are handed over.
     assert!(
-        summary["handovers"].as_u64().unwrap() >= 1,
-        "9 connections over 2 shards: at least one must have been handed over ({summary})"
+        summary["handovers"].as_u64().unwrap() >= 3,
+        "connections for shard 1's torrent are handed over ({summary})"
     );
     let uploaded: u64 = {
         let mut last = std::collections::HashMap::new();
