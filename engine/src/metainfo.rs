@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
 
@@ -50,8 +51,8 @@ pub struct Info {
     pub name: String,
     /// `piece length` in bytes, 1..=[`MAX_PIECE_LENGTH`].
     pub piece_length: u32,
-    /// SHA-1 of each piece, in order.
-    pub piece_hashes: Vec<[u8; 20]>,
+    /// SHA-1 of each piece, in order; shared (not copied) with the running torrent.
+    pub piece_hashes: Arc<[[u8; 20]]>,
     /// Files in torrent order; a single-file torrent has exactly one.
     pub files: Vec<FileEntry>,
     /// `private` (BEP 27): peers only from the trackers, no DHT or PEX.
@@ -376,7 +377,7 @@ impl Info {
                 ),
             ));
         }
-        let piece_hashes = pieces
+        let piece_hashes: Arc<[[u8; 20]]> = pieces
             .chunks_exact(20)
             .map(|c| {
                 let mut h = [0u8; 20];

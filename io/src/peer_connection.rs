@@ -71,8 +71,8 @@ async fn with_timeout<T>(
 /// Dials a peer for this torrent and runs the connection until it ends. `Ok(true)`
 /// when the handshake completed (the connection was of use), `Ok(false)` otherwise.
 /// `slot` counts the dial against the shard's half-open bound until the handshake ends.
+/// The caller ([`TorrentTask`]'s dialling) has already skipped banned addresses.
 pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr, slot: HalfOpenSlot) -> Result<bool, PeerError> {
-    refuse_banned(&task, addr)?;
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| PeerError::Connect {
@@ -154,6 +154,7 @@ async fn run(
             reason: "torrent stopped".into(),
         });
     }
+    // Before admission, which may evict an idle peer to make room for this one.
     if task.engine.borrow().is_connected_to(session.peer_id()) {
         return Err(PeerError::Refused {
             addr,

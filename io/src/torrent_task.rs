@@ -137,7 +137,7 @@ impl TorrentTask {
             num_pieces: meta.num_pieces(),
             piece_length: info.piece_length,
             total_length: info.total_length,
-            piece_hashes: info.piece_hashes.as_slice().into(),
+            piece_hashes: info.piece_hashes.clone(),
         };
         let seed = u64::from_le_bytes([
             info_hash.0[0],
@@ -502,7 +502,7 @@ impl TorrentTask {
         let seeding = self.engine.borrow().is_complete();
         let due = self.peer_book.borrow_mut().due(now, seeding, room);
         for addr in due {
-            if self.engine.borrow().is_banned(addr.ip(), Instant::now()) {
+            if self.engine.borrow().is_banned(addr.ip(), now) {
                 self.peer_book.borrow_mut().remove(addr);
                 continue;
             }

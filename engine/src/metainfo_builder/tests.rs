@@ -62,7 +62,7 @@ fn single_file_round_trip() {
     assert_eq!(m.info.total_length, 100_000);
     assert_eq!(m.num_pieces(), 7);
     assert_eq!(m.piece_size(PieceIndex(6)), 100_000 - 6 * 16384);
-    assert_eq!(m.info.piece_hashes, b.piece_hashes);
+    assert_eq!(&m.info.piece_hashes[..], &b.piece_hashes[..]);
     assert_eq!(m.announce.as_deref(), Some("http://t/ann"));
     assert!(m.announce_list.is_empty(), "one URL: no announce-list");
     assert_eq!(m.comment.as_deref(), Some("c"));
