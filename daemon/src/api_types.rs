@@ -1,0 +1,430 @@
+//! The control API's JSON shapes: what the daemon answers and what it accepts.
+//!
+//! One set of types for the three sides of the API: the daemon's core fills them,
+//! the HTTP server serializes them, and `btbt` (and the dashboard) parse them back.
+//! `docs/api.md` documents each one; a field added here is added there.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this API; bumped on an incompatible change.
+pub const API_VERSION: u32 = 1;
+/// The API's default address: the same port as the original Python ccbt's IPC server.
+pub const DEFAULT_API_PORT: u16 = 64124;
+
+/// Where a torrent is, as users see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TorrentStateName {
+    /// Its files are being checked (on add, on `verify`, or after a restart when the
+    /// resume record could not be trusted).
+    Checking,
+    /// Waiting for an active slot (see the session's `max_active_*`).
+    Queued,
+    Downloading,
+    Seeding,
+    /// Stopped by the user.
+    Paused,
+    /// Stopped by its ratio or seed-time limit.
+    Finished,
+    /// Stopped by an error of its own (disk, files); `error` says which.
+    Error,
+}
+
+impl TorrentStateName {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TorrentStateName::Checking => "checking",
+            TorrentStateName::Queued => "queued",
+            TorrentStateName::Downloading => "downloading",
+            TorrentStateName::Seeding => "seeding",
+            TorrentStateName::Paused => "paused",
+            TorrentStateName::Finished => "finished",
+            TorrentStateName::Error => "error",
+        }
+    }
+}
+
+/// One torrent in `GET /api/v1/torrents` (and the head of `GET /api/v1/torrents/{id}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TorrentSummary {
+    /// Small integer, stable for the daemon's whole state dir (never reused).
+    pub id: u32,
+    /// 40 hex digits.
+    pub info_hash: String,
+    pub name: String,
+    pub state: TorrentStateName,
+    /// Verified share of the wanted bytes, 0..=1.
+    pub progress: f64,
+    pub verified_bytes: u64,
+    pub total_bytes: u64,
+    /// Bytes of the files not skipped.
+    pub wanted_bytes: u64,
+    /// Payload bytes per second, over the last seconds.
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    /// Payload bytes, over the torrent's whole life in this state dir.
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// `uploaded / max(verified_bytes, downloaded)`; 0 when nothing is held.
+    pub ratio: f64,
+    pub peers: usize,
+    /// Seconds until the wanted bytes are verified at the current rate; none when
+    /// complete or not moving.
+    pub eta_secs: Option<u64>,
+    pub labels: Vec<String>,
+    pub download_dir: String,
+    pub error: Option<String>,
+    /// 0-based position among queued and active torrents; none when paused or finished.
+    pub queue_position: Option<u32>,
+    /// The shard that runs it, when it runs.
+    pub shard: Option<usize>,
+    /// Unix seconds.
+    pub added_at: u64,
+    pub completed_at: Option<u64>,
+    pub seconds_downloading: u64,
+    pub seconds_seeding: u64,
+    pub sequential: bool,
+    /// Bypasses the queue's active limits.
+    pub force_started: bool,
+    /// Per-torrent payload limits in bytes/s; none = only the global limit applies.
+    pub download_limit: Option<u64>,
+    pub upload_limit: Option<u64>,
+    /// The ratio at which it stops; none = no limit (after the global default is applied).
+    pub ratio_limit: Option<f64>,
+    pub seed_time_limit_secs: Option<u64>,
+    pub private: bool,
+}
+
+/// `GET /api/v1/torrents/{id}`: the summary and everything `btbt show` prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TorrentDetail {
+    #[serde(flatten)]
+    pub summary: TorrentSummary,
+    pub piece_length: u32,
+    pub num_pieces: u32,
+    pub pieces_have: u32,
+    pub files: Vec<FileEntry>,
+    pub peers_list: Vec<PeerEntry>,
+    pub trackers: Vec<TrackerEntry>,
+    /// How the last start checked its data: pieces trusted from the resume record and
+    /// pieces hashed.
+    pub last_check: Option<CheckReport>,
+}
+
+/// How one start of a torrent came by its verified pieces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Pieces taken from the resume record without reading them.
+    pub trusted_pieces: u32,
+    /// Pieces read and hashed.
+    pub hashed_pieces: u32,
+    /// Files whose size or mtime differed from the record (rechecked).
+    pub changed_files: u32,
+    /// Why the record was not used at all, if it was not (missing, corrupt, ...).
+    pub record_problem: Option<String>,
+    pub millis: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilePriorityName {
+    Skip,
+    Low,
+    Normal,
+    High,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub index: usize,
+    /// Relative to the torrent's directory, '/'-separated.
+    pub path: String,
+    pub length: u64,
+    /// Bytes of this file inside verified pieces.
+    pub verified_bytes: u64,
+    pub progress: f64,
+    pub priority: FilePriorityName,
+    /// BEP 47 padding: never on disk.
+    pub padding: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerEntry {
+    pub addr: String,
+    /// From the peer id (Azureus style `-qB4650-` → "qB 4.6.5.0"), or the hex prefix.
+    pub client: String,
+    /// Letters as libtorrent/qBittorrent show them: `D`/`d` we download (interested,
+    /// unchoked / choked), `U`/`u` we upload, `I` incoming, `E` encrypted (never), `S` snubbed.
+    pub flags: String,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// Share of pieces the peer has, 0..=1.
+    pub progress: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackerEntry {
+    pub url: String,
+    pub tier: usize,
+    /// `working`, `updating`, `not_contacted`, `error`.
+    pub status: String,
+    pub next_announce_secs: Option<u64>,
+    pub seeders: Option<u32>,
+    pub leechers: Option<u32>,
+    pub last_error: Option<String>,
+}
+
+/// `GET /api/v1/torrents/{id}/pieces`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PieceMap {
+    pub num_pieces: u32,
+    pub have: u32,
+    /// The verified pieces as a BitTorrent bitfield (first piece = high bit of the
+    /// first byte), in lower-case hex.
+    pub bitfield_hex: String,
+}
+
+/// `POST /api/v1/torrents` with a JSON body (a raw `.torrent` body takes the same
+/// options from the query string).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddRequest {
+    /// A `.torrent` path on the daemon's machine.
+    pub path: Option<String>,
+    /// A magnet link (refused with `unsupported` until magnets land).
+    pub magnet: Option<String>,
+    /// A `.torrent`, base64 (standard alphabet, padded).
+    pub metainfo_base64: Option<String>,
+    /// Default: the session's `download_dir`.
+    pub download_dir: Option<String>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub sequential: bool,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Peers to dial at once (`ADDR:PORT`), besides the trackers'.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Files not to download, by index.
+    #[serde(default)]
+    pub skip_files: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddResponse {
+    pub id: u32,
+    pub info_hash: String,
+    pub name: String,
+}
+
+/// A limit that can be set, cleared, or handed back to the session's default.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LimitSetting<T> {
+    Value(T),
+    /// `"none"` (no limit) or `"global"` (the session's default).
+    Keyword(LimitKeyword),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKeyword {
+    None,
+    Global,
+}
+
+/// `PATCH /api/v1/torrents/{id}`: every field optional; absent = unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorrentPatch {
+    /// Bytes/s; 0 or `"none"` = no per-torrent limit.
+    pub download_limit: Option<LimitSetting<u64>>,
+    pub upload_limit: Option<LimitSetting<u64>>,
+    pub ratio_limit: Option<LimitSetting<f64>>,
+    pub seed_time_limit_secs: Option<LimitSetting<u64>>,
+    pub sequential: Option<bool>,
+    pub labels: Option<Vec<String>>,
+    /// Move the data to this directory (rename, or copy + verify + delete across
+    /// file systems); the torrent goes on from there.
+    pub move_to: Option<String>,
+    pub add_trackers: Option<Vec<String>>,
+    pub remove_trackers: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/torrents/{id}/files`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesPatch {
+    pub files: Vec<usize>,
+    pub priority: FilePriorityName,
+}
+
+/// `POST /api/v1/torrents/{id}/queue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueMove {
+    Top,
+    Up,
+    Down,
+    Bottom,
+    /// 0-based.
+    Position(u32),
+}
+
+/// A daily window in which the alternative speed limits apply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AltSpeedSchedule {
+    /// `HH:MM`, local time; `end` before `begin` spans midnight.
+    pub begin: String,
+    pub end: String,
+    /// Days it applies, `mon`..`sun`; empty = every day.
+    #[serde(default)]
+    pub days: Vec<String>,
+}
+
+/// `GET /api/v1/session`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub version: String,
+    pub api_version: u32,
+    pub pid: u32,
+    pub api_url: String,
+    pub listen: String,
+    pub state_dir: String,
+    pub download_dir: String,
+    pub shards: usize,
+    pub uptime_secs: u64,
+    #[serde(flatten)]
+    pub settings: SessionSettings,
+}
+
+/// The session settings that can change at run time (`PATCH /api/v1/session`
+/// takes the same fields, each optional).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionSettings {
+    /// Global payload limits in bytes/s; none = unlimited.
+    pub download_limit: Option<u64>,
+    pub upload_limit: Option<u64>,
+    pub alt_download_limit: Option<u64>,
+    pub alt_upload_limit: Option<u64>,
+    /// Alternative limits on by hand.
+    pub alt_speed_enabled: bool,
+    pub alt_speed_schedule: Option<AltSpeedSchedule>,
+    /// Whether the alternative limits apply right now (by hand or by schedule).
+    pub alt_speed_active: bool,
+    pub max_active_downloads: u32,
+    pub max_active_seeds: u32,
+    pub max_active_checks: u32,
+    /// Defaults for torrents without their own; none = no limit.
+    pub ratio_limit: Option<f64>,
+    pub seed_time_limit_secs: Option<u64>,
+    pub watch_dir: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionPatch {
+    pub download_limit: Option<LimitSetting<u64>>,
+    pub upload_limit: Option<LimitSetting<u64>>,
+    pub alt_download_limit: Option<LimitSetting<u64>>,
+    pub alt_upload_limit: Option<LimitSetting<u64>>,
+    pub alt_speed_enabled: Option<bool>,
+    /// `null` clears the schedule.
+    #[serde(default, with = "double_option")]
+    pub alt_speed_schedule: Option<Option<AltSpeedSchedule>>,
+    pub max_active_downloads: Option<u32>,
+    pub max_active_seeds: Option<u32>,
+    pub max_active_checks: Option<u32>,
+    pub ratio_limit: Option<LimitSetting<f64>>,
+    pub seed_time_limit_secs: Option<LimitSetting<u64>>,
+    pub download_dir: Option<String>,
+}
+
+/// `GET /api/v1/stats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionStats {
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    /// Payload bytes since the daemon started.
+    pub session_downloaded: u64,
+    pub session_uploaded: u64,
+    /// Payload bytes over the state dir's life.
+    pub total_downloaded: u64,
+    pub total_uploaded: u64,
+    pub torrents: u32,
+    /// Torrents by state name.
+    pub by_state: std::collections::BTreeMap<String, u32>,
+    pub peers: usize,
+    pub shards: Vec<ShardStats>,
+    /// Events a slow `/api/v1/events` reader missed, over all readers.
+    pub events_dropped: u64,
+    /// Connections handed from the accepting shard to their owner.
+    pub handovers: u64,
+    pub uptime_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardStats {
+    pub shard: usize,
+    pub torrents: u32,
+    pub peers: usize,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    /// This shard's share of the global limits, bytes/s; none = unlimited.
+    pub download_share: Option<u64>,
+    pub upload_share: Option<u64>,
+}
+
+/// One event of `GET /api/v1/events` (the SSE `event:` is `kind`, `data:` this JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiEvent {
+    /// Increasing per daemon run.
+    pub seq: u64,
+    /// `added`, `metadata_received`, `state_changed`, `completed`, `error`,
+    /// `tracker_error`, `peer_banned`, `removed`, `record_problem`, `limit_reached`.
+    pub kind: String,
+    pub id: Option<u32>,
+    pub info_hash: Option<String>,
+    pub name: Option<String>,
+    /// For `state_changed`.
+    pub state: Option<TorrentStateName>,
+    pub message: Option<String>,
+    /// Unix seconds.
+    pub time: u64,
+}
+
+/// Every error the API answers: `{"error":{"code":…,"message":…}}` with a 4xx
+/// (a 5xx is a bug).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, for scripts: `bad_request`, `bad_json`, `invalid_torrent`, `not_found`,
+    /// `ambiguous_id`, `duplicate`, `unauthorized`, `body_too_large`, `unsupported`,
+    /// `conflict`, `internal`.
+    pub code: String,
+    /// For people; names the field, torrent or file that was wrong.
+    pub message: String,
+}
+
+/// `Option<Option<T>>` from JSON: absent → None, `null` → Some(None), value → Some(Some).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(inner) => inner.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}

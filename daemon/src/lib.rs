@@ -1,0 +1,11 @@
+//! `btbt daemon`: the long-running session around the shards.
+//!
+//! The control thread runs a current-thread tokio runtime with the HTTP API
+//! (`api_server`) and the core (`core`), which alone owns the [`ccbt_shards::Session`],
+//! the queue and the state dir. The shards keep the data path; the core reaches
+//! them only through the session's messages.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api_types;
+pub mod control;
