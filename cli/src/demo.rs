@@ -200,6 +200,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
         skipped_files: Vec::new(),
         download_limit: None,
         upload_limit: None,
+        resume: None,
     };
     seeder.add_torrent(add(&seed_dir, Vec::new()))?;
     wait_for(&seeder, info_hash, "seeder to check its data", |ev| {

@@ -167,6 +167,7 @@ fn drive(
             skipped_files: Vec::new(),
             download_limit: opts.download_limit,
             upload_limit: opts.upload_limit,
+            resume: None,
         })?;
     }
     let mut complete: HashMap<InfoHash, bool> = names.keys().map(|h| (*h, false)).collect();
@@ -239,6 +240,8 @@ fn drive(
             SessionEvent::ShardStopped { shard } => {
                 return Err(CliError::TorrentFailed(format!("shard {shard} stopped unexpectedly")));
             }
+            // The one-shot run keeps no resume records and removes nothing.
+            SessionEvent::Resume { .. } | SessionEvent::Stopped { .. } => {}
         }
     }
     Ok(failed.into_iter().collect())

@@ -12,6 +12,7 @@ pub mod peer_connection;
 mod peer_outbox;
 pub mod piece_hasher;
 pub mod read_cache;
+pub mod resume;
 mod shared_reads;
 pub mod socket_transfer;
 pub mod storage;

@@ -26,9 +26,20 @@ use crate::peer_outbox::{Outgoing, PeerLink};
 use crate::piece_hasher::TimedSha1;
 use crate::read_cache::ReadCache;
 use crate::shared_reads::SharedReads;
-use crate::storage::{DmaPiece, Preallocation, Storage, StorageError, StorageFile};
+use crate::storage::{DmaPiece, Preallocation, Storage, StorageError};
 use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
 use ccbt_engine::tracker::tiers::tiers_from_metainfo;
+
+mod detail;
+mod resume_snapshots;
+mod start_check;
+
+pub use detail::{FileProgress, PeerSnapshot, TorrentSnapshot};
+pub use resume_snapshots::RESUME_INTERVAL;
+pub use start_check::{CheckCancel, StartError};
+
+use crate::resume::{CheckSummary, ResumeRecord};
+use resume_snapshots::{ResumeSnapshots, WriteInFlight};
 
 /// How often the engine's periodic work runs.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
@@ -46,11 +57,16 @@ pub enum TorrentEvent {
         info_hash: InfoHash,
         have: u32,
         num_pieces: u32,
+        /// What the check trusted from the resume record and what it read.
+        check: CheckSummary,
     },
     /// Every wanted piece is verified on disk.
     Completed { info_hash: InfoHash },
     /// The torrent stopped because of an error it cannot get past (disk full, say).
     Failed { info_hash: InfoHash, error: String },
+    /// A resume record: the verified pieces changed (see [`RESUME_INTERVAL`]) or
+    /// the torrent completed.
+    Resume { info_hash: InfoHash, record: ResumeRecord },
 }
 
 /// Called with each event, on the torrent's executor.
@@ -78,6 +94,11 @@ pub struct TorrentSetup {
     pub budget: Rc<ConnectionBudget>,
     /// When to redial peers that failed.
     pub redial: RedialPolicy,
+    /// What the last run recorded: pieces it vouches for are not read again
+    /// where their files are unchanged.
+    pub resume: Option<ResumeRecord>,
+    /// Cancels the start while its data is being checked.
+    pub cancel: CheckCancel,
 }
 
 /// One running torrent on this executor.
@@ -103,6 +124,10 @@ pub struct TorrentTask {
     hash_latency: Rc<RefCell<LatencyRecorder>>,
     /// Time to write one verified piece to storage (successful writes only).
     write_latency: RefCell<LatencyRecorder>,
+    /// How the start's check went.
+    check: CheckSummary,
+    /// Resume records taken of this torrent, and its writes in flight.
+    resume: ResumeSnapshots,
 }
 
 impl TorrentTask {
@@ -111,26 +136,31 @@ impl TorrentTask {
         setup: TorrentSetup,
         cache: Rc<RefCell<ReadCache>>,
         events: EventSink,
-    ) -> Result<Rc<TorrentTask>, StorageError> {
+    ) -> Result<Rc<TorrentTask>, StartError> {
         let meta = setup.meta;
         let info = &meta.info;
-        let files: Vec<StorageFile> = info
-            .files
-            .iter()
-            .map(|f| StorageFile {
-                path: f.path.clone(),
-                length: f.length,
-                padding: f.padding,
-            })
-            .collect();
-        let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;
+        let checked = start_check::open_and_check(
+            &meta,
+            &setup.download_dir,
+            setup.preallocation,
+            setup.resume.as_ref(),
+            &setup.cancel,
+        )
+        .await?;
+        let (storage, have, check) = (checked.storage, checked.have, checked.summary);
         storage.set_direct_writes(setup.direct_writes);
-        let have = storage.recheck(&info.piece_hashes, |_| {}).await?;
         let info_hash = meta.info_hash;
+        // A record that says exactly what the check found needs no successor yet.
+        let recorded = setup
+            .resume
+            .as_ref()
+            .filter(|r| check.record_problem.is_none() && r.have == have.as_bytes())
+            .map(|_| have.count_ones());
         events(TorrentEvent::Checked {
             info_hash,
             have: have.count_ones(),
             num_pieces: meta.num_pieces(),
+            check: check.clone(),
         });
         let params = TorrentParams {
             info_hash,
@@ -192,6 +222,8 @@ impl TorrentTask {
             tracker: RefCell::new(None),
             hash_latency,
             write_latency: RefCell::new(LatencyRecorder::new()),
+            check,
+            resume: ResumeSnapshots::new(recorded),
         });
         let tiers = tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list);
         let listen_port = task.engine.borrow().listen_port();
@@ -377,6 +409,7 @@ impl TorrentTask {
                     if let Some(tracker) = self.tracker.borrow().as_ref() {
                         tracker.completed();
                     }
+                    self.record_now();
                     (self.events)(TorrentEvent::Completed {
                         info_hash: self.info_hash,
                     })
@@ -424,6 +457,7 @@ impl TorrentTask {
         if ticks.is_multiple_of(2) {
             self.dial_known_peers();
         }
+        self.record_if_due(now);
     }
 
     /// Reads a block for serving, through the shard's piece cache.
@@ -564,6 +598,12 @@ fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize])
 
 /// Writes a piece the engine found good and reports the outcome back to it.
 async fn write_piece(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) {
+    if task.is_stopped() {
+        // Stopping for good: its files may be moved or deleted next.
+        task.engine.borrow_mut().piece_written(piece, false, Instant::now());
+        return;
+    }
+    let _in_flight = WriteInFlight::new(task.clone());
     let started = Instant::now();
     // The engine keeps no reference, so the buffer is ours: the file takes it,
     // or hands it back for the engine to reuse.

@@ -13,6 +13,11 @@ use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::storage::Preallocation;
 use ccbt_io::tracker::TrackerStatus;
 
+pub use ccbt_io::resume::{CheckSummary, FileStamp, ResumeRecord};
+pub use ccbt_io::torrent_task::{FileProgress, PeerSnapshot, TorrentSnapshot};
+
+use crate::query::QueryReply;
+
 /// A torrent to start on its owning shard.
 #[derive(Clone, Debug)]
 pub struct AddTorrent {
@@ -29,6 +34,9 @@ pub struct AddTorrent {
     /// Payload bytes per second (None = unlimited).
     pub download_limit: Option<u64>,
     pub upload_limit: Option<u64>,
+    /// The last run's record: pieces it vouches for, in files whose size and mtime
+    /// are unchanged, are not read again.
+    pub resume: Option<ResumeRecord>,
 }
 
 /// Session → shard.
@@ -44,6 +52,11 @@ pub enum ShardCommand {
         info_hash: InfoHash,
     },
     Shutdown,
+    /// The torrent's detail, answered on the shard's thread.
+    Query {
+        info_hash: InfoHash,
+        reply: QueryReply,
+    },
 }
 
 /// Shard → shard: an accepted connection for a torrent the receiver owns.
@@ -101,6 +114,8 @@ pub enum SessionEvent {
         shard: usize,
         have: u32,
         num_pieces: u32,
+        /// What was trusted from the resume record and what was read.
+        check: CheckSummary,
     },
     /// Every wanted piece is verified on disk.
     Completed { info_hash: InfoHash },
@@ -110,4 +125,15 @@ pub enum SessionEvent {
     Status { shard: usize, torrents: Vec<TorrentStatus> },
     /// A shard finished its shutdown.
     ShardStopped { shard: usize },
+    /// A resume record of a running torrent: its verified pieces changed (at most
+    /// once per `RESUME_INTERVAL`), or it completed.
+    Resume { info_hash: InfoHash, record: ResumeRecord },
+    /// The torrent has ended after a remove (or at session shutdown): peers closed,
+    /// trackers told, files flushed and closed; its files may be moved or deleted
+    /// now. `record` is its last resume record (`None`: it never ran, or the flush
+    /// failed).
+    Stopped {
+        info_hash: InfoHash,
+        record: Option<ResumeRecord>,
+    },
 }

@@ -13,7 +13,8 @@ use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
-use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand};
+use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentSnapshot};
+use crate::query::QueryReply;
 use crate::router::Router;
 use crate::shard::{self, ShardContext};
 
@@ -185,11 +186,33 @@ impl Session {
             .map_err(|_| SessionError::Stopped)
     }
 
-    /// Stops a torrent and forgets it.
+    /// Stops a torrent and forgets it; [`SessionEvent::Stopped`] follows once it
+    /// has really ended (a torrent still checking its data stops before its next
+    /// piece).
     pub fn remove_torrent(&self, info_hash: InfoHash) -> Result<(), SessionError> {
         let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
         self.commands[shard]
             .send(ShardCommand::Remove { info_hash })
+            .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Asks the owner of a torrent for its detail; `reply` is called on the
+    /// owner's thread (with `None` when the torrent is not running there), or
+    /// right here with `None` when no shard owns it.
+    pub fn query(
+        &self,
+        info_hash: InfoHash,
+        reply: Box<dyn FnOnce(Option<TorrentSnapshot>) + Send>,
+    ) -> Result<(), SessionError> {
+        let Some(shard) = self.router.owner(&info_hash) else {
+            reply(None);
+            return Ok(());
+        };
+        self.commands[shard]
+            .send(ShardCommand::Query {
+                info_hash,
+                reply: QueryReply::new(reply),
+            })
             .map_err(|_| SessionError::Stopped)
     }
 

@@ -51,6 +51,7 @@ fn complete_torrent(dir: &std::path::Path, len: usize) -> AddTorrent {
         skipped_files: Vec::new(),
         download_limit: None,
         upload_limit: None,
+        resume: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod incoming;
 #[cfg(test)]
 mod invariants;
 mod peer;
+mod peer_view;
 mod peers;
 mod requests;
 mod stats;
@@ -37,6 +38,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 pub use config::TorrentConfig;
+pub use peer_view::PeerView;
 pub use stats::TorrentStats;
 pub use timers::{PeerActivity, KEEPALIVE_INTERVAL, RATE_INTERVAL};
 pub use violation::{ProtocolViolation, ViolationCounts, ViolationKind};
