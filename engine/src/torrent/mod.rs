@@ -19,6 +19,7 @@ mod eviction;
 mod incoming;
 #[cfg(test)]
 mod invariants;
+mod live_settings;
 mod peer;
 mod peers;
 mod requests;
