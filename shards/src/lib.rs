@@ -12,8 +12,10 @@ pub mod messages;
 pub mod router;
 pub mod session;
 mod shard;
+mod torrent_change;
 
-pub use messages::{AddTorrent, SessionEvent, TorrentState, TorrentStatus};
+pub use ccbt_engine::file_priority::FilePriority;
+pub use messages::{AddTorrent, SessionEvent, ShardUsage, TorrentChange, TorrentState, TorrentStatus};
 pub use router::Router;
 pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;

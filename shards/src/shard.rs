@@ -12,6 +12,7 @@ use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::connection_budget::ConnectionBudget;
+use ccbt_io::rate_limit::ShardRateLimits;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::torrent_task::{TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
@@ -23,6 +24,7 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::event_outbox::EventOutbox;
 use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
 use crate::router::Router;
+use crate::torrent_change::PendingChanges;
 
 /// How often a shard looks for session commands: soon after one arrived, backing
 /// off to the slower rate while none come. The session lives on a thread without
@@ -82,6 +84,10 @@ struct Shard {
     cache: Rc<RefCell<ReadCache>>,
     budget: Rc<ConnectionBudget>,
     senders: Option<Senders<AdoptConnection>>,
+    /// The shard's own payload limits, drawn from by all its torrents.
+    rate_limits: Rc<ShardRateLimits>,
+    /// Changes for torrents still checking, applied once they run.
+    pending_changes: PendingChanges,
 }
 
 /// Runs a shard until the session tells it to stop.
@@ -106,6 +112,8 @@ pub(crate) async fn run(
         cache,
         budget,
         senders,
+        rate_limits: Rc::new(ShardRateLimits::unlimited()),
+        pending_changes: PendingChanges::default(),
     });
     // One shard accepts for all. Which of several acceptors of one socket the kernel
     // wakes is not defined (a run could route every connection by luck, or pile them
@@ -131,6 +139,7 @@ pub(crate) async fn run(
     shard.events.status(SessionEvent::Status {
         shard: shard.ctx.id,
         torrents: statuses(&shard),
+        usage: shard.rate_limits.take_usage(),
     });
     let tasks = shard.running();
     let stopping: Vec<_> = tasks
@@ -172,6 +181,10 @@ async fn command_loop(shard: &Rc<Shard>) {
                 }
             }
             Ok(ShardCommand::Remove { info_hash }) => shard.remove(info_hash),
+            Ok(ShardCommand::Configure { info_hash, change }) => shard.configure(info_hash, change),
+            Ok(ShardCommand::SetShardLimits { download, upload }) => {
+                shard.rate_limits.set(download, upload, std::time::Instant::now());
+            }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 glommio::timer::sleep(wait).await;
                 wait = (wait * 2).min(COMMAND_POLL_IDLE);
@@ -197,6 +210,15 @@ impl Shard {
                 TorrentLife::Checking { .. } | TorrentLife::FailedToStart { .. } => None,
             })
             .collect()
+    }
+
+    /// Applies a change to a running torrent, or keeps it for one still checking.
+    fn configure(&self, info_hash: InfoHash, change: crate::messages::TorrentChange) {
+        match self.torrents.borrow().get(&info_hash) {
+            Some(TorrentLife::Running(task)) => change.apply(task),
+            Some(TorrentLife::Checking { removed: false }) => self.pending_changes.push(info_hash, change),
+            _ => {}
+        }
     }
 
     /// Stops and forgets a torrent. One still checking is marked, and stopped by
@@ -226,6 +248,7 @@ impl Shard {
         if !matches!(torrents.get(info_hash), Some(TorrentLife::Checking { removed: true })) {
             return false;
         }
+        self.pending_changes.take(info_hash);
         torrents.remove(info_hash);
         self.cache.borrow_mut().remove_torrent(*info_hash);
         self.ctx.router.unassign(info_hash);
@@ -275,9 +298,12 @@ impl Shard {
             direct_writes: add.direct_writes,
             our_id: self.ctx.our_id,
             peers: add.peers,
-            skipped_files: add.skipped_files,
+            file_priorities: add.file_priorities,
             download_limit: add.download_limit,
             upload_limit: add.upload_limit,
+            shard_limits: self.rate_limits.clone(),
+            sequential: add.sequential,
+            trackers: add.trackers,
             budget: self.budget.clone(),
             redial: self.ctx.redial,
         };
@@ -290,9 +316,15 @@ impl Shard {
         match started {
             Ok(task) if self.take_removed(&info_hash) => task.shutdown().await,
             Ok(task) => {
-                self.torrents.borrow_mut().insert(info_hash, TorrentLife::Running(task));
+                self.torrents
+                    .borrow_mut()
+                    .insert(info_hash, TorrentLife::Running(task.clone()));
+                for change in self.pending_changes.take(&info_hash) {
+                    change.apply(&task);
+                }
             }
             Err(e) => {
+                self.pending_changes.take(&info_hash);
                 if self.take_removed(&info_hash) {
                     return;
                 }
@@ -471,6 +503,7 @@ async fn status_loop(shard: Rc<Shard>) {
         if !shard.events.status(SessionEvent::Status {
             shard: shard.ctx.id,
             torrents,
+            usage: shard.rate_limits.take_usage(),
         }) {
             return;
         }
@@ -493,6 +526,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 error: None,
                 trackers: Vec::new(),
                 no_reachable_peer: false,
+                wanted_bytes: 0,
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true } => None,
@@ -505,6 +539,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 error: Some(error.clone()),
                 trackers: Vec::new(),
                 no_reachable_peer: false,
+                wanted_bytes: 0,
             }),
         })
         .collect()
@@ -529,5 +564,6 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         error,
         trackers: t.tracker_status(),
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
+        wanted_bytes: t.wanted_bytes(),
     }
 }
