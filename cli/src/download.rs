@@ -164,10 +164,12 @@ fn drive(
             preallocation: opts.preallocation,
             direct_writes: opts.direct_writes,
             peers: opts.peers.clone(),
-            skipped_files: Vec::new(),
+            file_priorities: Vec::new(),
             download_limit: opts.download_limit,
             upload_limit: opts.upload_limit,
             resume: None,
+            sequential: false,
+            trackers: None,
         })?;
     }
     let mut complete: HashMap<InfoHash, bool> = names.keys().map(|h| (*h, false)).collect();

@@ -11,6 +11,7 @@ pub mod listen_socket;
 pub mod peer_connection;
 mod peer_outbox;
 pub mod piece_hasher;
+pub mod rate_limit;
 pub mod read_cache;
 pub mod resume;
 mod shared_reads;

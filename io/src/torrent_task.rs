@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ccbt_engine::connection_policy::{Admission, Refusal};
+use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::latency::{LatencyRecorder, LatencySummary};
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::peer_book::{PeerBook, Reachability, RedialPolicy};
 use ccbt_engine::piece_memory::{PieceData, PooledPieceAllocator};
-use ccbt_engine::piece_picker::PiecePriority;
-use ccbt_engine::rate_limiter::TokenBucket;
 use ccbt_engine::torrent::{Action, DisconnectReason, Torrent, TorrentConfig, TorrentParams, TorrentStats};
 use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 
@@ -24,13 +23,15 @@ use crate::connection_budget::ConnectionBudget;
 use crate::peer_connection::PeerError;
 use crate::peer_outbox::{Outgoing, PeerLink};
 use crate::piece_hasher::TimedSha1;
+use crate::rate_limit::{RateLimit, ShardRateLimits};
 use crate::read_cache::ReadCache;
 use crate::shared_reads::SharedReads;
 use crate::storage::{DmaPiece, Preallocation, Storage, StorageError};
-use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
+use crate::tracker::{TrackerStatus, TrackerTask};
 use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 
 mod detail;
+mod live_settings;
 mod resume_snapshots;
 mod start_check;
 
@@ -47,7 +48,7 @@ pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
 /// early: one peer is one failure away from none.
 const STARVED_BELOW_PEERS: usize = 2;
 /// Peers asked of a tracker per announce.
-const TRACKER_NUMWANT: u32 = 200;
+pub(crate) const TRACKER_NUMWANT: u32 = 200;
 
 /// What a running torrent reports to whoever started it.
 #[derive(Clone, Debug)]
@@ -84,12 +85,18 @@ pub struct TorrentSetup {
     pub our_id: PeerId,
     /// Peers to dial (and redial while we still want data).
     pub peers: Vec<SocketAddr>,
-    /// Files to skip (by index in the metainfo).
-    pub skipped_files: Vec<usize>,
+    /// How much each file is wanted, by index in the metainfo (empty = all Normal).
+    pub file_priorities: Vec<FilePriority>,
     /// Payload bytes per second this torrent may receive (None = unlimited).
     pub download_limit: Option<u64>,
     /// Payload bytes per second this torrent may send (None = unlimited).
     pub upload_limit: Option<u64>,
+    /// The shard's limits, drawn from by all its torrents besides their own.
+    pub shard_limits: Rc<ShardRateLimits>,
+    /// Request pieces in order (also on when `config.sequential` is).
+    pub sequential: bool,
+    /// Tracker tiers to use instead of the metainfo's (None = the metainfo's).
+    pub trackers: Option<Vec<Vec<String>>>,
     /// The shard's connection counters and limits, shared by its torrents.
     pub budget: Rc<ConnectionBudget>,
     /// When to redial peers that failed.
@@ -117,8 +124,11 @@ pub struct TorrentTask {
     stopped: Cell<bool>,
     failed: RefCell<Option<String>>,
     events: EventSink,
-    pub(crate) download_limit: Option<RefCell<TokenBucket>>,
-    pub(crate) upload_limit: Option<RefCell<TokenBucket>>,
+    download_limit: RateLimit,
+    upload_limit: RateLimit,
+    shard_limits: Rc<ShardRateLimits>,
+    /// Each file's priority as last set (empty = all Normal).
+    file_priorities: RefCell<Vec<FilePriority>>,
     tracker: RefCell<Option<Rc<TrackerTask>>>,
     /// Time to SHA-1 one piece.
     hash_latency: Rc<RefCell<LatencyRecorder>>,
@@ -189,8 +199,15 @@ impl TorrentTask {
                 DmaPiece::allocate,
             )));
         }
-        if !setup.skipped_files.is_empty() {
-            apply_skipped_files(&mut engine, &meta, &setup.skipped_files);
+        if !setup.file_priorities.is_empty() {
+            if let Some(pieces) = live_settings::piece_priorities(&meta, &setup.file_priorities) {
+                engine.set_piece_priorities(&pieces, Instant::now());
+                // Nothing is connected yet: a Completed from here is reported below.
+                while engine.poll_action().is_some() {}
+            }
+        }
+        if setup.sequential {
+            engine.set_sequential(true);
         }
         let complete = engine.is_complete();
         let task = Rc::new(TorrentTask {
@@ -213,39 +230,20 @@ impl TorrentTask {
             stopped: Cell::new(false),
             failed: RefCell::new(None),
             events,
-            download_limit: setup
-                .download_limit
-                .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
-            upload_limit: setup
-                .upload_limit
-                .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
+            download_limit: RateLimit::new(setup.download_limit, Instant::now()),
+            upload_limit: RateLimit::new(setup.upload_limit, Instant::now()),
+            shard_limits: setup.shard_limits,
+            file_priorities: RefCell::new(setup.file_priorities),
             tracker: RefCell::new(None),
             hash_latency,
             write_latency: RefCell::new(LatencyRecorder::new()),
             check,
             resume: ResumeSnapshots::new(recorded),
         });
-        let tiers = tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list);
-        let listen_port = task.engine.borrow().listen_port();
-        if let (false, Some(port)) = (tiers.is_empty(), listen_port) {
-            let weak = Rc::downgrade(&task);
-            let progress: Rc<dyn Fn() -> AnnounceProgress> =
-                Rc::new(move || weak.upgrade().map(|t| t.announce_progress()).unwrap_or_default());
-            let weak = Rc::downgrade(&task);
-            let on_peers: Rc<dyn Fn(Vec<SocketAddr>)> = Rc::new(move |peers| {
-                if let Some(t) = weak.upgrade() {
-                    t.add_known_peers(&peers);
-                }
-            });
-            let config = TrackerConfig {
-                info_hash,
-                peer_id: setup.our_id,
-                port,
-                tiers,
-                numwant: TRACKER_NUMWANT,
-            };
-            *task.tracker.borrow_mut() = Some(TrackerTask::start(config, progress, on_peers));
-        }
+        let tiers = setup
+            .trackers
+            .unwrap_or_else(|| tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list));
+        *task.tracker.borrow_mut() = task.start_tracker(tiers);
         if complete {
             (task.events)(TorrentEvent::Completed { info_hash });
         }
@@ -368,9 +366,9 @@ impl TorrentTask {
         self.tracker.borrow().as_ref().map(|t| t.status()).unwrap_or_default()
     }
 
-    fn announce_progress(&self) -> AnnounceProgress {
+    pub(crate) fn announce_progress(&self) -> crate::tracker::AnnounceProgress {
         let stats = self.engine.borrow().stats(Instant::now());
-        AnnounceProgress {
+        crate::tracker::AnnounceProgress {
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
             left: stats.total_bytes.saturating_sub(stats.verified_bytes),
@@ -418,12 +416,20 @@ impl TorrentTask {
         }
     }
 
-    /// How long to pause after moving `bytes` under a limit (zero without one).
-    pub(crate) fn throttle(limit: &Option<RefCell<TokenBucket>>, bytes: u64) -> Duration {
-        match limit {
-            Some(bucket) => bucket.borrow_mut().consume(Instant::now(), bytes),
-            None => Duration::ZERO,
-        }
+    /// Charges `bytes` received to this torrent's and the shard's download limits;
+    /// returns how long the connection should pause (the longer of the two).
+    pub(crate) fn charge_download(&self, bytes: u64) -> Duration {
+        let now = Instant::now();
+        let own = self.download_limit.consume(now, bytes);
+        own.max(self.shard_limits.charge_download(now, bytes))
+    }
+
+    /// Charges `bytes` of payload sent to this torrent's and the shard's upload
+    /// limits; returns how long the connection should pause.
+    pub(crate) fn charge_upload(&self, bytes: u64) -> Duration {
+        let now = Instant::now();
+        let own = self.upload_limit.consume(now, bytes);
+        own.max(self.shard_limits.charge_upload(now, bytes))
     }
 
     fn to_peer(&self, peer: PeerKey, item: Outgoing) {
@@ -513,7 +519,7 @@ impl TorrentTask {
         self.peer_book.borrow_mut().connected(addr);
     }
 
-    fn dial_known_peers(self: &Rc<Self>) {
+    pub(crate) fn dial_known_peers(self: &Rc<Self>) {
         if self.stopped.get() || self.failed.borrow().is_some() {
             return;
         }
@@ -564,34 +570,6 @@ impl TorrentTask {
                 }
             })
             .detach();
-        }
-    }
-}
-
-/// Maps skipped files to skipped pieces (a piece shared with a wanted file stays wanted).
-fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize]) {
-    let lengths: Vec<u64> = meta.info.files.iter().map(|f| f.length).collect();
-    let Ok(layout) =
-        ccbt_engine::file_layout::FileLayout::new(&lengths, meta.info.piece_length, meta.info.total_length)
-    else {
-        return;
-    };
-    let mut wanted = vec![false; meta.num_pieces() as usize];
-    for (i, _) in lengths.iter().enumerate() {
-        if skipped.contains(&i) {
-            continue;
-        }
-        if let Some(range) = layout.piece_range_of_file(i) {
-            for p in range {
-                if let Some(w) = wanted.get_mut(p as usize) {
-                    *w = true;
-                }
-            }
-        }
-    }
-    for (p, w) in wanted.iter().enumerate() {
-        if !w {
-            engine.set_piece_priority(PieceIndex(p as u32), PiecePriority::Skip);
         }
     }
 }

@@ -13,10 +13,12 @@ mod query;
 pub mod router;
 pub mod session;
 mod shard;
+mod torrent_change;
 
+pub use ccbt_engine::file_priority::FilePriority;
 pub use messages::{
-    AddTorrent, CheckSummary, FileProgress, FileStamp, PeerSnapshot, ResumeRecord, SessionEvent, TorrentSnapshot,
-    TorrentState, TorrentStatus,
+    AddTorrent, CheckSummary, FileProgress, FileStamp, PeerSnapshot, ResumeRecord, SessionEvent, ShardUsage,
+    TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
 };
 pub use query::QueryReply;
 pub use router::Router;

@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::torrent::{TorrentConfig, TorrentStats};
 use ccbt_engine::wire::HANDSHAKE_ROUTING_LEN;
 use ccbt_engine::InfoHash;
+pub use ccbt_io::rate_limit::ShardUsage;
 use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::storage::Preallocation;
 use ccbt_io::tracker::TrackerStatus;
@@ -29,14 +31,19 @@ pub struct AddTorrent {
     pub direct_writes: bool,
     /// Peers to dial.
     pub peers: Vec<SocketAddr>,
-    /// File indices not to download.
-    pub skipped_files: Vec<usize>,
+    /// How much each file is wanted, by index (empty = all Normal; a short list
+    /// leaves the rest Normal).
+    pub file_priorities: Vec<FilePriority>,
     /// Payload bytes per second (None = unlimited).
     pub download_limit: Option<u64>,
     pub upload_limit: Option<u64>,
     /// The last run's record: pieces it vouches for, in files whose size and mtime
     /// are unchanged, are not read again.
     pub resume: Option<ResumeRecord>,
+    /// Request pieces in order (on as well when `config.sequential` is).
+    pub sequential: bool,
+    /// Tracker tiers to use instead of the metainfo's (None = the metainfo's).
+    pub trackers: Option<Vec<Vec<String>>>,
 }
 
 /// Session → shard.
@@ -57,6 +64,33 @@ pub enum ShardCommand {
         info_hash: InfoHash,
         reply: QueryReply,
     },
+    /// Change a setting of a torrent (one still checking takes it once it runs).
+    Configure {
+        info_hash: InfoHash,
+        change: TorrentChange,
+    },
+    /// The shard's own payload limits, shared by all its torrents (None = unlimited).
+    SetShardLimits {
+        download: Option<u64>,
+        upload: Option<u64>,
+    },
+}
+
+/// A setting a running torrent takes at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TorrentChange {
+    /// Payload bytes per second (None = unlimited).
+    Limits {
+        download: Option<u64>,
+        upload: Option<u64>,
+    },
+    /// Each file's priority, by index.
+    FilePriorities(Vec<FilePriority>),
+    Sequential(bool),
+    /// Announce now, or as soon as the tracker's `min interval` allows.
+    Reannounce,
+    /// Replace the tracker tiers (URLs already checked).
+    Trackers(Vec<Vec<String>>),
 }
 
 /// Shard → shard: an accepted connection for a torrent the receiver owns.
@@ -103,6 +137,9 @@ pub struct TorrentStatus {
     pub trackers: Vec<TrackerStatus>,
     /// Downloading, with no connection up and every known address (if any) failing.
     pub no_reachable_peer: bool,
+    /// Bytes of the files not skipped (`stats.complete` = every piece they need is
+    /// verified; `stats.verified_bytes == stats.total_bytes` = every piece is).
+    pub wanted_bytes: u64,
 }
 
 /// Shard → session.
@@ -121,8 +158,13 @@ pub enum SessionEvent {
     Completed { info_hash: InfoHash },
     /// The torrent could not start or had to stop.
     Failed { info_hash: InfoHash, error: String },
-    /// Periodic status of every torrent on one shard.
-    Status { shard: usize, torrents: Vec<TorrentStatus> },
+    /// Periodic status of every torrent on one shard, and what the shard moved
+    /// under its own limits since its last status.
+    Status {
+        shard: usize,
+        torrents: Vec<TorrentStatus>,
+        usage: ShardUsage,
+    },
     /// A shard finished its shutdown.
     ShardStopped { shard: usize },
     /// A resume record of a running torrent: its verified pieces changed (at most

@@ -12,6 +12,7 @@ use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::connection_budget::ConnectionBudget;
+use ccbt_io::rate_limit::ShardRateLimits;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::torrent_task::{CheckCancel, TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
@@ -23,6 +24,7 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::event_outbox::EventOutbox;
 use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
 use crate::router::Router;
+use crate::torrent_change::PendingChanges;
 
 /// How often a shard looks for session commands: soon after one arrived, backing
 /// off to the slower rate while none come. The session lives on a thread without
@@ -88,6 +90,10 @@ struct Shard {
     cache: Rc<RefCell<ReadCache>>,
     budget: Rc<ConnectionBudget>,
     senders: Option<Senders<AdoptConnection>>,
+    /// The shard's own payload limits, drawn from by all its torrents.
+    rate_limits: Rc<ShardRateLimits>,
+    /// Changes for torrents still checking, applied once they run.
+    pending_changes: PendingChanges,
 }
 
 /// Runs a shard until the session tells it to stop.
@@ -113,6 +119,8 @@ pub(crate) async fn run(
         cache,
         budget,
         senders,
+        rate_limits: Rc::new(ShardRateLimits::unlimited()),
+        pending_changes: PendingChanges::default(),
     });
     // One shard accepts for all. Which of several acceptors of one socket the kernel
     // wakes is not defined (a run could route every connection by luck, or pile them
@@ -138,6 +146,7 @@ pub(crate) async fn run(
     shard.events.status(SessionEvent::Status {
         shard: shard.ctx.id,
         torrents: statuses(&shard),
+        usage: shard.rate_limits.take_usage(),
     });
     shard.stop_all().await;
     drop(accept_task);
@@ -175,6 +184,10 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::Query { info_hash, reply }) => {
                 reply.send(shard.running_task(&info_hash).map(|t| t.detail()));
             }
+            Ok(ShardCommand::Configure { info_hash, change }) => shard.configure(info_hash, change),
+            Ok(ShardCommand::SetShardLimits { download, upload }) => {
+                shard.rate_limits.set(download, upload, std::time::Instant::now());
+            }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 glommio::timer::sleep(wait).await;
                 wait = (wait * 2).min(COMMAND_POLL_IDLE);
@@ -200,6 +213,15 @@ impl Shard {
                 TorrentLife::Checking { .. } | TorrentLife::FailedToStart { .. } => None,
             })
             .collect()
+    }
+
+    /// Applies a change to a running torrent, or keeps it for one still checking.
+    fn configure(&self, info_hash: InfoHash, change: crate::messages::TorrentChange) {
+        match self.torrents.borrow().get(&info_hash) {
+            Some(TorrentLife::Running(task)) => change.apply(task),
+            Some(TorrentLife::Checking { removed: false, .. }) => self.pending_changes.push(info_hash, change),
+            _ => {}
+        }
     }
 
     /// Stops and forgets a torrent; [`SessionEvent::Stopped`] says when it has
@@ -250,6 +272,7 @@ impl Shard {
         ) {
             return false;
         }
+        self.pending_changes.take(info_hash);
         torrents.remove(info_hash);
         self.cache.borrow_mut().remove_torrent(*info_hash);
         true
@@ -357,9 +380,12 @@ impl Shard {
             direct_writes: add.direct_writes,
             our_id: self.ctx.our_id,
             peers: add.peers,
-            skipped_files: add.skipped_files,
+            file_priorities: add.file_priorities,
             download_limit: add.download_limit,
             upload_limit: add.upload_limit,
+            shard_limits: self.rate_limits.clone(),
+            sequential: add.sequential,
+            trackers: add.trackers,
             budget: self.budget.clone(),
             redial: self.ctx.redial,
             resume: add.resume,
@@ -377,9 +403,15 @@ impl Shard {
                 self.ended(info_hash, record);
             }
             Ok(task) => {
-                self.torrents.borrow_mut().insert(info_hash, TorrentLife::Running(task));
+                self.torrents
+                    .borrow_mut()
+                    .insert(info_hash, TorrentLife::Running(task.clone()));
+                for change in self.pending_changes.take(&info_hash) {
+                    change.apply(&task);
+                }
             }
             Err(e) => {
+                self.pending_changes.take(&info_hash);
                 if self.take_removed(&info_hash) {
                     return self.ended(info_hash, None);
                 }
@@ -558,6 +590,7 @@ async fn status_loop(shard: Rc<Shard>) {
         if !shard.events.status(SessionEvent::Status {
             shard: shard.ctx.id,
             torrents,
+            usage: shard.rate_limits.take_usage(),
         }) {
             return;
         }
@@ -580,6 +613,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 error: None,
                 trackers: Vec::new(),
                 no_reachable_peer: false,
+                wanted_bytes: 0,
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true, .. } => None,
@@ -592,6 +626,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 error: Some(error.clone()),
                 trackers: Vec::new(),
                 no_reachable_peer: false,
+                wanted_bytes: 0,
             }),
         })
         .collect()
@@ -616,5 +651,6 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         error,
         trackers: t.tracker_status(),
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
+        wanted_bytes: t.wanted_bytes(),
     }
 }
