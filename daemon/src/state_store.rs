@@ -103,7 +103,9 @@ impl StateStore {
     /// `session.rkyv.corrupt-<unix time>` and reported as
     /// [`StoreError::CorruptSession`]; the damaged file stays in place, so a
     /// crash before the rebuilt session is saved finds it damaged again
-    /// rather than taking the dir for a fresh one.
+    /// rather than taking the dir for a fresh one. If even the copy cannot be
+    /// made, that is an [`StoreError::Io`]: nothing should then overwrite the
+    /// only copy of the damaged file.
     pub fn load_session(&self) -> Result<Option<SessionRecord>, StoreError> {
         let path = self.session_path();
         let Some(bytes) = read_bounded(&path, MAX_SESSION_BYTES)? else {

@@ -163,6 +163,54 @@ mod tests {
         assert!(err.to_string().contains("absent"), "{err}");
     }
 
+    /// Set in the child of `killed_writer_leaves_a_whole_old_or_new_file`: the
+    /// file it rewrites until it is killed.
+    const CHILD_TARGET_ENV: &str = "CCBT_TEST_ATOMIC_WRITE_TARGET";
+    const CHILD_VERSIONS: usize = 500;
+    const CHILD_FILE_LEN: usize = 256 * 1024;
+
+    /// Every version is one byte value repeated, so a mix of two is visible.
+    fn write_versions(path: &Path) {
+        for version in 0..CHILD_VERSIONS {
+            write_atomic(path, &vec![(version % 251) as u8; CHILD_FILE_LEN]).unwrap();
+        }
+    }
+
+    #[test]
+    fn killed_writer_leaves_a_whole_old_or_new_file() {
+        if let Some(target) = std::env::var_os(CHILD_TARGET_ENV) {
+            write_versions(Path::new(&target));
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("record");
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "state_dir::atomic_write::tests::killed_writer_leaves_a_whole_old_or_new_file",
+                "--nocapture",
+            ])
+            .env(CHILD_TARGET_ENV, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Let the child get going (bounded wait), then kill it in the middle of its writes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !path.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let content = fs::read(&path).unwrap();
+        assert_eq!(content.len(), CHILD_FILE_LEN);
+        assert!(content.iter().all(|&b| b == content[0]), "a mix of two versions");
+        sweep_temp_files(dir.path()).unwrap();
+        assert_eq!(entries(dir.path()), vec!["record"]);
+    }
+
     #[test]
     fn sweep_removes_only_leftover_temp_files() {
         let dir = tempfile::tempdir().unwrap();
