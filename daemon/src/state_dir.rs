@@ -342,6 +342,47 @@ mod tests {
         dir.remove_pid().unwrap();
     }
 
+    /// Set in the child of `other_process_holding_the_dir_is_named_and_its_death_frees_it`.
+    const CHILD_ROOT_ENV: &str = "CCBT_TEST_STATE_DIR_HOLDER";
+    /// How long the child holds the lock at most, should its parent never kill it.
+    const CHILD_HOLD: std::time::Duration = std::time::Duration::from_secs(20);
+
+    #[test]
+    fn other_process_holding_the_dir_is_named_and_its_death_frees_it() {
+        if let Some(root) = std::env::var_os(CHILD_ROOT_ENV) {
+            let dir = StateDir::open(Path::new(&root)).unwrap();
+            dir.write_pid().unwrap();
+            std::thread::sleep(CHILD_HOLD);
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "state_dir::tests::other_process_holding_the_dir_is_named_and_its_death_frees_it",
+                "--nocapture",
+            ])
+            .env(CHILD_ROOT_ENV, tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + CHILD_HOLD;
+        while read_pid(tmp.path()) != Some(child.id()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let err = StateDir::open(tmp.path()).unwrap_err();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            matches!(&err, StateError::Locked { pid: Some(pid), .. } if *pid == child.id()),
+            "{err:?}"
+        );
+        // Killed with SIGKILL, the holder left its pid file but the kernel dropped its lock.
+        assert_eq!(read_pid(tmp.path()), Some(child.id()));
+        StateDir::open(tmp.path()).unwrap();
+    }
+
     #[test]
     fn locked_without_pid_file_says_pid_unknown() {
         let tmp = tempfile::tempdir().unwrap();

@@ -215,9 +215,48 @@ pub struct FileStamp {
     pub mtime_nanos: u32,
 }
 
+impl FileStamp {
+    /// The stamp of a file as it is on disk now; a resume record is trusted for
+    /// a file only while this still equals the recorded one.
+    pub fn of(metadata: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            length: metadata.len(),
+            mtime_secs: metadata.mtime(),
+            mtime_nanos: u32::try_from(metadata.mtime_nsec()).unwrap_or(0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn file_stamp_changes_with_length_and_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(1000).unwrap();
+        let at = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        file.set_modified(at).unwrap();
+        let stamp = FileStamp::of(&std::fs::metadata(&path).unwrap());
+        assert_eq!(
+            stamp,
+            FileStamp {
+                length: 1000,
+                mtime_secs: 1_700_000_000,
+                mtime_nanos: 123_456_789,
+            }
+        );
+        file.set_modified(at + Duration::from_nanos(1)).unwrap();
+        assert_ne!(FileStamp::of(&std::fs::metadata(&path).unwrap()), stamp);
+        file.set_modified(at).unwrap();
+        file.set_len(999).unwrap();
+        file.set_modified(at).unwrap();
+        assert_ne!(FileStamp::of(&std::fs::metadata(&path).unwrap()), stamp);
+    }
 
     fn schedule(begin: &str, end: &str, days: &[&str]) -> AltSpeedSchedule {
         AltSpeedSchedule {
