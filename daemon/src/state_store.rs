@@ -209,7 +209,8 @@ impl StateStore {
                 .to_str()
                 .and_then(|n| n.strip_suffix(".torrent"))
                 .and_then(ccbt_engine::InfoHash::from_hex);
-            if let Some(hash) = hash {
+            // Only the names save_metainfo writes (lowercase), so each one loads back.
+            if let Some(hash) = hash.filter(|h| Some(file_name(&h.0, METAINFO_EXT).as_str()) == name.to_str()) {
                 hashes.push(hash.0);
             }
         }

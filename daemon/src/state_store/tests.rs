@@ -148,6 +148,7 @@ fn list_saved_metainfo_ignores_foreign_files() {
     fs::write(torrents.join("README"), b"x").unwrap();
     fs::write(torrents.join("abcd.torrent"), b"x").unwrap();
     fs::write(torrents.join(format!("{}.torrent.bak", "ab".repeat(20))), b"x").unwrap();
+    fs::write(torrents.join(format!("{}.torrent", "CD".repeat(20))), b"x").unwrap();
     assert_eq!(store.list_saved_metainfo().unwrap(), vec![HASH_A]);
 }
 
