@@ -7,5 +7,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alt_speed;
 pub mod api_types;
 pub mod control;
+pub mod queue_policy;
+pub mod rate_split;
+pub mod seed_limits;
