@@ -11,6 +11,7 @@ pub mod alt_speed;
 pub mod api_types;
 pub mod control;
 pub mod daemon_config;
+pub mod hooks;
 pub mod queue_policy;
 pub mod rate_split;
 pub mod seed_limits;
