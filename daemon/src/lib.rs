@@ -15,3 +15,4 @@ pub mod hooks;
 pub mod queue_policy;
 pub mod rate_split;
 pub mod seed_limits;
+pub mod watch_dir;
