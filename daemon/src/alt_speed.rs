@@ -197,6 +197,12 @@ impl AltSpeedWindow {
     }
 }
 
+/// Whether the alternative limits apply: switched on by hand, or inside the
+/// scheduled window.
+pub fn alt_speed_active(by_hand: bool, schedule: Option<&AltSpeedWindow>, now: LocalTime) -> bool {
+    by_hand || schedule.is_some_and(|w| w.is_active(now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +289,16 @@ mod tests {
         assert!(w.is_active(at(Weekday::Sat, "00:00")));
         assert!(w.is_active(at(Weekday::Sun, "23:59")));
         assert!(!w.is_active(at(Weekday::Mon, "12:00")));
+    }
+
+    #[test]
+    fn by_hand_or_by_schedule() {
+        let w = window("22:00", "07:00", &[]);
+        assert!(alt_speed_active(true, None, at(Weekday::Mon, "12:00")));
+        assert!(alt_speed_active(true, Some(&w), at(Weekday::Mon, "12:00")));
+        assert!(!alt_speed_active(false, Some(&w), at(Weekday::Mon, "12:00")));
+        assert!(alt_speed_active(false, Some(&w), at(Weekday::Mon, "23:00")));
+        assert!(!alt_speed_active(false, None, at(Weekday::Mon, "23:00")));
     }
 
     #[test]

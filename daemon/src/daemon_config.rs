@@ -9,7 +9,7 @@
 //! listen = "0.0.0.0:6881"          # peer port
 //! [api]
 //! listen = "127.0.0.1:64124"       # control API; another address needs a token
-//! # token = "…"                    # at least 16 characters
+//! # token = "a-long-random-string"  # at least 16 characters
 //! [storage]
 //! # download_dir = "~/downloads"   # default: the directory the daemon starts in
 //! # state_dir = "~/.local/share/ccbt"  # default: $XDG_DATA_HOME/ccbt
@@ -32,9 +32,9 @@
 //! [watch]
 //! # dir = "~/watch"                # *.torrent dropped here are added
 //! [hooks]                          # run with `sh -c`, torrent in the environment
-//! # on_added = "…"
-//! # on_completed = "…"
-//! # on_error = "…"
+//! # on_added = "logger -t ccbt \"added $CCBT_NAME\""
+//! # on_completed = "/usr/local/bin/torrent-done"
+//! # on_error = "logger -t ccbt \"error $CCBT_NAME: $CCBT_ERROR\""
 //! timeout = "60s"                  # a hook still running then is killed
 //! max_concurrent = 4
 //! [session]
@@ -155,6 +155,13 @@ pub struct StorageConfig {
     pub state_dir: Option<PathBuf>,
 }
 
+/// A download and an upload limit in bytes/s; none = unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub download: Option<u64>,
+    pub upload: Option<u64>,
+}
+
 /// Global payload limits in bytes/s; none = unlimited.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LimitsConfig {
@@ -164,6 +171,23 @@ pub struct LimitsConfig {
     pub alt_upload: Option<u64>,
     /// When the alternative limits apply by themselves.
     pub alt_schedule: Option<AltSpeedWindow>,
+}
+
+impl LimitsConfig {
+    /// The global limits in force: the alternative ones while they are active.
+    pub fn in_force(&self, alt_active: bool) -> RateLimits {
+        if alt_active {
+            RateLimits {
+                download: self.alt_download,
+                upload: self.alt_upload,
+            }
+        } else {
+            RateLimits {
+                download: self.download,
+                upload: self.upload,
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -328,3 +328,45 @@ fn zero_and_unlimited_rates_mean_no_limit() {
     let config = parse("[queue]\nmax_active_downloads = \"unlimited\"\n").unwrap();
     assert_eq!(config.queue.max_active_downloads, UNLIMITED);
 }
+
+/// The example in the module docs; with `switch_on`, every commented-out key too.
+fn documented_example(switch_on: bool) -> String {
+    include_str!("../daemon_config.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .skip_while(|l| !l.starts_with("```toml"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if switch_on && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '[') => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_documented_example_is_the_defaults() {
+    let example = documented_example(false);
+    assert!(example.contains("[hooks]"), "{example}");
+    assert_eq!(parse(&example).unwrap(), DaemonConfig::default());
+}
+
+#[test]
+fn the_documented_example_with_every_key_on_is_valid() {
+    let config = parse(&documented_example(true)).unwrap();
+    assert_eq!(config.limits.in_force(false).download, Some(10 << 20));
+    assert_eq!(
+        config.limits.in_force(true),
+        RateLimits {
+            download: Some(1 << 20),
+            upload: Some(1 << 20)
+        }
+    );
+    assert_eq!(config.limits.alt_schedule.map(|s| s.days.len()), Some(5));
+    assert_eq!(config.seeding.ratio_limit, Some(2.0));
+    assert!(config.api.token.is_some());
+    assert!(config.hooks.on_error.unwrap().contains("$CCBT_ERROR"));
+    assert_eq!(config.session.shards, Some(4));
+}
