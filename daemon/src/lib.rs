@@ -9,3 +9,4 @@
 
 pub mod api_types;
 pub mod control;
+pub mod api_server;
