@@ -111,10 +111,7 @@ pub async fn serve(
 /// answers for unknown paths and methods.
 pub(crate) fn router(state: ApiState) -> Router {
     let mut api = Router::new()
-        .route(
-            "/api/v1/torrents",
-            get(torrent_routes::list).post(torrent_routes::add),
-        )
+        .route("/api/v1/torrents", get(torrent_routes::list).post(torrent_routes::add))
         .route(
             "/api/v1/torrents/{id}",
             get(torrent_routes::detail)

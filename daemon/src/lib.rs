@@ -7,6 +7,6 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api_server;
 pub mod api_types;
 pub mod control;
-pub mod api_server;

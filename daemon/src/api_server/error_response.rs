@@ -15,7 +15,11 @@ impl IntoResponse for ApiError {
         let status = match StatusCode::from_u16(self.status) {
             Ok(status) if status.is_client_error() || status.is_server_error() => status,
             _ => {
-                tracing::error!(status = self.status, code = self.code, "an API error carries a status that is not an error");
+                tracing::error!(
+                    status = self.status,
+                    code = self.code,
+                    "an API error carries a status that is not an error"
+                );
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };

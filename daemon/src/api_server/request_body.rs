@@ -2,9 +2,9 @@
 //! named.
 
 use axum::body::{Body, Bytes};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
 use axum::http::HeaderMap;
-use http_body_util::LengthLimitError;
+use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
 
 use crate::control::ApiError;
@@ -31,27 +31,61 @@ pub(crate) fn body_kind(headers: &HeaderMap) -> BodyKind {
     }
 }
 
+/// Bytes of a refused body still read (and thrown away) so that a client which sends
+/// its whole body before reading the answer gets the 413 rather than a reset
+/// connection; past this the connection is closed.
+pub const MAX_DRAINED_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Reads the whole body, refusing one over `limit` bytes with 413 `body_too_large`:
-/// at once when its `Content-Length` says so (a client waiting on `Expect:
-/// 100-continue` never sends it), else as soon as the bytes read pass the limit.
-pub(crate) async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// without reading it when its `Content-Length` says so and the client waits for
+/// `100 Continue`; else once the bytes read pass the limit, after reading the rest
+/// (up to [`MAX_DRAINED_BYTES`]).
+pub(crate) async fn read_limited(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(declared) = declared {
         if declared > limit as u64 {
+            if !expects_continue(headers) && declared <= MAX_DRAINED_BYTES {
+                drain(body).await;
+            }
             return Err(too_large(limit, Some(declared)));
         }
     }
-    axum::body::to_bytes(body, limit).await.map_err(|err| {
-        let inner = err.into_inner();
-        if inner.downcast_ref::<LengthLimitError>().is_some() {
-            too_large(limit, None)
-        } else {
-            ApiError::bad_request(format!("could not read the request body: {inner}"))
+    let mut kept = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| ApiError::bad_request(format!("could not read the request body: {err}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if kept.len() + data.len() > limit {
+            drain(body).await;
+            return Err(too_large(limit, None));
         }
-    })
+        kept.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(kept))
+}
+
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+/// Reads and discards the rest of a body, at most [`MAX_DRAINED_BYTES`].
+async fn drain(mut body: Body) {
+    let mut drained: u64 = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            drained += data.len() as u64;
+        }
+        if drained > MAX_DRAINED_BYTES {
+            return;
+        }
+    }
 }
 
 fn too_large(limit: usize, declared: Option<u64>) -> ApiError {
@@ -82,9 +116,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result
             bad_json(format!("{what}: field `{path}`: {inner}"))
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|err| bad_json(format!("{what}: {err}")))?;
+    deserializer.end().map_err(|err| bad_json(format!("{what}: {err}")))?;
     Ok(value)
 }
 
@@ -117,7 +149,9 @@ mod tests {
         let err = parse_json::<TorrentPatch>(b"  ", "torrent patch").unwrap_err();
         assert!(err.message.contains("empty"), "{}", err.message);
         assert_eq!(
-            parse_json::<TorrentPatch>(br#"{"sequential": true}"#, "torrent patch").unwrap().sequential,
+            parse_json::<TorrentPatch>(br#"{"sequential": true}"#, "torrent patch")
+                .unwrap()
+                .sequential,
             Some(true)
         );
     }

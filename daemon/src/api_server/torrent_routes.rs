@@ -60,7 +60,9 @@ pub(crate) async fn add(
         json_add(parse_json::<AddRequest>(&bytes, "add request")?)?
     } else {
         if bytes.is_empty() {
-            return Err(ApiError::invalid_torrent("the request body is empty; expected a .torrent file"));
+            return Err(ApiError::invalid_torrent(
+                "the request body is empty; expected a .torrent file",
+            ));
         }
         (AddSource::Metainfo(bytes.to_vec()), add_options(uri.query())?)
     };
@@ -102,7 +104,10 @@ fn json_add(mut options: AddRequest) -> Result<(AddSource, AddRequest), ApiError
     Ok((source, options))
 }
 
-pub(crate) async fn detail(State(state): State<ApiState>, TorrentId(id): TorrentId) -> Result<Json<TorrentDetail>, ApiError> {
+pub(crate) async fn detail(
+    State(state): State<ApiState>,
+    TorrentId(id): TorrentId,
+) -> Result<Json<TorrentDetail>, ApiError> {
     state
         .handle
         .call(|reply| ControlRequest::GetTorrent { id, reply })
@@ -125,7 +130,11 @@ pub(crate) async fn patch(
         .map(Json)
 }
 
-pub(crate) async fn remove(State(state): State<ApiState>, TorrentId(id): TorrentId, uri: Uri) -> Result<Json<Done>, ApiError> {
+pub(crate) async fn remove(
+    State(state): State<ApiState>,
+    TorrentId(id): TorrentId,
+    uri: Uri,
+) -> Result<Json<Done>, ApiError> {
     let delete_data = delete_data(uri.query())?;
     state
         .handle
@@ -161,7 +170,10 @@ pub(crate) async fn move_in_queue(
         .map(Json)
 }
 
-pub(crate) async fn files(State(state): State<ApiState>, TorrentId(id): TorrentId) -> Result<Json<Vec<FileEntry>>, ApiError> {
+pub(crate) async fn files(
+    State(state): State<ApiState>,
+    TorrentId(id): TorrentId,
+) -> Result<Json<Vec<FileEntry>>, ApiError> {
     state
         .handle
         .call(|reply| ControlRequest::Files { id, reply })
@@ -184,7 +196,10 @@ pub(crate) async fn patch_files(
         .map(Json)
 }
 
-pub(crate) async fn peers(State(state): State<ApiState>, TorrentId(id): TorrentId) -> Result<Json<Vec<PeerEntry>>, ApiError> {
+pub(crate) async fn peers(
+    State(state): State<ApiState>,
+    TorrentId(id): TorrentId,
+) -> Result<Json<Vec<PeerEntry>>, ApiError> {
     state
         .handle
         .call(|reply| ControlRequest::Peers { id, reply })
@@ -203,7 +218,10 @@ pub(crate) async fn trackers(
         .map(Json)
 }
 
-pub(crate) async fn pieces(State(state): State<ApiState>, TorrentId(id): TorrentId) -> Result<Json<PieceMap>, ApiError> {
+pub(crate) async fn pieces(
+    State(state): State<ApiState>,
+    TorrentId(id): TorrentId,
+) -> Result<Json<PieceMap>, ApiError> {
     state
         .handle
         .call(|reply| ControlRequest::Pieces { id, reply })
