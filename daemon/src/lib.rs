@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod alt_speed;
+pub mod api_server;
 pub mod api_types;
 pub mod control;
 pub mod state_dir;
