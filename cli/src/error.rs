@@ -62,6 +62,31 @@ pub enum CliError {
     Demo(String),
     #[error("interrupted before every piece was verified")]
     Interrupted,
+    /// No answer from the daemon's API (refused, timed out, reset).
+    #[error("cannot reach the ccbt daemon at {url}: {reason} (start it with `btbt daemon start`, or name another with --api URL)")]
+    DaemonUnreachable { url: String, reason: String },
+    /// The daemon refused the request (4xx); its message is printed as it came.
+    #[error("{message}")]
+    Api { status: u16, code: String, message: String },
+    /// The daemon answered something that is not its API's answer (a 5xx, a
+    /// body that does not parse): a bug on one side or the other.
+    #[error("{url}: {reason}")]
+    BadResponse { url: String, reason: String },
+    #[error("{arg}: not a torrent id (a number from `btbt list`, an info-hash, or a unique prefix of one)")]
+    BadTorrentId { arg: String },
+    #[error("--api {url}: {reason}")]
+    BadApiUrl { url: String, reason: String },
+    /// Some of several torrents named in one command failed (each was reported).
+    #[error("{failed} of {total} failed")]
+    PartlyFailed {
+        failed: usize,
+        total: usize,
+        exit_code: i32,
+    },
+    #[error("terminal: {0}")]
+    Terminal(std::io::Error),
+    #[error("{0}")]
+    NotBuilt(&'static str),
 }
 
 impl CliError {
@@ -79,7 +104,11 @@ impl CliError {
             | CliError::NotAFile { .. }
             | CliError::FifoTimeout { .. }
             | CliError::BadPeer { .. }
-            | CliError::BadFlag { .. } => 2,
+            | CliError::BadFlag { .. }
+            | CliError::BadTorrentId { .. }
+            | CliError::BadApiUrl { .. } => 2,
+            CliError::Api { status, .. } if (400..500).contains(status) => 2,
+            CliError::PartlyFailed { exit_code, .. } => *exit_code,
             _ => 1,
         }
     }
