@@ -123,3 +123,113 @@ fn exit(client: &ApiClient) -> Result<(), CliError> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccbt_daemon::api_types::SessionSettings;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        api: ApiOptions,
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum Top {
+        Daemon(DaemonArgs),
+    }
+
+    #[test]
+    fn start_takes_the_issues_flags_and_the_global_api_and_state_dir() {
+        let cli = Cli::try_parse_from([
+            "btbt",
+            "daemon",
+            "start",
+            "--foreground",
+            "--config",
+            "c.toml",
+            "--state-dir",
+            "/s",
+            "--download-dir",
+            "/d",
+            "--listen",
+            "127.0.0.1:6881",
+            "--api",
+            "127.0.0.1:9000",
+            "--shards",
+            "2",
+            "--json",
+        ])
+        .unwrap();
+        let Top::Daemon(DaemonArgs {
+            command: DaemonCommand::Start(start),
+        }) = cli.command
+        else {
+            panic!("not start: {:?}", cli.command);
+        };
+        assert!(start.foreground && start.json);
+        assert_eq!(start.listen, Some(SocketAddr::from(([127, 0, 0, 1], 6881))));
+        assert_eq!(start.shards, Some(2));
+        assert_eq!(cli.api.api.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(cli.api.state_dir, Some(PathBuf::from("/s")));
+    }
+
+    #[test]
+    fn status_golden_head() {
+        let info = SessionInfo {
+            version: "0.1.0".into(),
+            api_version: 1,
+            pid: 42,
+            api_url: "http://127.0.0.1:64124".into(),
+            listen: "0.0.0.0:6881".into(),
+            state_dir: "/var/lib/ccbt".into(),
+            download_dir: "/srv".into(),
+            shards: 2,
+            uptime_secs: 65,
+            settings: SessionSettings {
+                download_limit: None,
+                upload_limit: None,
+                alt_download_limit: None,
+                alt_upload_limit: None,
+                alt_speed_enabled: false,
+                alt_speed_schedule: None,
+                alt_speed_active: false,
+                max_active_downloads: 3,
+                max_active_seeds: 1000,
+                max_active_checks: 1,
+                ratio_limit: None,
+                seed_time_limit_secs: None,
+                watch_dir: None,
+            },
+        };
+        let stats = SessionStats {
+            download_rate: 0,
+            upload_rate: 0,
+            session_downloaded: 0,
+            session_uploaded: 0,
+            total_downloaded: 0,
+            total_uploaded: 0,
+            torrents: 0,
+            by_state: Default::default(),
+            peers: 0,
+            shards: vec![],
+            events_dropped: 0,
+            handovers: 0,
+            uptime_secs: 65,
+        };
+        let text = render_status(&info, &stats);
+        assert!(
+            text.starts_with(concat!(
+                "ccbt daemon 0.1.0 (pid 42) running for 1m05s\n",
+                "  API http://127.0.0.1:64124, peers on 0.0.0.0:6881, 2 shards\n",
+                "  state dir /var/lib/ccbt, downloads to /srv\n\n",
+                "torrents      0\n",
+            )),
+            "{text}"
+        );
+    }
+}

@@ -121,3 +121,43 @@ fn fifo_timeout_reason(writer_seen: bool, seconds: u64) -> String {
         format!("a FIFO with nothing writing to it (waited {seconds} s)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_map_to_exit_codes() {
+        let unreachable = CliError::DaemonUnreachable {
+            url: "http://127.0.0.1:64124/api/v1/torrents".into(),
+            reason: "Connection refused".into(),
+        };
+        assert_eq!(unreachable.exit_code(), 1);
+        assert!(unreachable
+            .to_string()
+            .contains("http://127.0.0.1:64124/api/v1/torrents"));
+        let api = |status| CliError::Api {
+            status,
+            code: "not_found".into(),
+            message: "no torrent 9".into(),
+        };
+        assert_eq!(api(404).exit_code(), 2);
+        assert_eq!(api(413).exit_code(), 2);
+        assert_eq!(api(404).to_string(), "no torrent 9", "the daemon's message, verbatim");
+        assert_eq!(api(500).exit_code(), 1, "a 5xx is the daemon's bug, not bad input");
+        let bad_response = CliError::BadResponse {
+            url: "u".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(bad_response.exit_code(), 1);
+        assert_eq!(CliError::BadTorrentId { arg: "x".into() }.exit_code(), 2);
+        let partly = |exit_code| CliError::PartlyFailed {
+            failed: 1,
+            total: 3,
+            exit_code,
+        };
+        assert_eq!(partly(2).exit_code(), 2);
+        assert_eq!(partly(1).exit_code(), 1);
+        assert_eq!(CliError::NotBuilt("x").exit_code(), 1);
+    }
+}

@@ -350,3 +350,185 @@ fn bad_ids_and_values_are_refused_before_any_request() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
     }
 }
+
+#[test]
+fn show_prints_head_files_peers_trackers_and_the_piece_bar() {
+    let mut detail = summary_json(4, "delta", "downloading");
+    let extra = serde_json::json!({
+        "piece_length": 16384, "num_pieces": 4, "pieces_have": 2,
+        "files": [{"index": 0, "path": "delta/a.bin", "length": 65536, "verified_bytes": 32768,
+                   "progress": 0.5, "priority": "normal", "padding": false}],
+        "peers_list": [], "trackers": [], "last_check": null
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        detail[k] = v.clone();
+    }
+    let detail = detail.to_string();
+    let pieces = serde_json::json!({"num_pieces": 4, "have": 2, "bitfield_hex": "c0"}).to_string();
+    let (addr, server) = fake_api(2, move |req| match req.target.as_str() {
+        "/api/v1/torrents/4" => (200, detail.clone()),
+        "/api/v1/torrents/4/pieces" => (200, pieces.clone()),
+        _ => (404, r#"{"error":{"code":"not_found","message":"no route"}}"#.into()),
+    });
+    let out = btbt(&["--api", &addr.to_string(), "show", "4"], &[]);
+    let got = server.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(got.len(), 2);
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("delta\n  id           4\n"), "{stdout}");
+    assert!(
+        stdout.contains("0  normal       50.0%  65.5 kB  delta/a.bin\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PEERS (0)\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("PIECES  2 of 4 verified, 16 KiB each\n[##..]\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn files_select_queue_reorder_and_torrent_set_send_the_contract_bodies() {
+    let files = serde_json::json!([]).to_string();
+    let (addr, server) = fake_api(1, move |_| (200, files.clone()));
+    let out = btbt(&["--api", &addr.to_string(), "files", "select", "9", "0", "2"], &[]);
+    let got = server.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        (got[0].method.as_str(), got[0].target.as_str()),
+        ("PATCH", "/api/v1/torrents/9/files")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body, serde_json::json!({"files": [0, 2], "priority": "normal"}));
+
+    let queue = serde_json::json!([summary_json(9, "q", "queued")]).to_string();
+    let (addr, server) = fake_api(1, move |_| (200, queue.clone()));
+    let out = btbt(&["--api", &addr.to_string(), "queue", "reorder", "9", "3"], &[]);
+    let got = server.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        (got[0].method.as_str(), got[0].target.as_str()),
+        ("POST", "/api/v1/torrents/9/queue")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"position": 2}),
+        "positions count from 1 on the command line"
+    );
+
+    let summary = summary_json(9, "q", "seeding").to_string();
+    let (addr, server) = fake_api(1, move |_| (200, summary.clone()));
+    let out = btbt(
+        &[
+            "--api",
+            &addr.to_string(),
+            "torrent",
+            "set",
+            "9",
+            "--up",
+            "none",
+            "--seed-time-limit",
+            "2h",
+        ],
+        &[],
+    );
+    let got = server.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        (got[0].method.as_str(), got[0].target.as_str()),
+        ("PATCH", "/api/v1/torrents/9")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["upload_limit"], "none");
+    assert_eq!(body["seed_time_limit_secs"], 7200);
+    assert!(body["download_limit"].is_null());
+}
+
+#[test]
+fn remove_of_several_goes_on_past_a_failure_and_exits_2() {
+    let (addr, server) = fake_api(2, |req| {
+        if req.target.starts_with("/api/v1/torrents/1?") {
+            (
+                404,
+                r#"{"error":{"code":"not_found","message":"no torrent with id 1"}}"#.into(),
+            )
+        } else {
+            (204, String::new())
+        }
+    });
+    let out = btbt(
+        &[
+            "--api",
+            &addr.to_string(),
+            "torrent",
+            "remove",
+            "1",
+            "2",
+            "--delete-data",
+        ],
+        &[],
+    );
+    let got = server.join().unwrap();
+    let targets: Vec<&str> = got.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        [
+            "/api/v1/torrents/1?delete_data=true",
+            "/api/v1/torrents/2?delete_data=true"
+        ]
+    );
+    assert!(got.iter().all(|r| r.method == "DELETE"));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "removed 2 and its data\n");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("btbt: error: 1: no torrent with id 1\n"), "{stderr}");
+    assert!(stderr.ends_with("btbt: error: 1 of 2 failed\n"), "{stderr}");
+}
+
+#[test]
+fn a_refused_token_says_where_it_was_looked_for() {
+    let (addr, server) = fake_api(1, |_| {
+        (
+            401,
+            r#"{"error":{"code":"unauthorized","message":"missing or wrong API token"}}"#.into(),
+        )
+    });
+    let state = tempfile::tempdir().unwrap();
+    let out = btbt(
+        &[
+            "--api",
+            &addr.to_string(),
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "status",
+        ],
+        &[],
+    );
+    let got = server.join().unwrap();
+    assert_eq!(got[0].header("authorization"), None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("btbt: error: missing or wrong API token (no token found: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&state.path().join("api.token").display().to_string()),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn watch_without_a_terminal_prints_the_list_each_second_until_the_daemon_goes() {
+    let canned = serde_json::json!([summary_json(1, "alpha", "downloading")]).to_string();
+    let (addr, server) = fake_api(2, move |_| (200, canned.clone()));
+    let out = btbt(&["--api", &addr.to_string(), "watch"], &[]);
+    let got = server.join().unwrap();
+    assert_eq!(got.len(), 2);
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.matches("ID  NAME").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("alpha").count(), 2, "{stdout}");
+    // The fake closed its port after two answers: the third refresh finds nobody.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}

@@ -42,6 +42,7 @@ pub enum ClientCommand {
     /// Add .torrent files (or directories of them) to the daemon; with no daemon
     /// running and no --api, download them here in the foreground as `ccbt` does
     Download {
+        /// .torrent files, or directories of them
         #[arg(required = true, value_name = "TORRENT")]
         torrents: Vec<PathBuf>,
         #[command(flatten)]
@@ -49,6 +50,7 @@ pub enum ClientCommand {
     },
     /// Add a magnet link to the daemon
     Magnet {
+        /// magnet:?xt=urn:btih:…
         #[arg(value_name = "LINK")]
         link: String,
         #[command(flatten)]
@@ -67,6 +69,7 @@ pub enum ClientCommand {
     },
     /// One torrent: files, peers, trackers, piece summary
     Show {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
         #[arg(long)]
@@ -165,6 +168,7 @@ pub enum TorrentCommand {
     },
     /// Change a torrent's own settings
     Set {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
         #[command(flatten)]
@@ -172,14 +176,18 @@ pub enum TorrentCommand {
     },
     /// Add a tracker URL
     AddTracker {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
+        /// Announce URL
         url: String,
     },
     /// Remove a tracker URL
     RemoveTracker {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
+        /// Announce URL
         url: String,
     },
 }
@@ -233,6 +241,7 @@ pub enum QueueCommand {
     },
     /// Move a torrent in the queue
     Reorder {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
         /// top, up, down, bottom, or a position from 1
@@ -245,6 +254,7 @@ pub enum QueueCommand {
 pub enum FilesCommand {
     /// A torrent's files with their index N, priority and progress
     List {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
         #[arg(long)]
@@ -252,24 +262,31 @@ pub enum FilesCommand {
     },
     /// Download these files (priority normal)
     Select {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
+        /// File indexes, as `btbt files list` shows them
         #[arg(required = true, value_name = "N")]
         files: Vec<usize>,
     },
     /// Do not download these files (priority skip)
     Deselect {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
+        /// File indexes, as `btbt files list` shows them
         #[arg(required = true, value_name = "N")]
         files: Vec<usize>,
     },
     /// Set a file's priority
     Priority {
+        /// Id from `btbt list`, an info-hash, or a unique prefix of one
         #[arg(value_parser = parse_torrent_id)]
         id: TorrentId,
+        /// File index, as `btbt files list` shows it
         #[arg(value_name = "N")]
         file: usize,
+        /// skip, low, normal or high
         #[arg(value_parser = parse_priority, value_name = "skip|low|normal|high")]
         priority: FilePriorityName,
     },
