@@ -33,6 +33,8 @@ use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 mod detail;
 mod resume_snapshots;
 mod start_check;
+#[cfg(test)]
+mod start_check_tests;
 
 pub use detail::{FileProgress, PeerSnapshot, TorrentSnapshot};
 pub use resume_snapshots::RESUME_INTERVAL;
