@@ -136,3 +136,91 @@ pub fn start_detached(state_dir: &Path, api_url: &str, json: bool) -> Result<i32
     }
     Ok(0)
 }
+
+/// `btbt daemon start`: the config file, then flags, then the global `--api` and
+/// `--state-dir`, merged into what the daemon runs with.
+pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::ApiOptions) -> Result<i32, CliError> {
+    use ccbt_daemon::api_types::SessionSettings;
+    use ccbt_daemon::daemon_config::DaemonConfig;
+
+    let config = match &args.config {
+        Some(path) => DaemonConfig::from_file(path).map_err(|e| CliError::Config(e.to_string()))?,
+        None => DaemonConfig::default(),
+    };
+    let state_dir = api
+        .state_dir
+        .clone()
+        .or_else(|| config.storage.state_dir.clone())
+        .unwrap_or_else(ccbt_daemon::state_dir::default_state_dir);
+    let state_dir = absolute(state_dir)?;
+    let api_addr = match api.api.as_deref().or(std::env::var("CCBT_API").ok().as_deref()) {
+        Some(url) => api_socket_addr(url)?,
+        None => config.api.listen,
+    };
+    let download_dir = match args
+        .download_dir
+        .clone()
+        .or_else(|| config.storage.download_dir.clone())
+    {
+        Some(d) => absolute(d)?,
+        None => std::env::current_dir().map_err(|e| CliError::Daemon(format!("no current directory: {e}")))?,
+    };
+    let cores = crate::default_shards();
+    let shards = crate::flags::check_shards(
+        "--shards",
+        args.shards.or(config.session.shards).unwrap_or(cores),
+        cores,
+    )?;
+    let queue = &config.queue;
+    let settings = SessionSettings {
+        download_limit: config.limits.download,
+        upload_limit: config.limits.upload,
+        alt_download_limit: config.limits.alt_download,
+        alt_upload_limit: config.limits.alt_upload,
+        alt_speed_enabled: false,
+        alt_speed_schedule: config.limits.alt_schedule.as_ref().map(|w| w.to_schedule()),
+        alt_speed_active: false,
+        max_active_downloads: queue.max_active_downloads,
+        max_active_seeds: queue.max_active_seeds,
+        max_active_checks: queue.max_active_checks,
+        ratio_limit: config.seeding.ratio_limit,
+        seed_time_limit_secs: config.seeding.seed_time_limit.map(|d| d.as_secs()),
+        watch_dir: config.watch.dir.as_ref().map(|d| d.display().to_string()),
+    };
+    if !args.foreground {
+        let api_url = format!("http://{api_addr}");
+        return start_detached(&state_dir, &api_url, args.json);
+    }
+    let opts = DaemonOptions {
+        state_dir,
+        download_dir,
+        listen: args.listen.unwrap_or(config.network.listen),
+        api: api_addr,
+        shards,
+        configured_token: config.api.token.clone(),
+        settings,
+        hooks: config.hooks.clone(),
+        watch_dir: config.watch.dir.clone(),
+        redial: crate::download::redial_policy_from_env(),
+        our_id: crate::download::new_peer_id(),
+        json: args.json,
+    };
+    start_foreground(opts)
+}
+
+fn absolute(path: PathBuf) -> Result<PathBuf, CliError> {
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir().map_err(|e| CliError::Daemon(format!("no current directory: {e}")))?;
+    Ok(cwd.join(path))
+}
+
+/// `--api` for the daemon itself: where to listen, from `http://HOST:PORT` or `HOST:PORT`.
+fn api_socket_addr(url: &str) -> Result<std::net::SocketAddr, CliError> {
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    hostport.parse().map_err(|_| CliError::BadApiUrl {
+        url: url.to_string(),
+        reason: "the daemon listens on an IP ADDRESS:PORT (e.g. 127.0.0.1:64124)".into(),
+    })
+}

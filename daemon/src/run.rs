@@ -63,10 +63,8 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         Some(t) => t.clone(),
         None => state.ensure_token()?,
     };
-    let api_listener = std::net::TcpListener::bind(opts.api).map_err(|source| DaemonError::ApiListen {
-        addr: opts.api,
-        source,
-    })?;
+    let api_listener =
+        std::net::TcpListener::bind(opts.api).map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
     api_listener
         .set_nonblocking(true)
         .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
@@ -122,7 +120,8 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         core.run(inbox, stop_signal()).await;
         let _ = stop_api.send(());
         let _ = tokio::time::timeout(API_DRAIN, server).await;
-        state.remove_pid();
+        let _ = state.remove_pid();
+        let _ = state.remove_endpoint();
         tracing::info!("stopped");
         Ok(())
     })

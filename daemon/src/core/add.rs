@@ -77,7 +77,10 @@ impl DaemonCore {
             return Err(ApiError::new(
                 409,
                 "duplicate",
-                format!("torrent {info_hash} ({}) is already in the session as id {id}", meta.info.name),
+                format!(
+                    "torrent {info_hash} ({}) is already in the session as id {id}",
+                    meta.info.name
+                ),
             ));
         }
         if self.removing.contains_key(&info_hash) {
@@ -94,7 +97,9 @@ impl DaemonCore {
         let mut priorities = vec![FilePriorityName::Normal; files];
         for &i in &options.skip_files {
             let slot = priorities.get_mut(i).ok_or_else(|| {
-                ApiError::bad_request(format!("skip_files: the torrent has {files} files, there is no file {i}"))
+                ApiError::bad_request(format!(
+                    "skip_files: the torrent has {files} files, there is no file {i}"
+                ))
             })?;
             *slot = FilePriorityName::Skip;
         }
@@ -177,7 +182,12 @@ impl DaemonCore {
             preallocation: Preallocation::Sparse,
             direct_writes: true,
             peers: t.settings.peers.clone(),
-            file_priorities: t.settings.file_priorities.iter().map(|p| super::views::engine_priority(*p)).collect(),
+            file_priorities: t
+                .settings
+                .file_priorities
+                .iter()
+                .map(|p| super::views::engine_priority(*p))
+                .collect(),
             sequential: t.settings.sequential,
             trackers: t.settings.trackers.clone(),
             download_limit: t.settings.download_limit,

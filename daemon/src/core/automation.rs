@@ -10,7 +10,7 @@ use super::{AfterStop, DaemonCore, Life, Managed, StopReason};
 use crate::api_types::{AddRequest, LimitKeyword, LimitSetting, QueueMove, SessionSettings};
 use crate::control::AddSource;
 use crate::hooks::{HookEvent, HookRunner, HookTorrent};
-use crate::queue_policy::{self, Activity, ActiveLimits, QueueEntry, Slot};
+use crate::queue_policy::{self, ActiveLimits, Activity, QueueEntry, Slot};
 use crate::rate_split::{split_rate, ShardUsage};
 use crate::seed_limits::{seed_limit_reached, SeedLimitDefaults, SeedProgress, TorrentLimit, TorrentSeedLimits};
 use crate::watch_dir::WatchDir;
@@ -143,7 +143,9 @@ impl DaemonCore {
             checks: self.settings.max_active_checks,
         };
         for placement in queue_policy::decide(&entries, limits) {
-            let Some(t) = self.torrents.get(&placement.id) else { continue };
+            let Some(t) = self.torrents.get(&placement.id) else {
+                continue;
+            };
             let running = matches!(t.life, Life::Running);
             let idle = matches!(t.life, Life::Idle);
             match placement.slot {
@@ -227,7 +229,7 @@ impl DaemonCore {
         for (shard, (d, u)) in downs.into_iter().zip(ups).enumerate() {
             let changed = self.automation.shares.get(shard) != Some(&(d, u));
             if changed || !self.automation.shares_sent {
-                self.session.set_shard_limits(shard, d, u);
+                let _ = self.session.set_shard_limits(shard, d, u);
                 if let Some(s) = self.automation.shares.get_mut(shard) {
                     *s = (d, u);
                 }
@@ -238,16 +240,19 @@ impl DaemonCore {
 
     /// Adds the `.torrent` files that appeared in the watch directory.
     pub(super) fn poll_watch_dir(&mut self) {
-        let Some(mut watch) = self.automation.watch.take() else { return };
-        watch.scan(|path| {
-            self.add(AddSource::Path(path.display().to_string()), AddRequest::default())
-                .map(|_| ())
-                .map_err(|e| e.message)
-        })
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read the watch directory");
-            Default::default()
-        });
+        let Some(mut watch) = self.automation.watch.take() else {
+            return;
+        };
+        watch
+            .scan(|path| {
+                self.add(AddSource::Path(path.display().to_string()), AddRequest::default())
+                    .map(|_| ())
+                    .map_err(|e| e.message)
+            })
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the watch directory");
+                Default::default()
+            });
         self.automation.watch = Some(watch);
     }
 }

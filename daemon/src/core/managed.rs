@@ -51,7 +51,10 @@ pub(crate) enum AfterStop {
     /// Start again with the latest record (a setting that needs a restart).
     Restart,
     /// Move its data, then start from the new place.
-    Move { to: PathBuf, reply: Option<Reply<TorrentSummary>> },
+    Move {
+        to: PathBuf,
+        reply: Option<Reply<TorrentSummary>>,
+    },
 }
 
 /// Where the daemon is with the torrent's shard.
@@ -138,7 +141,12 @@ impl Managed {
             .info
             .files
             .iter()
-            .zip(self.settings.file_priorities.iter().chain(std::iter::repeat(&FilePriorityName::Normal)))
+            .zip(
+                self.settings
+                    .file_priorities
+                    .iter()
+                    .chain(std::iter::repeat(&FilePriorityName::Normal)),
+            )
             .filter(|(f, p)| !f.padding && **p != FilePriorityName::Skip)
             .map(|(f, _)| f.length)
             .sum()

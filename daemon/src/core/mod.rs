@@ -145,20 +145,20 @@ impl DaemonCore {
         let source = self.session.events().clone();
         // The shards' queue is crossbeam (they never block on it); one thread moves
         // its events into the control thread's runtime.
-        let pump = std::thread::Builder::new()
-            .name("ccbt-events".into())
-            .spawn(move || {
-                while let Ok(ev) = source.recv() {
-                    if tx.send(ev).is_err() {
-                        return;
-                    }
+        let pump = std::thread::Builder::new().name("ccbt-events".into()).spawn(move || {
+            while let Ok(ev) = source.recv() {
+                if tx.send(ev).is_err() {
+                    return;
                 }
-            });
+            }
+        });
         if let Err(e) = pump {
             tracing::error!(error = %e, "cannot start the event thread");
             return;
         }
-        let Some(mut internal) = self.internal_rx.take() else { return };
+        let Some(mut internal) = self.internal_rx.take() else {
+            return;
+        };
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);

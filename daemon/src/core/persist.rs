@@ -99,7 +99,10 @@ fn apply_settings_record(s: &mut SessionSettings, r: &SettingsRecord) {
     s.alt_download_limit = r.alt_download_limit;
     s.alt_upload_limit = r.alt_upload_limit;
     s.alt_speed_enabled = r.alt_speed_enabled;
-    s.alt_speed_schedule = r.alt_speed_schedule.as_ref().map(crate::api_types::AltSpeedSchedule::from);
+    s.alt_speed_schedule = r
+        .alt_speed_schedule
+        .as_ref()
+        .map(crate::api_types::AltSpeedSchedule::from);
     s.max_active_downloads = r.max_active_downloads;
     s.max_active_seeds = r.max_active_seeds;
     s.max_active_checks = r.max_active_checks;
@@ -202,7 +205,9 @@ impl DaemonCore {
         self.removed_uploaded = record.total_uploaded.saturating_sub(known_totals.1);
         self.next_id = record.next_id.max(1);
         for tr in record.torrents {
-            let Some(meta) = self.load_saved_metainfo(&tr.info_hash) else { continue };
+            let Some(meta) = self.load_saved_metainfo(&tr.info_hash) else {
+                continue;
+            };
             let managed = self.restored(tr, meta);
             self.next_id = self.next_id.max(managed.id + 1);
             self.by_hash.insert(managed.info_hash(), managed.id);
@@ -316,7 +321,9 @@ impl DaemonCore {
             }
         };
         for hash in hashes {
-            let Some(meta) = self.load_saved_metainfo(&hash) else { continue };
+            let Some(meta) = self.load_saved_metainfo(&hash) else {
+                continue;
+            };
             let id = self.next_id;
             self.next_id += 1;
             let files = meta.info.files.len();

@@ -47,7 +47,10 @@ impl DaemonCore {
                 self.with_view(&id, reply, |_, t, snap| views::files(t, &views::have_of(t, snap)))
             }
             ControlRequest::PatchFiles { id, patch, reply } => {
-                match self.resolve(&id).and_then(|n| self.set_file_priorities(n, &patch.files, patch.priority)) {
+                match self
+                    .resolve(&id)
+                    .and_then(|n| self.set_file_priorities(n, &patch.files, patch.priority))
+                {
                     Ok(()) => self.with_view(&id, reply, |_, t, snap| views::files(t, &views::have_of(t, snap))),
                     Err(e) => {
                         let _ = reply.send(Err(e));
@@ -132,7 +135,7 @@ impl DaemonCore {
             return;
         }
         let (tx, rx) = oneshot::channel::<Option<TorrentSnapshot>>();
-        self.session.query(
+        let _ = self.session.query(
             t.info_hash(),
             Box::new(move |snapshot| {
                 let _ = tx.send(snapshot);
@@ -182,7 +185,7 @@ impl DaemonCore {
                         "torrent {id} is not running: nothing to announce"
                     )));
                 }
-                self.session.reannounce(t.info_hash());
+                let _ = self.session.reannounce(t.info_hash());
             }
         }
         self.session_dirty = true;
@@ -190,15 +193,11 @@ impl DaemonCore {
     }
 
     fn patch_torrent(&mut self, id: &str, patch: TorrentPatch, reply: Reply<TorrentSummary>) {
-        let result = self.resolve(id).and_then(|id| self.apply_patch(id, patch).map(|moved| (id, moved)));
+        let result = self
+            .resolve(id)
+            .and_then(|id| self.apply_patch(id, patch).map(|moved| (id, moved)));
         match result {
-            Ok((id, Some(to))) => self.stop_torrent(
-                id,
-                AfterStop::Move {
-                    to,
-                    reply: Some(reply),
-                },
-            ),
+            Ok((id, Some(to))) => self.stop_torrent(id, AfterStop::Move { to, reply: Some(reply) }),
             Ok((id, None)) => {
                 let _ = reply.send(self.summary_by_id(id));
             }
@@ -296,10 +295,10 @@ impl DaemonCore {
         let (down, up) = (t.settings.download_limit, t.settings.upload_limit);
         if running {
             if limits_changed {
-                self.session.set_torrent_limits(info_hash, down, up);
+                let _ = self.session.set_torrent_limits(info_hash, down, up);
             }
             if let Some(on) = sequential {
-                self.session.set_sequential(info_hash, on);
+                let _ = self.session.set_sequential(info_hash, on);
             }
         }
         self.session_dirty = true;
@@ -325,8 +324,13 @@ impl DaemonCore {
             t.complete = false;
         }
         if matches!(t.life, Life::Running) {
-            let priorities = t.settings.file_priorities.iter().map(|p| views::engine_priority(*p)).collect();
-            self.session.set_file_priorities(t.info_hash(), priorities);
+            let priorities = t
+                .settings
+                .file_priorities
+                .iter()
+                .map(|p| views::engine_priority(*p))
+                .collect();
+            let _ = self.session.set_file_priorities(t.info_hash(), priorities);
         }
         self.session_dirty = true;
         Ok(())

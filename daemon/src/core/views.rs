@@ -2,8 +2,8 @@
 //! pieces. Built from the daemon's own record and, for a running torrent, the
 //! shard's snapshot.
 
-use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::file_priority::FilePriority;
+use ccbt_engine::metainfo::Metainfo;
 use ccbt_io::tracker::TrackerStatus;
 use ccbt_shards::messages::{PeerSnapshot, TorrentSnapshot};
 
@@ -54,7 +54,11 @@ pub(crate) fn summary(t: &Managed, global_ratio: Option<f64>, global_seed_time: 
     } else {
         verified_wanted as f64 / wanted as f64
     };
-    let download_rate = if running { stats.map_or(0, |s| s.download_rate) } else { 0 };
+    let download_rate = if running {
+        stats.map_or(0, |s| s.download_rate)
+    } else {
+        0
+    };
     let upload_rate = if running { stats.map_or(0, |s| s.upload_rate) } else { 0 };
     let eta_secs = if t.complete || download_rate == 0 {
         None
@@ -142,12 +146,7 @@ pub(crate) fn files(t: &Managed, have: &[u8]) -> Vec<FileEntry> {
             let v = verified.get(index).copied().unwrap_or(0);
             FileEntry {
                 index,
-                path: f
-                    .path
-                    .iter()
-                    .map(|c| c.to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                path: f.path.iter().map(|c| c.to_string_lossy()).collect::<Vec<_>>().join("/"),
                 length: f.length,
                 verified_bytes: v,
                 progress: if f.length == 0 { 1.0 } else { v as f64 / f.length as f64 },
