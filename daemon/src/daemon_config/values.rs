@@ -94,6 +94,9 @@ pub(super) fn ratio(f: &Field<'_, '_>) -> Result<Option<f64>, ConfigError> {
     if is_unlimited_keyword(f) {
         return Ok(None);
     }
+    if !matches!(f.value(), DeValue::Integer(_) | DeValue::Float(_)) {
+        return Err(f.wrong_type("a number or \"unlimited\""));
+    }
     let r = f.number()?;
     if !r.is_finite() || r < 0.0 {
         return Err(f.out_of_range("0 or more"));
