@@ -343,6 +343,7 @@ fn bad_ids_and_values_are_refused_before_any_request() {
         vec!["torrent", "set", "1", "--down", "fast"],
         vec!["queue", "reorder", "1", "sideways"],
         vec!["files", "priority", "1", "0", "urgent"],
+        vec!["magnet", "magnet:?dn=no-hash"],
     ] {
         let mut full = vec!["--api", url.as_str()];
         full.extend(args.iter().copied());
