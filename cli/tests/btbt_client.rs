@@ -1,139 +1,13 @@
-//! The real `btbt` binary against a tiny fake API (a std TcpListener thread
-//! answering canned JSON): the request it sends, what it prints, its exit code.
+//! The real `btbt` binary against a tiny fake API (`fake_api`): the request it
+//! sends, what it prints, its exit code.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Output};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+mod fake_api;
 
-/// Longest a fake server waits for the requests it expects.
-const SERVER_DEADLINE: Duration = Duration::from_secs(20);
+use std::net::TcpStream;
 
-/// One request as the fake server read it.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Serves `expected` requests (or until the deadline), answering each with
-/// `answer(request) -> (status, body)`, then closes its port and hands back what it got.
-fn fake_api(
-    expected: usize,
-    answer: impl Fn(&Request) -> (u16, String) + Send + 'static,
-) -> (SocketAddr, JoinHandle<Vec<Request>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let handle = std::thread::spawn(move || {
-        let deadline = Instant::now() + SERVER_DEADLINE;
-        let mut got = Vec::new();
-        while got.len() < expected && Instant::now() < deadline {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    if let Some(req) = serve_one(stream, &answer) {
-                        got.push(req);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => panic!("accept: {e}"),
-            }
-        }
-        got
-    });
-    (addr, handle)
-}
-
-fn serve_one(stream: TcpStream, answer: &impl Fn(&Request) -> (u16, String)) -> Option<Request> {
-    stream.set_nonblocking(false).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    for _ in 0..100 {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).ok()?;
-    let req = Request {
-        method,
-        target,
-        headers,
-        body,
-    };
-    let (status, text) = answer(&req);
-    let mut out = stream;
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    let _ = out.flush();
-    Some(req)
-}
-
-/// `btbt ARGS` with a clean environment for the API settings.
-fn btbt(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_btbt"));
-    cmd.args(args)
-        .env_remove("CCBT_API")
-        .env_remove("CCBT_API_TOKEN")
-        .env("HOME", "/nonexistent-home")
-        .env_remove("XDG_DATA_HOME");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn summary_json(id: u32, name: &str, state: &str) -> serde_json::Value {
-    serde_json::json!({
-        "id": id, "info_hash": format!("{id:040x}"), "name": name, "state": state,
-        "progress": 0.5, "verified_bytes": 500, "total_bytes": 1000, "wanted_bytes": 1000,
-        "download_rate": 0, "upload_rate": 0, "downloaded": 500, "uploaded": 0, "ratio": 0.0,
-        "peers": 0, "eta_secs": null, "labels": [], "download_dir": "/d", "error": null,
-        "queue_position": null, "shard": 0, "added_at": 1, "completed_at": null,
-        "seconds_downloading": 1, "seconds_seeding": 0, "sequential": false,
-        "force_started": false, "download_limit": null, "upload_limit": null,
-        "ratio_limit": null, "seed_time_limit_secs": null, "private": false
-    })
-}
+use fake_api::{btbt, fake_api, free_port, summary_json, text};
 
 #[test]
 fn list_json_prints_the_api_array_and_sends_the_token() {
@@ -281,11 +155,6 @@ fn daemon_exit_waits_until_the_api_is_gone() {
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "daemon stopped\n");
-}
-
-/// A loopback port nothing listens on.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -518,79 +387,4 @@ fn a_refused_token_says_where_it_was_looked_for() {
         stderr.contains(&state.path().join("api.token").display().to_string()),
         "{stderr}"
     );
-}
-
-#[test]
-fn watch_without_a_terminal_prints_the_list_each_second_until_the_daemon_goes() {
-    let canned = serde_json::json!([summary_json(1, "alpha", "downloading")]).to_string();
-    let (addr, server) = fake_api(2, move |_| (200, canned.clone()));
-    let out = btbt(&["--api", &addr.to_string(), "watch"], &[]);
-    let got = server.join().unwrap();
-    assert_eq!(got.len(), 2);
-    let stdout = text(&out.stdout);
-    assert_eq!(stdout.matches("ID  NAME").count(), 2, "{stdout}");
-    assert_eq!(stdout.matches("alpha").count(), 2, "{stdout}");
-    // The fake closed its port after two answers: the third refresh finds nobody.
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-}
-
-/// Runs `btbt --api URL watch` on a pseudo-terminal (python3's `pty`, as the
-/// project's other tests already use python3), lets it draw, types `q`, and
-/// reports what the terminal saw as JSON.
-const PTY_DRIVER: &str = r#"
-import json, os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], "--api", sys.argv[2], "watch"])
-out = b""
-def read_for(seconds):
-    global out
-    end = time.time() + seconds
-    while time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            out += data
-read_for(2.5)
-os.write(fd, b"q")
-read_for(3.0)
-_, status = os.waitpid(pid, 0)
-print(json.dumps({
-    "exit": os.waitstatus_to_exitcode(status),
-    "entered_alt_screen": b"\x1b[?1049h" in out,
-    "left_alt_screen": out.rfind(b"\x1b[?1049l") > out.rfind(b"\x1b[?1049h"),
-    "cursor_shown": b"\x1b[?25h" in out,
-    "frames": out.count(b"alpha"),
-}))
-"#;
-
-#[test]
-fn watch_on_a_terminal_redraws_and_q_gives_the_terminal_back() {
-    if Command::new("python3").arg("-c").arg("import pty").output().is_err() {
-        eprintln!("skipped: python3 is not installed");
-        return;
-    }
-    let canned = serde_json::json!([summary_json(1, "alpha", "downloading")]).to_string();
-    // More answers than ~2.5 s of refreshes need; the thread ends at its deadline.
-    let (addr, _server) = fake_api(10, move |_| (200, canned.clone()));
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(PTY_DRIVER)
-        .arg(env!("CARGO_BIN_EXE_btbt"))
-        .arg(addr.to_string())
-        .env_remove("CCBT_API_TOKEN")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "driver: {}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["exit"], 0, "{report}");
-    assert_eq!(report["entered_alt_screen"], true, "{report}");
-    assert_eq!(report["left_alt_screen"], true, "{report}");
-    assert_eq!(report["cursor_shown"], true, "{report}");
-    assert!(report["frames"].as_u64().unwrap() >= 2, "redrawn each second: {report}");
 }
