@@ -65,6 +65,12 @@ pub struct StartArgs {
     pub json: bool,
 }
 
+impl DaemonArgs {
+    pub fn is_start(&self) -> bool {
+        matches!(self.command, DaemonCommand::Start(_))
+    }
+}
+
 pub fn run_daemon_command(args: DaemonArgs, api: &ApiOptions) -> Result<(), CliError> {
     match args.command {
         DaemonCommand::Start(start) => crate::daemon_start::start(&start, api).map(|_| ()),

@@ -25,9 +25,15 @@ pub use error::CliError;
 /// with colour codes only when stderr is a terminal (a log file or a pipe read by
 /// a script gets plain text).
 pub fn init_logging() {
+    init_logging_with_default("warn");
+}
+
+/// As [`init_logging`], with another filter when `RUST_LOG` is not set (the daemon
+/// logs its own life at `info`: start, stop, errors, limits reached).
+pub fn init_logging_with_default(default_filter: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -68,8 +68,12 @@ enum Command {
 }
 
 fn main() {
-    ccbt_cli::init_logging();
     let args = Args::parse();
+    if matches!(&args.command, Command::Daemon(d) if d.is_start()) {
+        ccbt_cli::init_logging_with_default("warn,ccbt_daemon=info");
+    } else {
+        ccbt_cli::init_logging();
+    }
     let code = match run(args) {
         Ok(code) => code,
         Err(e) => {
