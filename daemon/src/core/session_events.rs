@@ -32,6 +32,22 @@ fn storage_files(meta: &ccbt_engine::metainfo::Metainfo) -> Vec<StorageFile> {
         .collect()
 }
 
+/// Tracker errors in `now` that were not in `before` (each as `URL: error`).
+fn tracker_errors_new(before: Option<&ccbt_shards::TorrentStatus>, now: &ccbt_shards::TorrentStatus) -> Vec<String> {
+    now.trackers
+        .iter()
+        .filter_map(|tr| {
+            let error = tr.last_error.as_ref()?;
+            let seen = before.is_some_and(|b| {
+                b.trackers
+                    .iter()
+                    .any(|old| old.url == tr.url && old.last_error.as_ref() == Some(error))
+            });
+            (!seen).then(|| format!("{}: {error}", tr.url))
+        })
+        .collect()
+}
+
 impl DaemonCore {
     fn id_of(&self, info_hash: &ccbt_engine::InfoHash) -> Option<u32> {
         self.by_hash.get(info_hash).copied()
@@ -98,7 +114,13 @@ impl DaemonCore {
                             t.error = Some(e.clone());
                         }
                     }
+                    let new_tracker_errors = tracker_errors_new(t.status.as_ref(), &s);
                     t.status = Some(s);
+                    for message in new_tracker_errors {
+                        if let Some(t) = self.torrents.get(&id) {
+                            self.publish("tracker_error", Some(t), Some(message));
+                        }
+                    }
                 }
             }
             SessionEvent::Resume { info_hash, record } => {

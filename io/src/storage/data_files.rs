@@ -261,6 +261,12 @@ fn copy_verified(source: &Path, mut to: File, dest: &Path) -> Result<(), Storage
             copy: dest.to_path_buf(),
         });
     }
+    // The copy holds the same bytes, so it keeps the source's mtime: the torrent's
+    // resume record (which stamps each file's size and mtime) stays valid and the
+    // moved torrent starts without a recheck.
+    if let Ok(modified) = from.metadata().and_then(|m| m.modified()) {
+        to.set_modified(modified).map_err(|e| io_error(Op::Write, dest, e))?;
+    }
     Ok(())
 }
 
