@@ -266,6 +266,12 @@ fn unknown_route_and_wrong_method_answer_json() {
 
     let response = server.get("/api/v1/torrents/1/pause");
     assert_eq!(error_of(&response).0, 405);
+
+    // Neither answer needs the token (nor tells more than the docs do).
+    let response = server.anonymous(Method::Get, "/api/v1/nothing-here").send().unwrap();
+    assert_eq!(error_of(&response).0, 404);
+    let response = server.anonymous(Method::Delete, "/api/v1/stats").send().unwrap();
+    assert_eq!(error_of(&response).0, 405);
     assert_alive(&server);
 }
 
