@@ -7,6 +7,7 @@
 //! `{"error":{"code","message"}}` (see `docs/api.md`).
 
 mod auth;
+mod connection_limit;
 mod error_response;
 mod event_stream;
 mod query_options;
@@ -35,6 +36,9 @@ use crate::control::{ControlHandle, TorrentAction};
 pub const MAX_TORRENT_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Largest body of every other request (JSON patches and moves).
 pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
+/// Open API connections at most (event streams included); more wait in the listen
+/// backlog.
+pub const MAX_API_CONNECTIONS: usize = 256;
 /// Seconds between the keep-alive comments of `/api/v1/events`.
 pub const EVENT_KEEP_ALIVE_SECS: u64 = 15;
 
@@ -104,6 +108,7 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
+    let listener = connection_limit::BoundedListener::new(listener, MAX_API_CONNECTIONS);
     axum::serve(listener, app).with_graceful_shutdown(signal).await
 }
 
