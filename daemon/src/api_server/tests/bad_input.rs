@@ -307,3 +307,14 @@ fn oversized_declared_length_is_refused_before_the_body() {
     assert!(answer.contains(r#""code":"body_too_large""#), "{answer}");
     assert_alive(&server);
 }
+
+#[test]
+fn a_core_that_is_gone_gets_503_shutting_down() {
+    let server = TestServer::start_without_core();
+    for path in ["/api/v1/torrents", "/api/v1/stats"] {
+        let (status, code, _) = error_of(&server.get(path));
+        assert_eq!((status, code.as_str()), (503, "shutting_down"), "{path}");
+    }
+    // The server itself still answers.
+    assert_eq!(server.get("/api/v1/health").status_code, 200);
+}
