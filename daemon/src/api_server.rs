@@ -7,6 +7,7 @@
 //! `{"error":{"code","message"}}` (see `docs/api.md`).
 
 mod auth;
+mod connection_limit;
 mod error_response;
 mod event_stream;
 mod query_options;
@@ -35,7 +36,13 @@ use crate::control::{ControlHandle, TorrentAction};
 pub const MAX_TORRENT_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Largest body of every other request (JSON patches and moves).
 pub const MAX_JSON_BODY_BYTES: usize = 1024 * 1024;
-/// Seconds between the keep-alive comments of `/api/v1/events`.
+/// Open API connections at most (event streams included); more wait in the listen
+/// backlog.
+pub const MAX_API_CONNECTIONS: usize = 256;
+/// A connection on which nothing moves either way for this long is closed.
+pub const API_IDLE_TIMEOUT_SECS: u64 = 60;
+/// Seconds between the keep-alive comments of `/api/v1/events` (well inside the idle
+/// timeout, so an open stream stays open).
 pub const EVENT_KEEP_ALIVE_SECS: u64 = 15;
 
 /// What a request must show: `Authorization: Bearer <token>`.
@@ -104,6 +111,11 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
+    let listener = connection_limit::BoundedListener::new(
+        listener,
+        MAX_API_CONNECTIONS,
+        std::time::Duration::from_secs(API_IDLE_TIMEOUT_SECS),
+    );
     axum::serve(listener, app).with_graceful_shutdown(signal).await
 }
 

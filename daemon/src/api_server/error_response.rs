@@ -23,7 +23,7 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        if status.is_server_error() {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(code = self.code, message = %self.message, "control API request failed");
         } else {
             tracing::debug!(status = status.as_u16(), code = self.code, message = %self.message, "control API request refused");

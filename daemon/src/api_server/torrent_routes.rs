@@ -76,30 +76,25 @@ pub(crate) async fn add(
 /// The source of a JSON add: exactly one of `path`, `magnet`, `metainfo_base64`
 /// (decoded here, and taken out of the options the core gets).
 fn json_add(mut options: AddRequest) -> Result<(AddSource, AddRequest), ApiError> {
-    let given = [
-        options.path.is_some(),
-        options.magnet.is_some(),
-        options.metainfo_base64.is_some(),
-    ]
-    .into_iter()
-    .filter(|set| *set)
-    .count();
-    if given != 1 {
-        return Err(ApiError::bad_request(format!(
-            "an add request names exactly one of `path`, `magnet`, `metainfo_base64`; this one names {given}"
-        )));
-    }
-    let source = if let Some(encoded) = options.metainfo_base64.take() {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .map_err(|err| ApiError::bad_request(format!("field `metainfo_base64` is not base64: {err}")))?;
-        AddSource::Metainfo(bytes)
-    } else if let Some(path) = &options.path {
-        AddSource::Path(path.clone())
-    } else if let Some(magnet) = &options.magnet {
-        AddSource::Magnet(magnet.clone())
-    } else {
-        return Err(ApiError::internal("an add request with one source lost it"));
+    let encoded = options.metainfo_base64.take();
+    let source = match (&options.path, &options.magnet, encoded) {
+        (Some(path), None, None) => AddSource::Path(path.clone()),
+        (None, Some(magnet), None) => AddSource::Magnet(magnet.clone()),
+        (None, None, Some(encoded)) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|err| ApiError::bad_request(format!("field `metainfo_base64` is not base64: {err}")))?;
+            AddSource::Metainfo(bytes)
+        }
+        (path, magnet, encoded) => {
+            let given = [path.is_some(), magnet.is_some(), encoded.is_some()]
+                .into_iter()
+                .filter(|set| *set)
+                .count();
+            return Err(ApiError::bad_request(format!(
+                "an add request names exactly one of `path`, `magnet`, `metainfo_base64`; this one names {given}"
+            )));
+        }
     };
     Ok((source, options))
 }

@@ -266,6 +266,12 @@ fn unknown_route_and_wrong_method_answer_json() {
 
     let response = server.get("/api/v1/torrents/1/pause");
     assert_eq!(error_of(&response).0, 405);
+
+    // Neither answer needs the token (nor tells more than the docs do).
+    let response = server.anonymous(Method::Get, "/api/v1/nothing-here").send().unwrap();
+    assert_eq!(error_of(&response).0, 404);
+    let response = server.anonymous(Method::Delete, "/api/v1/stats").send().unwrap();
+    assert_eq!(error_of(&response).0, 405);
     assert_alive(&server);
 }
 
@@ -300,4 +306,15 @@ fn oversized_declared_length_is_refused_before_the_body() {
     assert!(!answer.contains("100 Continue"), "{answer}");
     assert!(answer.contains(r#""code":"body_too_large""#), "{answer}");
     assert_alive(&server);
+}
+
+#[test]
+fn a_core_that_is_gone_gets_503_shutting_down() {
+    let server = TestServer::start_without_core();
+    for path in ["/api/v1/torrents", "/api/v1/stats"] {
+        let (status, code, _) = error_of(&server.get(path));
+        assert_eq!((status, code.as_str()), (503, "shutting_down"), "{path}");
+    }
+    // The server itself still answers.
+    assert_eq!(server.get("/api/v1/health").status_code, 200);
 }

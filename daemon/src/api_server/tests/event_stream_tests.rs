@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use minreq::Method;
 use tokio::sync::watch;
 
-use super::harness::TestServer;
+use super::harness::{assert_alive, TestServer};
 use crate::api_server::event_stream::{EventReader, NextEvent};
 use crate::api_server::EVENTS_DROPPED_KIND;
 use crate::api_types::{ApiEvent, TorrentStateName};
@@ -129,6 +129,8 @@ fn a_slow_reader_loses_the_oldest_events_without_blocking_publish() {
     for _ in 0..published {
         server.bus.publish(event("state_changed", Some(filler.clone())));
     }
+    // The stalled stream holds up neither the core nor other requests.
+    assert_alive(&server);
     let mut previous: Option<u64> = None;
     let mut dropped = None;
     for _ in 0..published {

@@ -29,6 +29,15 @@ pub(super) struct TestServer {
 
 impl TestServer {
     pub(super) fn start() -> TestServer {
+        TestServer::start_with(true)
+    }
+
+    /// A server whose core is already gone (as while the daemon stops).
+    pub(super) fn start_without_core() -> TestServer {
+        TestServer::start_with(false)
+    }
+
+    fn start_with(with_core: bool) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("non-blocking listener");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
@@ -41,7 +50,11 @@ impl TestServer {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                tokio::spawn(fake_core::run(inbox, core_seen));
+                if with_core {
+                    tokio::spawn(fake_core::run(inbox, core_seen));
+                } else {
+                    drop(inbox);
+                }
                 let auth = ApiAuth {
                     token: TOKEN.to_string(),
                 };
