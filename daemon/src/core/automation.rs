@@ -8,7 +8,7 @@ use ccbt_shards::messages::ShardUsage as ShardReport;
 
 use super::{AfterStop, DaemonCore, Life, Managed, StopReason};
 use crate::api_types::{AddRequest, LimitKeyword, LimitSetting, QueueMove, SessionSettings};
-use crate::control::AddSource;
+use crate::control::{AddSource, ApiError};
 use crate::hooks::{HookEvent, HookRunner, HookTorrent};
 use crate::queue_policy::{self, ActiveLimits, Activity, QueueEntry, Slot};
 use crate::rate_split::{split_rate, ShardUsage};
@@ -156,20 +156,31 @@ impl DaemonCore {
         }
     }
 
-    pub(super) fn move_in_queue(&mut self, id: u32, to: QueueMove) {
-        let mut order: Vec<(u32, u32)> = self.torrents.values().map(|t| (t.queue_position, t.id)).collect();
-        order.sort_unstable();
-        let mut ids: Vec<u32> = order.into_iter().map(|(_, id)| id).collect();
-        if queue_policy::move_in_queue(&mut ids, id, to).is_err() {
-            return;
-        }
-        for (pos, id) in ids.iter().enumerate() {
-            if let Some(t) = self.torrents.get_mut(id) {
-                t.queue_position = pos as u32;
+    /// Moves a torrent among the queued and active ones (paused and finished torrents
+    /// keep their places); the queue then runs again.
+    pub(super) fn move_in_queue(&mut self, id: u32, to: QueueMove) -> Result<(), ApiError> {
+        let mut queued: Vec<(u32, u32)> = self
+            .torrents
+            .values()
+            .filter(|t| t.stop.is_none())
+            .map(|t| (t.queue_position, t.id))
+            .collect();
+        queued.sort_unstable();
+        let slots: Vec<u32> = queued.iter().map(|(pos, _)| *pos).collect();
+        let mut ids: Vec<u32> = queued.into_iter().map(|(_, id)| id).collect();
+        queue_policy::move_in_queue(&mut ids, id, to).map_err(|_| {
+            ApiError::conflict(format!(
+                "torrent {id} is paused or finished, so it is not in the queue; resume it first"
+            ))
+        })?;
+        for (slot, id) in slots.into_iter().zip(ids) {
+            if let Some(t) = self.torrents.get_mut(&id) {
+                t.queue_position = slot;
             }
         }
         self.session_dirty = true;
         self.schedule();
+        Ok(())
     }
 
     /// Stops the seeding torrents that reached their ratio or seed-time limit.

@@ -70,10 +70,10 @@ impl DaemonCore {
                 let _ = reply.send(Ok(self.queue_view()));
             }
             ControlRequest::MoveInQueue { id, to, reply } => {
-                let result = self.resolve(&id).map(|id| {
-                    self.move_in_queue(id, to);
-                    self.queue_view()
-                });
+                let result = self
+                    .resolve(&id)
+                    .and_then(|id| self.move_in_queue(id, to))
+                    .map(|()| self.queue_view());
                 let _ = reply.send(result);
             }
             ControlRequest::GetSession(reply) => {

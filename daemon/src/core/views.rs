@@ -303,3 +303,70 @@ pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&Tor
         summary,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccbt_engine::metainfo_builder::MetainfoBuilder;
+
+    /// Three files of 10, 20 and 6 bytes in pieces of 16: piece 0 = a[0..10] + b[0..6],
+    /// piece 1 = b[6..20] + c[0..2], piece 2 = c[2..6].
+    fn three_files() -> Metainfo {
+        let mut b = MetainfoBuilder::new("dir");
+        b.files = vec![(vec!["a".into()], 10), (vec!["b".into()], 20), (vec!["c".into()], 6)];
+        b.piece_length = 16;
+        b.piece_hashes = vec![[0; 20]; 3];
+        Metainfo::from_bytes(&b.build().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn verified_bytes_per_file_follow_the_pieces_they_overlap() {
+        let meta = three_files();
+        // Piece 0 and 2 verified (bits 0 and 2: 0b1010_0000).
+        assert_eq!(file_verified_bytes(&meta, &[0b1010_0000]), vec![10, 6, 4]);
+        // Only piece 1.
+        assert_eq!(file_verified_bytes(&meta, &[0b0100_0000]), vec![0, 14, 2]);
+        assert_eq!(file_verified_bytes(&meta, &[0xe0]), vec![10, 20, 6]);
+        assert_eq!(file_verified_bytes(&meta, &[]), vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn piece_map_counts_only_pieces_of_the_torrent() {
+        // Spare bits past the last piece do not count.
+        let map = piece_map(3, &[0xff]);
+        assert_eq!(map.have, 3);
+        assert_eq!(map.bitfield_hex, "ff");
+        assert_eq!(piece_map(3, &[0b0100_0000]).have, 1);
+    }
+
+    #[test]
+    fn client_names_come_from_azureus_style_ids() {
+        let mut id = [b'x'; 20];
+        id[..8].copy_from_slice(b"-qB4650-");
+        assert_eq!(client_name(&id), "qB 4.6.5.0");
+        let mut odd = [0u8; 20];
+        odd[..3].copy_from_slice(b"M7-");
+        assert_eq!(client_name(&odd), "M7-.....");
+    }
+
+    #[test]
+    fn peer_flags_say_who_is_interested_and_choked() {
+        let p = PeerSnapshot {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            peer_id: [0; 20],
+            incoming: true,
+            am_choking: false,
+            am_interested: true,
+            peer_choking: true,
+            peer_interested: true,
+            download_rate: 0,
+            upload_rate: 0,
+            downloaded: 0,
+            uploaded: 0,
+            pieces_have: 5,
+        };
+        let e = peer(&p, 10);
+        assert_eq!(e.flags, "dUI");
+        assert!((e.progress - 0.5).abs() < 1e-9);
+    }
+}
