@@ -402,11 +402,9 @@ impl DaemonCore {
             .as_deref()
             .map(|d| absolute_dir("download_dir", d))
             .transpose()?;
-        if let Some(s) = &patch.alt_speed_schedule {
-            if let Some(schedule) = s {
-                crate::alt_speed::AltSpeedWindow::from_schedule(schedule)
-                    .map_err(|e| ApiError::bad_request(format!("alt_speed_schedule: {e}")))?;
-            }
+        if let Some(Some(schedule)) = &patch.alt_speed_schedule {
+            crate::alt_speed::AltSpeedWindow::from_schedule(schedule)
+                .map_err(|e| ApiError::bad_request(format!("alt_speed_schedule: {e}")))?;
         }
         if let Some(LimitSetting::Value(r)) = patch.ratio_limit {
             if !r.is_finite() || r < 0.0 {
