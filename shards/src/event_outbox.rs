@@ -36,8 +36,14 @@ impl EventOutbox {
         }
     }
 
+    /// Whether lifecycle events wait for room (the shard then calls
+    /// [`EventOutbox::flush`] soon, rather than at its next status).
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.borrow().is_empty()
+    }
+
     /// Sends what waits, oldest first, while there is room.
-    fn flush(&self) {
+    pub fn flush(&self) {
         let mut waiting = self.waiting.borrow_mut();
         while let Some(ev) = waiting.pop_front() {
             match self.tx.try_send(ev) {

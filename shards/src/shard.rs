@@ -176,6 +176,13 @@ async fn command_loop(shard: &Rc<Shard>) {
                 reply.send(shard.running_task(&info_hash).map(|t| t.detail()));
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
+                // Events that found the channel full go out as soon as there is
+                // room, not with the next status a second later (a burst of
+                // starts, say 10,000 torrents restarting, fills it).
+                shard.events.flush();
+                if shard.events.has_waiting() {
+                    wait = COMMAND_POLL_FAST;
+                }
                 glommio::timer::sleep(wait).await;
                 wait = (wait * 2).min(COMMAND_POLL_IDLE);
             }
