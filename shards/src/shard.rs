@@ -56,8 +56,8 @@ enum TorrentLife {
     Checking { removed: bool, cancel: CheckCancel },
     /// Running: downloading, seeding, or stopped by an error of its own.
     Running(Rc<TorrentTask>),
-    /// Its files could not be opened: kept, with the error, so the status shows
-    /// why until the torrent is removed.
+    /// Its files could not be opened: kept, with the error (and its router
+    /// entry), so the status shows why until the torrent is removed.
     FailedToStart { name: String, error: String },
 }
 
@@ -235,7 +235,6 @@ impl Shard {
                 })
                 .detach();
             }
-            // Its router entry went when it failed.
             Some(TorrentLife::FailedToStart { .. }) => self.ended(info_hash, None),
             Some(TorrentLife::Checking { .. }) | None => {}
         }
@@ -398,8 +397,9 @@ impl Shard {
                         error: error.clone(),
                     },
                 );
+                // It stays this shard's (and the router's) until removed, so a
+                // remove reaches it and ends it with `Stopped`.
                 self.events.lifecycle(SessionEvent::Failed { info_hash, error });
-                self.ctx.router.unassign(&info_hash);
             }
         }
     }

@@ -282,3 +282,87 @@ fn shutdown_stops_every_torrent_with_its_record_before_the_shard_stops() {
     assert_eq!(order[2], None, "both Stopped before ShardStopped: {order:?}");
     assert!(order.contains(&Some(a.info_hash)) && order.contains(&Some(b.info_hash)));
 }
+
+#[test]
+fn a_changed_verified_set_is_recorded_at_the_next_tick_and_an_unchanged_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = torrent(4 * PIECE as usize, Some(dir.path()));
+    let info_hash = meta.info_hash;
+    let mut s = session(6);
+    let mut seen = Vec::new();
+    // No record: what the check found is news, recorded at the first tick.
+    s.add_torrent(add(&meta, dir.path(), Vec::new(), None)).unwrap();
+    let record = wait_for(&s, &mut seen, "a record", |ev| match ev {
+        SessionEvent::Resume { info_hash: h, record } if *h == info_hash => Some(record.clone()),
+        _ => None,
+    });
+    assert_eq!(record.have, full_have(4));
+    s.remove_torrent(info_hash).unwrap();
+    wait_for(&s, &mut seen, "stopped", |ev| {
+        matches!(ev, SessionEvent::Stopped { info_hash: h, .. } if *h == info_hash).then_some(())
+    });
+
+    // Started from that record, which says what the check finds: nothing to record.
+    s.add_torrent(add(&meta, dir.path(), Vec::new(), Some(record))).unwrap();
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let mut after = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(ev) = s.events().recv_timeout(left) else { break };
+        after.push(ev);
+    }
+    assert!(
+        after.iter().any(|ev| matches!(ev, SessionEvent::Started { .. })),
+        "{after:?}"
+    );
+    assert!(
+        !after.iter().any(|ev| matches!(ev, SessionEvent::Resume { .. })),
+        "no change, no record: {after:?}"
+    );
+    s.shutdown();
+}
+
+#[test]
+fn a_torrent_that_failed_to_start_is_stopped_without_a_record_when_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = torrent(2 * PIECE as usize, None);
+    let info_hash = meta.info_hash;
+    // Its file's place is taken by a directory: it cannot start.
+    std::fs::create_dir(dir.path().join("data.bin")).unwrap();
+    let mut s = session(7);
+    let mut seen = Vec::new();
+    s.add_torrent(add(&meta, dir.path(), Vec::new(), None)).unwrap();
+    let error = wait_for(&s, &mut seen, "failed", |ev| match ev {
+        SessionEvent::Failed { info_hash: h, error } if *h == info_hash => Some(error.clone()),
+        _ => None,
+    });
+    assert!(error.contains("data.bin"), "{error}");
+    // It stays listed, and owned, until removed; a remove ends it without a record.
+    assert_eq!(s.router().owner(&info_hash), Some(0));
+    assert!(query(&s, info_hash).is_none(), "not running");
+    s.remove_torrent(info_hash).unwrap();
+    let record = wait_for(&s, &mut seen, "stopped", |ev| match ev {
+        SessionEvent::Stopped { info_hash: h, record } if *h == info_hash => Some(record.clone()),
+        _ => None,
+    });
+    assert_eq!(record, None);
+    assert_eq!(s.router().owner(&info_hash), None);
+    // Then it may be added again (and fails again, the directory still being there).
+    s.add_torrent(add(&meta, dir.path(), Vec::new(), None)).unwrap();
+    wait_for(&s, &mut seen, "failed again", |ev| {
+        matches!(ev, SessionEvent::Failed { info_hash: h, .. } if *h == info_hash).then_some(())
+    });
+    s.shutdown();
+    let mut stopped = None;
+    while let Ok(ev) = s.events().try_recv() {
+        if let SessionEvent::Stopped { info_hash: h, record } = ev {
+            if h == info_hash {
+                stopped = Some(record);
+            }
+        }
+    }
+    assert_eq!(
+        stopped,
+        Some(None),
+        "a failed torrent is stopped at shutdown too, without a record"
+    );
+}
