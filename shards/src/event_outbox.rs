@@ -4,8 +4,10 @@
 //! and a session waiting on a full command channel would deadlock with it), so
 //! events are sent with `try_send`. When the channel is full, a periodic status is
 //! dropped (the next one says the same, a second later), while a lifecycle event
-//! (started, completed, failed, stopped) waits here, in order, until there is room.
-//! That queue is bounded by the torrents themselves: each sends at most three.
+//! (started, completed, failed, resume record, stopped) waits here, in order, until
+//! there is room; the shard's command loop flushes it every few milliseconds while
+//! it is not empty. That queue is bounded by the torrents themselves: each sends a
+//! handful in its life, plus at most one resume record per `RESUME_INTERVAL`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -36,8 +38,14 @@ impl EventOutbox {
         }
     }
 
+    /// Whether lifecycle events wait for room (the shard then calls
+    /// [`EventOutbox::flush`] soon, rather than at its next status).
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.borrow().is_empty()
+    }
+
     /// Sends what waits, oldest first, while there is room.
-    fn flush(&self) {
+    pub fn flush(&self) {
         let mut waiting = self.waiting.borrow_mut();
         while let Some(ev) = waiting.pop_front() {
             match self.tx.try_send(ev) {

@@ -58,8 +58,8 @@ enum TorrentLife {
     Checking { removed: bool, cancel: CheckCancel },
     /// Running: downloading, seeding, or stopped by an error of its own.
     Running(Rc<TorrentTask>),
-    /// Its files could not be opened: kept, with the error, so the status shows
-    /// why until the torrent is removed.
+    /// Its files could not be opened: kept, with the error (and its router
+    /// entry), so the status shows why until the torrent is removed.
     FailedToStart { name: String, error: String },
 }
 
@@ -189,6 +189,13 @@ async fn command_loop(shard: &Rc<Shard>) {
                 shard.rate_limits.set(download, upload, std::time::Instant::now());
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
+                // Events that found the channel full go out as soon as there is
+                // room, not with the next status a second later (a burst of
+                // starts, say 10,000 torrents restarting, fills it).
+                shard.events.flush();
+                if shard.events.has_waiting() {
+                    wait = COMMAND_POLL_FAST;
+                }
                 glommio::timer::sleep(wait).await;
                 wait = (wait * 2).min(COMMAND_POLL_IDLE);
             }
@@ -250,7 +257,6 @@ impl Shard {
                 })
                 .detach();
             }
-            // Its router entry went when it failed.
             Some(TorrentLife::FailedToStart { .. }) => self.ended(info_hash, None),
             Some(TorrentLife::Checking { .. }) | None => {}
         }
@@ -423,8 +429,9 @@ impl Shard {
                         error: error.clone(),
                     },
                 );
+                // It stays this shard's (and the router's) until removed, so a
+                // remove reaches it and ends it with `Stopped`.
                 self.events.lifecycle(SessionEvent::Failed { info_hash, error });
-                self.ctx.router.unassign(&info_hash);
             }
         }
     }
