@@ -65,3 +65,15 @@ fn skipping_every_missing_piece_completes_at_once_and_wanting_one_reopens() {
     assert_eq!(torrent.bytes_left_wanted(), u64::from(PIECE_LEN));
     torrent.check_invariants();
 }
+
+#[test]
+fn a_torrent_complete_from_the_start_does_not_complete_again_when_priorities_are_set() {
+    let data = payload(PIECE_LEN as usize * PIECES, 24);
+    let mut net = Net::new(&data, &[(true, false)]);
+    let torrent = &mut net.nodes[0].torrent;
+    torrent.set_piece_priorities(&[PiecePriority::High; PIECES], net.now);
+    torrent.set_piece_priorities(&skip_from(3), net.now);
+    let actions: Vec<Action> = std::iter::from_fn(|| torrent.poll_action()).collect();
+    assert!(!actions.contains(&Action::Completed), "{actions:?}");
+    assert!(torrent.is_complete());
+}
