@@ -166,6 +166,43 @@ fn a_shard_limit_holds_the_download_near_it_and_the_status_reports_its_usage() {
 }
 
 #[test]
+fn a_shard_upload_limit_holds_the_seeding_rate_near_it() {
+    const LIMIT: u64 = 256 * 1024;
+    let tmp = tempfile::tempdir().unwrap();
+    let (seed_dir, down_dir) = (tmp.path().join("seed"), tmp.path().join("down"));
+    let (meta, contents) = torrent_of(&[("a.bin", 1536 * 1024)], 5, &seed_dir);
+    let total = contents[0].len() as u64;
+    let seeder = seeder(&meta, &seed_dir);
+    seeder.set_shard_limits(0, None, Some(LIMIT)).unwrap();
+    let mut leecher = session(2);
+    let started = Instant::now();
+    leecher
+        .add_torrent(add(&meta, &down_dir, vec![seeder.listen_addr()]))
+        .unwrap();
+    wait_for(
+        &leecher,
+        Duration::from_secs(60),
+        "the download from a limited seeder",
+        |ev| matches!(ev, SessionEvent::Completed { .. }).then_some(()),
+    );
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(read(&down_dir, "a.bin"), contents[0]);
+    let rate = total as f64 / secs;
+    assert!(
+        rate > LIMIT as f64 * 0.5 && rate < LIMIT as f64 * 1.5,
+        "{rate:.0} B/s over {secs:.1}s against a limit of {LIMIT}"
+    );
+    // The statuses sent while it seeded are still queued: one says it was held back.
+    let usage = wait_for(&seeder, Duration::from_secs(5), "a held-back status", |ev| match ev {
+        SessionEvent::Status { usage, .. } if usage.upload_held_back => Some(*usage),
+        _ => None,
+    });
+    assert!(usage.uploaded > 0);
+    assert_eq!(usage.upload_limit, Some(LIMIT));
+    assert_eq!(usage.download_limit, None);
+}
+
+#[test]
 fn a_torrent_limit_lifted_while_running_lets_the_download_finish_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, down_dir) = (tmp.path().join("seed"), tmp.path().join("down"));
