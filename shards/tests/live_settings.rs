@@ -170,7 +170,9 @@ fn a_shard_upload_limit_holds_the_seeding_rate_near_it() {
     const LIMIT: u64 = 256 * 1024;
     let tmp = tempfile::tempdir().unwrap();
     let (seed_dir, down_dir) = (tmp.path().join("seed"), tmp.path().join("down"));
-    let (meta, contents) = torrent_of(&[("a.bin", 1536 * 1024)], 5, &seed_dir);
+    // 2 MiB: big enough that the burst and the first write batch (sent before the
+    // bucket is charged) cannot lift the average above the band.
+    let (meta, contents) = torrent_of(&[("a.bin", 2048 * 1024)], 5, &seed_dir);
     let total = contents[0].len() as u64;
     let seeder = seeder(&meta, &seed_dir);
     seeder.set_shard_limits(0, None, Some(LIMIT)).unwrap();
