@@ -369,11 +369,13 @@ impl TorrentTask {
     }
 
     pub(crate) fn announce_progress(&self) -> crate::tracker::AnnounceProgress {
-        let stats = self.engine.borrow().stats(Instant::now());
+        let engine = self.engine.borrow();
+        let stats = engine.stats(Instant::now());
         crate::tracker::AnnounceProgress {
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
-            left: stats.total_bytes.saturating_sub(stats.verified_bytes),
+            // What is still to come of the wanted files (skipped ones are not awaited).
+            left: engine.bytes_left_wanted(),
         }
     }
 

@@ -65,3 +65,36 @@ fn skipping_every_missing_piece_completes_at_once_and_wanting_one_reopens() {
     assert_eq!(torrent.bytes_left_wanted(), u64::from(PIECE_LEN));
     torrent.check_invariants();
 }
+
+#[test]
+fn a_torrent_complete_from_the_start_does_not_complete_again_when_priorities_are_set() {
+    let data = payload(PIECE_LEN as usize * PIECES, 24);
+    let mut net = Net::new(&data, &[(true, false)]);
+    let torrent = &mut net.nodes[0].torrent;
+    torrent.set_piece_priorities(&[PiecePriority::High; PIECES], net.now);
+    torrent.set_piece_priorities(&skip_from(3), net.now);
+    let actions: Vec<Action> = std::iter::from_fn(|| torrent.poll_action()).collect();
+    assert!(!actions.contains(&Action::Completed), "{actions:?}");
+    assert!(torrent.is_complete());
+}
+
+#[test]
+fn sequential_set_on_a_running_torrent_requests_the_lowest_pieces_first() {
+    use super::driver::Driver;
+    let first_pieces = |sequential: bool| {
+        let mut d = Driver::new(40, false, TorrentConfig::default());
+        d.torrent.set_sequential(sequential);
+        let seed = d.connect_seed(1);
+        let mut pieces: Vec<u32> = Driver::requests_to(&d.actions(), seed)
+            .iter()
+            .map(|b| b.piece.0)
+            .collect();
+        pieces.dedup();
+        pieces
+    };
+    let in_order = first_pieces(true);
+    assert!(!in_order.is_empty());
+    assert_eq!(in_order, (0..in_order.len() as u32).collect::<Vec<_>>());
+    // Rarest first with a shuffled tie-break: not the lowest indices.
+    assert_ne!(first_pieces(false), in_order);
+}
