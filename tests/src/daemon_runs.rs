@@ -162,7 +162,11 @@ impl DaemonOpts {
 
     /// Makes the folders and writes the config file.
     fn prepare(&self) {
-        for dir in [&self.state_dir, &self.download_dir, &self.root.join(format!("{}-home", self.name))] {
+        for dir in [
+            &self.state_dir,
+            &self.download_dir,
+            &self.root.join(format!("{}-home", self.name)),
+        ] {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         }
         if let Some(toml) = &self.config {
@@ -278,7 +282,10 @@ impl DaemonUnderTest {
             headers.push(("Content-Type", ct));
         }
         self.raw(method, path, &headers, body).unwrap_or_else(|e| {
-            panic!("{method} {path}: the daemon did not answer: {e}; stderr:\n{}", self.process.stderr())
+            panic!(
+                "{method} {path}: the daemon did not answer: {e}; stderr:\n{}",
+                self.process.stderr()
+            )
         })
     }
 
@@ -312,7 +319,8 @@ impl DaemonUnderTest {
         } else {
             format!("/api/v1/torrents?{}", query.join("&"))
         };
-        self.request("POST", &path, Some("application/x-bittorrent"), &bytes).ok()
+        self.request("POST", &path, Some("application/x-bittorrent"), &bytes)
+            .ok()
     }
 
     /// `GET /api/v1/torrents/{id}`.
@@ -366,7 +374,13 @@ impl DaemonUnderTest {
             self.opts.state_dir.display().to_string(),
         ];
         all.extend(args.iter().map(|s| s.to_string()));
-        run_to_end(&crate::bin("btbt"), &all, &self.opts.process_env(), &self.opts.root, BTBT_TIMEOUT)
+        run_to_end(
+            &crate::bin("btbt"),
+            &all,
+            &self.opts.process_env(),
+            &self.opts.root,
+            BTBT_TIMEOUT,
+        )
     }
 
     /// `kill -9` by pid; returns once it is reaped.
@@ -406,7 +420,10 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -414,7 +431,14 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
 /// A single-file payload of `len` seeded pseudo-random bytes at `dir/name` and its
 /// `.torrent` at `dir/name.torrent` (pieces of `piece_size`, extra `btbt create`
 /// flags); returns the torrent's path and info-hash.
-pub fn payload_torrent(dir: &Path, name: &str, len: u64, seed: u64, piece_size: u64, extra: &[&str]) -> (PathBuf, String) {
+pub fn payload_torrent(
+    dir: &Path,
+    name: &str,
+    len: u64,
+    seed: u64,
+    piece_size: u64,
+    extra: &[&str],
+) -> (PathBuf, String) {
     crate::write_random_file(&dir.join(name), len, seed);
     let torrent = dir.join(format!("{name}.torrent"));
     let mut flags = vec!["--piece-size".to_string(), piece_size.to_string()];

@@ -51,7 +51,12 @@ impl ApiReply {
             self.request, self.text
         );
         let message = self.body["error"]["message"].as_str().unwrap_or_default().to_string();
-        assert!(!message.is_empty(), "{}: the error says what was wrong: {}", self.request, self.text);
+        assert!(
+            !message.is_empty(),
+            "{}: the error says what was wrong: {}",
+            self.request,
+            self.text
+        );
         message
     }
 }

@@ -25,7 +25,8 @@ impl BtbtRun {
     /// Asserts exit 0; returns stdout.
     pub fn ok(&self) -> &str {
         assert_eq!(
-            self.code, 0,
+            self.code,
+            0,
             "btbt {} exited {}; stdout:\n{}\nstderr:\n{}",
             self.args.join(" "),
             self.code,
@@ -38,8 +39,12 @@ impl BtbtRun {
     /// Asserts exit 0 and parses stdout as one JSON value.
     pub fn json(&self) -> Value {
         let out = self.ok();
-        serde_json::from_str(out.trim())
-            .unwrap_or_else(|e| panic!("btbt {}: stdout is not one JSON value ({e}):\n{out}", self.args.join(" ")))
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| {
+            panic!(
+                "btbt {}: stdout is not one JSON value ({e}):\n{out}",
+                self.args.join(" ")
+            )
+        })
     }
 
     /// Asserts exit code `code`; returns stderr.
