@@ -160,13 +160,10 @@ impl DaemonOpts {
         env
     }
 
-    /// Makes the folders and writes the config file.
-    fn prepare(&self) {
-        for dir in [
-            &self.state_dir,
-            &self.download_dir,
-            &self.root.join(format!("{}-home", self.name)),
-        ] {
+    /// Makes the download and home folders (the daemon makes its state dir, with
+    /// its own mode) and writes the config file.
+    pub fn prepare(&self) {
+        for dir in [&self.download_dir, &self.root.join(format!("{}-home", self.name))] {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         }
         if let Some(toml) = &self.config {

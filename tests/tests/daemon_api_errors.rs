@@ -127,10 +127,19 @@ fn bad_requests_get_4xx_naming_the_problem_and_the_daemon_stays_up() {
     assert_eq!(daemon.list().len(), 1, "a refused DELETE removed nothing");
     still_answers(&mut daemon, "missing and wrong tokens");
 
-    // An oversized body.
-    let too_big = oversized_post(&daemon, 80 << 20);
+    // Oversized bodies: a .torrent over 16 MiB, a JSON patch over 1 MiB.
+    let too_big = oversized(
+        &daemon,
+        "POST",
+        "/api/v1/torrents",
+        "application/x-bittorrent",
+        20 << 20,
+    );
     too_big.expect_error(413, "body_too_large");
-    still_answers(&mut daemon, "an oversized body");
+    still_answers(&mut daemon, "an oversized torrent body");
+    let too_big = oversized(&daemon, "PATCH", "/api/v1/session", "application/json", 2 << 20);
+    too_big.expect_error(413, "body_too_large");
+    still_answers(&mut daemon, "an oversized JSON body");
 
     // btbt reports the daemon's refusal verbatim with exit 2.
     let show = daemon.btbt(&["show", "999"]);
@@ -147,15 +156,15 @@ fn bad_requests_get_4xx_naming_the_problem_and_the_daemon_stays_up() {
     daemon.terminate();
 }
 
-/// POSTs a `.torrent` body of `len` bytes over a raw connection, writing from a
-/// thread while the answer is read here: the server may answer 413 and close
-/// before it has read the whole body.
-fn oversized_post(daemon: &DaemonUnderTest, len: usize) -> ApiReply {
+/// Sends a body of `len` bytes over a raw connection, writing from a thread while
+/// the answer is read here: the server may answer 413 and close before it has
+/// read the whole body.
+fn oversized(daemon: &DaemonUnderTest, method: &str, path: &str, content_type: &str, len: usize) -> ApiReply {
     let addr = format!("127.0.0.1:{}", daemon.opts.api_port);
     let mut stream = TcpStream::connect(&addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let head = format!(
-        "POST /api/v1/torrents HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/x-bittorrent\r\nContent-Length: {len}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n\r\n",
         daemon.token
     );
     let mut writer = stream.try_clone().unwrap();

@@ -132,9 +132,7 @@ fn detached_start_returns_once_the_api_answers_and_writes_pid_and_log() {
     let mut opts = DaemonOpts::new(tmp.path(), "d");
     opts.listen.set_port(free_port());
     opts.api_port = free_port();
-    for dir in [&opts.state_dir, &opts.download_dir] {
-        std::fs::create_dir_all(dir).unwrap();
-    }
+    opts.prepare();
     let start = run_to_end(
         &bin("btbt"),
         &opts.start_args(false),
@@ -190,9 +188,9 @@ fn detached_start_returns_once_the_api_answers_and_writes_pid_and_log() {
 fn client_without_a_daemon_exits_1_naming_the_url() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = DaemonOpts::new(tmp.path(), "none");
+    opts.prepare();
     let url = format!("http://127.0.0.1:{}", free_port());
     let args: Vec<String> = ["--api", url.as_str(), "list"].iter().map(|s| s.to_string()).collect();
-    std::fs::create_dir_all(&opts.root).unwrap();
     let run = run_to_end(&bin("btbt"), &args, &opts.process_env(), &opts.root, BTBT_TIMEOUT);
     let stderr = run.expect_code(1);
     assert!(
