@@ -179,6 +179,7 @@ impl DaemonOpts {
         let mut cmd = Command::new(crate::bin("btbt"));
         cmd.args(self.start_args(true))
             .env_remove("CCBT_API")
+            .env_remove("CCBT_API_TOKEN")
             .envs(self.process_env())
             .current_dir(&self.root);
         DaemonProcess::spawn(&mut cmd)

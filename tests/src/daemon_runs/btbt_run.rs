@@ -71,6 +71,7 @@ pub fn run_to_end(program: &Path, args: &[String], env: &[(String, String)], cwd
     let mut child = Command::new(program)
         .args(args)
         .env_remove("CCBT_API")
+        .env_remove("CCBT_API_TOKEN")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(cwd)
         .stdin(Stdio::null())
