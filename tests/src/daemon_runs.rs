@@ -17,10 +17,12 @@ use crate::clients::{free_port, http};
 
 mod api_reply;
 mod btbt_run;
+mod event_stream;
 mod process;
 
 pub use api_reply::ApiReply;
 pub use btbt_run::{run_to_end, BtbtRun, BTBT_TIMEOUT};
+pub use event_stream::EventReader;
 pub use process::{pid_alive, DaemonProcess, DetachedPid};
 
 /// How long a daemon may take to answer its health check after start.
@@ -319,6 +321,11 @@ impl DaemonUnderTest {
         };
         self.request("POST", &path, Some("application/x-bittorrent"), &bytes)
             .ok()
+    }
+
+    /// A reader of `GET /api/v1/events` from now on.
+    pub fn events(&self) -> EventReader {
+        EventReader::connect(self.opts.api_port, &self.token)
     }
 
     /// `GET /api/v1/torrents/{id}`.

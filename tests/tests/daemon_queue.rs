@@ -111,9 +111,17 @@ fn seed_time_limit_stops_a_seeding_torrent_as_finished() {
     let (torrent, _) = payload_torrent(&opts.download_dir, "seeded.bin", 1 << 20, 41, 65536, &[]);
     let mut daemon = DaemonUnderTest::start(opts);
     assert_eq!(daemon.get("/api/v1/session").ok()["seed_time_limit_secs"], 3);
+    let mut events = daemon.events();
     let id = daemon.add_torrent(&torrent, &[])["id"].to_string();
     daemon.wait_state(&id, "seeding", Duration::from_secs(30));
     let finished = daemon.wait_state(&id, "finished", Duration::from_secs(30));
+    let id_num: u64 = id.parse().unwrap();
+    events.wait("state_changed to finished", Duration::from_secs(10), |e| {
+        e["kind"] == "state_changed" && e["id"] == id_num && e["state"] == "finished"
+    });
+    events.wait("limit_reached", Duration::from_secs(10), |e| {
+        e["kind"] == "limit_reached" && e["id"] == id_num
+    });
     assert!(
         finished["queue_position"].is_null(),
         "a finished torrent leaves the queue: {finished}"
@@ -204,6 +212,7 @@ fn watch_dir_adds_a_dropped_torrent_and_marks_a_broken_one() {
     let daemon = DaemonUnderTest::start(
         DaemonOpts::new(tmp.path(), "d").config(&format!("[watch]\ndir = {}\n", toml_path(&watch))),
     );
+    let mut events = daemon.events();
 
     // Dropped whole (written aside, then renamed in), as a careful tool does.
     std::fs::copy(&torrent, watch.join("good.part")).unwrap();
@@ -221,6 +230,9 @@ fn watch_dir_adds_a_dropped_torrent_and_marks_a_broken_one() {
     let list = daemon.list();
     assert_eq!(list.len(), 1, "only the good one is added: {list:?}");
     assert_eq!(list[0]["info_hash"], hash.as_str());
+    events.wait("added", Duration::from_secs(5), |e| {
+        e["kind"] == "added" && e["info_hash"] == hash.as_str()
+    });
     let log = daemon.process.stderr();
     assert!(log.contains("bad.torrent"), "the broken file's error is logged:\n{log}");
 }
