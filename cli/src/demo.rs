@@ -197,9 +197,12 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
         preallocation: Preallocation::Sparse,
         direct_writes: true,
         peers,
-        skipped_files: Vec::new(),
+        file_priorities: Vec::new(),
         download_limit: None,
         upload_limit: None,
+        resume: None,
+        sequential: false,
+        trackers: None,
     };
     seeder.add_torrent(add(&seed_dir, Vec::new()))?;
     wait_for(&seeder, info_hash, "seeder to check its data", |ev| {

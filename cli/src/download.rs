@@ -164,9 +164,12 @@ fn drive(
             preallocation: opts.preallocation,
             direct_writes: opts.direct_writes,
             peers: opts.peers.clone(),
-            skipped_files: Vec::new(),
+            file_priorities: Vec::new(),
             download_limit: opts.download_limit,
             upload_limit: opts.upload_limit,
+            resume: None,
+            sequential: false,
+            trackers: None,
         })?;
     }
     let mut complete: HashMap<InfoHash, bool> = names.keys().map(|h| (*h, false)).collect();
@@ -239,6 +242,8 @@ fn drive(
             SessionEvent::ShardStopped { shard } => {
                 return Err(CliError::TorrentFailed(format!("shard {shard} stopped unexpectedly")));
             }
+            // The one-shot run keeps no resume records and removes nothing.
+            SessionEvent::Resume { .. } | SessionEvent::Stopped { .. } => {}
         }
     }
     Ok(failed.into_iter().collect())

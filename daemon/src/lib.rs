@@ -9,3 +9,6 @@
 
 pub mod api_types;
 pub mod control;
+pub mod state_dir;
+pub mod state_store;
+pub mod torrent_ids;

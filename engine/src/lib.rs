@@ -13,6 +13,7 @@ pub mod bitfield;
 pub mod choker;
 pub mod connection_policy;
 pub mod file_layout;
+pub mod file_priority;
 pub mod latency;
 pub mod magnet;
 pub mod metainfo;

@@ -1,6 +1,6 @@
 //! Which blocks to request from which peer.
 //!
-//! Policy, in order: High priority before Normal; within a class, pieces already in
+//! Policy, in order: High priority before Normal, Normal before Low; within a class, pieces already in
 //! flight before new ones (few partial pieces, bounded memory); new pieces rarest
 //! first (or lowest index in sequential mode), ties in a seeded shuffled order;
 //! end-game duplicates only once every missing wanted block is requested.
@@ -39,6 +39,7 @@ const NO_PARTIAL: u32 = u32::MAX;
 
 const CLASS_HIGH: usize = 0;
 const CLASS_NORMAL: usize = 1;
+const CLASS_LOW: usize = 2;
 
 /// How much a piece is wanted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -49,6 +50,8 @@ pub enum PiecePriority {
     Normal,
     /// Download before any Normal piece.
     High,
+    /// Download only when no Normal or High piece can be picked from the peer.
+    Low,
 }
 
 impl PiecePriority {
@@ -57,6 +60,7 @@ impl PiecePriority {
             PiecePriority::Skip => None,
             PiecePriority::High => Some(CLASS_HIGH),
             PiecePriority::Normal => Some(CLASS_NORMAL),
+            PiecePriority::Low => Some(CLASS_LOW),
         }
     }
 }
@@ -299,7 +303,7 @@ impl PiecePicker {
         }
         let start = out.len();
         let target = start.saturating_add(max);
-        for class in [CLASS_HIGH, CLASS_NORMAL] {
+        for class in [CLASS_HIGH, CLASS_NORMAL, CLASS_LOW] {
             if out.len() >= target {
                 break;
             }

@@ -15,7 +15,7 @@ impl TokenBucket {
     /// A bucket that starts full. `rate` must be > 0; the burst is at least one 16 KiB block.
     pub fn new(rate: u64, now: Instant) -> Self {
         let rate = rate.max(1);
-        let burst = (rate / 4).max(crate::BLOCK_SIZE as u64 * 4);
+        let burst = burst_of(rate);
         TokenBucket {
             rate,
             burst,
@@ -26,6 +26,15 @@ impl TokenBucket {
 
     pub fn rate(&self) -> u64 {
         self.rate
+    }
+
+    /// Changes the rate from `now` on, keeping the tokens (or debt) earned so far, so
+    /// a limit moved every second gives no extra burst. The burst follows the rate.
+    pub fn set_rate(&mut self, rate: u64, now: Instant) {
+        self.refill(now);
+        self.rate = rate.max(1);
+        self.burst = burst_of(self.rate);
+        self.tokens = self.tokens.min(self.burst as f64);
     }
 
     fn refill(&mut self, now: Instant) {
@@ -45,6 +54,11 @@ impl TokenBucket {
             Duration::from_secs_f64(-self.tokens / self.rate as f64)
         }
     }
+}
+
+/// A quarter second at `rate`, but at least four 16 KiB blocks.
+fn burst_of(rate: u64) -> u64 {
+    (rate / 4).max(crate::BLOCK_SIZE as u64 * 4)
 }
 
 #[cfg(test)]
@@ -72,5 +86,22 @@ mod tests {
         let mut bucket = TokenBucket::new(1_000_000, now);
         assert_eq!(bucket.consume(now, 100_000), Duration::ZERO);
         assert!(bucket.consume(now, 1_000_000) > Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_new_rate_keeps_the_debt_and_gives_no_new_burst() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(1_000_000, start);
+        // Empty the burst and go 500 KB into debt: half a second at 1 MB/s.
+        let wait = bucket.consume(start, 250_000 + 500_000);
+        assert_eq!(wait, Duration::from_millis(500));
+        bucket.set_rate(500_000, start);
+        assert_eq!(bucket.rate(), 500_000);
+        // The same debt now takes a second to pay back.
+        assert_eq!(bucket.consume(start, 0), Duration::from_secs(1));
+        // Paid back after one second: only the new, smaller burst is free.
+        let later = start + Duration::from_secs(3);
+        assert_eq!(bucket.consume(later, 125_000), Duration::ZERO);
+        assert!(bucket.consume(later, 1) > Duration::ZERO);
     }
 }

@@ -244,7 +244,7 @@ async fn read_loop(
         if !task.links.borrow().contains_key(&key) {
             return Ok(());
         }
-        let pause = TorrentTask::throttle(&task.download_limit, n as u64);
+        let pause = task.charge_download(n as u64);
         if !pause.is_zero() {
             glommio::timer::sleep(pause).await;
         }
@@ -313,7 +313,7 @@ async fn write_loop(
                 engine.block_sent(key, *len, now);
             }
         }
-        let pause = TorrentTask::throttle(&task.upload_limit, payload);
+        let pause = task.charge_upload(payload);
         if !pause.is_zero() {
             glommio::timer::sleep(pause).await;
         }

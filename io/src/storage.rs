@@ -91,6 +91,7 @@ pub use handles::{files_per_executor, set_files_per_executor, DEFAULT_FILES_PER_
 use open_files::close_detached;
 use open_files::{close_handle, open_retrying, OpenFile};
 use paths::Existing;
+pub use recheck::RecheckOutcome;
 
 /// One file of the torrent, in torrent order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -340,6 +341,16 @@ impl Storage {
             }
         }
         Ok(())
+    }
+
+    /// Closes every file of this storage that is open now, keeping the storage
+    /// usable (a later read or write opens its file again). Does not sync.
+    /// Returns the first close error, after closing all.
+    pub async fn close_files(&self) -> Result<(), StorageError> {
+        let mut first_err = None;
+        let open = open_files::with_pool(|p| p.drain_storage(self.inner.id));
+        self.inner.close_each(open, &mut first_err).await;
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Closes every open file. Does not sync: call [`sync_all`](Self::sync_all)

@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ccbt_engine::connection_policy::{Admission, Refusal};
+use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::latency::{LatencyRecorder, LatencySummary};
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::peer_book::{PeerBook, Reachability, RedialPolicy};
 use ccbt_engine::piece_memory::{PieceData, PooledPieceAllocator};
-use ccbt_engine::piece_picker::PiecePriority;
-use ccbt_engine::rate_limiter::TokenBucket;
 use ccbt_engine::torrent::{Action, DisconnectReason, Torrent, TorrentConfig, TorrentParams, TorrentStats};
 use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 
@@ -24,11 +23,24 @@ use crate::connection_budget::ConnectionBudget;
 use crate::peer_connection::PeerError;
 use crate::peer_outbox::{Outgoing, PeerLink};
 use crate::piece_hasher::TimedSha1;
+use crate::rate_limit::{RateLimit, ShardRateLimits};
 use crate::read_cache::ReadCache;
 use crate::shared_reads::SharedReads;
-use crate::storage::{DmaPiece, Preallocation, Storage, StorageError, StorageFile};
-use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
+use crate::storage::{DmaPiece, Preallocation, Storage, StorageError};
+use crate::tracker::{TrackerStatus, TrackerTask};
 use ccbt_engine::tracker::tiers::tiers_from_metainfo;
+
+mod detail;
+mod live_settings;
+mod resume_snapshots;
+mod start_check;
+
+pub use detail::{FileProgress, PeerSnapshot, TorrentSnapshot};
+pub use resume_snapshots::RESUME_INTERVAL;
+pub use start_check::{CheckCancel, StartError};
+
+use crate::resume::{CheckSummary, ResumeRecord};
+use resume_snapshots::{ResumeSnapshots, WriteInFlight};
 
 /// How often the engine's periodic work runs.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
@@ -36,7 +48,7 @@ pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
 /// early: one peer is one failure away from none.
 const STARVED_BELOW_PEERS: usize = 2;
 /// Peers asked of a tracker per announce.
-const TRACKER_NUMWANT: u32 = 200;
+pub(crate) const TRACKER_NUMWANT: u32 = 200;
 
 /// What a running torrent reports to whoever started it.
 #[derive(Clone, Debug)]
@@ -46,11 +58,16 @@ pub enum TorrentEvent {
         info_hash: InfoHash,
         have: u32,
         num_pieces: u32,
+        /// What the check trusted from the resume record and what it read.
+        check: CheckSummary,
     },
     /// Every wanted piece is verified on disk.
     Completed { info_hash: InfoHash },
     /// The torrent stopped because of an error it cannot get past (disk full, say).
     Failed { info_hash: InfoHash, error: String },
+    /// A resume record: the verified pieces changed (see [`RESUME_INTERVAL`]) or
+    /// the torrent completed.
+    Resume { info_hash: InfoHash, record: ResumeRecord },
 }
 
 /// Called with each event, on the torrent's executor.
@@ -68,16 +85,27 @@ pub struct TorrentSetup {
     pub our_id: PeerId,
     /// Peers to dial (and redial while we still want data).
     pub peers: Vec<SocketAddr>,
-    /// Files to skip (by index in the metainfo).
-    pub skipped_files: Vec<usize>,
+    /// How much each file is wanted, by index in the metainfo (empty = all Normal).
+    pub file_priorities: Vec<FilePriority>,
     /// Payload bytes per second this torrent may receive (None = unlimited).
     pub download_limit: Option<u64>,
     /// Payload bytes per second this torrent may send (None = unlimited).
     pub upload_limit: Option<u64>,
+    /// The shard's limits, drawn from by all its torrents besides their own.
+    pub shard_limits: Rc<ShardRateLimits>,
+    /// Request pieces in order (also on when `config.sequential` is).
+    pub sequential: bool,
+    /// Tracker tiers to use instead of the metainfo's (None = the metainfo's).
+    pub trackers: Option<Vec<Vec<String>>>,
     /// The shard's connection counters and limits, shared by its torrents.
     pub budget: Rc<ConnectionBudget>,
     /// When to redial peers that failed.
     pub redial: RedialPolicy,
+    /// What the last run recorded: pieces it vouches for are not read again
+    /// where their files are unchanged.
+    pub resume: Option<ResumeRecord>,
+    /// Cancels the start while its data is being checked.
+    pub cancel: CheckCancel,
 }
 
 /// One running torrent on this executor.
@@ -96,13 +124,20 @@ pub struct TorrentTask {
     stopped: Cell<bool>,
     failed: RefCell<Option<String>>,
     events: EventSink,
-    pub(crate) download_limit: Option<RefCell<TokenBucket>>,
-    pub(crate) upload_limit: Option<RefCell<TokenBucket>>,
+    download_limit: RateLimit,
+    upload_limit: RateLimit,
+    shard_limits: Rc<ShardRateLimits>,
+    /// Each file's priority as last set (empty = all Normal).
+    file_priorities: RefCell<Vec<FilePriority>>,
     tracker: RefCell<Option<Rc<TrackerTask>>>,
     /// Time to SHA-1 one piece.
     hash_latency: Rc<RefCell<LatencyRecorder>>,
     /// Time to write one verified piece to storage (successful writes only).
     write_latency: RefCell<LatencyRecorder>,
+    /// How the start's check went.
+    check: CheckSummary,
+    /// Resume records taken of this torrent, and its writes in flight.
+    resume: ResumeSnapshots,
 }
 
 impl TorrentTask {
@@ -111,26 +146,31 @@ impl TorrentTask {
         setup: TorrentSetup,
         cache: Rc<RefCell<ReadCache>>,
         events: EventSink,
-    ) -> Result<Rc<TorrentTask>, StorageError> {
+    ) -> Result<Rc<TorrentTask>, StartError> {
         let meta = setup.meta;
         let info = &meta.info;
-        let files: Vec<StorageFile> = info
-            .files
-            .iter()
-            .map(|f| StorageFile {
-                path: f.path.clone(),
-                length: f.length,
-                padding: f.padding,
-            })
-            .collect();
-        let storage = Storage::open(&setup.download_dir, &files, info.piece_length, setup.preallocation).await?;
+        let checked = start_check::open_and_check(
+            &meta,
+            &setup.download_dir,
+            setup.preallocation,
+            setup.resume.as_ref(),
+            &setup.cancel,
+        )
+        .await?;
+        let (storage, have, check) = (checked.storage, checked.have, checked.summary);
         storage.set_direct_writes(setup.direct_writes);
-        let have = storage.recheck(&info.piece_hashes, |_| {}).await?;
         let info_hash = meta.info_hash;
+        // A record that says exactly what the check found needs no successor yet.
+        let recorded = setup
+            .resume
+            .as_ref()
+            .filter(|r| check.record_problem.is_none() && r.have == have.as_bytes())
+            .map(|_| have.count_ones());
         events(TorrentEvent::Checked {
             info_hash,
             have: have.count_ones(),
             num_pieces: meta.num_pieces(),
+            check: check.clone(),
         });
         let params = TorrentParams {
             info_hash,
@@ -159,8 +199,15 @@ impl TorrentTask {
                 DmaPiece::allocate,
             )));
         }
-        if !setup.skipped_files.is_empty() {
-            apply_skipped_files(&mut engine, &meta, &setup.skipped_files);
+        if !setup.file_priorities.is_empty() {
+            if let Some(pieces) = live_settings::piece_priorities(&meta, &setup.file_priorities) {
+                engine.set_piece_priorities(&pieces, Instant::now());
+                // Nothing is connected yet: a Completed from here is reported below.
+                while engine.poll_action().is_some() {}
+            }
+        }
+        if setup.sequential {
+            engine.set_sequential(true);
         }
         let complete = engine.is_complete();
         let task = Rc::new(TorrentTask {
@@ -183,37 +230,20 @@ impl TorrentTask {
             stopped: Cell::new(false),
             failed: RefCell::new(None),
             events,
-            download_limit: setup
-                .download_limit
-                .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
-            upload_limit: setup
-                .upload_limit
-                .map(|r| RefCell::new(TokenBucket::new(r, Instant::now()))),
+            download_limit: RateLimit::new(setup.download_limit, Instant::now()),
+            upload_limit: RateLimit::new(setup.upload_limit, Instant::now()),
+            shard_limits: setup.shard_limits,
+            file_priorities: RefCell::new(setup.file_priorities),
             tracker: RefCell::new(None),
             hash_latency,
             write_latency: RefCell::new(LatencyRecorder::new()),
+            check,
+            resume: ResumeSnapshots::new(recorded),
         });
-        let tiers = tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list);
-        let listen_port = task.engine.borrow().listen_port();
-        if let (false, Some(port)) = (tiers.is_empty(), listen_port) {
-            let weak = Rc::downgrade(&task);
-            let progress: Rc<dyn Fn() -> AnnounceProgress> =
-                Rc::new(move || weak.upgrade().map(|t| t.announce_progress()).unwrap_or_default());
-            let weak = Rc::downgrade(&task);
-            let on_peers: Rc<dyn Fn(Vec<SocketAddr>)> = Rc::new(move |peers| {
-                if let Some(t) = weak.upgrade() {
-                    t.add_known_peers(&peers);
-                }
-            });
-            let config = TrackerConfig {
-                info_hash,
-                peer_id: setup.our_id,
-                port,
-                tiers,
-                numwant: TRACKER_NUMWANT,
-            };
-            *task.tracker.borrow_mut() = Some(TrackerTask::start(config, progress, on_peers));
-        }
+        let tiers = setup
+            .trackers
+            .unwrap_or_else(|| tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list));
+        *task.tracker.borrow_mut() = task.start_tracker(tiers);
         if complete {
             (task.events)(TorrentEvent::Completed { info_hash });
         }
@@ -336,9 +366,9 @@ impl TorrentTask {
         self.tracker.borrow().as_ref().map(|t| t.status()).unwrap_or_default()
     }
 
-    fn announce_progress(&self) -> AnnounceProgress {
+    pub(crate) fn announce_progress(&self) -> crate::tracker::AnnounceProgress {
         let stats = self.engine.borrow().stats(Instant::now());
-        AnnounceProgress {
+        crate::tracker::AnnounceProgress {
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
             left: stats.total_bytes.saturating_sub(stats.verified_bytes),
@@ -377,6 +407,7 @@ impl TorrentTask {
                     if let Some(tracker) = self.tracker.borrow().as_ref() {
                         tracker.completed();
                     }
+                    self.record_now();
                     (self.events)(TorrentEvent::Completed {
                         info_hash: self.info_hash,
                     })
@@ -385,12 +416,20 @@ impl TorrentTask {
         }
     }
 
-    /// How long to pause after moving `bytes` under a limit (zero without one).
-    pub(crate) fn throttle(limit: &Option<RefCell<TokenBucket>>, bytes: u64) -> Duration {
-        match limit {
-            Some(bucket) => bucket.borrow_mut().consume(Instant::now(), bytes),
-            None => Duration::ZERO,
-        }
+    /// Charges `bytes` received to this torrent's and the shard's download limits;
+    /// returns how long the connection should pause (the longer of the two).
+    pub(crate) fn charge_download(&self, bytes: u64) -> Duration {
+        let now = Instant::now();
+        let own = self.download_limit.consume(now, bytes);
+        own.max(self.shard_limits.charge_download(now, bytes))
+    }
+
+    /// Charges `bytes` of payload sent to this torrent's and the shard's upload
+    /// limits; returns how long the connection should pause.
+    pub(crate) fn charge_upload(&self, bytes: u64) -> Duration {
+        let now = Instant::now();
+        let own = self.upload_limit.consume(now, bytes);
+        own.max(self.shard_limits.charge_upload(now, bytes))
     }
 
     fn to_peer(&self, peer: PeerKey, item: Outgoing) {
@@ -424,6 +463,7 @@ impl TorrentTask {
         if ticks.is_multiple_of(2) {
             self.dial_known_peers();
         }
+        self.record_if_due(now);
     }
 
     /// Reads a block for serving, through the shard's piece cache.
@@ -479,7 +519,7 @@ impl TorrentTask {
         self.peer_book.borrow_mut().connected(addr);
     }
 
-    fn dial_known_peers(self: &Rc<Self>) {
+    pub(crate) fn dial_known_peers(self: &Rc<Self>) {
         if self.stopped.get() || self.failed.borrow().is_some() {
             return;
         }
@@ -534,36 +574,14 @@ impl TorrentTask {
     }
 }
 
-/// Maps skipped files to skipped pieces (a piece shared with a wanted file stays wanted).
-fn apply_skipped_files(engine: &mut Torrent, meta: &Metainfo, skipped: &[usize]) {
-    let lengths: Vec<u64> = meta.info.files.iter().map(|f| f.length).collect();
-    let Ok(layout) =
-        ccbt_engine::file_layout::FileLayout::new(&lengths, meta.info.piece_length, meta.info.total_length)
-    else {
-        return;
-    };
-    let mut wanted = vec![false; meta.num_pieces() as usize];
-    for (i, _) in lengths.iter().enumerate() {
-        if skipped.contains(&i) {
-            continue;
-        }
-        if let Some(range) = layout.piece_range_of_file(i) {
-            for p in range {
-                if let Some(w) = wanted.get_mut(p as usize) {
-                    *w = true;
-                }
-            }
-        }
-    }
-    for (p, w) in wanted.iter().enumerate() {
-        if !w {
-            engine.set_piece_priority(PieceIndex(p as u32), PiecePriority::Skip);
-        }
-    }
-}
-
 /// Writes a piece the engine found good and reports the outcome back to it.
 async fn write_piece(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) {
+    if task.is_stopped() {
+        // Stopping for good: its files may be moved or deleted next.
+        task.engine.borrow_mut().piece_written(piece, false, Instant::now());
+        return;
+    }
+    let _in_flight = WriteInFlight::new(task.clone());
     let started = Instant::now();
     // The engine keeps no reference, so the buffer is ours: the file takes it,
     // or hands it back for the engine to reuse.

@@ -133,6 +133,7 @@ mod tests {
         SessionEvent::Status {
             shard: 0,
             torrents: Vec::new(),
+            usage: Default::default(),
         }
     }
 

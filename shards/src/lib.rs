@@ -9,11 +9,18 @@
 
 mod event_outbox;
 pub mod messages;
+mod query;
 pub mod router;
 pub mod session;
 mod shard;
+mod torrent_change;
 
-pub use messages::{AddTorrent, SessionEvent, TorrentState, TorrentStatus};
+pub use ccbt_engine::file_priority::FilePriority;
+pub use messages::{
+    AddTorrent, CheckSummary, FileProgress, FileStamp, PeerSnapshot, ResumeRecord, SessionEvent, ShardUsage,
+    TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
+};
+pub use query::QueryReply;
 pub use router::Router;
 pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;

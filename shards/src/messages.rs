@@ -5,13 +5,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::torrent::{TorrentConfig, TorrentStats};
 use ccbt_engine::wire::HANDSHAKE_ROUTING_LEN;
 use ccbt_engine::InfoHash;
+pub use ccbt_io::rate_limit::ShardUsage;
 use ccbt_io::socket_transfer::TransferableSocket;
 use ccbt_io::storage::Preallocation;
 use ccbt_io::tracker::TrackerStatus;
+
+pub use ccbt_io::resume::{CheckSummary, FileStamp, ResumeRecord};
+pub use ccbt_io::torrent_task::{FileProgress, PeerSnapshot, TorrentSnapshot};
+
+use crate::query::QueryReply;
 
 /// A torrent to start on its owning shard.
 #[derive(Clone, Debug)]
@@ -24,11 +31,19 @@ pub struct AddTorrent {
     pub direct_writes: bool,
     /// Peers to dial.
     pub peers: Vec<SocketAddr>,
-    /// File indices not to download.
-    pub skipped_files: Vec<usize>,
+    /// How much each file is wanted, by index (empty = all Normal; a short list
+    /// leaves the rest Normal).
+    pub file_priorities: Vec<FilePriority>,
     /// Payload bytes per second (None = unlimited).
     pub download_limit: Option<u64>,
     pub upload_limit: Option<u64>,
+    /// The last run's record: pieces it vouches for, in files whose size and mtime
+    /// are unchanged, are not read again.
+    pub resume: Option<ResumeRecord>,
+    /// Request pieces in order (on as well when `config.sequential` is).
+    pub sequential: bool,
+    /// Tracker tiers to use instead of the metainfo's (None = the metainfo's).
+    pub trackers: Option<Vec<Vec<String>>>,
 }
 
 /// Session → shard.
@@ -44,6 +59,38 @@ pub enum ShardCommand {
         info_hash: InfoHash,
     },
     Shutdown,
+    /// The torrent's detail, answered on the shard's thread.
+    Query {
+        info_hash: InfoHash,
+        reply: QueryReply,
+    },
+    /// Change a setting of a torrent (one still checking takes it once it runs).
+    Configure {
+        info_hash: InfoHash,
+        change: TorrentChange,
+    },
+    /// The shard's own payload limits, shared by all its torrents (None = unlimited).
+    SetShardLimits {
+        download: Option<u64>,
+        upload: Option<u64>,
+    },
+}
+
+/// A setting a running torrent takes at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TorrentChange {
+    /// Payload bytes per second (None = unlimited).
+    Limits {
+        download: Option<u64>,
+        upload: Option<u64>,
+    },
+    /// Each file's priority, by index.
+    FilePriorities(Vec<FilePriority>),
+    Sequential(bool),
+    /// Announce now, or as soon as the tracker's `min interval` allows.
+    Reannounce,
+    /// Replace the tracker tiers (URLs already checked).
+    Trackers(Vec<Vec<String>>),
 }
 
 /// Shard → shard: an accepted connection for a torrent the receiver owns.
@@ -90,6 +137,9 @@ pub struct TorrentStatus {
     pub trackers: Vec<TrackerStatus>,
     /// Downloading, with no connection up and every known address (if any) failing.
     pub no_reachable_peer: bool,
+    /// Bytes of the files not skipped (`stats.complete` = every piece they need is
+    /// verified; `stats.verified_bytes == stats.total_bytes` = every piece is).
+    pub wanted_bytes: u64,
 }
 
 /// Shard → session.
@@ -101,13 +151,31 @@ pub enum SessionEvent {
         shard: usize,
         have: u32,
         num_pieces: u32,
+        /// What was trusted from the resume record and what was read.
+        check: CheckSummary,
     },
     /// Every wanted piece is verified on disk.
     Completed { info_hash: InfoHash },
     /// The torrent could not start or had to stop.
     Failed { info_hash: InfoHash, error: String },
-    /// Periodic status of every torrent on one shard.
-    Status { shard: usize, torrents: Vec<TorrentStatus> },
+    /// Periodic status of every torrent on one shard, and what the shard moved
+    /// under its own limits since its last status.
+    Status {
+        shard: usize,
+        torrents: Vec<TorrentStatus>,
+        usage: ShardUsage,
+    },
     /// A shard finished its shutdown.
     ShardStopped { shard: usize },
+    /// A resume record of a running torrent: its verified pieces changed (at most
+    /// once per `RESUME_INTERVAL`), or it completed.
+    Resume { info_hash: InfoHash, record: ResumeRecord },
+    /// The torrent has ended after a remove (or at session shutdown): peers closed,
+    /// trackers told, files flushed and closed; its files may be moved or deleted
+    /// now. `record` is its last resume record (`None`: it never ran, or the flush
+    /// failed).
+    Stopped {
+        info_hash: InfoHash,
+        record: Option<ResumeRecord>,
+    },
 }

@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccbt_engine::connection_policy::ConnectionLimits;
+use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::listen_socket::{ListenError, SharedListener};
+use ccbt_io::tracker::TrackerIoError;
 use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
-use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand};
+use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot};
+use crate::query::QueryReply;
 use crate::router::Router;
 use crate::shard::{self, ShardContext};
 
@@ -54,6 +57,13 @@ pub enum SessionError {
     Duplicate(InfoHash),
     #[error("the session has stopped")]
     Stopped,
+    #[error("torrent {info_hash}: {source}")]
+    BadTrackerUrl {
+        info_hash: InfoHash,
+        source: TrackerIoError,
+    },
+    #[error("no shard {shard}: the session has {shards}")]
+    NoSuchShard { shard: usize, shards: usize },
 }
 
 /// A running set of shards.
@@ -185,11 +195,98 @@ impl Session {
             .map_err(|_| SessionError::Stopped)
     }
 
-    /// Stops a torrent and forgets it.
+    /// Stops a torrent and forgets it; [`SessionEvent::Stopped`] follows once it
+    /// has really ended (a torrent still checking its data stops before its next
+    /// piece).
     pub fn remove_torrent(&self, info_hash: InfoHash) -> Result<(), SessionError> {
         let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
         self.commands[shard]
             .send(ShardCommand::Remove { info_hash })
+            .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Asks the owner of a torrent for its detail; `reply` is called on the
+    /// owner's thread (with `None` when the torrent is not running there), or
+    /// right here with `None` when no shard owns it.
+    pub fn query(
+        &self,
+        info_hash: InfoHash,
+        reply: Box<dyn FnOnce(Option<TorrentSnapshot>) + Send>,
+    ) -> Result<(), SessionError> {
+        let Some(shard) = self.router.owner(&info_hash) else {
+            reply(None);
+            return Ok(());
+        };
+        self.commands[shard]
+            .send(ShardCommand::Query {
+                info_hash,
+                reply: QueryReply::new(reply),
+            })
+            .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Sets a torrent's own payload limits, bytes per second (None = unlimited).
+    /// Unknown torrent: nothing happens.
+    pub fn set_torrent_limits(
+        &self,
+        info_hash: InfoHash,
+        download: Option<u64>,
+        upload: Option<u64>,
+    ) -> Result<(), SessionError> {
+        self.configure(info_hash, TorrentChange::Limits { download, upload })
+    }
+
+    /// Sets one shard's own payload limits, shared by all its torrents on top of
+    /// their own (None = unlimited): the shard's share of a global limit. Each
+    /// [`SessionEvent::Status`] says what the shard moved and whether it was held back.
+    pub fn set_shard_limits(
+        &self,
+        shard: usize,
+        download: Option<u64>,
+        upload: Option<u64>,
+    ) -> Result<(), SessionError> {
+        let sender = self.commands.get(shard).ok_or(SessionError::NoSuchShard {
+            shard,
+            shards: self.commands.len(),
+        })?;
+        sender
+            .send(ShardCommand::SetShardLimits { download, upload })
+            .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Sets how much each file of a torrent is wanted (by index; missing entries
+    /// are Normal). Unknown torrent: nothing happens.
+    pub fn set_file_priorities(&self, info_hash: InfoHash, files: Vec<FilePriority>) -> Result<(), SessionError> {
+        self.configure(info_hash, TorrentChange::FilePriorities(files))
+    }
+
+    /// Requests a torrent's pieces in order (on) or rarest first (off).
+    pub fn set_sequential(&self, info_hash: InfoHash, on: bool) -> Result<(), SessionError> {
+        self.configure(info_hash, TorrentChange::Sequential(on))
+    }
+
+    /// Announces a torrent to its trackers now (or once a tracker's `min interval` allows).
+    pub fn reannounce(&self, info_hash: InfoHash) -> Result<(), SessionError> {
+        self.configure(info_hash, TorrentChange::Reannounce)
+    }
+
+    /// Replaces a torrent's tracker tiers; every URL must be http, https or udp
+    /// (the error names the first that is not). The old trackers are told `stopped`.
+    pub fn set_trackers(&self, info_hash: InfoHash, tiers: Vec<Vec<String>>) -> Result<(), SessionError> {
+        for url in tiers.iter().flatten() {
+            ccbt_io::tracker::check_tracker_url(url)
+                .map_err(|source| SessionError::BadTrackerUrl { info_hash, source })?;
+        }
+        self.configure(info_hash, TorrentChange::Trackers(tiers))
+    }
+
+    /// Sends a change to the torrent's owner; an unknown torrent is left alone.
+    fn configure(&self, info_hash: InfoHash, change: TorrentChange) -> Result<(), SessionError> {
+        let Some(shard) = self.router.owner(&info_hash) else {
+            return Ok(());
+        };
+        self.commands[shard]
+            .send(ShardCommand::Configure { info_hash, change })
             .map_err(|_| SessionError::Stopped)
     }
 

@@ -12,9 +12,10 @@ use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::connection_budget::ConnectionBudget;
+use ccbt_io::rate_limit::ShardRateLimits;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
-use ccbt_io::torrent_task::{TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
+use ccbt_io::torrent_task::{CheckCancel, TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
 use crossbeam_channel::{Receiver, Sender};
 use futures_lite::{AsyncReadExt, StreamExt};
 use glommio::channels::channel_mesh::{Receivers, Senders};
@@ -23,6 +24,7 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::event_outbox::EventOutbox;
 use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
 use crate::router::Router;
+use crate::torrent_change::PendingChanges;
 
 /// How often a shard looks for session commands: soon after one arrived, backing
 /// off to the slower rate while none come. The session lives on a thread without
@@ -45,11 +47,15 @@ const MAX_ROUTING: usize = 1024;
 const HANDOVER_TRIES: u32 = 3;
 const HANDOVER_RETRY: Duration = Duration::from_millis(50);
 
+/// Longest a stopping shard waits for the starts it cancelled to end.
+const CANCELLED_STARTS_TIMEOUT: Duration = Duration::from_secs(5);
+const CANCELLED_STARTS_STEP: Duration = Duration::from_millis(5);
+
 /// Where a torrent of this shard is in its life.
 enum TorrentLife {
-    /// Opening and rechecking its files; `removed` once a remove came meanwhile,
-    /// so that the task is shut down as soon as it exists instead of running.
-    Checking { removed: bool },
+    /// Opening and rechecking its files; `removed` once a remove came meanwhile:
+    /// `cancel` stops the check before its next piece and the torrent never runs.
+    Checking { removed: bool, cancel: CheckCancel },
     /// Running: downloading, seeding, or stopped by an error of its own.
     Running(Rc<TorrentTask>),
     /// Its files could not be opened: kept, with the error, so the status shows
@@ -78,10 +84,16 @@ struct Shard {
     events: Rc<EventOutbox>,
     /// Accepted connections not yet routed.
     routing: std::cell::Cell<usize>,
+    /// Removed torrents still ending (trackers, writes, flush).
+    ending: std::cell::Cell<usize>,
     start_slots: glommio::sync::Semaphore,
     cache: Rc<RefCell<ReadCache>>,
     budget: Rc<ConnectionBudget>,
     senders: Option<Senders<AdoptConnection>>,
+    /// The shard's own payload limits, drawn from by all its torrents.
+    rate_limits: Rc<ShardRateLimits>,
+    /// Changes for torrents still checking, applied once they run.
+    pending_changes: PendingChanges,
 }
 
 /// Runs a shard until the session tells it to stop.
@@ -102,10 +114,13 @@ pub(crate) async fn run(
         torrents: RefCell::new(HashMap::new()),
         events,
         routing: std::cell::Cell::new(0),
+        ending: std::cell::Cell::new(0),
         start_slots: glommio::sync::Semaphore::new(MAX_CONCURRENT_STARTS),
         cache,
         budget,
         senders,
+        rate_limits: Rc::new(ShardRateLimits::unlimited()),
+        pending_changes: PendingChanges::default(),
     });
     // One shard accepts for all. Which of several acceptors of one socket the kernel
     // wakes is not defined (a run could route every connection by luck, or pile them
@@ -131,15 +146,9 @@ pub(crate) async fn run(
     shard.events.status(SessionEvent::Status {
         shard: shard.ctx.id,
         torrents: statuses(&shard),
+        usage: shard.rate_limits.take_usage(),
     });
-    let tasks = shard.running();
-    let stopping: Vec<_> = tasks
-        .into_iter()
-        .map(|t| glommio::spawn_local(async move { t.shutdown().await }))
-        .collect();
-    for s in stopping {
-        s.await;
-    }
+    shard.stop_all().await;
     drop(accept_task);
     drop(status_task);
     drop(tick_task);
@@ -171,7 +180,14 @@ async fn command_loop(shard: &Rc<Shard>) {
                     task.add_known_peer(addr);
                 }
             }
-            Ok(ShardCommand::Remove { info_hash }) => shard.remove(info_hash),
+            Ok(ShardCommand::Remove { info_hash }) => shard.clone().remove(info_hash),
+            Ok(ShardCommand::Query { info_hash, reply }) => {
+                reply.send(shard.running_task(&info_hash).map(|t| t.detail()));
+            }
+            Ok(ShardCommand::Configure { info_hash, change }) => shard.configure(info_hash, change),
+            Ok(ShardCommand::SetShardLimits { download, upload }) => {
+                shard.rate_limits.set(download, upload, std::time::Instant::now());
+            }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 glommio::timer::sleep(wait).await;
                 wait = (wait * 2).min(COMMAND_POLL_IDLE);
@@ -199,44 +215,130 @@ impl Shard {
             .collect()
     }
 
-    /// Stops and forgets a torrent. One still checking is marked, and stopped by
-    /// [`Shard::add`] when its check ends; its files stay this shard's (and the
-    /// router's entry with them) until then, so a new add cannot race it for them.
-    fn remove(&self, info_hash: InfoHash) {
-        let mut torrents = self.torrents.borrow_mut();
-        match torrents.get_mut(&info_hash) {
-            Some(TorrentLife::Checking { removed }) => *removed = true,
-            Some(TorrentLife::Running(_)) => {
-                if let Some(TorrentLife::Running(task)) = torrents.remove(&info_hash) {
-                    glommio::spawn_local(async move { task.shutdown().await }).detach();
-                }
-                self.cache.borrow_mut().remove_torrent(info_hash);
-                self.ctx.router.unassign(&info_hash);
-            }
-            Some(TorrentLife::FailedToStart { .. }) => {
-                torrents.remove(&info_hash);
-            }
-            None => {}
+    /// Applies a change to a running torrent, or keeps it for one still checking.
+    fn configure(&self, info_hash: InfoHash, change: crate::messages::TorrentChange) {
+        match self.torrents.borrow().get(&info_hash) {
+            Some(TorrentLife::Running(task)) => change.apply(task),
+            Some(TorrentLife::Checking { removed: false, .. }) => self.pending_changes.push(info_hash, change),
+            _ => {}
         }
     }
 
-    /// True if a remove came while the torrent was checking; it is then forgotten.
+    /// Stops and forgets a torrent; [`SessionEvent::Stopped`] says when it has
+    /// ended. One still checking has its check cancelled and is stopped by
+    /// [`Shard::add`] when the check returns. Until the torrent has ended its files
+    /// stay this shard's (and the router's entry with them), so a new add cannot
+    /// race it for them.
+    fn remove(self: Rc<Self>, info_hash: InfoHash) {
+        let life = {
+            let mut torrents = self.torrents.borrow_mut();
+            if let Some(TorrentLife::Checking { removed, cancel }) = torrents.get_mut(&info_hash) {
+                *removed = true;
+                cancel.cancel();
+                return;
+            }
+            torrents.remove(&info_hash)
+        };
+        match life {
+            Some(TorrentLife::Running(task)) => {
+                self.cache.borrow_mut().remove_torrent(info_hash);
+                self.ending.set(self.ending.get() + 1);
+                glommio::spawn_local(async move {
+                    let record = task.stop_for_good().await;
+                    self.ending.set(self.ending.get() - 1);
+                    self.ended(info_hash, record);
+                })
+                .detach();
+            }
+            // Its router entry went when it failed.
+            Some(TorrentLife::FailedToStart { .. }) => self.ended(info_hash, None),
+            Some(TorrentLife::Checking { .. }) | None => {}
+        }
+    }
+
+    /// A torrent has ended for good: its owner entry goes and the session is told.
+    fn ended(&self, info_hash: InfoHash, record: Option<ccbt_io::resume::ResumeRecord>) {
+        self.ctx.router.unassign(&info_hash);
+        self.events.lifecycle(SessionEvent::Stopped { info_hash, record });
+    }
+
+    /// True if a remove came while the torrent was checking; it is then forgotten
+    /// here (the caller ends it with [`Shard::ended`]).
     fn take_removed(&self, info_hash: &InfoHash) -> bool {
         let mut torrents = self.torrents.borrow_mut();
-        if !matches!(torrents.get(info_hash), Some(TorrentLife::Checking { removed: true })) {
+        if !matches!(
+            torrents.get(info_hash),
+            Some(TorrentLife::Checking { removed: true, .. })
+        ) {
             return false;
         }
+        self.pending_changes.take(info_hash);
         torrents.remove(info_hash);
         self.cache.borrow_mut().remove_torrent(*info_hash);
-        self.ctx.router.unassign(info_hash);
         true
+    }
+
+    /// At shutdown: every running torrent ends for good (in parallel, each bounded
+    /// by its trackers' stop timeout) and is reported stopped with its record;
+    /// starts under way are cancelled and end as removed; failed ones are reported
+    /// stopped.
+    async fn stop_all(self: &Rc<Self>) {
+        let mut running = Vec::new();
+        let mut failed = Vec::new();
+        for (info_hash, life) in self.torrents.borrow_mut().iter_mut() {
+            match life {
+                TorrentLife::Running(task) => running.push(task.clone()),
+                TorrentLife::Checking { removed, cancel } => {
+                    *removed = true;
+                    cancel.cancel();
+                }
+                TorrentLife::FailedToStart { .. } => failed.push(*info_hash),
+            }
+        }
+        for info_hash in failed {
+            self.torrents.borrow_mut().remove(&info_hash);
+            self.ended(info_hash, None);
+        }
+        let stopping: Vec<_> = running
+            .into_iter()
+            .map(|task| {
+                let shard = self.clone();
+                glommio::spawn_local(async move {
+                    let record = task.stop_for_good().await;
+                    shard.torrents.borrow_mut().remove(&task.info_hash);
+                    shard.ended(task.info_hash, record);
+                })
+            })
+            .collect();
+        for s in stopping {
+            s.await;
+        }
+        let mut waited = Duration::ZERO;
+        // Starts cancelled above, and torrents removed before: their ends are
+        // reported before the shard's.
+        while waited < CANCELLED_STARTS_TIMEOUT
+            && (self.ending.get() > 0
+                || self
+                    .torrents
+                    .borrow()
+                    .values()
+                    .any(|l| matches!(l, TorrentLife::Checking { .. })))
+        {
+            glommio::timer::sleep(CANCELLED_STARTS_STEP).await;
+            waited += CANCELLED_STARTS_STEP;
+        }
     }
 
     async fn add(self: Rc<Self>, add: crate::messages::AddTorrent) {
         let info_hash = add.meta.info_hash;
-        self.torrents
-            .borrow_mut()
-            .insert(info_hash, TorrentLife::Checking { removed: false });
+        let cancel = CheckCancel::default();
+        self.torrents.borrow_mut().insert(
+            info_hash,
+            TorrentLife::Checking {
+                removed: false,
+                cancel: cancel.clone(),
+            },
+        );
         let events = self.events.clone();
         let shard_id = self.ctx.id;
         let shard = Rc::downgrade(&self);
@@ -245,7 +347,7 @@ impl Shard {
             let removed = shard.upgrade().is_some_and(|s| {
                 matches!(
                     s.torrents.borrow().get(&info_hash),
-                    Some(TorrentLife::Checking { removed: true })
+                    Some(TorrentLife::Checking { removed: true, .. })
                 )
             });
             if removed {
@@ -256,12 +358,15 @@ impl Shard {
                     info_hash,
                     have,
                     num_pieces,
+                    check,
                 } => SessionEvent::Started {
                     info_hash,
                     shard: shard_id,
                     have,
                     num_pieces,
+                    check,
                 },
+                TorrentEvent::Resume { info_hash, record } => SessionEvent::Resume { info_hash, record },
                 TorrentEvent::Completed { info_hash } => SessionEvent::Completed { info_hash },
                 TorrentEvent::Failed { info_hash, error } => SessionEvent::Failed { info_hash, error },
             };
@@ -275,26 +380,40 @@ impl Shard {
             direct_writes: add.direct_writes,
             our_id: self.ctx.our_id,
             peers: add.peers,
-            skipped_files: add.skipped_files,
+            file_priorities: add.file_priorities,
             download_limit: add.download_limit,
             upload_limit: add.upload_limit,
+            shard_limits: self.rate_limits.clone(),
+            sequential: add.sequential,
+            trackers: add.trackers,
             budget: self.budget.clone(),
             redial: self.ctx.redial,
+            resume: add.resume,
+            cancel,
         };
         let started = match self.start_slots.acquire_permit(1).await {
             // Removed while waiting for a slot: never opened, nothing to stop.
-            Ok(_) if self.take_removed(&info_hash) => return,
+            Ok(_) if self.take_removed(&info_hash) => return self.ended(info_hash, None),
             Ok(_permit) => TorrentTask::start(setup, self.cache.clone(), sink).await,
             Err(_) => return,
         };
         match started {
-            Ok(task) if self.take_removed(&info_hash) => task.shutdown().await,
+            Ok(task) if self.take_removed(&info_hash) => {
+                let record = task.stop_for_good().await;
+                self.ended(info_hash, record);
+            }
             Ok(task) => {
-                self.torrents.borrow_mut().insert(info_hash, TorrentLife::Running(task));
+                self.torrents
+                    .borrow_mut()
+                    .insert(info_hash, TorrentLife::Running(task.clone()));
+                for change in self.pending_changes.take(&info_hash) {
+                    change.apply(&task);
+                }
             }
             Err(e) => {
+                self.pending_changes.take(&info_hash);
                 if self.take_removed(&info_hash) {
-                    return;
+                    return self.ended(info_hash, None);
                 }
                 let error = format!("torrent {} ({}): {e}", info_hash, add.meta.info.name);
                 self.torrents.borrow_mut().insert(
@@ -471,6 +590,7 @@ async fn status_loop(shard: Rc<Shard>) {
         if !shard.events.status(SessionEvent::Status {
             shard: shard.ctx.id,
             torrents,
+            usage: shard.rate_limits.take_usage(),
         }) {
             return;
         }
@@ -484,7 +604,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
         .iter()
         .filter_map(|(info_hash, life)| match life {
             TorrentLife::Running(t) => Some(running_status(shard.ctx.id, t)),
-            TorrentLife::Checking { removed: false } => Some(TorrentStatus {
+            TorrentLife::Checking { removed: false, .. } => Some(TorrentStatus {
                 info_hash: *info_hash,
                 name: String::new(),
                 shard: shard.ctx.id,
@@ -493,9 +613,10 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 error: None,
                 trackers: Vec::new(),
                 no_reachable_peer: false,
+                wanted_bytes: 0,
             }),
             // Removed: no longer the user's, only waiting for its check to end.
-            TorrentLife::Checking { removed: true } => None,
+            TorrentLife::Checking { removed: true, .. } => None,
             TorrentLife::FailedToStart { name, error } => Some(TorrentStatus {
                 info_hash: *info_hash,
                 name: name.clone(),
@@ -505,6 +626,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 error: Some(error.clone()),
                 trackers: Vec::new(),
                 no_reachable_peer: false,
+                wanted_bytes: 0,
             }),
         })
         .collect()
@@ -529,5 +651,6 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         error,
         trackers: t.tracker_status(),
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
+        wanted_bytes: t.wanted_bytes(),
     }
 }

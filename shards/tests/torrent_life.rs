@@ -48,9 +48,12 @@ fn complete_torrent(dir: &std::path::Path, len: usize) -> AddTorrent {
         preallocation: Preallocation::Sparse,
         direct_writes: false,
         peers: Vec::new(),
-        skipped_files: Vec::new(),
+        file_priorities: Vec::new(),
         download_limit: None,
         upload_limit: None,
+        resume: None,
+        sequential: false,
+        trackers: None,
     }
 }
 

@@ -6,8 +6,8 @@
 //! availability in a shuffled order however they arrive (a BITFIELD arrives in index
 //! order), which is the random tie-break of rarest-first.
 
-/// Priority classes, scanned in index order: High, then Normal. Skip pieces are absent.
-pub(super) const CLASSES: usize = 2;
+/// Priority classes, scanned in index order: High, Normal, Low. Skip pieces are absent.
+pub(super) const CLASSES: usize = 3;
 
 /// `pos` of a piece that is in no bucket.
 const ABSENT: u32 = u32::MAX;
@@ -24,7 +24,7 @@ pub(super) struct Order {
 impl Order {
     pub(super) fn new(num_pieces: u32, seed: u64) -> Self {
         Order {
-            buckets: [Vec::new(), Vec::new()],
+            buckets: [Vec::new(), Vec::new(), Vec::new()],
             pos: vec![ABSENT; num_pieces as usize],
             rng: seed,
         }

@@ -42,7 +42,8 @@ fn prio() -> impl Strategy<Value = PiecePriority> {
     prop_oneof![
         Just(PiecePriority::Skip),
         Just(PiecePriority::Normal),
-        Just(PiecePriority::High)
+        Just(PiecePriority::High),
+        Just(PiecePriority::Low)
     ]
 }
 

@@ -152,6 +152,24 @@ fn high_before_normal() {
 }
 
 #[test]
+fn low_only_after_normal_and_high() {
+    let mut p = picker(6, 1);
+    let all = Bitfield::full(6);
+    p.peer_has_bitfield(&all);
+    // The rarest piece is Low: rarity does not lift it above a common Normal one.
+    p.peer_has_bitfield(&bf(6, [1, 2, 3, 4, 5]));
+    p.set_piece_priority(PieceIndex(0), PiecePriority::Low);
+    p.set_piece_priority(PieceIndex(5), PiecePriority::High);
+    let first = pieces(&pick(&mut p, &all, 1));
+    assert_eq!(first, vec![5], "High first");
+    let normal = pieces(&pick(&mut p, &all, 4));
+    assert_eq!(normal.len(), 4);
+    assert!(!normal.contains(&0), "Normal before Low: {normal:?}");
+    assert_eq!(pieces(&pick(&mut p, &all, 1)), vec![0], "Low last");
+    p.check_invariants();
+}
+
+#[test]
 fn in_progress_pieces_are_finished_first() {
     let mut p = picker(10, 4);
     let all = Bitfield::full(10);

@@ -19,7 +19,9 @@ mod eviction;
 mod incoming;
 #[cfg(test)]
 mod invariants;
+mod live_settings;
 mod peer;
+mod peer_view;
 mod peers;
 mod requests;
 mod stats;
@@ -37,6 +39,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 pub use config::TorrentConfig;
+pub use peer_view::PeerView;
 pub use stats::TorrentStats;
 pub use timers::{PeerActivity, KEEPALIVE_INTERVAL, RATE_INTERVAL};
 pub use violation::{ProtocolViolation, ViolationCounts, ViolationKind};
@@ -162,6 +165,8 @@ impl Torrent {
             picker.mark_have(PieceIndex(p));
             verified_bytes += picker.piece_size(PieceIndex(p)) as u64;
         }
+        // Already complete: that is not news to report again when priorities change.
+        let completed_emitted = picker.is_wanted_complete();
         let choker = Choker::new(config.unchoke_slots);
         let allocator = Box::new(VecPieceAllocator::vecs(params.piece_length));
         Torrent {
@@ -181,7 +186,7 @@ impl Torrent {
             actions: VecDeque::new(),
             rng: SmallRng::seed_from_u64(rng_seed),
             deadlines: timers::Deadlines::default(),
-            completed_emitted: false,
+            completed_emitted,
             verified_bytes,
             downloaded: 0,
             uploaded: 0,

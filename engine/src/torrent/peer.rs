@@ -31,6 +31,8 @@ pub(crate) struct Peer {
     #[allow(dead_code)]
     pub extensions: bool,
     pub connected_at: Instant,
+    /// They connected to us.
+    pub incoming: bool,
     /// Last message of any kind from them (keep-alives included).
     pub last_message: Instant,
     /// Last message from them other than a keep-alive.
@@ -77,6 +79,7 @@ impl Peer {
             fast,
             extensions,
             connected_at: now,
+            incoming: false,
             last_message: now,
             last_useful: now,
             sent_recently: false,

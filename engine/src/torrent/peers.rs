@@ -26,7 +26,8 @@ impl Torrent {
         }
         let fast = session.reserved().supports_fast();
         let extensions = session.reserved().supports_extensions();
-        let peer = Peer::new(addr, session.peer_id(), fast, extensions, self.params.num_pieces, now);
+        let mut peer = Peer::new(addr, session.peer_id(), fast, extensions, self.params.num_pieces, now);
+        peer.incoming = session.direction() == crate::peer_session::Direction::Incoming;
         self.peers.insert(key, peer);
         self.arm_peer_timers(now);
 

@@ -32,12 +32,23 @@ const RECHECK_MAX_DEPTH: u64 = 8;
 
 /// What checking one piece takes.
 enum Check {
+    /// A resume record vouches for it: present, not read.
+    Trusted,
     /// Certainly not on disk.
     Missing,
     /// Every byte lies in a hole (or a padding file): the piece reads as zeros.
     Zeros,
     /// Read in a task of its own, so the disk works while we hash.
     Read(glommio::Task<Result<Bytes, StorageError>>),
+}
+
+/// What [`Storage::recheck_trusting`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecheckOutcome {
+    /// Pieces present: trusted, or read (or found in holes) and matching their hash.
+    pub have: Bitfield,
+    /// Pieces read from disk and hashed.
+    pub hashed: u32,
 }
 
 impl Storage {
@@ -47,6 +58,26 @@ impl Storage {
     /// module doc); absent or short files count as "not present"; other I/O errors
     /// abort. `progress` is called with the number of pieces checked so far.
     pub async fn recheck(&self, hashes: &[[u8; 20]], mut progress: impl FnMut(u32)) -> Result<Bitfield, StorageError> {
+        let none = Bitfield::new(self.inner.layout.num_pieces());
+        let outcome = self
+            .recheck_trusting(hashes, &none, |checked| {
+                progress(checked);
+                false
+            })
+            .await?;
+        Ok(outcome.map(|o| o.have).unwrap_or(none))
+    }
+
+    /// Like [`recheck`](Self::recheck), but pieces set in `trusted` are taken as
+    /// present without reading them (a resume record vouches for them), and
+    /// `cancelled` is asked before each piece with the number checked so far: once
+    /// it says yes, reads in flight are dropped and `None` comes back.
+    pub async fn recheck_trusting(
+        &self,
+        hashes: &[[u8; 20]],
+        trusted: &Bitfield,
+        mut cancelled: impl FnMut(u32) -> bool,
+    ) -> Result<Option<RecheckOutcome>, StorageError> {
         let layout = &self.inner.layout;
         let n = layout.num_pieces();
         if hashes.len() != n as usize {
@@ -59,23 +90,39 @@ impl Storage {
         let mut holes = HoleFinder::default();
         let mut zero_hashes: HashMap<u32, [u8; 20]> = HashMap::new();
         let mut have = Bitfield::new(n);
+        let mut hashed = 0u32;
         let mut window = VecDeque::new();
         let mut next = 0u32;
         for (i, expected) in (0..n).zip(hashes) {
+            if cancelled(i) {
+                // Dropping the window cancels its reads.
+                return Ok(None);
+            }
             while next < n && next < i.saturating_add(depth) {
-                window.push_back(self.plan_check(PieceIndex(next), &mut holes));
+                let piece = PieceIndex(next);
+                window.push_back(if trusted.get(next) {
+                    Check::Trusted
+                } else {
+                    self.plan_check(piece, &mut holes)
+                });
                 next += 1;
             }
             match window.pop_front() {
-                Some(Check::Read(task)) => match task.await {
-                    Ok(data) => {
-                        if verify_piece(&data, expected) {
-                            have.set(i);
+                Some(Check::Trusted) => {
+                    have.set(i);
+                }
+                Some(Check::Read(task)) => {
+                    hashed += 1;
+                    match task.await {
+                        Ok(data) => {
+                            if verify_piece(&data, expected) {
+                                have.set(i);
+                            }
                         }
+                        Err(e) if e.is_missing() => {}
+                        Err(e) => return Err(e),
                     }
-                    Err(e) if e.is_missing() => {}
-                    Err(e) => return Err(e),
-                },
+                }
                 Some(Check::Zeros) => {
                     let size = layout.piece_size(PieceIndex(i));
                     let zeros = zero_hashes
@@ -88,9 +135,11 @@ impl Storage {
                 Some(Check::Missing) | None => {}
             }
             glommio::yield_if_needed().await;
-            progress(i + 1);
         }
-        Ok(have)
+        if cancelled(n) {
+            return Ok(None);
+        }
+        Ok(Some(RecheckOutcome { have, hashed }))
     }
 
     fn plan_check(&self, piece: PieceIndex, holes: &mut HoleFinder) -> Check {

@@ -19,6 +19,23 @@ pub use tracker_task::{
     UDP_REQUEST_TIMEOUT,
 };
 
+/// Checks that `url` is a tracker URL we can announce to (`http://`, `https://`
+/// with a host, or `udp://` with a host and port), without resolving it; the error
+/// names the URL and what is wrong with it.
+pub fn check_tracker_url(url: &str) -> Result<(), TrackerIoError> {
+    let scheme_is = |s: &str| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s));
+    if scheme_is("udp://") {
+        udp_client::parse_udp_url(url).map(|_| ())
+    } else if scheme_is("http://") || scheme_is("https://") {
+        http_client::HttpUrl::parse(url).map(|_| ())
+    } else {
+        Err(TrackerIoError::BadUrl {
+            url: display_url(url),
+            reason: "not an http://, https:// or udp:// URL",
+        })
+    }
+}
+
 /// Longest time a DNS lookup may take.
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most addresses tried for one host name.

@@ -482,3 +482,27 @@ fn a_torrent_with_peers_waits_the_trackers_interval() {
         .count();
     assert_eq!(regular, 1, "one announce, then the interval");
 }
+
+#[test]
+fn tracker_urls_are_checked_and_the_bad_one_is_named() {
+    for good in [
+        "http://127.0.0.1:6969/announce",
+        "HTTPS://tracker.example/announce?x=1",
+        "udp://tracker.example:1337/announce",
+        "udp://[::1]:80",
+    ] {
+        assert!(super::check_tracker_url(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "ftp://tracker.example/announce",
+        "udp://tracker.example/announce",
+        "http://",
+        "tracker.example:80",
+        "http://user@tracker.example/announce",
+    ] {
+        let err = super::check_tracker_url(bad).unwrap_err().to_string();
+        let shown = bad.split(['?', '#']).next().unwrap();
+        assert!(err.contains(shown), "{bad}: {err}");
+        assert!(err.contains("bad URL"), "{bad}: {err}");
+    }
+}

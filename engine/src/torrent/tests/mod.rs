@@ -8,6 +8,7 @@ use sim::{payload, Net, PIECE_LEN};
 
 pub(crate) mod driver;
 mod faults;
+mod live_settings;
 mod rules;
 mod sim;
 mod timers;

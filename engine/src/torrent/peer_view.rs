@@ -1,0 +1,52 @@
+//! A read-only view of each connected peer, for detail queries (`btbt show`, the API).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::*;
+
+/// One connected peer as the torrent sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerView {
+    pub addr: SocketAddr,
+    pub peer_id: PeerId,
+    /// They connected to us (we did not dial them).
+    pub incoming: bool,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+    /// Payload bytes per second from them, over the rate window.
+    pub download_rate: u64,
+    /// Payload bytes per second to them.
+    pub upload_rate: u64,
+    /// Payload bytes received from them since they connected.
+    pub downloaded: u64,
+    /// Payload bytes sent to them since they connected.
+    pub uploaded: u64,
+    /// Pieces they said they have.
+    pub pieces_have: u32,
+}
+
+impl Torrent {
+    /// Every connected peer, in connection order.
+    pub fn peer_views(&self, now: Instant) -> Vec<PeerView> {
+        self.peers
+            .values()
+            .map(|p| PeerView {
+                addr: p.addr,
+                peer_id: p.id,
+                incoming: p.incoming,
+                am_choking: p.am_choking,
+                am_interested: p.am_interested,
+                peer_choking: p.peer_choking,
+                peer_interested: p.peer_interested,
+                download_rate: p.download.rate(now),
+                upload_rate: p.upload.rate(now),
+                downloaded: p.download.total(),
+                uploaded: p.upload.total(),
+                pieces_have: p.has.count_ones(),
+            })
+            .collect()
+    }
+}
