@@ -62,6 +62,31 @@ pub enum CliError {
     Demo(String),
     #[error("interrupted before every piece was verified")]
     Interrupted,
+    /// No answer from the daemon's API (refused, timed out, reset).
+    #[error("cannot reach the ccbt daemon at {url}: {reason} (start it with `btbt daemon start`, or name another with --api URL)")]
+    DaemonUnreachable { url: String, reason: String },
+    /// The daemon refused the request (4xx); its message is printed as it came.
+    #[error("{message}")]
+    Api { status: u16, code: String, message: String },
+    /// The daemon answered something that is not its API's answer (a 5xx, a
+    /// body that does not parse): a bug on one side or the other.
+    #[error("{url}: {reason}")]
+    BadResponse { url: String, reason: String },
+    #[error("{arg}: not a torrent id (a number from `btbt list`, an info-hash, or a unique prefix of one)")]
+    BadTorrentId { arg: String },
+    #[error("--api {url}: {reason}")]
+    BadApiUrl { url: String, reason: String },
+    /// Some of several torrents named in one command failed (each was reported).
+    #[error("{failed} of {total} failed")]
+    PartlyFailed {
+        failed: usize,
+        total: usize,
+        exit_code: i32,
+    },
+    #[error("terminal: {0}")]
+    Terminal(std::io::Error),
+    #[error("{0}")]
+    NotBuilt(&'static str),
 }
 
 impl CliError {
@@ -79,7 +104,11 @@ impl CliError {
             | CliError::NotAFile { .. }
             | CliError::FifoTimeout { .. }
             | CliError::BadPeer { .. }
-            | CliError::BadFlag { .. } => 2,
+            | CliError::BadFlag { .. }
+            | CliError::BadTorrentId { .. }
+            | CliError::BadApiUrl { .. } => 2,
+            CliError::Api { status, .. } if (400..500).contains(status) => 2,
+            CliError::PartlyFailed { exit_code, .. } => *exit_code,
             _ => 1,
         }
     }
@@ -90,5 +119,45 @@ fn fifo_timeout_reason(writer_seen: bool, seconds: u64) -> String {
         format!("a FIFO whose writer sent nothing for {seconds} s")
     } else {
         format!("a FIFO with nothing writing to it (waited {seconds} s)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_map_to_exit_codes() {
+        let unreachable = CliError::DaemonUnreachable {
+            url: "http://127.0.0.1:64124/api/v1/torrents".into(),
+            reason: "Connection refused".into(),
+        };
+        assert_eq!(unreachable.exit_code(), 1);
+        assert!(unreachable
+            .to_string()
+            .contains("http://127.0.0.1:64124/api/v1/torrents"));
+        let api = |status| CliError::Api {
+            status,
+            code: "not_found".into(),
+            message: "no torrent 9".into(),
+        };
+        assert_eq!(api(404).exit_code(), 2);
+        assert_eq!(api(413).exit_code(), 2);
+        assert_eq!(api(404).to_string(), "no torrent 9", "the daemon's message, verbatim");
+        assert_eq!(api(500).exit_code(), 1, "a 5xx is the daemon's bug, not bad input");
+        let bad_response = CliError::BadResponse {
+            url: "u".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(bad_response.exit_code(), 1);
+        assert_eq!(CliError::BadTorrentId { arg: "x".into() }.exit_code(), 2);
+        let partly = |exit_code| CliError::PartlyFailed {
+            failed: 1,
+            total: 3,
+            exit_code,
+        };
+        assert_eq!(partly(2).exit_code(), 2);
+        assert_eq!(partly(1).exit_code(), 1);
+        assert_eq!(CliError::NotBuilt("x").exit_code(), 1);
     }
 }

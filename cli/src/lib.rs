@@ -5,7 +5,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod client;
 pub mod create;
+pub mod daemon_cmd;
 pub mod demo;
 pub mod download;
 pub mod error;

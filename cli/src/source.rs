@@ -130,6 +130,25 @@ fn file_kind(t: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// Every `*.torrent` file in a directory, sorted; none is an error.
+pub fn torrent_files_in(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| CliError::ReadFile {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "torrent") && p.is_file())
+        .collect();
+    entries.sort();
+    if entries.is_empty() {
+        return Err(CliError::EmptyDirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(entries)
+}
+
 /// Expands SOURCE arguments: a .torrent file, a directory of them, or a magnet link.
 pub fn load_sources(sources: &[String]) -> Result<Vec<LoadedTorrent>, CliError> {
     let mut out: Vec<LoadedTorrent> = Vec::new();
@@ -140,21 +159,7 @@ pub fn load_sources(sources: &[String]) -> Result<Vec<LoadedTorrent>, CliError> 
         }
         let path = Path::new(source);
         let loaded = if path.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|source| CliError::ReadFile {
-                    path: path.to_path_buf(),
-                    source,
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "torrent") && p.is_file())
-                .collect();
-            entries.sort();
-            if entries.is_empty() {
-                return Err(CliError::EmptyDirectory {
-                    path: path.to_path_buf(),
-                });
-            }
-            entries
+            torrent_files_in(path)?
                 .iter()
                 .map(|p| load_torrent_file(p))
                 .collect::<Result<Vec<_>, _>>()?

@@ -7,8 +7,16 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alt_speed;
+pub mod api_server;
 pub mod api_types;
 pub mod control;
 pub mod state_dir;
 pub mod state_store;
 pub mod torrent_ids;
+pub mod daemon_config;
+pub mod hooks;
+pub mod queue_policy;
+pub mod rate_split;
+pub mod seed_limits;
+pub mod watch_dir;

@@ -1,22 +1,37 @@
-//! `btbt`: torrent tools — create and verify (the daemon commands come later).
+//! `btbt`: the daemon and its client commands, and offline torrent tools
+//! (create, verify). Argument parsing only; the commands live in `ccbt_cli`.
 
 use std::path::PathBuf;
 
+use ccbt_cli::client::args::{ApiOptions, ClientCommand};
+use ccbt_cli::client::run_client_command;
 use ccbt_cli::create::{create, CreateOptions};
+use ccbt_cli::daemon_cmd::{run_daemon_command, DaemonArgs};
 use ccbt_cli::verify::verify;
 use ccbt_cli::{size, CliError};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "btbt", version, about = "ccbt's torrent tools")]
+#[command(
+    name = "btbt",
+    version,
+    about = "ccbt's daemon, its client commands, and torrent tools"
+)]
 struct Args {
+    #[command(flatten)]
+    api: ApiOptions,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run and control the daemon (start, status, exit)
+    Daemon(DaemonArgs),
+    #[command(flatten)]
+    Client(ClientCommand),
     /// Make a .torrent from a file or a directory
+    #[command(visible_alias = "create-torrent")]
     Create {
         /// File or directory to share
         path: PathBuf,
@@ -67,6 +82,8 @@ fn main() {
 
 fn run(args: Args) -> Result<i32, CliError> {
     match args.command {
+        Command::Daemon(daemon) => run_daemon_command(daemon, &args.api).map(|()| 0),
+        Command::Client(client) => run_client_command(client, &args.api).map(|()| 0),
         Command::Create {
             path,
             output,

@@ -1,0 +1,127 @@
+//! `btbt list`: every torrent, one row each (also what `btbt watch` redraws).
+
+use ccbt_daemon::api_types::TorrentSummary;
+
+use super::api_client::ApiClient;
+use super::table::{self, Align, Table};
+use crate::error::CliError;
+use crate::size::human_bytes;
+
+/// Widest NAME cell; longer names end in `…`.
+pub const NAME_WIDTH: usize = 40;
+
+/// The list as an aligned table (a line saying so when there is no torrent).
+pub fn render_list(torrents: &[TorrentSummary]) -> String {
+    if torrents.is_empty() {
+        return "no torrents (add one with `btbt download FILE.torrent`)\n".to_string();
+    }
+    let mut t = Table::new(&[
+        ("ID", Align::Right),
+        ("NAME", Align::Left),
+        ("STATE", Align::Left),
+        ("PROGRESS", Align::Right),
+        ("SIZE", Align::Right),
+        ("DOWN", Align::Right),
+        ("UP", Align::Right),
+        ("RATIO", Align::Right),
+        ("PEERS", Align::Right),
+        ("ETA", Align::Right),
+    ]);
+    for s in torrents {
+        t.row(vec![
+            s.id.to_string(),
+            table::truncate(&s.name, NAME_WIDTH),
+            s.state.as_str().to_string(),
+            table::percent(s.progress),
+            human_bytes(s.total_bytes),
+            table::rate(s.download_rate),
+            table::rate(s.upload_rate),
+            table::ratio(s.ratio),
+            s.peers.to_string(),
+            table::duration(s.eta_secs),
+        ]);
+    }
+    t.render()
+}
+
+/// `btbt list [--json]`.
+pub fn list(client: &ApiClient, json: bool) -> Result<(), CliError> {
+    if json {
+        let value = client.get_json("/torrents")?;
+        println!("{value}");
+        return Ok(());
+    }
+    let torrents: Vec<TorrentSummary> = client.get("/torrents")?;
+    print!("{}", render_list(&torrents));
+    Ok(())
+}
+
+/// A fixed summary for the rendering tests of the client's views.
+#[cfg(test)]
+pub(crate) fn sample_summary(id: u32, name: &str) -> TorrentSummary {
+    use ccbt_daemon::api_types::TorrentStateName;
+    TorrentSummary {
+        id,
+        info_hash: format!("{id:040x}"),
+        name: name.to_string(),
+        state: TorrentStateName::Downloading,
+        progress: 0.25,
+        verified_bytes: 250_000_000,
+        total_bytes: 1_000_000_000,
+        wanted_bytes: 1_000_000_000,
+        download_rate: 2_500_000,
+        upload_rate: 0,
+        downloaded: 250_000_000,
+        uploaded: 125_000_000,
+        ratio: 0.5,
+        peers: 7,
+        eta_secs: Some(300),
+        labels: vec!["linux".into()],
+        download_dir: "/srv/data".into(),
+        error: None,
+        queue_position: Some(0),
+        shard: Some(1),
+        added_at: 1_700_000_000,
+        completed_at: None,
+        seconds_downloading: 100,
+        seconds_seeding: 0,
+        sequential: false,
+        force_started: false,
+        download_limit: None,
+        upload_limit: None,
+        ratio_limit: None,
+        seed_time_limit_secs: None,
+        private: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccbt_daemon::api_types::TorrentStateName;
+
+    #[test]
+    fn list_table_golden() {
+        let mut seeding = sample_summary(12, "a-very-long-name-of-a-linux-distribution-image.iso");
+        seeding.state = TorrentStateName::Seeding;
+        seeding.progress = 1.0;
+        seeding.download_rate = 0;
+        seeding.upload_rate = 800_000;
+        seeding.ratio = 2.0;
+        seeding.eta_secs = None;
+        let list = vec![sample_summary(1, "debian.iso"), seeding];
+        assert_eq!(
+            render_list(&list),
+            concat!(
+                "ID  NAME                                      STATE        PROGRESS    SIZE      DOWN          UP  RATIO  PEERS    ETA\n",
+                " 1  debian.iso                                downloading     25.0%  1.0 GB  2.5 MB/s           -   0.50      7  5m00s\n",
+                "12  a-very-long-name-of-a-linux-distributio…  seeding        100.0%  1.0 GB         -  800.0 kB/s   2.00      7      -\n",
+            )
+        );
+    }
+
+    #[test]
+    fn empty_list_says_how_to_add() {
+        assert!(render_list(&[]).contains("btbt download"));
+    }
+}

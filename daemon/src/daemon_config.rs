@@ -1,0 +1,512 @@
+//! The daemon's config file (`btbt daemon start --config FILE`), TOML.
+//!
+//! Key names are those of the full config model to come (hot reload is a later
+//! issue). Every key is optional; [`DaemonConfig::default()`] is what runs with no
+//! file, and its values are chosen for a seedbox:
+//!
+//! ```toml
+//! [network]
+//! listen = "0.0.0.0:6881"          # peer port
+//! [api]
+//! listen = "127.0.0.1:64124"       # control API; another address needs a token
+//! # token = "a-long-random-string"  # at least 16 characters
+//! [storage]
+//! # download_dir = "~/downloads"   # default: the directory the daemon starts in
+//! # state_dir = "~/.local/share/ccbt"  # default: $XDG_DATA_HOME/ccbt
+//! [limits]                         # bytes/s: 65536, 512K, 10M, 1.5G; 0 or "unlimited"
+//! # download = "10M"               # default: unlimited
+//! # upload = "10M"
+//! # alt_download = "1M"            # alternative limits, by hand or on a schedule
+//! # alt_upload = "1M"
+//! # [limits.alt_schedule]
+//! # begin = "22:00"                # local time; end before begin spans midnight
+//! # end = "07:00"
+//! # days = ["mon", "tue", "wed", "thu", "fri"]   # default: every day
+//! [queue]                          # torrents active at once; "unlimited" allowed
+//! max_active_downloads = 8
+//! max_active_seeds = "unlimited"   # a seedbox seeds everything it holds
+//! max_active_checks = 2            # hashing is disk-bound: few at once
+//! [seeding]                        # defaults for torrents without their own
+//! # ratio_limit = 2.0              # default: none (seed forever)
+//! # seed_time_limit = "48h"        # default: none
+//! [watch]
+//! # dir = "~/watch"                # *.torrent dropped here are added
+//! [hooks]                          # run with `sh -c`, torrent in the environment
+//! # on_added = "logger -t ccbt \"added $CCBT_NAME\""
+//! # on_completed = "/usr/local/bin/torrent-done"
+//! # on_error = "logger -t ccbt \"error $CCBT_NAME: $CCBT_ERROR\""
+//! timeout = "60s"                  # a hook still running then is killed
+//! max_concurrent = 4
+//! [session]
+//! # shards = 4                     # default: one per core
+//! ```
+
+mod error;
+mod table_reader;
+mod units;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+
+pub use self::error::ConfigError;
+pub use self::units::{parse_duration, parse_rate};
+
+use self::table_reader::{Field, Schema, Source, TableReader};
+use crate::alt_speed::{AltSpeedWindow, TimeOfDay, Weekday};
+use crate::api_types::DEFAULT_API_PORT;
+use crate::queue_policy::{ActiveLimits, UNLIMITED};
+use crate::seed_limits::SeedLimitDefaults;
+
+/// The peer port when none is configured (the common BitTorrent default).
+pub const DEFAULT_LISTEN_PORT: u16 = 6881;
+/// Shortest API token accepted: a short one on a reachable address is guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+/// Largest value of a `max_active_*` other than "unlimited".
+pub const MAX_ACTIVE_LIMIT: u32 = 1_000_000;
+/// Most shards a config may ask for.
+pub const MAX_SHARDS: usize = 256;
+/// Most hooks running at once a config may ask for.
+pub const MAX_HOOKS_CONCURRENT: usize = 64;
+/// Longest a config file may be; it is read whole.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+const SCHEMA: Schema = &[
+    (
+        "",
+        &[
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session",
+        ],
+    ),
+    ("network", &["listen"]),
+    ("api", &["listen", "token"]),
+    ("storage", &["download_dir", "state_dir"]),
+    (
+        "limits",
+        &["download", "upload", "alt_download", "alt_upload", "alt_schedule"],
+    ),
+    ("limits.alt_schedule", &["begin", "end", "days"]),
+    (
+        "queue",
+        &["max_active_downloads", "max_active_seeds", "max_active_checks"],
+    ),
+    ("seeding", &["ratio_limit", "seed_time_limit"]),
+    ("watch", &["dir"]),
+    (
+        "hooks",
+        &["on_added", "on_completed", "on_error", "timeout", "max_concurrent"],
+    ),
+    ("session", &["shards"]),
+];
+
+/// Everything the config file sets; see the module docs for keys and defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DaemonConfig {
+    pub network: NetworkConfig,
+    pub api: ApiConfig,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub queue: QueueConfig,
+    pub seeding: SeedingConfig,
+    pub watch: WatchConfig,
+    pub hooks: HooksConfig,
+    pub session: SessionConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkConfig {
+    /// Where peers connect.
+    pub listen: SocketAddr,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> NetworkConfig {
+        NetworkConfig {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_LISTEN_PORT),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiConfig {
+    /// The control API; a non-loopback address requires `token`.
+    pub listen: SocketAddr,
+    /// When set, the API's bearer token (else the daemon makes one and keeps it
+    /// in the state dir).
+    pub token: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_API_PORT),
+            token: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StorageConfig {
+    /// None: the directory the daemon was started in.
+    pub download_dir: Option<PathBuf>,
+    /// None: `$XDG_DATA_HOME/ccbt` (`~/.local/share/ccbt`).
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A download and an upload limit in bytes/s; none = unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub download: Option<u64>,
+    pub upload: Option<u64>,
+}
+
+/// Global payload limits in bytes/s; none = unlimited.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LimitsConfig {
+    pub download: Option<u64>,
+    pub upload: Option<u64>,
+    pub alt_download: Option<u64>,
+    pub alt_upload: Option<u64>,
+    /// When the alternative limits apply by themselves.
+    pub alt_schedule: Option<AltSpeedWindow>,
+}
+
+impl LimitsConfig {
+    /// The global limits in force: the alternative ones while they are active.
+    pub fn in_force(&self, alt_active: bool) -> RateLimits {
+        if alt_active {
+            RateLimits {
+                download: self.alt_download,
+                upload: self.alt_upload,
+            }
+        } else {
+            RateLimits {
+                download: self.download,
+                upload: self.upload,
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub max_active_downloads: u32,
+    /// [`UNLIMITED`] by default: a seedbox seeds everything it holds.
+    pub max_active_seeds: u32,
+    pub max_active_checks: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> QueueConfig {
+        QueueConfig {
+            max_active_downloads: 8,
+            max_active_seeds: UNLIMITED,
+            max_active_checks: 2,
+        }
+    }
+}
+
+impl QueueConfig {
+    pub fn active_limits(&self) -> ActiveLimits {
+        ActiveLimits {
+            downloads: self.max_active_downloads,
+            seeds: self.max_active_seeds,
+            checks: self.max_active_checks,
+        }
+    }
+}
+
+/// Defaults for torrents without their own limits; none = seed forever.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SeedingConfig {
+    pub ratio_limit: Option<f64>,
+    pub seed_time_limit: Option<Duration>,
+}
+
+impl SeedingConfig {
+    pub fn defaults(&self) -> SeedLimitDefaults {
+        SeedLimitDefaults {
+            ratio_limit: self.ratio_limit,
+            seed_time_limit: self.seed_time_limit,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WatchConfig {
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HooksConfig {
+    /// Command lines, run with `sh -c`.
+    pub on_added: Option<String>,
+    pub on_completed: Option<String>,
+    pub on_error: Option<String>,
+    /// A hook still running after this is killed (its whole process group).
+    pub timeout: Duration,
+    pub max_concurrent: usize,
+}
+
+impl Default for HooksConfig {
+    fn default() -> HooksConfig {
+        HooksConfig {
+            on_added: None,
+            on_completed: None,
+            on_error: None,
+            timeout: Duration::from_secs(60),
+            max_concurrent: 4,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionConfig {
+    /// None: one shard per core.
+    pub shards: Option<usize>,
+}
+
+impl DaemonConfig {
+    /// Reads and checks a config file.
+    pub fn from_file(path: &Path) -> Result<DaemonConfig, ConfigError> {
+        let read_error = |source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(read_error)?.len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(read_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{len} bytes, more than the {MAX_CONFIG_BYTES} a config may have"),
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
+        DaemonConfig::from_toml(&text, path)
+    }
+
+    /// Checks a config's text; `path` names it in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<DaemonConfig, ConfigError> {
+        let source = Source { path, text };
+        let document = DeTable::parse(text).map_err(|e| source.syntax_error(&e))?;
+        let root = TableReader::root(&source, SCHEMA, &document)?;
+        let mut config = DaemonConfig::default();
+        if let Some(t) = root.table("network", "network")? {
+            if let Some(f) = t.field("listen") {
+                config.network.listen = socket_addr(&f)?;
+            }
+        }
+        if let Some(t) = root.table("api", "api")? {
+            read_api(&t, &mut config.api)?;
+        }
+        if let Some(t) = root.table("storage", "storage")? {
+            config.storage.download_dir = t.field("download_dir").map(|f| path_value(&f)).transpose()?;
+            config.storage.state_dir = t.field("state_dir").map(|f| path_value(&f)).transpose()?;
+        }
+        if let Some(t) = root.table("limits", "limits")? {
+            read_limits(&t, &mut config.limits)?;
+        }
+        if let Some(t) = root.table("queue", "queue")? {
+            let q = &mut config.queue;
+            for (key, slot) in [
+                ("max_active_downloads", &mut q.max_active_downloads),
+                ("max_active_seeds", &mut q.max_active_seeds),
+                ("max_active_checks", &mut q.max_active_checks),
+            ] {
+                if let Some(f) = t.field(key) {
+                    *slot = active_limit(&f)?;
+                }
+            }
+        }
+        if let Some(t) = root.table("seeding", "seeding")? {
+            config.seeding.ratio_limit = t.field("ratio_limit").map(|f| ratio(&f)).transpose()?.flatten();
+            config.seeding.seed_time_limit = t
+                .field("seed_time_limit")
+                .map(|f| optional_duration(&f))
+                .transpose()?
+                .flatten();
+        }
+        if let Some(t) = root.table("watch", "watch")? {
+            config.watch.dir = t.field("dir").map(|f| path_value(&f)).transpose()?;
+        }
+        if let Some(t) = root.table("hooks", "hooks")? {
+            read_hooks(&t, &mut config.hooks)?;
+        }
+        if let Some(t) = root.table("session", "session")? {
+            if let Some(f) = t.field("shards") {
+                config.session.shards = Some(bounded_integer(&f, 1, MAX_SHARDS as i128)? as usize);
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigError> {
+    if let Some(f) = t.field("token") {
+        let token = f.string()?;
+        if token.chars().count() < MIN_TOKEN_LEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(f.bad_value(format!("a token has at least {MIN_TOKEN_LEN} characters and no spaces")));
+        }
+        api.token = Some(token.to_string());
+    }
+    if let Some(f) = t.field("listen") {
+        api.listen = socket_addr(&f)?;
+        if !api.listen.ip().is_loopback() && api.token.is_none() {
+            return Err(f.bad_value(format!(
+                "{} is not a loopback address: set `api.token` to serve the API there",
+                api.listen
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn read_limits(t: &TableReader<'_, '_>, limits: &mut LimitsConfig) -> Result<(), ConfigError> {
+    for (key, slot) in [
+        ("download", &mut limits.download),
+        ("upload", &mut limits.upload),
+        ("alt_download", &mut limits.alt_download),
+        ("alt_upload", &mut limits.alt_upload),
+    ] {
+        if let Some(f) = t.field(key) {
+            *slot = rate(&f)?;
+        }
+    }
+    if let Some(s) = t.table("alt_schedule", "limits.alt_schedule")? {
+        let time = |key: &str| {
+            let f = s.required(key)?;
+            TimeOfDay::parse(f.string()?).map_err(|e| f.bad_value(e.to_string()))
+        };
+        let (begin, end) = (time("begin")?, time("end")?);
+        let days = match s.field("days") {
+            None => Vec::new(),
+            Some(f) => f
+                .strings()?
+                .into_iter()
+                .map(|d| Weekday::parse(d).map_err(|e| f.bad_value(e.to_string())))
+                .collect::<Result<_, _>>()?,
+        };
+        limits.alt_schedule = Some(AltSpeedWindow { begin, end, days });
+    }
+    Ok(())
+}
+
+fn read_hooks(t: &TableReader<'_, '_>, hooks: &mut HooksConfig) -> Result<(), ConfigError> {
+    for (key, slot) in [
+        ("on_added", &mut hooks.on_added),
+        ("on_completed", &mut hooks.on_completed),
+        ("on_error", &mut hooks.on_error),
+    ] {
+        if let Some(f) = t.field(key) {
+            let command = f.string()?;
+            if command.trim().is_empty() {
+                return Err(f.bad_value("an empty command; leave the key out to run nothing"));
+            }
+            *slot = Some(command.to_string());
+        }
+    }
+    if let Some(f) = t.field("timeout") {
+        let timeout = duration(&f)?;
+        if timeout < Duration::from_secs(1) || timeout > Duration::from_secs(24 * 3600) {
+            return Err(f.out_of_range("1s to 24h"));
+        }
+        hooks.timeout = timeout;
+    }
+    if let Some(f) = t.field("max_concurrent") {
+        hooks.max_concurrent = bounded_integer(&f, 1, MAX_HOOKS_CONCURRENT as i128)? as usize;
+    }
+    Ok(())
+}
+
+fn is_unlimited_keyword(f: &Field<'_, '_>) -> bool {
+    matches!(f.value(), DeValue::String(s) if s == "unlimited" || s == "none")
+}
+
+fn socket_addr(f: &Field<'_, '_>) -> Result<SocketAddr, ConfigError> {
+    let text = f.string()?;
+    text.trim()
+        .parse()
+        .map_err(|_| f.bad_value(format!("'{text}' is not an address (IP:PORT, e.g. 127.0.0.1:6881)")))
+}
+
+/// A path; a leading `~/` is the home directory.
+fn path_value(f: &Field<'_, '_>) -> Result<PathBuf, ConfigError> {
+    let text = f.string()?;
+    if text.trim().is_empty() {
+        return Err(f.bad_value("an empty path"));
+    }
+    match text.strip_prefix("~/") {
+        Some(rest) => match std::env::var_os("HOME") {
+            Some(home) => Ok(PathBuf::from(home).join(rest)),
+            None => Err(f.bad_value(format!("'{text}' starts with ~ but HOME is not set"))),
+        },
+        None => Ok(PathBuf::from(text)),
+    }
+}
+
+fn bounded_integer(f: &Field<'_, '_>, min: i128, max: i128) -> Result<i128, ConfigError> {
+    let n = f.integer()?;
+    if n < min || n > max {
+        return Err(f.out_of_range(format!("{min} to {max}")));
+    }
+    Ok(n)
+}
+
+/// `max_active_*`: an integer or "unlimited".
+fn active_limit(f: &Field<'_, '_>) -> Result<u32, ConfigError> {
+    if is_unlimited_keyword(f) {
+        return Ok(UNLIMITED);
+    }
+    match f.value() {
+        DeValue::Integer(_) => Ok(bounded_integer(f, 0, i128::from(MAX_ACTIVE_LIMIT))? as u32),
+        _ => Err(f.wrong_type("an integer or \"unlimited\"")),
+    }
+}
+
+/// A rate: an integer of bytes/s or a string with a unit; 0 or "unlimited" = none.
+fn rate(f: &Field<'_, '_>) -> Result<Option<u64>, ConfigError> {
+    if is_unlimited_keyword(f) {
+        return Ok(None);
+    }
+    let bytes = match f.value() {
+        DeValue::Integer(_) => u64::try_from(f.integer()?).map_err(|_| f.out_of_range(format!("0 to {}", u64::MAX)))?,
+        DeValue::String(s) => parse_rate(s).map_err(|e| f.bad_value(e))?,
+        _ => return Err(f.wrong_type("a rate (an integer of bytes/s, or a string such as \"10M\")")),
+    };
+    Ok((bytes > 0).then_some(bytes))
+}
+
+/// A duration: an integer of seconds or a string with units.
+fn duration(f: &Field<'_, '_>) -> Result<Duration, ConfigError> {
+    match f.value() {
+        DeValue::Integer(_) => {
+            let secs = u64::try_from(f.integer()?).map_err(|_| f.out_of_range("0 seconds or more"))?;
+            Ok(Duration::from_secs(secs))
+        }
+        DeValue::String(s) => parse_duration(s).map_err(|e| f.bad_value(e)),
+        _ => Err(f.wrong_type("a duration (an integer of seconds, or a string such as \"48h\")")),
+    }
+}
+
+fn optional_duration(f: &Field<'_, '_>) -> Result<Option<Duration>, ConfigError> {
+    if is_unlimited_keyword(f) {
+        return Ok(None);
+    }
+    duration(f).map(Some)
+}
+
+/// A ratio limit: a number from 0, or "unlimited".
+fn ratio(f: &Field<'_, '_>) -> Result<Option<f64>, ConfigError> {
+    if is_unlimited_keyword(f) {
+        return Ok(None);
+    }
+    let r = f.number()?;
+    if !r.is_finite() || r < 0.0 {
+        return Err(f.out_of_range("0 or more"));
+    }
+    Ok(Some(r))
+}
+
+#[cfg(test)]
+mod tests;
