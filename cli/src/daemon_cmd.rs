@@ -67,9 +67,7 @@ pub struct StartArgs {
 
 pub fn run_daemon_command(args: DaemonArgs, api: &ApiOptions) -> Result<(), CliError> {
     match args.command {
-        DaemonCommand::Start(_) => Err(CliError::NotBuilt(
-            "`btbt daemon start` is not part of this build yet (the daemon's core lands separately)",
-        )),
+        DaemonCommand::Start(start) => crate::daemon_start::start(&start, api).map(|_| ()),
         DaemonCommand::Status { json } => status(&ApiClient::new(api.endpoint()?), json),
         DaemonCommand::Exit => exit(&ApiClient::new(api.endpoint()?)),
     }

@@ -64,7 +64,7 @@ pub fn default_listen_addr() -> SocketAddr {
 
 /// Redial timing, shortened by the environment for tests only:
 /// `CCBT_REDIAL_BASE_MS` (first wait) and `CCBT_REDIAL_MAX_MS` (ceiling of every wait).
-fn redial_policy_from_env() -> RedialPolicy {
+pub fn redial_policy_from_env() -> RedialPolicy {
     let ms = |name: &str| {
         std::env::var(name)
             .ok()

@@ -85,8 +85,12 @@ pub enum CliError {
     },
     #[error("terminal: {0}")]
     Terminal(std::io::Error),
+    /// The daemon could not start or stopped with an error.
     #[error("{0}")]
-    NotBuilt(&'static str),
+    Daemon(String),
+    /// The daemon's config file is wrong (names the file, line and key).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl CliError {
@@ -106,7 +110,8 @@ impl CliError {
             | CliError::BadPeer { .. }
             | CliError::BadFlag { .. }
             | CliError::BadTorrentId { .. }
-            | CliError::BadApiUrl { .. } => 2,
+            | CliError::BadApiUrl { .. }
+            | CliError::Config(_) => 2,
             CliError::Api { status, .. } if (400..500).contains(status) => 2,
             CliError::PartlyFailed { exit_code, .. } => *exit_code,
             _ => 1,
@@ -158,6 +163,7 @@ mod tests {
         };
         assert_eq!(partly(2).exit_code(), 2);
         assert_eq!(partly(1).exit_code(), 1);
-        assert_eq!(CliError::NotBuilt("x").exit_code(), 1);
+        assert_eq!(CliError::Daemon("x".into()).exit_code(), 1);
+        assert_eq!(CliError::Config("x".into()).exit_code(), 2);
     }
 }

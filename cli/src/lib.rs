@@ -8,6 +8,7 @@
 pub mod client;
 pub mod create;
 pub mod daemon_cmd;
+pub mod daemon_start;
 pub mod demo;
 pub mod download;
 pub mod error;

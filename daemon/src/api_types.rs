@@ -332,8 +332,8 @@ pub struct SessionPatch {
     pub alt_download_limit: Option<LimitSetting<u64>>,
     pub alt_upload_limit: Option<LimitSetting<u64>>,
     pub alt_speed_enabled: Option<bool>,
-    /// `null` clears the schedule.
-    #[serde(default, with = "double_option")]
+    /// `null` clears the schedule; absent leaves it.
+    #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
     pub alt_speed_schedule: Option<Option<AltSpeedSchedule>>,
     pub max_active_downloads: Option<u32>,
     pub max_active_seeds: Option<u32>,

@@ -58,6 +58,7 @@
 //! - Not `Send`: a `Storage` lives on the shard (executor) that owns the torrent.
 
 mod create;
+pub mod data_files;
 mod direct;
 mod error;
 mod handles;

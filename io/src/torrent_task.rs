@@ -34,6 +34,8 @@ mod detail;
 mod live_settings;
 mod resume_snapshots;
 mod start_check;
+#[cfg(test)]
+mod start_check_tests;
 
 pub use detail::{FileProgress, PeerSnapshot, TorrentSnapshot};
 pub use resume_snapshots::RESUME_INTERVAL;

@@ -111,6 +111,8 @@ pub fn download(client: &ApiClient, args: &[PathBuf], options: &AddOptions) -> R
 
 /// `btbt magnet LINK [options]`.
 pub fn magnet(client: &ApiClient, link: &str, options: &AddOptions) -> Result<(), CliError> {
+    // A link that does not parse is bad input here, before the daemon sees it.
+    ccbt_engine::magnet::MagnetLink::parse(link)?;
     let request = options.request(&current_dir()?, link)?;
     let response: AddResponse = client.send(Method::Post, "/torrents", Some(&request))?;
     if options.json {

@@ -106,7 +106,11 @@ fn watch_terminal(client: &ApiClient) -> Result<(), CliError> {
 
 /// Clears the screen and writes the title and the table, cut to the terminal's size.
 fn draw(title: &str, body: &str) -> std::io::Result<()> {
-    let (cols, rows) = terminal::size().unwrap_or((80, 24));
+    // A terminal that does not know its size (a fresh pty says 0x0) gets 80x24.
+    let (cols, rows) = match terminal::size() {
+        Ok((c, r)) if c > 0 && r > 0 => (c, r),
+        _ => (80, 24),
+    };
     let mut out = std::io::stdout().lock();
     queue!(out, cursor::MoveTo(0, 0), terminal::Clear(terminal::ClearType::All))?;
     let lines = std::iter::once(title).chain(std::iter::once("")).chain(body.lines());

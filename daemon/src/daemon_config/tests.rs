@@ -233,6 +233,11 @@ fn a_wrong_type_names_key_and_types() {
     let e = error("[limits.alt_schedule]\nbegin = \"22:00\"\nend = \"07:00\"\ndays = [\"mon\", 2]\n");
     assert_eq!(e.key(), Some("limits.alt_schedule.days"));
     assert!(matches!(e, ConfigError::WrongType { line: 4, .. }));
+    let e = error("[seeding]\nratio_limit = true\n");
+    assert_eq!(
+        e.to_string(),
+        "/etc/ccbt/daemon.toml:2: `seeding.ratio_limit` must be a number or \"unlimited\", not boolean"
+    );
     let e = error("[api]\ntoken = 1234\n");
     assert!(matches!(e, ConfigError::WrongType { .. }));
 }

@@ -72,6 +72,19 @@ pub enum StorageError {
     /// `recheck` got a number of hashes different from the number of pieces.
     #[error("{got} piece hashes for {expected} pieces")]
     HashCount { expected: u32, got: usize },
+    /// Moving data: a file of the torrent already exists at the destination.
+    #[error("{path:?} already exists: not overwriting it with the moved data")]
+    DestinationExists { path: PathBuf },
+    /// Moving data: the copy does not read back as the source.
+    #[error("the copy {copy:?} of {source_path:?} differs from it")]
+    CopyMismatch { source_path: PathBuf, copy: PathBuf },
+    /// Moving or deleting data: an operation not covered above (rename, remove, copy).
+    #[error("cannot {op} {path:?}: {source}")]
+    DataFile {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl StorageError {

@@ -1,0 +1,226 @@
+//! `btbt daemon start`: in the foreground (what systemd runs), or detached: the
+//! same command re-run with `--foreground` in its own process group, its output
+//! in the state dir's log, and this process returning once the API answers.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ccbt_daemon::run::{run_foreground, DaemonOptions};
+use ccbt_daemon::state_dir::read_endpoint;
+
+use crate::error::CliError;
+
+/// Longest wait for a detached daemon's API to answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_POLL: Duration = Duration::from_millis(100);
+/// Log lines shown when a detached daemon did not come up.
+const LOG_TAIL_LINES: usize = 5;
+
+/// Runs the daemon here until it stops.
+pub fn start_foreground(opts: DaemonOptions) -> Result<i32, CliError> {
+    run_foreground(opts).map_err(|e| CliError::Daemon(e.to_string()))?;
+    Ok(0)
+}
+
+/// The arguments of this process with `--foreground` added after `start`.
+fn foreground_args() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let at = args
+        .iter()
+        .position(|a| a == "start")
+        .map(|i| i + 1)
+        .unwrap_or(args.len());
+    args.insert(at, OsString::from("--foreground"));
+    args
+}
+
+fn log_tail(log: &Path, since: u64) -> String {
+    let Ok(mut file) = std::fs::File::open(log) else {
+        return String::new();
+    };
+    use std::io::{Seek, SeekFrom};
+    let _ = file.seek(SeekFrom::Start(since));
+    let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+    let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+    lines[start..].join("\n")
+}
+
+/// Starts the daemon detached and waits until its API answers.
+pub fn start_detached(state_dir: &Path, api_url: &str, json: bool) -> Result<i32, CliError> {
+    std::fs::create_dir_all(state_dir).map_err(|source| CliError::ReadFile {
+        path: state_dir.to_path_buf(),
+        source,
+    })?;
+    let log: PathBuf = state_dir.join("daemon.log");
+    let open_log = || {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|source| CliError::ReadFile {
+                path: log.clone(),
+                source,
+            })
+    };
+    let out = open_log()?;
+    let log_start = out.metadata().map(|m| m.len()).unwrap_or(0);
+    let err = open_log()?;
+    let exe = std::env::current_exe().map_err(|e| CliError::Daemon(format!("cannot find this program: {e}")))?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(exe)
+            .args(foreground_args())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            // Its own process group: the terminal's Ctrl-C does not reach it.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| CliError::Daemon(format!("cannot start the daemon: {e}")))?
+    };
+    let health = format!("{}/api/v1/health", api_url.trim_end_matches('/'));
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = log_tail(&log, log_start);
+            return Err(CliError::Daemon(format!(
+                "the daemon exited at start ({status}); {}:\n{tail}",
+                log.display()
+            )));
+        }
+        // Ours, not another daemon that happens to answer on that address.
+        let ours = read_endpoint(state_dir)
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.pid == child.id());
+        let answered = ours
+            && minreq::get(&health)
+                .with_timeout(2)
+                .send()
+                .is_ok_and(|r| r.status_code == 200);
+        if answered {
+            break;
+        }
+        if started.elapsed() > READY_TIMEOUT {
+            return Err(CliError::Daemon(format!(
+                "the daemon (pid {}) did not answer on {api_url} within {}s; see {}",
+                child.id(),
+                READY_TIMEOUT.as_secs(),
+                log.display()
+            )));
+        }
+        std::thread::sleep(READY_POLL);
+    }
+    let endpoint = read_endpoint(state_dir).ok().flatten();
+    let listen = endpoint.as_ref().map(|e| e.listen.clone()).unwrap_or_default();
+    if json {
+        let line = serde_json::json!({
+            "event": "daemon_started",
+            "pid": child.id(),
+            "api": api_url,
+            "listen": listen,
+            "state_dir": state_dir.display().to_string(),
+            "log": log.display().to_string(),
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "ccbt daemon running: API {api_url}, peers on {listen} (pid {}, log {})",
+            child.id(),
+            log.display()
+        );
+    }
+    Ok(0)
+}
+
+/// `btbt daemon start`: the config file, then flags, then the global `--api` and
+/// `--state-dir`, merged into what the daemon runs with.
+pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::ApiOptions) -> Result<i32, CliError> {
+    use ccbt_daemon::api_types::SessionSettings;
+    use ccbt_daemon::daemon_config::DaemonConfig;
+
+    let config = match &args.config {
+        Some(path) => DaemonConfig::from_file(path).map_err(|e| CliError::Config(e.to_string()))?,
+        None => DaemonConfig::default(),
+    };
+    let state_dir = api
+        .state_dir
+        .clone()
+        .or_else(|| config.storage.state_dir.clone())
+        .unwrap_or_else(ccbt_daemon::state_dir::default_state_dir);
+    let state_dir = absolute(state_dir)?;
+    let api_addr = match api.api.as_deref().or(std::env::var("CCBT_API").ok().as_deref()) {
+        Some(url) => api_socket_addr(url)?,
+        None => config.api.listen,
+    };
+    let download_dir = match args
+        .download_dir
+        .clone()
+        .or_else(|| config.storage.download_dir.clone())
+    {
+        Some(d) => absolute(d)?,
+        None => std::env::current_dir().map_err(|e| CliError::Daemon(format!("no current directory: {e}")))?,
+    };
+    let cores = crate::default_shards();
+    let shards = crate::flags::check_shards(
+        "--shards",
+        args.shards.or(config.session.shards).unwrap_or(cores),
+        cores,
+    )?;
+    let queue = &config.queue;
+    let settings = SessionSettings {
+        download_limit: config.limits.download,
+        upload_limit: config.limits.upload,
+        alt_download_limit: config.limits.alt_download,
+        alt_upload_limit: config.limits.alt_upload,
+        alt_speed_enabled: false,
+        alt_speed_schedule: config.limits.alt_schedule.as_ref().map(|w| w.to_schedule()),
+        alt_speed_active: false,
+        max_active_downloads: queue.max_active_downloads,
+        max_active_seeds: queue.max_active_seeds,
+        max_active_checks: queue.max_active_checks,
+        ratio_limit: config.seeding.ratio_limit,
+        seed_time_limit_secs: config.seeding.seed_time_limit.map(|d| d.as_secs()),
+        watch_dir: config.watch.dir.as_ref().map(|d| d.display().to_string()),
+    };
+    if !args.foreground {
+        let api_url = format!("http://{api_addr}");
+        return start_detached(&state_dir, &api_url, args.json);
+    }
+    let opts = DaemonOptions {
+        state_dir,
+        download_dir,
+        listen: args.listen.unwrap_or(config.network.listen),
+        api: api_addr,
+        shards,
+        configured_token: config.api.token.clone(),
+        settings,
+        hooks: config.hooks.clone(),
+        watch_dir: config.watch.dir.clone(),
+        redial: crate::download::redial_policy_from_env(),
+        our_id: crate::download::new_peer_id(),
+        json: args.json,
+    };
+    start_foreground(opts)
+}
+
+fn absolute(path: PathBuf) -> Result<PathBuf, CliError> {
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir().map_err(|e| CliError::Daemon(format!("no current directory: {e}")))?;
+    Ok(cwd.join(path))
+}
+
+/// `--api` for the daemon itself: where to listen, from `http://HOST:PORT` or `HOST:PORT`.
+fn api_socket_addr(url: &str) -> Result<std::net::SocketAddr, CliError> {
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    hostport.parse().map_err(|_| CliError::BadApiUrl {
+        url: url.to_string(),
+        reason: "the daemon listens on an IP ADDRESS:PORT (e.g. 127.0.0.1:64124)".into(),
+    })
+}

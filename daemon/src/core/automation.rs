@@ -1,0 +1,258 @@
+//! What the core does on its own each tick: the queue, ratio and seed-time limits,
+//! the global rate limits split between shards, the watch directory and hooks.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ccbt_shards::messages::ShardUsage as ShardReport;
+
+use super::{AfterStop, DaemonCore, Life, Managed, StopReason};
+use crate::api_types::{AddRequest, LimitKeyword, LimitSetting, QueueMove, SessionSettings};
+use crate::control::AddSource;
+use crate::hooks::{HookEvent, HookRunner, HookTorrent};
+use crate::queue_policy::{self, ActiveLimits, Activity, QueueEntry, Slot};
+use crate::rate_split::{split_rate, ShardUsage};
+use crate::seed_limits::{seed_limit_reached, SeedLimitDefaults, SeedProgress, TorrentLimit, TorrentSeedLimits};
+use crate::watch_dir::WatchDir;
+
+/// The core's helpers that keep state between ticks.
+pub(crate) struct Automation {
+    hooks: HookRunner,
+    watch: Option<WatchDir>,
+    /// Each shard's use of its share over the last status interval.
+    usage_down: Vec<ShardUsage>,
+    usage_up: Vec<ShardUsage>,
+    /// The shares last sent to each shard.
+    shares: Vec<(Option<u64>, Option<u64>)>,
+    /// Shares have been sent at least once.
+    shares_sent: bool,
+}
+
+fn hook_torrent(t: &Managed) -> HookTorrent {
+    HookTorrent {
+        id: t.id,
+        info_hash: t.info_hash().to_hex(),
+        name: t.name().to_string(),
+        download_dir: t.settings.download_dir.clone(),
+        labels: t.settings.labels.clone(),
+        error: t.error.clone(),
+    }
+}
+
+fn torrent_limit<T: Copy>(s: LimitSetting<T>) -> TorrentLimit<T> {
+    match s {
+        LimitSetting::Value(v) => TorrentLimit::Value(v),
+        LimitSetting::Keyword(LimitKeyword::None) => TorrentLimit::Unlimited,
+        LimitSetting::Keyword(LimitKeyword::Global) => TorrentLimit::Global,
+    }
+}
+
+impl Automation {
+    pub fn new(hooks: HookRunner, watch_dir: Option<PathBuf>, shards: usize) -> Automation {
+        Automation {
+            hooks,
+            watch: watch_dir.map(WatchDir::new),
+            usage_down: vec![ShardUsage::default(); shards],
+            usage_up: vec![ShardUsage::default(); shards],
+            shares: vec![(None, None); shards],
+            shares_sent: false,
+        }
+    }
+
+    pub fn hook_added(&self, t: &Managed) {
+        self.hooks.fire(HookEvent::Added, &hook_torrent(t));
+    }
+
+    pub fn hook_completed(&self, t: &Managed) {
+        self.hooks.fire(HookEvent::Completed, &hook_torrent(t));
+    }
+
+    pub fn hook_error(&self, t: &Managed, error: &str) {
+        let mut ht = hook_torrent(t);
+        ht.error = Some(error.to_string());
+        self.hooks.fire(HookEvent::Error, &ht);
+    }
+
+    pub fn record_usage(&mut self, shard: usize, usage: ShardReport) {
+        if let Some(u) = self.usage_down.get_mut(shard) {
+            *u = ShardUsage {
+                used: usage.downloaded,
+                held_back: usage.download_held_back,
+            };
+        }
+        if let Some(u) = self.usage_up.get_mut(shard) {
+            *u = ShardUsage {
+                used: usage.uploaded,
+                held_back: usage.upload_held_back,
+            };
+        }
+    }
+
+    pub fn shard_share(&self, shard: usize) -> (Option<u64>, Option<u64>) {
+        self.shares.get(shard).copied().unwrap_or((None, None))
+    }
+
+    /// Whether the alternative limits apply now: by hand, or by the schedule.
+    pub fn alt_speed_active(&self, s: &SessionSettings) -> bool {
+        if s.alt_speed_enabled {
+            return true;
+        }
+        s.alt_speed_schedule
+            .as_ref()
+            .and_then(|sch| crate::alt_speed::AltSpeedWindow::from_schedule(sch).ok())
+            .is_some_and(|w| w.is_active(crate::alt_speed::local_time_now()))
+    }
+}
+
+impl DaemonCore {
+    /// The queue's activity for a torrent: what it would do if it ran now.
+    fn activity(t: &Managed) -> Activity {
+        let checking = match &t.life {
+            Life::Running => t
+                .status
+                .as_ref()
+                .is_none_or(|s| s.state == ccbt_shards::TorrentState::Checking),
+            Life::Idle => t.recheck_next_start || t.resume.is_none(),
+            Life::Stopping(_) => false,
+        };
+        if checking {
+            Activity::Check
+        } else if t.complete {
+            Activity::Seed
+        } else {
+            Activity::Download
+        }
+    }
+
+    /// Starts the torrents the queue lets run and stops those it no longer does.
+    pub(super) fn schedule(&mut self) {
+        let mut order: Vec<&Managed> = self.torrents.values().collect();
+        order.sort_by_key(|t| t.queue_position);
+        let entries: Vec<QueueEntry<u32>> = order
+            .iter()
+            .map(|t| QueueEntry {
+                id: t.id,
+                activity: Self::activity(t),
+                stopped: t.stop.is_some() || t.error.is_some() || matches!(t.life, Life::Stopping(_)),
+                force_started: t.settings.force_started,
+            })
+            .collect();
+        let limits = ActiveLimits {
+            downloads: self.settings.max_active_downloads,
+            seeds: self.settings.max_active_seeds,
+            checks: self.settings.max_active_checks,
+        };
+        for placement in queue_policy::decide(&entries, limits) {
+            let Some(t) = self.torrents.get(&placement.id) else {
+                continue;
+            };
+            let running = matches!(t.life, Life::Running);
+            let idle = matches!(t.life, Life::Idle);
+            match placement.slot {
+                Slot::Run if idle && t.stop.is_none() && t.error.is_none() => self.start_torrent(placement.id),
+                Slot::Wait if running => self.stop_torrent(placement.id, AfterStop::Nothing),
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn move_in_queue(&mut self, id: u32, to: QueueMove) {
+        let mut order: Vec<(u32, u32)> = self.torrents.values().map(|t| (t.queue_position, t.id)).collect();
+        order.sort_unstable();
+        let mut ids: Vec<u32> = order.into_iter().map(|(_, id)| id).collect();
+        if queue_policy::move_in_queue(&mut ids, id, to).is_err() {
+            return;
+        }
+        for (pos, id) in ids.iter().enumerate() {
+            if let Some(t) = self.torrents.get_mut(id) {
+                t.queue_position = pos as u32;
+            }
+        }
+        self.session_dirty = true;
+        self.schedule();
+    }
+
+    /// Stops the seeding torrents that reached their ratio or seed-time limit.
+    pub(super) fn check_seed_limits(&mut self) {
+        let defaults = SeedLimitDefaults {
+            ratio_limit: self.settings.ratio_limit,
+            seed_time_limit: self.settings.seed_time_limit_secs.map(Duration::from_secs),
+        };
+        let reached: Vec<(u32, String)> = self
+            .torrents
+            .values()
+            .filter(|t| matches!(t.life, Life::Running) && t.stop.is_none() && t.complete)
+            .filter_map(|t| {
+                let limits = TorrentSeedLimits {
+                    ratio_limit: torrent_limit(t.settings.ratio_limit),
+                    seed_time_limit: match torrent_limit(t.settings.seed_time_limit_secs) {
+                        TorrentLimit::Value(s) => TorrentLimit::Value(Duration::from_secs(s)),
+                        TorrentLimit::Unlimited => TorrentLimit::Unlimited,
+                        TorrentLimit::Global => TorrentLimit::Global,
+                    },
+                };
+                let progress = SeedProgress {
+                    complete: t.complete,
+                    uploaded: t.uploaded(),
+                    downloaded: t.downloaded(),
+                    verified_bytes: t.verified_bytes(),
+                    seeding_time: Duration::from_secs(t.totals.seconds_seeding),
+                };
+                seed_limit_reached(&limits, &defaults, &progress).map(|r| (t.id, r.to_string()))
+            })
+            .collect();
+        for (id, why) in reached {
+            if let Some(t) = self.torrents.get_mut(&id) {
+                t.stop = Some(StopReason::Finished);
+                t.settings.force_started = false;
+            }
+            self.stop_torrent(id, AfterStop::Nothing);
+            if let Some(t) = self.torrents.get(&id) {
+                tracing::info!(torrent = %t.info_hash(), %why, "seed limit reached: stopped");
+                self.publish("limit_reached", Some(t), Some(why));
+            }
+            self.session_dirty = true;
+        }
+    }
+
+    /// Sends each shard its share of the global limits when the shares change.
+    pub(super) fn apply_rate_limits(&mut self) {
+        let alt = self.automation.alt_speed_active(&self.settings);
+        let (down, up) = if alt {
+            (self.settings.alt_download_limit, self.settings.alt_upload_limit)
+        } else {
+            (self.settings.download_limit, self.settings.upload_limit)
+        };
+        self.settings.alt_speed_active = alt;
+        let downs = split_rate(down, &self.automation.usage_down);
+        let ups = split_rate(up, &self.automation.usage_up);
+        for (shard, (d, u)) in downs.into_iter().zip(ups).enumerate() {
+            let changed = self.automation.shares.get(shard) != Some(&(d, u));
+            if changed || !self.automation.shares_sent {
+                let _ = self.session.set_shard_limits(shard, d, u);
+                if let Some(s) = self.automation.shares.get_mut(shard) {
+                    *s = (d, u);
+                }
+            }
+        }
+        self.automation.shares_sent = true;
+    }
+
+    /// Adds the `.torrent` files that appeared in the watch directory.
+    pub(super) fn poll_watch_dir(&mut self) {
+        let Some(mut watch) = self.automation.watch.take() else {
+            return;
+        };
+        watch
+            .scan(|path| {
+                self.add(AddSource::Path(path.display().to_string()), AddRequest::default())
+                    .map(|_| ())
+                    .map_err(|e| e.message)
+            })
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the watch directory");
+                Default::default()
+            });
+        self.automation.watch = Some(watch);
+    }
+}

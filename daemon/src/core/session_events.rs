@@ -1,0 +1,213 @@
+//! What the core does with the shards' events, and with the work it ran off the
+//! control thread (moving and deleting data).
+
+use std::path::PathBuf;
+
+use ccbt_io::storage::StorageFile;
+use ccbt_shards::SessionEvent;
+
+use super::{unix_now, AfterStop, DaemonCore, Life, PendingRemoval};
+use crate::api_types::TorrentSummary;
+use crate::control::{ApiError, Reply};
+
+/// Work finished on a blocking thread, back to the core.
+pub(crate) enum Internal {
+    Moved {
+        id: u32,
+        to: PathBuf,
+        result: Result<(), String>,
+        reply: Option<Reply<TorrentSummary>>,
+    },
+}
+
+fn storage_files(meta: &ccbt_engine::metainfo::Metainfo) -> Vec<StorageFile> {
+    meta.info
+        .files
+        .iter()
+        .map(|f| StorageFile {
+            path: f.path.clone(),
+            length: f.length,
+            padding: f.padding,
+        })
+        .collect()
+}
+
+impl DaemonCore {
+    fn id_of(&self, info_hash: &ccbt_engine::InfoHash) -> Option<u32> {
+        self.by_hash.get(info_hash).copied()
+    }
+
+    pub(super) fn on_session_event(&mut self, ev: SessionEvent) {
+        match ev {
+            SessionEvent::Started { info_hash, check, .. } => {
+                let Some(id) = self.id_of(&info_hash) else { return };
+                let problem = check.record_problem.clone();
+                if let Some(t) = self.torrents.get_mut(&id) {
+                    t.check = Some(check);
+                    t.record_problem = problem.clone();
+                }
+                if let (Some(problem), Some(t)) = (problem, self.torrents.get(&id)) {
+                    tracing::warn!(torrent = %info_hash, %problem, "resume record not used; rechecked");
+                    self.publish("record_problem", Some(t), Some(problem));
+                }
+            }
+            SessionEvent::Completed { info_hash } => {
+                let Some(id) = self.id_of(&info_hash) else { return };
+                let Some(t) = self.torrents.get_mut(&id) else { return };
+                let first = !t.complete;
+                t.complete = true;
+                if t.completed_at.is_none() {
+                    t.completed_at = Some(unix_now());
+                }
+                self.session_dirty = true;
+                if first {
+                    if let Some(t) = self.torrents.get(&id) {
+                        self.publish("completed", Some(t), None);
+                        self.automation.hook_completed(t);
+                    }
+                }
+                self.schedule();
+            }
+            SessionEvent::Failed { info_hash, error } => {
+                let Some(id) = self.id_of(&info_hash) else { return };
+                let Some(t) = self.torrents.get_mut(&id) else { return };
+                if !matches!(t.life, Life::Running) {
+                    return;
+                }
+                t.error = Some(error.clone());
+                self.session_dirty = true;
+                if let Some(t) = self.torrents.get(&id) {
+                    tracing::warn!(torrent = %info_hash, %error, "torrent stopped by an error");
+                    self.publish("error", Some(t), Some(error.clone()));
+                    self.automation.hook_error(t, &error);
+                }
+            }
+            SessionEvent::Status { shard, torrents, usage } => {
+                self.automation.record_usage(shard, usage);
+                for s in torrents {
+                    let Some(id) = self.id_of(&s.info_hash) else { continue };
+                    let Some(t) = self.torrents.get_mut(&id) else { continue };
+                    if !matches!(t.life, Life::Running) {
+                        continue;
+                    }
+                    if s.state != ccbt_shards::TorrentState::Checking {
+                        t.complete = s.stats.complete;
+                    }
+                    if t.error.is_none() {
+                        if let Some(e) = &s.error {
+                            t.error = Some(e.clone());
+                        }
+                    }
+                    t.status = Some(s);
+                }
+            }
+            SessionEvent::Resume { info_hash, record } => {
+                let Some(id) = self.id_of(&info_hash) else { return };
+                if let Some(t) = self.torrents.get_mut(&id) {
+                    t.resume = Some(record);
+                    t.resume_dirty = true;
+                }
+            }
+            SessionEvent::Stopped { info_hash, record } => {
+                if let Some(pending) = self.removing.remove(&info_hash) {
+                    self.finish_removal(pending);
+                    return;
+                }
+                let Some(id) = self.id_of(&info_hash) else { return };
+                let Some(t) = self.torrents.get_mut(&id) else { return };
+                if let Some(record) = record {
+                    t.resume = Some(record);
+                    t.resume_dirty = true;
+                }
+                t.end_run();
+                self.after_stop(id);
+            }
+            SessionEvent::ShardStopped { shard } => {
+                tracing::debug!(shard, "shard stopped");
+            }
+        }
+    }
+
+    /// Runs what was waiting for the torrent to stop.
+    pub(super) fn after_stop(&mut self, id: u32) {
+        let Some(t) = self.torrents.get_mut(&id) else { return };
+        let then = match std::mem::replace(&mut t.life, Life::Idle) {
+            Life::Stopping(then) => then,
+            Life::Idle | Life::Running => AfterStop::Nothing,
+        };
+        match then {
+            AfterStop::Nothing => {}
+            AfterStop::Restart => {}
+            AfterStop::Recheck => t.recheck_next_start = true,
+            AfterStop::Move { to, reply } => {
+                // Keep it out of the queue while its files move.
+                t.life = Life::Stopping(AfterStop::Nothing);
+                let from = t.settings.download_dir.clone();
+                let files = storage_files(&t.meta);
+                let internal = self.internal_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = ccbt_io::storage::data_files::move_data(&from, &to, &files)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    let _ = internal.send(Internal::Moved { id, to, result, reply });
+                });
+                return;
+            }
+        }
+        self.session_dirty = true;
+        self.schedule();
+    }
+
+    pub(super) fn on_internal(&mut self, done: Internal) {
+        match done {
+            Internal::Moved { id, to, result, reply } => {
+                let Some(t) = self.torrents.get_mut(&id) else { return };
+                t.life = Life::Idle;
+                match result {
+                    Ok(()) => {
+                        tracing::info!(torrent = %t.meta.info_hash, to = %to.display(), "data moved");
+                        t.settings.download_dir = to;
+                        self.session_dirty = true;
+                        self.schedule();
+                        if let Some(reply) = reply {
+                            let _ = reply.send(self.summary_by_id(id));
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!("cannot move {} to {}: {e}", t.name(), to.display());
+                        self.schedule();
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Err(ApiError::new(409, "move_failed", message)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The torrent's shard has let go of it (or it never ran): delete its data if
+    /// asked, then answer.
+    pub(super) fn finish_removal(&mut self, pending: PendingRemoval) {
+        let PendingRemoval {
+            meta,
+            download_dir,
+            delete_data,
+            reply,
+        } = pending;
+        if !delete_data {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(()));
+            }
+            return;
+        }
+        let files = storage_files(&meta);
+        tokio::task::spawn_blocking(move || {
+            let result = ccbt_io::storage::data_files::delete_data(&download_dir, &files)
+                .map(|_| ())
+                .map_err(|e| ApiError::new(409, "delete_failed", format!("torrent removed, but {e}")));
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        });
+    }
+}

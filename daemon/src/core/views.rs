@@ -1,0 +1,305 @@
+//! What the API shows of a torrent: summaries, details, files, peers, trackers,
+//! pieces. Built from the daemon's own record and, for a running torrent, the
+//! shard's snapshot.
+
+use ccbt_engine::file_priority::FilePriority;
+use ccbt_engine::metainfo::Metainfo;
+use ccbt_io::tracker::TrackerStatus;
+use ccbt_shards::messages::{PeerSnapshot, TorrentSnapshot};
+
+use super::managed::Managed;
+use crate::api_types::{
+    CheckReport, FileEntry, FilePriorityName, LimitKeyword, LimitSetting, PeerEntry, PieceMap, TorrentDetail,
+    TorrentStateName, TorrentSummary, TrackerEntry,
+};
+
+pub(crate) fn engine_priority(p: FilePriorityName) -> FilePriority {
+    match p {
+        FilePriorityName::Skip => FilePriority::Skip,
+        FilePriorityName::Low => FilePriority::Low,
+        FilePriorityName::Normal => FilePriority::Normal,
+        FilePriorityName::High => FilePriority::High,
+    }
+}
+
+fn limit_value<T: Copy>(setting: LimitSetting<T>, global: Option<T>) -> Option<T> {
+    match setting {
+        LimitSetting::Value(v) => Some(v),
+        LimitSetting::Keyword(LimitKeyword::None) => None,
+        LimitSetting::Keyword(LimitKeyword::Global) => global,
+    }
+}
+
+/// The effective ratio and seed-time limits of a torrent.
+pub(crate) fn effective_seed_limits(
+    t: &Managed,
+    global_ratio: Option<f64>,
+    global_seed_time: Option<u64>,
+) -> (Option<f64>, Option<u64>) {
+    (
+        limit_value(t.settings.ratio_limit, global_ratio),
+        limit_value(t.settings.seed_time_limit_secs, global_seed_time),
+    )
+}
+
+pub(crate) fn summary(t: &Managed, global_ratio: Option<f64>, global_seed_time: Option<u64>) -> TorrentSummary {
+    let state = t.state();
+    let running = matches!(state, TorrentStateName::Downloading | TorrentStateName::Seeding);
+    let stats = t.status.as_ref().map(|s| &s.stats);
+    let wanted = t.wanted_bytes();
+    let verified = t.verified_bytes();
+    let verified_wanted = verified.min(wanted);
+    let progress = if wanted == 0 {
+        1.0
+    } else {
+        verified_wanted as f64 / wanted as f64
+    };
+    let download_rate = if running {
+        stats.map_or(0, |s| s.download_rate)
+    } else {
+        0
+    };
+    let upload_rate = if running { stats.map_or(0, |s| s.upload_rate) } else { 0 };
+    let eta_secs = if t.complete || download_rate == 0 {
+        None
+    } else {
+        Some(wanted.saturating_sub(verified_wanted) / download_rate.max(1))
+    };
+    let (ratio_limit, seed_time_limit_secs) = effective_seed_limits(t, global_ratio, global_seed_time);
+    TorrentSummary {
+        id: t.id,
+        info_hash: t.info_hash().to_hex(),
+        name: t.name().to_string(),
+        state,
+        progress,
+        verified_bytes: verified,
+        total_bytes: t.meta.info.total_length,
+        wanted_bytes: wanted,
+        download_rate,
+        upload_rate,
+        downloaded: t.downloaded(),
+        uploaded: t.uploaded(),
+        ratio: t.ratio(),
+        peers: if running { stats.map_or(0, |s| s.peers) } else { 0 },
+        eta_secs,
+        labels: t.settings.labels.clone(),
+        download_dir: t.settings.download_dir.display().to_string(),
+        error: t.error.clone(),
+        queue_position: match state {
+            TorrentStateName::Paused | TorrentStateName::Finished => None,
+            _ => Some(t.queue_position),
+        },
+        shard: t.shard,
+        added_at: t.added_at,
+        completed_at: t.completed_at,
+        seconds_downloading: t.totals.seconds_downloading,
+        seconds_seeding: t.totals.seconds_seeding,
+        sequential: t.settings.sequential,
+        force_started: t.settings.force_started,
+        download_limit: t.settings.download_limit,
+        upload_limit: t.settings.upload_limit,
+        ratio_limit,
+        seed_time_limit_secs,
+        private: t.meta.info.private,
+    }
+}
+
+fn bit(have: &[u8], i: u32) -> bool {
+    have.get((i / 8) as usize).is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+}
+
+/// Verified bytes of each file, from a bitfield.
+pub(crate) fn file_verified_bytes(meta: &Metainfo, have: &[u8]) -> Vec<u64> {
+    let piece_len = u64::from(meta.info.piece_length);
+    let total = meta.info.total_length;
+    meta.info
+        .files
+        .iter()
+        .map(|f| {
+            if f.length == 0 {
+                return 0;
+            }
+            let start = f.offset;
+            let end = f.offset + f.length;
+            let first = (start / piece_len) as u32;
+            let last = ((end - 1) / piece_len) as u32;
+            (first..=last)
+                .filter(|&p| bit(have, p))
+                .map(|p| {
+                    let ps = u64::from(p) * piece_len;
+                    let pe = (ps + piece_len).min(total);
+                    pe.min(end) - ps.max(start)
+                })
+                .sum()
+        })
+        .collect()
+}
+
+pub(crate) fn files(t: &Managed, have: &[u8]) -> Vec<FileEntry> {
+    let verified = file_verified_bytes(&t.meta, have);
+    t.meta
+        .info
+        .files
+        .iter()
+        .enumerate()
+        .map(|(index, f)| {
+            let v = verified.get(index).copied().unwrap_or(0);
+            FileEntry {
+                index,
+                path: f.path.iter().map(|c| c.to_string_lossy()).collect::<Vec<_>>().join("/"),
+                length: f.length,
+                verified_bytes: v,
+                progress: if f.length == 0 { 1.0 } else { v as f64 / f.length as f64 },
+                priority: t
+                    .settings
+                    .file_priorities
+                    .get(index)
+                    .copied()
+                    .unwrap_or(FilePriorityName::Normal),
+                padding: f.padding,
+            }
+        })
+        .collect()
+}
+
+/// A client name from an Azureus-style peer id (`-qB4650-…` → `qB 4.6.5.0`), else
+/// the id's first bytes as text where printable.
+pub(crate) fn client_name(peer_id: &[u8; 20]) -> String {
+    if peer_id[0] == b'-' && peer_id[7] == b'-' && peer_id[1..7].iter().all(|b| b.is_ascii_alphanumeric()) {
+        let code = String::from_utf8_lossy(&peer_id[1..3]);
+        let version: Vec<String> = peer_id[3..7].iter().map(|b| (*b as char).to_string()).collect();
+        return format!("{code} {}", version.join("."));
+    }
+    let printable: String = peer_id
+        .iter()
+        .take(8)
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+        .collect();
+    printable
+}
+
+pub(crate) fn peer(p: &PeerSnapshot, num_pieces: u32) -> PeerEntry {
+    let mut flags = String::new();
+    if p.am_interested {
+        flags.push(if p.peer_choking { 'd' } else { 'D' });
+    }
+    if p.peer_interested {
+        flags.push(if p.am_choking { 'u' } else { 'U' });
+    }
+    if p.incoming {
+        flags.push('I');
+    }
+    PeerEntry {
+        addr: p.addr.to_string(),
+        client: client_name(&p.peer_id),
+        flags,
+        download_rate: p.download_rate,
+        upload_rate: p.upload_rate,
+        downloaded: p.downloaded,
+        uploaded: p.uploaded,
+        progress: if num_pieces == 0 {
+            0.0
+        } else {
+            f64::from(p.pieces_have) / f64::from(num_pieces)
+        },
+    }
+}
+
+pub(crate) fn tracker(s: &TrackerStatus) -> TrackerEntry {
+    let status = if s.last_error.is_some() {
+        "error"
+    } else if s.last_announce_secs_ago.is_some() {
+        "working"
+    } else {
+        "not_contacted"
+    };
+    TrackerEntry {
+        url: s.url.clone(),
+        tier: s.tier,
+        status: status.to_string(),
+        next_announce_secs: s.next_announce_in_secs,
+        seeders: s.seeders,
+        leechers: s.leechers,
+        last_error: s.last_error.clone(),
+    }
+}
+
+/// The trackers of a torrent not running: its list, never contacted.
+pub(crate) fn idle_trackers(t: &Managed) -> Vec<TrackerEntry> {
+    tracker_tiers(t)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(tier, urls)| {
+            urls.into_iter().map(move |url| TrackerEntry {
+                url,
+                tier,
+                status: "not_contacted".into(),
+                next_announce_secs: None,
+                seeders: None,
+                leechers: None,
+                last_error: None,
+            })
+        })
+        .collect()
+}
+
+/// The torrent's tracker tiers: the user's list, else the metainfo's.
+pub(crate) fn tracker_tiers(t: &Managed) -> Vec<Vec<String>> {
+    if let Some(tiers) = &t.settings.trackers {
+        return tiers.clone();
+    }
+    if !t.meta.announce_list.is_empty() {
+        return t.meta.announce_list.clone();
+    }
+    t.meta.announce.iter().map(|a| vec![a.clone()]).collect()
+}
+
+pub(crate) fn piece_map(num_pieces: u32, have: &[u8]) -> PieceMap {
+    let count = (0..num_pieces).filter(|&i| bit(have, i)).count() as u32;
+    PieceMap {
+        num_pieces,
+        have: count,
+        bitfield_hex: ccbt_engine::types::to_hex(have),
+    }
+}
+
+/// The verified pieces: the shard's, else the last record's, else none.
+pub(crate) fn have_of(t: &Managed, snapshot: Option<&TorrentSnapshot>) -> Vec<u8> {
+    match snapshot {
+        Some(s) => s.have.clone(),
+        None => t
+            .resume
+            .as_ref()
+            .map(|r| r.have.clone())
+            .unwrap_or_else(|| vec![0; t.meta.num_pieces().div_ceil(8) as usize]),
+    }
+}
+
+/// Everything about one torrent, with the shard's snapshot when it runs.
+pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&TorrentSnapshot>) -> TorrentDetail {
+    let num_pieces = t.meta.num_pieces();
+    let have = have_of(t, snapshot);
+    let trackers = match &t.status {
+        Some(s) if !s.trackers.is_empty() => s.trackers.iter().map(tracker).collect(),
+        _ => idle_trackers(t),
+    };
+    let check = snapshot.and_then(|s| s.check.clone()).or_else(|| t.check.clone());
+    TorrentDetail {
+        piece_length: t.meta.info.piece_length,
+        num_pieces,
+        pieces_have: piece_map(num_pieces, &have).have,
+        files: files(t, &have),
+        peers_list: snapshot
+            .map(|s| s.peers.iter().map(|p| peer(p, num_pieces)).collect())
+            .unwrap_or_default(),
+        trackers,
+        last_check: check.map(|c| CheckReport {
+            trusted_pieces: c.trusted_pieces,
+            hashed_pieces: c.hashed_pieces,
+            changed_files: c.changed_files,
+            record_problem: c.record_problem.clone().or_else(|| t.record_problem.clone()),
+            millis: c.millis,
+        }),
+        summary,
+    }
+}

@@ -1,0 +1,164 @@
+//! `btbt daemon start --foreground`: take the state dir, start the shards, serve
+//! the API on the control thread, and stop cleanly on SIGINT/SIGTERM or a request.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ccbt_engine::connection_policy::ConnectionLimits;
+use ccbt_shards::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
+
+use crate::api_server::{self, ApiAuth};
+use crate::api_types::SessionSettings;
+use crate::control::control_channel;
+use crate::core::{CoreSetup, DaemonCore};
+use crate::hooks::HookRunner;
+use crate::state_dir::{Endpoint, StateDir};
+use crate::state_store::StateStore;
+
+/// Longest wait for in-flight API requests once the core has stopped.
+const API_DRAIN: Duration = Duration::from_secs(2);
+
+/// Everything `daemon start` was told, after the config file and flags are merged.
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    pub state_dir: PathBuf,
+    pub download_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub api: SocketAddr,
+    pub shards: usize,
+    /// A token from the config; None = the state dir's own (created on first start).
+    pub configured_token: Option<String>,
+    pub settings: SessionSettings,
+    pub hooks: crate::daemon_config::HooksConfig,
+    pub watch_dir: Option<PathBuf>,
+    pub redial: ccbt_engine::peer_book::RedialPolicy,
+    pub our_id: ccbt_engine::PeerId,
+    /// Print the start line as JSON.
+    pub json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    State(#[from] crate::state_dir::StateError),
+    #[error(transparent)]
+    Store(#[from] crate::state_store::StoreError),
+    #[error(transparent)]
+    ApiBind(#[from] api_server::ApiBindError),
+    #[error("cannot listen for the API on {addr}: {source}")]
+    ApiListen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("cannot start the control thread's runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs the daemon in this process until it is told to stop. Returns once every
+/// torrent's record is written.
+pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
+    let state = StateDir::open(&opts.state_dir)?;
+    api_server::check_bind_allowed(opts.api, opts.configured_token.is_some())?;
+    let token = match &opts.configured_token {
+        Some(t) => t.clone(),
+        None => state.ensure_token()?,
+    };
+    let api_listener =
+        std::net::TcpListener::bind(opts.api).map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
+    api_listener
+        .set_nonblocking(true)
+        .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
+    let api_addr = api_listener
+        .local_addr()
+        .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
+    let store = StateStore::new(state.root());
+    let session = Session::start(SessionConfig {
+        shards: opts.shards,
+        listen: opts.listen,
+        our_id: opts.our_id,
+        read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
+        connection_limits: ConnectionLimits::default(),
+        redial: opts.redial,
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    let api_url = format!("http://{api_addr}");
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::from_std(api_listener) {
+            Ok(l) => l,
+            Err(source) => return Err(DaemonError::ApiListen { addr: api_addr, source }),
+        };
+        let (handle, inbox) = control_channel();
+        let core = DaemonCore::new(
+            CoreSetup {
+                session,
+                store,
+                state_dir: state.root().to_path_buf(),
+                download_dir: opts.download_dir.clone(),
+                api_url: api_url.clone(),
+                settings: opts.settings.clone(),
+                hooks: HookRunner::start(&opts.hooks),
+                watch_dir: opts.watch_dir.clone(),
+            },
+            inbox.events.clone(),
+        );
+        let listen = core.listen_addr();
+        let shards = core.shard_count();
+        state.write_pid()?;
+        state.write_endpoint(&Endpoint {
+            pid: std::process::id(),
+            api_url: api_url.clone(),
+            listen: listen.to_string(),
+        })?;
+        announce_start(&opts, &api_url, listen, shards, state.root());
+        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(api_server::serve(listener, handle, ApiAuth { token }, async move {
+            let _ = api_stopped.await;
+        }));
+        core.run(inbox, stop_signal()).await;
+        let _ = stop_api.send(());
+        let _ = tokio::time::timeout(API_DRAIN, server).await;
+        let _ = state.remove_pid();
+        let _ = state.remove_endpoint();
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// The one line `daemon start` prints: where the API and the peer port are.
+fn announce_start(opts: &DaemonOptions, api_url: &str, listen: SocketAddr, shards: usize, state_dir: &std::path::Path) {
+    if opts.json {
+        let line = serde_json::json!({
+            "event": "daemon_started",
+            "pid": std::process::id(),
+            "api": api_url,
+            "listen": listen.to_string(),
+            "shards": shards,
+            "state_dir": state_dir.display().to_string(),
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "ccbt daemon {} running: API {api_url}, peers on {listen}, {shards} shards, state in {} (pid {})",
+            env!("CARGO_PKG_VERSION"),
+            state_dir.display(),
+            std::process::id()
+        );
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        tracing::error!("cannot watch for SIGINT/SIGTERM; stop the daemon with `btbt daemon exit`");
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+    }
+}
