@@ -24,7 +24,7 @@ fn still_answers(daemon: &mut DaemonUnderTest, case: &str) {
 }
 
 #[test]
-fn bad_requests_get_4xx_naming_the_problem_and_the_daemon_stays_up() {
+fn daemon_bad_requests_get_4xx_naming_the_problem_and_the_daemon_stays_up() {
     let tmp = tempfile::tempdir().unwrap();
     let mut daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d"));
     let (torrent, hash) = payload_torrent(tmp.path(), "one.bin", 100_000, 7, 16384, &[]);

@@ -17,7 +17,7 @@ const HALF_LEN: u64 = 16 << 20;
 const SLOW: u64 = 1 << 20;
 
 #[test]
-fn kill9_and_restart_bring_back_complete_half_and_paused_torrents() {
+fn daemon_kill9_and_restart_bring_back_complete_half_and_paused_torrents() {
     // The half-done torrent's seeder: one-shot ccbt, announced to opentracker.
     let swarm = Swarm::single(HALF_LEN, 16);
     let (_seeder, seeder_addr) = start_seeder(&[&swarm.torrent], &swarm.seed_dir, &[]);

@@ -17,7 +17,7 @@ use ccbt_tests::daemon_runs::{
 use serde_json::Value;
 
 #[test]
-fn start_prints_its_addresses_and_daemon_exit_ends_it_with_0() {
+fn daemon_start_prints_its_addresses_and_daemon_exit_ends_it_with_0() {
     let tmp = tempfile::tempdir().unwrap();
     let mut daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d"));
     let api_url = daemon.api_url();
@@ -51,14 +51,15 @@ fn start_prints_its_addresses_and_daemon_exit_ends_it_with_0() {
 }
 
 #[test]
-fn json_start_line_and_sigterm_keeps_the_session_for_the_restart() {
+fn daemon_json_start_line_and_sigterm_keeps_the_session_for_the_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let mut daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d").json());
     let line = wait_until("the JSON start line", Duration::from_secs(10), || {
         daemon.process.stdout_lines().into_iter().next()
     });
     let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("--json start line is JSON ({e}): {line}"));
-    assert_eq!(v["api_url"], daemon.api_url(), "{v}");
+    assert_eq!(v["api"], daemon.api_url(), "{v}");
+    assert_eq!(v["pid"], daemon.pid(), "{v}");
     assert_eq!(v["listen"], daemon.listen().to_string(), "{v}");
 
     // A paused torrent with a label, and one running, both from .torrent files.
@@ -87,7 +88,7 @@ fn json_start_line_and_sigterm_keeps_the_session_for_the_restart() {
 }
 
 #[test]
-fn second_daemon_on_one_state_dir_is_refused_and_the_first_keeps_answering() {
+fn daemon_second_one_on_the_same_state_dir_is_refused_and_the_first_keeps_answering() {
     let tmp = tempfile::tempdir().unwrap();
     let mut first = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d"));
     let token_before = std::fs::read_to_string(first.opts.state_dir.join("api.token")).unwrap();
@@ -127,7 +128,7 @@ fn second_daemon_on_one_state_dir_is_refused_and_the_first_keeps_answering() {
 }
 
 #[test]
-fn detached_start_returns_once_the_api_answers_and_writes_pid_and_log() {
+fn daemon_detached_start_returns_once_the_api_answers_and_writes_pid_and_log() {
     let tmp = tempfile::tempdir().unwrap();
     let mut opts = DaemonOpts::new(tmp.path(), "d");
     opts.listen.set_port(free_port());
@@ -185,7 +186,7 @@ fn detached_start_returns_once_the_api_answers_and_writes_pid_and_log() {
 }
 
 #[test]
-fn client_without_a_daemon_exits_1_naming_the_url() {
+fn daemon_client_without_a_daemon_exits_1_naming_the_url() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = DaemonOpts::new(tmp.path(), "none");
     opts.prepare();

@@ -27,7 +27,7 @@ fn states(daemon: &DaemonUnderTest) -> Vec<(String, String)> {
 }
 
 #[test]
-fn one_active_download_queues_the_others_and_reorder_moves_them() {
+fn daemon_one_active_download_queues_the_others_and_reorder_moves_them() {
     let tmp = tempfile::tempdir().unwrap();
     let seed = tmp.path().join("seed");
     let (x, _) = payload_torrent(&seed, "x.bin", 2 << 20, 31, 65536, &[]);
@@ -105,7 +105,7 @@ fn one_active_download_queues_the_others_and_reorder_moves_them() {
 }
 
 #[test]
-fn seed_time_limit_stops_a_seeding_torrent_as_finished() {
+fn daemon_seed_time_limit_stops_a_seeding_torrent_as_finished() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = DaemonOpts::new(tmp.path(), "d").config("[seeding]\nseed_time_limit = \"3s\"\n");
     let (torrent, _) = payload_torrent(&opts.download_dir, "seeded.bin", 1 << 20, 41, 65536, &[]);
@@ -133,7 +133,7 @@ fn seed_time_limit_stops_a_seeding_torrent_as_finished() {
 }
 
 #[test]
-fn ratio_limit_stops_the_upload_for_real() {
+fn daemon_ratio_limit_stops_the_upload_for_real() {
     const LEN: u64 = 8 << 20;
     let tmp = tempfile::tempdir().unwrap();
     let opts = DaemonOpts::new(tmp.path(), "d");
@@ -170,7 +170,7 @@ fn ratio_limit_stops_the_upload_for_real() {
 }
 
 #[test]
-fn completion_hook_runs_with_the_torrents_hash() {
+fn daemon_completion_hook_runs_with_the_torrents_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let seed = tmp.path().join("seed");
     let (torrent, hash) = payload_torrent(&seed, "hooked.bin", 1 << 20, 51, 65536, &[]);
@@ -204,7 +204,7 @@ fn completion_hook_runs_with_the_torrents_hash() {
 }
 
 #[test]
-fn watch_dir_adds_a_dropped_torrent_and_marks_a_broken_one() {
+fn daemon_watch_dir_adds_a_dropped_torrent_and_marks_a_broken_one() {
     let tmp = tempfile::tempdir().unwrap();
     let watch = tmp.path().join("watch");
     std::fs::create_dir_all(&watch).unwrap();

@@ -42,7 +42,7 @@ fn holds_open(pid: u32, file: &Path) -> bool {
 }
 
 #[test]
-fn torrent_removed_while_checking_is_gone_and_can_be_added_again() {
+fn daemon_torrent_removed_while_checking_is_gone_and_can_be_added_again() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = DaemonOpts::new(tmp.path(), "d");
     let data = opts.download_dir.join("big.bin");

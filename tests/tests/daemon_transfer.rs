@@ -166,7 +166,7 @@ fn daemon_seeds_to_daemon_and_the_torrent_commands_act_on_the_download() {
 }
 
 #[test]
-fn python_libtorrent_seeds_to_the_daemon_byte_identical() {
+fn daemon_python_libtorrent_seeds_to_the_daemon_byte_identical() {
     let swarm = Swarm::single(6_000_000, 16);
     let lt = Libtorrent::start_seeder(
         &swarm.torrent,
