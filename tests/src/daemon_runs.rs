@@ -242,10 +242,23 @@ impl DaemonUnderTest {
 
     /// Starts the daemon again on the same state, folders and ports (after
     /// [`DaemonUnderTest::kill9`] or [`DaemonUnderTest::terminate`]).
-    pub fn restart(&mut self) {
+    ///
+    /// After a `kill -9` the kernel may hold the peer port a moment longer (the
+    /// killed process's io_uring rings are torn down after it is reaped), so this
+    /// first waits (bounded) until the port can be bound again, as a supervisor
+    /// restarting it would; returns how long that took.
+    pub fn restart(&mut self) -> Duration {
         assert!(!self.process.is_running(), "restart: the daemon still runs");
+        let started = Instant::now();
+        wait_until(
+            &format!("the peer port {} to be free again", self.opts.listen),
+            Duration::from_secs(30),
+            || std::net::TcpListener::bind(self.opts.listen).ok().map(drop),
+        );
+        let port_wait = started.elapsed();
         self.process = self.opts.spawn();
         self.wait_ready();
+        port_wait
     }
 
     pub fn api_url(&self) -> String {

@@ -53,7 +53,8 @@ fn daemon_kill9_and_restart_bring_back_complete_half_and_paused_torrents() {
     });
     daemon.kill9();
 
-    daemon.restart();
+    let port_wait = daemon.restart();
+    eprintln!("the peer port was free again {port_wait:?} after the kill");
     let ids: Vec<String> = daemon.list().iter().map(|t| t["id"].to_string()).collect();
     assert_eq!(ids.len(), 3, "all three torrents are back: {ids:?}");
 

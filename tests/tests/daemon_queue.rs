@@ -27,7 +27,7 @@ fn states(daemon: &DaemonUnderTest) -> Vec<(String, String)> {
 }
 
 #[test]
-fn daemon_one_active_download_queues_the_others_and_reorder_moves_them() {
+fn daemon_one_active_download_queues_the_others_until_it_completes() {
     let tmp = tempfile::tempdir().unwrap();
     let seed = tmp.path().join("seed");
     let (x, _) = payload_torrent(&seed, "x.bin", 2 << 20, 31, 65536, &[]);
@@ -59,28 +59,7 @@ fn daemon_one_active_download_queues_the_others_and_reorder_moves_them() {
         "a queued torrent downloads nothing: {y_state}"
     );
 
-    let order = |d: &DaemonUnderTest| -> Vec<String> {
-        match d.get("/api/v1/queue").ok() {
-            Value::Array(items) => items.iter().map(|t| t["id"].to_string()).collect(),
-            other => panic!("GET /api/v1/queue is not an array: {other}"),
-        }
-    };
-    assert_eq!(order(&daemon), vec![x_id.clone(), y_id.clone(), z_id.clone()]);
-    let listed = daemon.btbt(&["queue", "list"]);
-    let text = listed.ok();
-    let (px, py, pz) = (text.find("x.bin"), text.find("y.bin"), text.find("z.bin"));
-    assert!(
-        px.is_some() && px < py && py < pz,
-        "queue list prints the order x, y, z:\n{text}"
-    );
-
-    daemon.btbt(&["queue", "reorder", &z_id, "top"]).ok();
-    assert_eq!(order(&daemon)[0], z_id, "z is first after reorder top");
-    assert_eq!(daemon.torrent(&z_id)["queue_position"], 0);
-    daemon.btbt(&["queue", "reorder", &y_id, "bottom"]).ok();
-    assert_eq!(order(&daemon).last(), Some(&y_id), "y is last after reorder bottom");
-
-    // Unlimited now; at no time are two downloading at once.
+    // Unlimited now: they complete one after the other, never two at once.
     daemon
         .patch(
             &format!("/api/v1/torrents/{x_id}"),
@@ -101,6 +80,60 @@ fn daemon_one_active_download_queues_the_others_and_reorder_moves_them() {
     for name in ["x.bin", "y.bin", "z.bin"] {
         assert_same_file(&seed.join(name), &daemon.opts.download_dir.join(name));
     }
+    daemon.terminate();
+}
+
+/// The ids of `GET /api/v1/queue`, in order.
+fn queue_order(daemon: &DaemonUnderTest) -> Vec<String> {
+    match daemon.get("/api/v1/queue").ok() {
+        Value::Array(items) => items.iter().map(|t| t["id"].to_string()).collect(),
+        other => panic!("GET /api/v1/queue is not an array: {other}"),
+    }
+}
+
+#[test]
+fn daemon_queue_reorder_changes_which_torrent_downloads() {
+    // No peers anywhere: each torrent stays where the queue puts it.
+    let tmp = tempfile::tempdir().unwrap();
+    let made = tmp.path().join("made");
+    let mut daemon =
+        DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d").config("[queue]\nmax_active_downloads = 1\n"));
+    let mut ids = Vec::new();
+    for (i, name) in ["x.bin", "y.bin", "z.bin"].iter().enumerate() {
+        let (torrent, _) = payload_torrent(&made, name, 1 << 20, 80 + i as u64, 65536, &[]);
+        ids.push(daemon.add_torrent(&torrent, &[])["id"].to_string());
+    }
+    let (x, y, z) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    daemon.wait_state(&x, "downloading", Duration::from_secs(20));
+    daemon.wait_state(&y, "queued", Duration::from_secs(20));
+    daemon.wait_state(&z, "queued", Duration::from_secs(20));
+    assert_eq!(queue_order(&daemon), vec![x.clone(), y.clone(), z.clone()]);
+    let listed = daemon.btbt(&["queue", "list"]);
+    let text = listed.ok();
+    let (px, py, pz) = (text.find("x.bin"), text.find("y.bin"), text.find("z.bin"));
+    assert!(
+        px.is_some() && px < py && py < pz,
+        "queue list prints the order x, y, z:\n{text}"
+    );
+
+    daemon.btbt(&["queue", "reorder", &z, "top"]).ok();
+    assert_eq!(queue_order(&daemon), vec![z.clone(), x.clone(), y.clone()]);
+    assert_eq!(daemon.torrent(&z)["queue_position"], 0);
+    daemon.wait_state(&z, "downloading", Duration::from_secs(20));
+    daemon.wait_state(&x, "queued", Duration::from_secs(20));
+
+    daemon.btbt(&["queue", "reorder", &z, "bottom"]).ok();
+    assert_eq!(queue_order(&daemon), vec![x.clone(), y.clone(), z.clone()]);
+    daemon.btbt(&["queue", "reorder", &y, "1"]).ok();
+    assert_eq!(
+        queue_order(&daemon),
+        vec![y.clone(), x.clone(), z.clone()],
+        "position 1 is the top"
+    );
+    daemon.wait_state(&y, "downloading", Duration::from_secs(20));
+    daemon.wait_state(&z, "queued", Duration::from_secs(20));
+    let x_now = daemon.wait_state(&x, "queued", Duration::from_secs(20));
+    assert_eq!(x_now["queue_position"], 1, "{x_now}");
     daemon.terminate();
 }
 
@@ -140,8 +173,13 @@ fn daemon_ratio_limit_stops_the_upload_for_real() {
     let (torrent, _) = payload_torrent(&opts.download_dir, "shared.bin", LEN, 42, 65536, &[]);
     let mut daemon = DaemonUnderTest::start(opts);
     let id = daemon.add_torrent(&torrent, &[("paused", "true")])["id"].to_string();
-    daemon.btbt(&["torrent", "set", &id, "--ratio-limit", "0.5"]).ok();
-    assert_eq!(daemon.torrent(&id)["ratio_limit"], 0.5);
+    // Uploading at 1 MiB/s, so the limit is crossed while the leecher still needs data.
+    daemon
+        .btbt(&["torrent", "set", &id, "--ratio-limit", "0.5", "--up", "1M"])
+        .ok();
+    let set = daemon.torrent(&id);
+    assert_eq!(set["ratio_limit"], 0.5, "{set}");
+    assert_eq!(set["upload_limit"], 1 << 20, "{set}");
     daemon.btbt(&["torrent", "resume", &id]).ok();
     daemon.wait_state(&id, "seeding", Duration::from_secs(30));
 
@@ -150,8 +188,8 @@ fn daemon_ratio_limit_stops_the_upload_for_real() {
         .spawn();
     let finished = daemon.wait_state(&id, "finished", Duration::from_secs(60));
     assert!(
-        num(&finished, "uploaded") >= LEN / 2,
-        "stopped at ratio 0.5: {finished}"
+        num(&finished, "uploaded") >= LEN / 2 && num(&finished, "uploaded") < LEN,
+        "stopped at ratio 0.5, before the whole torrent went out: {finished}"
     );
     let at_stop = daemon.wait_torrent(&id, "its peers gone", Duration::from_secs(10), |t| num(t, "peers") == 0);
     std::thread::sleep(Duration::from_secs(2));
