@@ -51,13 +51,16 @@ fn daemon_one_active_download_queues_the_others_until_it_completes() {
     daemon.wait_state(&x_id, "downloading", Duration::from_secs(30));
     let y_id = daemon.add_torrent(&y, &[("peer", peer.as_str())])["id"].to_string();
     let z_id = daemon.add_torrent(&z, &[("peer", peer.as_str())])["id"].to_string();
-    let y_state = daemon.wait_torrent(&y_id, "queued", Duration::from_secs(20), |t| t["state"] == "queued");
-    daemon.wait_state(&z_id, "queued", Duration::from_secs(20));
-    assert_eq!(
-        num(&y_state, "verified_bytes"),
-        0,
-        "a queued torrent downloads nothing: {y_state}"
-    );
+    for id in [&y_id, &z_id] {
+        daemon.wait_torrent(id, "queued", Duration::from_secs(20), |t| {
+            assert_eq!(
+                num(t, "verified_bytes"),
+                0,
+                "torrent {id} downloads while x holds the only download slot: {t}"
+            );
+            t["state"] == "queued"
+        });
+    }
 
     // Unlimited now: they complete one after the other, never two at once.
     daemon
