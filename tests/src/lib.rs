@@ -17,6 +17,7 @@ use serde_json::Value;
 pub mod bad_peer_listener;
 pub mod ccbt_runs;
 pub mod clients;
+pub mod daemon_runs;
 pub mod evil_peer;
 pub mod garbage_answers;
 pub mod garbage_peer;
