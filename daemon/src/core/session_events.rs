@@ -55,13 +55,16 @@ impl DaemonCore {
 
     pub(super) fn on_session_event(&mut self, ev: SessionEvent) {
         match ev {
-            SessionEvent::Started { info_hash, check, .. } => {
+            SessionEvent::Started {
+                info_hash, mut check, ..
+            } => {
                 let Some(id) = self.id_of(&info_hash) else { return };
+                let Some(t) = self.torrents.get_mut(&id) else { return };
+                // A record the state dir could not read never reached the shard: its
+                // reason is the daemon's, reported with this start.
+                check.record_problem = check.record_problem.take().or(t.record_problem.take());
                 let problem = check.record_problem.clone();
-                if let Some(t) = self.torrents.get_mut(&id) {
-                    t.check = Some(check);
-                    t.record_problem = problem.clone();
-                }
+                t.check = Some(check);
                 if let (Some(problem), Some(t)) = (problem, self.torrents.get(&id)) {
                     tracing::warn!(torrent = %info_hash, %problem, "resume record not used; rechecked");
                     self.publish("record_problem", Some(t), Some(problem));

@@ -283,7 +283,8 @@ pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&Tor
         Some(s) if !s.trackers.is_empty() => s.trackers.iter().map(tracker).collect(),
         _ => idle_trackers(t),
     };
-    let check = snapshot.and_then(|s| s.check.clone()).or_else(|| t.check.clone());
+    // The core's copy of the check report also carries a record problem found on load.
+    let check = t.check.clone().or_else(|| snapshot.and_then(|s| s.check.clone()));
     TorrentDetail {
         piece_length: t.meta.info.piece_length,
         num_pieces,
@@ -297,7 +298,7 @@ pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&Tor
             trusted_pieces: c.trusted_pieces,
             hashed_pieces: c.hashed_pieces,
             changed_files: c.changed_files,
-            record_problem: c.record_problem.clone().or_else(|| t.record_problem.clone()),
+            record_problem: c.record_problem.clone(),
             millis: c.millis,
         }),
         summary,
