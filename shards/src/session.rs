@@ -197,7 +197,8 @@ impl Session {
 
     /// Stops a torrent and forgets it; [`SessionEvent::Stopped`] follows once it
     /// has really ended (a torrent still checking its data stops before its next
-    /// piece).
+    /// piece). Until then it cannot be added again; a second remove meanwhile
+    /// does nothing more.
     pub fn remove_torrent(&self, info_hash: InfoHash) -> Result<(), SessionError> {
         let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
         self.commands[shard]

@@ -34,14 +34,23 @@ fn session(id: u8) -> Session {
 /// A torrent of `len` bytes in one file "data.bin"; the data is written to
 /// `seed_dir` when given.
 fn torrent(len: usize, seed_dir: Option<&Path>) -> Arc<Metainfo> {
-    let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-    if let Some(dir) = seed_dir {
-        std::fs::write(dir.join("data.bin"), &data).unwrap();
+    use std::io::Write;
+    // Written and hashed a piece at a time: some of these are large.
+    let mut file = seed_dir.map(|dir| std::fs::File::create(dir.join("data.bin")).unwrap());
+    let mut piece_hashes = Vec::new();
+    for start in (0..len).step_by(PIECE as usize) {
+        let piece: Vec<u8> = (start..len.min(start + PIECE as usize))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        if let Some(f) = file.as_mut() {
+            f.write_all(&piece).unwrap();
+        }
+        piece_hashes.extend(hash_pieces(&piece, PIECE));
     }
     let bytes = MetainfoBuilder {
         files: vec![(vec![], len as u64)],
         piece_length: PIECE,
-        piece_hashes: hash_pieces(&data, PIECE),
+        piece_hashes,
         ..MetainfoBuilder::new("data.bin")
     }
     .build()
@@ -212,17 +221,15 @@ fn a_download_records_its_completion_stops_with_a_record_and_restarts_without_re
     restarted.shutdown();
 }
 
-#[test]
-fn a_remove_during_a_long_check_cancels_it_and_nothing_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    // 64 MiB of real data: checking all of it takes a while in a debug build.
-    let meta = torrent(1024 * PIECE as usize, Some(dir.path()));
+/// Removes `meta` (data in `dir`) `after` its add, then checks that it ends with
+/// `Stopped { record: None }` and that nothing of it runs afterwards.
+fn removed_while_starting_never_runs(s: &mut Session, meta: &Arc<Metainfo>, dir: &Path, after: Duration) {
     let info_hash = meta.info_hash;
-    let mut s = session(4);
     let mut seen = Vec::new();
-    s.add_torrent(add(&meta, dir.path(), Vec::new(), None)).unwrap();
+    s.add_torrent(add(meta, dir, Vec::new(), None)).unwrap();
+    std::thread::sleep(after);
     s.remove_torrent(info_hash).unwrap();
-    let record = wait_for(&s, &mut seen, "stopped", |ev| match ev {
+    let record = wait_for(s, &mut seen, "stopped", |ev| match ev {
         SessionEvent::Stopped { info_hash: h, record } if *h == info_hash => Some(record.clone()),
         _ => None,
     });
@@ -241,13 +248,36 @@ fn a_remove_during_a_long_check_cancels_it_and_nothing_runs() {
             }
             SessionEvent::Status { torrents, .. } => {
                 assert!(
-                    torrents.iter().all(|t| t.info_hash != info_hash),
-                    "listed after its remove: {torrents:?}"
+                    torrents
+                        .iter()
+                        .all(|t| t.info_hash != info_hash || t.state == ccbt_shards::TorrentState::Checking),
+                    "running after its remove: {torrents:?}"
                 );
             }
             _ => {}
         }
     }
+}
+
+#[test]
+fn a_remove_queued_behind_its_add_ends_it_before_it_opens_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = torrent(64 * PIECE as usize, Some(dir.path()));
+    let mut s = session(4);
+    // Both commands are queued before the shard looks: it never gets a start slot.
+    removed_while_starting_never_runs(&mut s, &meta, dir.path(), Duration::ZERO);
+    s.shutdown();
+}
+
+#[test]
+fn a_remove_during_a_long_check_cancels_it_and_nothing_runs() {
+    // 512 MiB of real data (in memory): hashing it takes far longer than the
+    // 150 ms after which the remove comes, long after the shard (which looks for
+    // commands at least every 100 ms) began the check.
+    let dir = tempfile::tempdir_in("/dev/shm").expect("a tmpfs at /dev/shm");
+    let meta = torrent(8192 * PIECE as usize, Some(dir.path()));
+    let mut s = session(8);
+    removed_while_starting_never_runs(&mut s, &meta, dir.path(), Duration::from_millis(150));
     s.shutdown();
 }
 

@@ -50,3 +50,33 @@ impl Torrent {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::driver::{addr, peer_id, Driver};
+    use super::*;
+
+    #[test]
+    fn a_peer_view_shows_its_choke_state_pieces_and_bytes() {
+        let mut d = Driver::new(4, false, TorrentConfig::default());
+        let key = d.connect_seed(1);
+        let actions = d.actions();
+        let asked = Driver::requests_to(&actions, key);
+        assert!(!asked.is_empty());
+        let block = asked[0];
+        let message = d.piece_message(block, false);
+        d.deliver(key, message);
+        let views = d.torrent.peer_views(d.now);
+        assert_eq!(views.len(), 1);
+        let v = &views[0];
+        assert_eq!((v.addr, v.peer_id), (addr(1), peer_id(1)));
+        assert!(!v.incoming, "we dialled it");
+        assert!(
+            v.am_interested && !v.peer_choking && v.am_choking && !v.peer_interested,
+            "{v:?}"
+        );
+        assert_eq!(v.pieces_have, 4);
+        assert_eq!(v.downloaded, u64::from(block.length));
+        assert_eq!(v.uploaded, 0);
+    }
+}

@@ -151,11 +151,26 @@ pub fn move_data(from_dir: &Path, to_dir: &Path, files: &[StorageFile]) -> Resul
             .map(|m| m.dev())
             .map_err(|e| io_error(Op::Inspect, dir, e))
     };
-    let renamed = device(from_dir)? == device(to_dir)?;
+    let mut renamed = device(from_dir)? == device(to_dir)?;
     if renamed {
-        rename_all(to_dir, &found)?;
-    } else {
-        copy_all(to_dir, &found)?;
+        match rename_all(to_dir, &found) {
+            Ok(()) => {}
+            // One device, two mounts (a bind mount): rename refuses, a copy works.
+            // What was renamed is back in place already.
+            Err(StorageError::DataFile { source, .. }) if source.raw_os_error() == Some(libc::EXDEV) => {
+                renamed = false;
+            }
+            Err(e) => {
+                remove_empty_dirs(to_dir, files);
+                return Err(e);
+            }
+        }
+    }
+    if !renamed {
+        if let Err(e) = copy_all(to_dir, &found) {
+            remove_empty_dirs(to_dir, files);
+            return Err(e);
+        }
         for f in &found {
             std::fs::remove_file(&f.full).map_err(data_error("remove", &f.full))?;
         }

@@ -137,6 +137,7 @@ fn a_failed_move_keeps_the_source_and_removes_partial_copies() {
     assert!(matches!(err, StorageError::NotADirectory { .. }), "{err}");
     assert_eq!(contents(from.path(), &files), before, "the source is intact");
     assert!(!to.path().join("top/a.bin").exists(), "the partial copy is removed");
+    assert!(to.path().join("top/sub").is_file(), "what was there stays");
 
     // Same on one file system: the first rename is undone.
     let same = tempfile::tempdir().unwrap();
