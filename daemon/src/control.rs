@@ -12,8 +12,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::api_types::{
-    AddRequest, AddResponse, ApiEvent, ErrorBody, ErrorDetail, FileEntry, FilesPatch, PeerEntry, PieceMap,
-    QueueMove, SessionInfo, SessionPatch, SessionStats, TorrentDetail, TorrentPatch, TorrentSummary, TrackerEntry,
+    AddRequest, AddResponse, ApiEvent, ErrorBody, ErrorDetail, FileEntry, FilesPatch, PeerEntry, PieceMap, QueueMove,
+    SessionInfo, SessionPatch, SessionStats, TorrentDetail, TorrentPatch, TorrentSummary, TrackerEntry,
 };
 
 /// Requests waiting for the core, at most; a caller beyond it waits.
