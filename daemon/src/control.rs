@@ -90,15 +90,27 @@ pub enum TorrentAction {
 }
 
 impl TorrentAction {
+    const ALL: [TorrentAction; 5] = [
+        TorrentAction::Pause,
+        TorrentAction::Resume,
+        TorrentAction::ForceStart,
+        TorrentAction::Verify,
+        TorrentAction::Reannounce,
+    ];
+
+    /// Its route segment: `POST /api/v1/torrents/{id}/{segment}`.
+    pub fn segment(self) -> &'static str {
+        match self {
+            TorrentAction::Pause => "pause",
+            TorrentAction::Resume => "resume",
+            TorrentAction::ForceStart => "force-start",
+            TorrentAction::Verify => "verify",
+            TorrentAction::Reannounce => "reannounce",
+        }
+    }
+
     pub fn from_path(segment: &str) -> Option<TorrentAction> {
-        Some(match segment {
-            "pause" => TorrentAction::Pause,
-            "resume" => TorrentAction::Resume,
-            "force-start" => TorrentAction::ForceStart,
-            "verify" => TorrentAction::Verify,
-            "reannounce" => TorrentAction::Reannounce,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|a| a.segment() == segment)
     }
 }
 

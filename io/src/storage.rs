@@ -107,6 +107,21 @@ pub struct StorageFile {
     pub padding: bool,
 }
 
+impl StorageFile {
+    /// The files of a torrent, in metainfo order.
+    pub fn of_metainfo(meta: &ccbt_engine::metainfo::Metainfo) -> Vec<StorageFile> {
+        meta.info
+            .files
+            .iter()
+            .map(|f| StorageFile {
+                path: f.path.clone(),
+                length: f.length,
+                padding: f.padding,
+            })
+            .collect()
+    }
+}
+
 /// How files are reserved on disk when opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Preallocation {

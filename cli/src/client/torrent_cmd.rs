@@ -9,28 +9,7 @@ use super::api_client::{ApiClient, Method};
 use super::table;
 use super::torrent_id::TorrentId;
 use crate::error::CliError;
-
-/// The one-word actions, as their route segments (`POST /torrents/{id}/{segment}`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TorrentAction {
-    Pause,
-    Resume,
-    ForceStart,
-    Verify,
-    Reannounce,
-}
-
-impl TorrentAction {
-    pub fn segment(self) -> &'static str {
-        match self {
-            TorrentAction::Pause => "pause",
-            TorrentAction::Resume => "resume",
-            TorrentAction::ForceStart => "force-start",
-            TorrentAction::Verify => "verify",
-            TorrentAction::Reannounce => "reannounce",
-        }
-    }
-}
+pub use ccbt_daemon::control::TorrentAction;
 
 /// The torrents a command acts on: those named, or every one (`--all`).
 pub fn targets(client: &ApiClient, ids: Vec<TorrentId>, all: bool) -> Result<Vec<TorrentId>, CliError> {

@@ -20,18 +20,6 @@ pub(crate) enum Internal {
     },
 }
 
-fn storage_files(meta: &ccbt_engine::metainfo::Metainfo) -> Vec<StorageFile> {
-    meta.info
-        .files
-        .iter()
-        .map(|f| StorageFile {
-            path: f.path.clone(),
-            length: f.length,
-            padding: f.padding,
-        })
-        .collect()
-}
-
 /// Tracker errors in `now` that were not in `before` (each as `URL: error`).
 fn tracker_errors_new(before: Option<&ccbt_shards::TorrentStatus>, now: &ccbt_shards::TorrentStatus) -> Vec<String> {
     now.trackers
@@ -179,7 +167,7 @@ impl DaemonCore {
                 // Keep it out of the queue while its files move.
                 t.life = Life::Stopping(AfterStop::Nothing);
                 let from = t.settings.download_dir.clone();
-                let files = storage_files(&t.meta);
+                let files = StorageFile::of_metainfo(&t.meta);
                 let internal = self.internal_tx.clone();
                 tokio::task::spawn_blocking(move || {
                     let result = ccbt_io::storage::data_files::move_data(&from, &to, &files)
@@ -236,7 +224,7 @@ impl DaemonCore {
             }
             return;
         }
-        let files = storage_files(&meta);
+        let files = StorageFile::of_metainfo(&meta);
         tokio::task::spawn_blocking(move || {
             let result = ccbt_io::storage::data_files::delete_data(&download_dir, &files)
                 .map(|_| ())

@@ -57,15 +57,7 @@ pub(super) async fn open_and_check(
 ) -> Result<CheckedData, StartError> {
     let started = Instant::now();
     let info = &meta.info;
-    let files: Vec<StorageFile> = info
-        .files
-        .iter()
-        .map(|f| StorageFile {
-            path: f.path.clone(),
-            length: f.length,
-            padding: f.padding,
-        })
-        .collect();
+    let files = StorageFile::of_metainfo(meta);
     // Before `open`, which may extend or create files (and so change their stamps).
     let stamped: Vec<StampedFile<'_>> = files
         .iter()
