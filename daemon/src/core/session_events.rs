@@ -55,12 +55,22 @@ impl DaemonCore {
 
     pub(super) fn on_session_event(&mut self, ev: SessionEvent) {
         match ev {
-            SessionEvent::Started { info_hash, check, .. } => {
+            SessionEvent::Started {
+                info_hash, mut check, ..
+            } => {
                 let Some(id) = self.id_of(&info_hash) else { return };
+                if let Some(t) = self.torrents.get_mut(&id) {
+                    // A record refused when the session was loaded never reached the
+                    // shard, whose check then reports no problem: this start's report
+                    // carries the load's reason (once; later starts report their own).
+                    if check.record_problem.is_none() {
+                        check.record_problem = t.record_problem.take();
+                    }
+                }
                 let problem = check.record_problem.clone();
                 if let Some(t) = self.torrents.get_mut(&id) {
                     t.check = Some(check);
-                    t.record_problem = problem.clone();
+                    t.record_problem = None;
                 }
                 if let (Some(problem), Some(t)) = (problem, self.torrents.get(&id)) {
                     tracing::warn!(torrent = %info_hash, %problem, "resume record not used; rechecked");

@@ -297,7 +297,13 @@ pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&Tor
             trusted_pieces: c.trusted_pieces,
             hashed_pieces: c.hashed_pieces,
             changed_files: c.changed_files,
-            record_problem: c.record_problem.clone().or_else(|| t.record_problem.clone()),
+            // The shard's own report does not know a record refused at load; the
+            // start's report (t.check) does.
+            record_problem: c
+                .record_problem
+                .clone()
+                .or_else(|| t.check.as_ref().and_then(|k| k.record_problem.clone()))
+                .or_else(|| t.record_problem.clone()),
             millis: c.millis,
         }),
         summary,
