@@ -48,6 +48,7 @@ fn daemon_seeds_to_daemon_and_the_torrent_commands_act_on_the_download() {
     seeder.wait_state(&seeding["id"].to_string(), "seeding", Duration::from_secs(60));
 
     let mut leecher = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "leecher").listen_ip(LEECHER_IP));
+    let mut events = leecher.events();
     let out = tmp.path().join("out");
     let peer = seeder.listen().to_string();
     leecher
@@ -112,6 +113,14 @@ fn daemon_seeds_to_daemon_and_the_torrent_commands_act_on_the_download() {
     let trackers = show["trackers"].as_array().expect("show --json has trackers");
     assert_eq!(trackers.len(), 1, "{show}");
     assert_eq!(trackers[0]["url"], "http://127.0.0.1:9/announce", "{show}");
+    // Nothing listens on port 9: the announce fails, and the event bus says so.
+    let failed = events.wait("tracker_error", Duration::from_secs(30), |e| {
+        e["kind"] == "tracker_error" && e["info_hash"] == hash.as_str()
+    });
+    assert!(failed["message"].as_str().is_some_and(|m| !m.is_empty()), "{failed}");
+    events.wait("added", Duration::from_secs(1), |e| {
+        e["kind"] == "added" && e["info_hash"] == hash.as_str()
+    });
 
     // Paused: no peers, no more verified bytes.
     leecher.btbt(&["torrent", "pause", &id]).ok();
