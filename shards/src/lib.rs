@@ -8,7 +8,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod event_outbox;
-pub mod limit_shares;
 pub mod messages;
 mod query;
 pub mod router;

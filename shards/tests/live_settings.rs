@@ -75,6 +75,7 @@ fn add(meta: &Arc<Metainfo>, dir: &Path, peers: Vec<SocketAddr>) -> AddTorrent {
         upload_limit: None,
         sequential: false,
         trackers: None,
+        resume: None,
     }
 }
 

@@ -125,7 +125,18 @@ impl DaemonCore {
                         }
                     }
                     let new_tracker_errors = tracker_errors_new(t.status.as_ref(), &s);
+                    let banned_before = t.status.as_ref().map_or(0, |old| old.stats.peers_banned);
+                    let new_ban = (s.stats.peers_banned > banned_before)
+                        .then_some(s.stats.last_banned)
+                        .flatten();
                     t.status = Some(s);
+                    if let (Some(ip), Some(t)) = (new_ban, self.torrents.get(&id)) {
+                        self.publish(
+                            "peer_banned",
+                            Some(t),
+                            Some(format!("{ip} banned: corrupt data or a hostile protocol violation")),
+                        );
+                    }
                     for message in new_tracker_errors {
                         if let Some(t) = self.torrents.get(&id) {
                             self.publish("tracker_error", Some(t), Some(message));

@@ -93,6 +93,8 @@ impl Torrent {
         }
         self.strikes.forget(ip);
         self.bans.ban(ip, now, self.config.ban_duration);
+        self.bans_issued = self.bans_issued.saturating_add(1);
+        self.last_banned = Some(ip);
         let keys: Vec<PeerKey> = self
             .peers
             .iter()

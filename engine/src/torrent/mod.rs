@@ -140,6 +140,9 @@ pub struct Torrent {
     uploaded: u64,
     wasted: u64,
     hash_failures: u32,
+    /// Addresses banned so far, and the latest (for the daemon's `peer_banned` event).
+    bans_issued: u32,
+    last_banned: Option<std::net::IpAddr>,
     violations: ViolationCounts,
     download_rate: crate::rate::RateEstimator,
     upload_rate: crate::rate::RateEstimator,
@@ -192,6 +195,8 @@ impl Torrent {
             uploaded: 0,
             wasted: 0,
             hash_failures: 0,
+            bans_issued: 0,
+            last_banned: None,
             violations: ViolationCounts::default(),
             download_rate: crate::rate::RateEstimator::new(now),
             upload_rate: crate::rate::RateEstimator::new(now),

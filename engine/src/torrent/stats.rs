@@ -22,6 +22,9 @@ pub struct TorrentStats {
     pub upload_rate: u64,
     pub peers: usize,
     pub hash_failures: u32,
+    /// Addresses banned so far (corrupt data or hostile protocol), and the latest.
+    pub peers_banned: u32,
+    pub last_banned: Option<std::net::IpAddr>,
     /// Protocol violations by kind (each ends the connection, except dropped
     /// unrequested blocks below the tolerance).
     pub violations: ViolationCounts,
@@ -49,6 +52,8 @@ impl Torrent {
             upload_rate: self.upload_rate.rate(now),
             peers: self.peers.len(),
             hash_failures: self.hash_failures,
+            peers_banned: self.bans_issued,
+            last_banned: self.last_banned,
             violations: self.violations,
             complete: self.picker.is_wanted_complete(),
             block_latency: self.block_latency.summary(),

@@ -346,6 +346,12 @@ fn a_banned_address_is_refused_from_any_port_with_any_id_until_the_ban_ends() {
     );
     let ip = super::driver::addr(1).ip();
     assert!(d.torrent.is_banned(ip, d.now));
+    let stats = d.torrent.stats(d.now);
+    assert_eq!(
+        (stats.peers_banned, stats.last_banned),
+        (1, Some(ip)),
+        "the ban is counted"
+    );
     // Back from a new port with a new peer id: still the same host.
     let hs = super::driver::established(d.torrent.info_hash(), d.torrent.our_id(), PeerId([b'n'; 20]));
     let new_port = SocketAddr::new(ip, 40000);
