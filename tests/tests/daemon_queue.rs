@@ -194,7 +194,10 @@ fn daemon_ratio_limit_stops_the_upload_for_real() {
         num(&finished, "uploaded") >= LEN / 2 && num(&finished, "uploaded") < LEN,
         "stopped at ratio 0.5, before the whole torrent went out: {finished}"
     );
-    let at_stop = daemon.wait_torrent(&id, "its peers gone", Duration::from_secs(10), |t| num(t, "peers") == 0);
+    daemon.wait_torrent(&id, "its peers gone", Duration::from_secs(10), |t| num(t, "peers") == 0);
+    // What was being sent when the limit was reached may still be counted; then nothing more.
+    std::thread::sleep(Duration::from_secs(1));
+    let at_stop = daemon.torrent(&id);
     std::thread::sleep(Duration::from_secs(2));
     let later = daemon.torrent(&id);
     assert_eq!(later["state"], "finished");
@@ -211,27 +214,43 @@ fn daemon_ratio_limit_stops_the_upload_for_real() {
 }
 
 #[test]
-fn daemon_completion_hook_runs_with_the_torrents_hash() {
+fn daemon_hooks_run_on_added_and_once_on_completion_with_the_torrents_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let seed = tmp.path().join("seed");
     let (torrent, hash) = payload_torrent(&seed, "hooked.bin", 1 << 20, 51, 65536, &[]);
     let (_seeder, peer) = start_seeder(&[&torrent], &seed, &[]);
-    let env_file = tmp.path().join("hook.env");
+    let env_file = tmp.path().join("completed.env");
+    let runs_file = tmp.path().join("completed.runs");
+    let added_file = tmp.path().join("added.env");
     let script = tmp.path().join("on-completed.sh");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\nenv > {0}.tmp && mv {0}.tmp {0}\n", env_file.display()),
+        format!(
+            "#!/bin/sh\nenv > {0}.tmp && mv {0}.tmp {0}\necho \"$TR_TORRENT_HASH\" >> {1}\n",
+            env_file.display(),
+            runs_file.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let on_added = format!("env > {0}.tmp && mv {0}.tmp {0}", added_file.display());
 
-    let mut daemon = DaemonUnderTest::start(
-        DaemonOpts::new(tmp.path(), "d").config(&format!("[hooks]\non_completed = {}\n", toml_path(&script))),
-    );
+    let mut daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d").config(&format!(
+        "[hooks]\non_completed = {}\non_added = {:?}\n",
+        toml_path(&script),
+        on_added
+    )));
     let id = daemon.add_torrent(&torrent, &[("peer", peer.as_str())])["id"].to_string();
+    let added = wait_until("the added hook's output", Duration::from_secs(20), || {
+        std::fs::read_to_string(&added_file).ok()
+    });
+    assert!(
+        added.contains(&hash),
+        "the added hook sees the info-hash {hash}:\n{added}"
+    );
     daemon.wait_state(&id, "seeding", Duration::from_secs(60));
-    let env = wait_until("the hook's output", Duration::from_secs(20), || {
+    let env = wait_until("the completed hook's output", Duration::from_secs(20), || {
         std::fs::read_to_string(&env_file).ok()
     });
     assert!(env.contains(&hash), "the hook sees the info-hash {hash}:\n{env}");
@@ -241,6 +260,18 @@ fn daemon_completion_hook_runs_with_the_torrents_hash() {
         "the hook sees the directory:\n{env}"
     );
     assert_same_file(&seed.join("hooked.bin"), &daemon.opts.download_dir.join("hooked.bin"));
+
+    // A restart that finds the torrent complete does not complete it again.
+    daemon.terminate();
+    daemon.restart();
+    daemon.wait_state(&id, "seeding", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(2));
+    let runs = std::fs::read_to_string(&runs_file).unwrap();
+    assert_eq!(
+        runs.lines().collect::<Vec<_>>(),
+        vec![hash.as_str()],
+        "the completed hook ran once"
+    );
     daemon.terminate();
 }
 

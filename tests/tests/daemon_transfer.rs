@@ -48,6 +48,7 @@ fn daemon_seeds_to_daemon_and_the_torrent_commands_act_on_the_download() {
     seeder.wait_state(&seeding["id"].to_string(), "seeding", Duration::from_secs(60));
 
     let mut leecher = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "leecher").listen_ip(LEECHER_IP));
+    let mut events = leecher.events();
     let out = tmp.path().join("out");
     let peer = seeder.listen().to_string();
     leecher
@@ -112,11 +113,22 @@ fn daemon_seeds_to_daemon_and_the_torrent_commands_act_on_the_download() {
     let trackers = show["trackers"].as_array().expect("show --json has trackers");
     assert_eq!(trackers.len(), 1, "{show}");
     assert_eq!(trackers[0]["url"], "http://127.0.0.1:9/announce", "{show}");
+    // Nothing listens on port 9: the announce fails, and the event bus says so.
+    let failed = events.wait("tracker_error", Duration::from_secs(30), |e| {
+        e["kind"] == "tracker_error" && e["info_hash"] == hash.as_str()
+    });
+    assert!(failed["message"].as_str().is_some_and(|m| !m.is_empty()), "{failed}");
+    events.wait("added", Duration::from_secs(1), |e| {
+        e["kind"] == "added" && e["info_hash"] == hash.as_str()
+    });
 
     // Paused: no peers, no more verified bytes.
     leecher.btbt(&["torrent", "pause", &id]).ok();
     let paused = leecher.wait_state(&id, "paused", Duration::from_secs(20));
-    let at_pause = leecher.wait_torrent(&id, "its peers gone", Duration::from_secs(10), |t| num(t, "peers") == 0);
+    leecher.wait_torrent(&id, "its peers gone", Duration::from_secs(10), |t| num(t, "peers") == 0);
+    // The pieces in flight when the pause came may still land; then nothing more.
+    std::thread::sleep(Duration::from_secs(1));
+    let at_pause = leecher.torrent(&id);
     std::thread::sleep(Duration::from_secs(2));
     let later = leecher.torrent(&id);
     assert_eq!(later["state"], "paused", "{later}");
