@@ -18,6 +18,8 @@ use crate::state_store::StateStore;
 
 /// Longest wait for in-flight API requests once the core has stopped.
 const API_DRAIN: Duration = Duration::from_secs(2);
+/// How long a peer port in use is tried again at start.
+const PORT_RETRY: Duration = Duration::from_secs(3);
 
 /// Everything `daemon start` was told, after the config file and flags are merged.
 #[derive(Clone, Debug)]
@@ -72,14 +74,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         .local_addr()
         .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
     let store = StateStore::new(state.root());
-    let session = Session::start(SessionConfig {
-        shards: opts.shards,
-        listen: opts.listen,
-        our_id: opts.our_id,
-        read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
-        connection_limits: ConnectionLimits::default(),
-        redial: opts.redial,
-    })?;
+    let session = start_session(&opts)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -125,6 +120,32 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Starts the shards. A peer port still held for a moment by a process that was just
+/// killed (its io_uring rings are torn down after it is reaped) is tried again for a
+/// few seconds, as a restart by a supervisor needs; another process really holding
+/// it is still an error.
+fn start_session(opts: &DaemonOptions) -> Result<Session, DaemonError> {
+    let deadline = std::time::Instant::now() + PORT_RETRY;
+    loop {
+        let started = Session::start(SessionConfig {
+            shards: opts.shards,
+            listen: opts.listen,
+            our_id: opts.our_id,
+            read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
+            connection_limits: ConnectionLimits::default(),
+            redial: opts.redial,
+        });
+        match started {
+            Err(SessionError::Listen(e))
+                if e.source.kind() == std::io::ErrorKind::AddrInUse && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// The one line `daemon start` prints: where the API and the peer port are.
