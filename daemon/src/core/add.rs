@@ -157,7 +157,7 @@ impl DaemonCore {
             self.publish("added", Some(t), None);
             self.automation.hook_added(t);
         }
-        self.schedule();
+        self.request_schedule();
         Ok(response)
     }
 

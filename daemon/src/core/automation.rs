@@ -126,6 +126,8 @@ impl DaemonCore {
 
     /// Starts the torrents the queue lets run and stops those it no longer does.
     pub(super) fn schedule(&mut self) {
+        self.schedule_needed = false;
+        self.last_schedule = std::time::Instant::now();
         let mut order: Vec<&Managed> = self.torrents.values().collect();
         order.sort_by_key(|t| t.queue_position);
         let entries: Vec<QueueEntry<u32>> = order
@@ -179,7 +181,7 @@ impl DaemonCore {
             }
         }
         self.session_dirty = true;
-        self.schedule();
+        self.request_schedule();
         Ok(())
     }
 

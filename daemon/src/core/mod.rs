@@ -33,6 +33,11 @@ const TICK: Duration = Duration::from_secs(1);
 const COUNTERS_SAVE_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest wait at shutdown for the shards to hand back their last records.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(20);
+/// Shortest time between two runs of the queue: 10,000 adds or completions in a
+/// burst cost a few hundred passes over the torrents, not 10,000.
+const SCHEDULE_EVERY: Duration = Duration::from_millis(10);
+/// Shard events handled in one go before the queue and the API get a turn.
+const EVENT_BATCH: usize = 1024;
 
 /// What the core is started with.
 pub struct CoreSetup {
@@ -80,6 +85,10 @@ pub struct DaemonCore {
     session_base: (u64, u64),
     automation: automation::Automation,
     shutdown_requested: Option<Reply<()>>,
+    /// Something changed that may let a torrent start or make one wait; the queue
+    /// runs again soon (at most every [`SCHEDULE_EVERY`]), once for a burst.
+    schedule_needed: bool,
+    last_schedule: Instant,
     /// Blocking work (moving data) reports back here.
     internal_tx: mpsc::UnboundedSender<session_events::Internal>,
     internal_rx: Option<mpsc::UnboundedReceiver<session_events::Internal>>,
@@ -118,6 +127,8 @@ impl DaemonCore {
             session_base: (0, 0),
             automation,
             shutdown_requested: None,
+            schedule_needed: false,
+            last_schedule: Instant::now(),
             internal_tx,
             internal_rx: Some(internal_rx),
         };
@@ -163,11 +174,21 @@ impl DaemonCore {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
+            let schedule_at = tokio::time::Instant::from_std(self.last_schedule + SCHEDULE_EVERY);
             tokio::select! {
                 Some(req) = inbox.requests.recv() => self.handle(req),
-                Some(ev) = session_events.recv() => self.on_session_event(ev),
+                Some(ev) = session_events.recv() => {
+                    self.on_session_event(ev);
+                    for _ in 1..EVENT_BATCH {
+                        match session_events.try_recv() {
+                            Ok(ev) => self.on_session_event(ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 Some(done) = internal.recv() => self.on_internal(done),
                 _ = tick.tick() => self.tick(),
+                _ = tokio::time::sleep_until(schedule_at), if self.schedule_needed => self.schedule(),
                 _ = &mut shutdown => break,
             }
             if self.shutdown_requested.is_some() {
@@ -251,6 +272,11 @@ impl DaemonCore {
                 t.published_state = Some(t.state());
             }
         }
+    }
+
+    /// Asks for the queue to run again soon.
+    pub(super) fn request_schedule(&mut self) {
+        self.schedule_needed = true;
     }
 
     /// Lifetime payload totals over every torrent, removed ones included.

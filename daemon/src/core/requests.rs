@@ -170,7 +170,7 @@ impl DaemonCore {
                     // Stopped by its own error but still on its shard: start it afresh.
                     self.stop_torrent(id, AfterStop::Restart);
                 }
-                self.schedule();
+                self.request_schedule();
             }
             TorrentAction::Verify => {
                 t.error = None;
@@ -456,7 +456,7 @@ impl DaemonCore {
         }
         self.session_dirty = true;
         self.apply_rate_limits();
-        self.schedule();
+        self.request_schedule();
         Ok(())
     }
 

@@ -73,7 +73,7 @@ impl DaemonCore {
                         self.automation.hook_completed(t);
                     }
                 }
-                self.schedule();
+                self.request_schedule();
             }
             SessionEvent::Failed { info_hash, error } => {
                 let Some(id) = self.id_of(&info_hash) else { return };
@@ -179,7 +179,7 @@ impl DaemonCore {
             }
         }
         self.session_dirty = true;
-        self.schedule();
+        self.request_schedule();
     }
 
     pub(super) fn on_internal(&mut self, done: Internal) {
@@ -192,14 +192,14 @@ impl DaemonCore {
                         tracing::info!(torrent = %t.meta.info_hash, to = %to.display(), "data moved");
                         t.settings.download_dir = to;
                         self.session_dirty = true;
-                        self.schedule();
+                        self.request_schedule();
                         if let Some(reply) = reply {
                             let _ = reply.send(self.summary_by_id(id));
                         }
                     }
                     Err(e) => {
                         let message = format!("cannot move {} to {}: {e}", t.name(), to.display());
-                        self.schedule();
+                        self.request_schedule();
                         if let Some(reply) = reply {
                             let _ = reply.send(Err(ApiError::new(409, "move_failed", message)));
                         }
