@@ -22,7 +22,7 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::event_outbox::EventOutbox;
-use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
+use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentState, TorrentStatus};
 use crate::router::Router;
 use crate::torrent_change::PendingChanges;
 
@@ -223,7 +223,7 @@ impl Shard {
     }
 
     /// Applies a change to a running torrent, or keeps it for one still checking.
-    fn configure(&self, info_hash: InfoHash, change: crate::messages::TorrentChange) {
+    fn configure(&self, info_hash: InfoHash, change: TorrentChange) {
         match self.torrents.borrow().get(&info_hash) {
             Some(TorrentLife::Running(task)) => change.apply(task),
             Some(TorrentLife::Checking { removed: false, .. }) => self.pending_changes.push(info_hash, change),
@@ -396,6 +396,9 @@ impl Shard {
             redial: self.ctx.redial,
             resume: add.resume,
             cancel,
+            // Always built held: a hold or release that came during the check
+            // decides (below) before it announces or dials anything.
+            held: true,
         };
         let started = match self.start_slots.acquire_permit(1).await {
             // Removed while waiting for a slot: never opened, nothing to stop.
@@ -412,8 +415,16 @@ impl Shard {
                 self.torrents
                     .borrow_mut()
                     .insert(info_hash, TorrentLife::Running(task.clone()));
+                let mut held = add.held;
                 for change in self.pending_changes.take(&info_hash) {
-                    change.apply(&task);
+                    match change {
+                        TorrentChange::Hold => held = true,
+                        TorrentChange::Release => held = false,
+                        other => other.apply(&task),
+                    }
+                }
+                if !held {
+                    task.release();
                 }
             }
             Err(e) => {
@@ -644,6 +655,8 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
     let error = t.failure();
     let state = if error.is_some() {
         TorrentState::Failed
+    } else if t.is_held() {
+        TorrentState::Held
     } else if stats.complete {
         TorrentState::Seeding
     } else {
