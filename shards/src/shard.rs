@@ -172,8 +172,9 @@ async fn command_loop(shard: &Rc<Shard>) {
         match command {
             Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
             Ok(ShardCommand::Add(add)) => {
+                let cancel = shard.begin_add(add.meta.info_hash);
                 let shard = shard.clone();
-                glommio::spawn_local(async move { shard.add(*add).await }).detach();
+                glommio::spawn_local(async move { shard.add(*add, cancel).await }).detach();
             }
             Ok(ShardCommand::AddPeer { info_hash, addr }) => {
                 if let Some(task) = shard.running_task(&info_hash) {
@@ -335,8 +336,10 @@ impl Shard {
         }
     }
 
-    async fn add(self: Rc<Self>, add: crate::messages::AddTorrent) {
-        let info_hash = add.meta.info_hash;
+    /// Registers a torrent as checking, before the next command is read: a remove
+    /// or a change sent right after the add then finds it (and is not lost while
+    /// the start task waits to run).
+    fn begin_add(&self, info_hash: InfoHash) -> CheckCancel {
         let cancel = CheckCancel::default();
         self.torrents.borrow_mut().insert(
             info_hash,
@@ -345,6 +348,12 @@ impl Shard {
                 cancel: cancel.clone(),
             },
         );
+        cancel
+    }
+
+    /// Checks and starts a torrent registered by [`Shard::begin_add`].
+    async fn add(self: Rc<Self>, add: crate::messages::AddTorrent, cancel: CheckCancel) {
+        let info_hash = add.meta.info_hash;
         let events = self.events.clone();
         let shard_id = self.ctx.id;
         let shard = Rc::downgrade(&self);

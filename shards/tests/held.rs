@@ -445,3 +445,80 @@ fn a_hold_stops_the_transfer_and_the_tracker_and_a_release_resumes_without_a_rec
     let events = tracker.events();
     assert_eq!(&events[..3], ["started", "stopped", "started"], "{events:?}");
 }
+
+#[test]
+fn a_release_sent_right_after_the_add_is_applied_once_the_check_ends() {
+    let tracker = RecordingTracker::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (meta, data) = torrent(8 << 20, 4, tmp.path());
+    let info_hash = meta.info_hash;
+    let mut s = session(1);
+    let mut torrent = add(&meta, tmp.path(), Vec::new(), true);
+    torrent.config.listen_port = Some(s.listen_addr().port());
+    torrent.trackers = Some(vec![vec![tracker.url.clone()]]);
+    s.add_torrent(torrent).unwrap();
+    // Before the shard has even begun the check: kept, not lost.
+    s.release(info_hash).unwrap();
+    let status = wait_for(&s, Duration::from_secs(20), "a seeding status", |ev| {
+        status_of(ev, info_hash).filter(|t| t.state != TorrentState::Checking)
+    });
+    assert_eq!(status.state, TorrentState::Seeding, "{status:?}");
+    assert_eq!(status.stats.verified_bytes, data.len() as u64);
+    tracker.wait_for_event("started", 1);
+}
+
+#[test]
+fn a_held_torrent_ends_with_its_record_on_remove_and_on_shutdown_and_never_announces() {
+    let tracker = RecordingTracker::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (meta_a, _) = torrent(512 * 1024, 5, &dir_a);
+    let (meta_b, _) = torrent(512 * 1024, 6, &dir_b);
+    let mut s = session(1);
+    for (meta, dir) in [(&meta_a, &dir_a), (&meta_b, &dir_b)] {
+        let mut torrent = add(meta, dir, Vec::new(), true);
+        torrent.config.listen_port = Some(s.listen_addr().port());
+        torrent.trackers = Some(vec![vec![tracker.url.clone()]]);
+        s.add_torrent(torrent).unwrap();
+    }
+    let mut held = Vec::new();
+    wait_for(&s, Duration::from_secs(20), "both held", |ev| {
+        if let SessionEvent::Status { torrents, .. } = ev {
+            held.extend(
+                torrents
+                    .iter()
+                    .filter(|t| t.state == TorrentState::Held)
+                    .map(|t| t.info_hash),
+            );
+        }
+        (held.contains(&meta_a.info_hash) && held.contains(&meta_b.info_hash)).then_some(())
+    });
+    let full = |meta: &Metainfo| {
+        let n = meta.num_pieces() as usize;
+        (0..n.div_ceil(8))
+            .map(|i| if (i + 1) * 8 <= n { 0xff } else { 0xffu8 << (8 - n % 8) })
+            .collect::<Vec<u8>>()
+    };
+
+    s.remove_torrent(meta_a.info_hash).unwrap();
+    let record = wait_for(&s, Duration::from_secs(10), "a's end", |ev| match ev {
+        SessionEvent::Stopped { info_hash, record } if *info_hash == meta_a.info_hash => Some(record.clone()),
+        _ => None,
+    });
+    assert_eq!(record.expect("a record").have, full(&meta_a));
+
+    s.shutdown();
+    let mut ended_b = None;
+    while let Ok(ev) = s.events().try_recv() {
+        if let SessionEvent::Stopped { info_hash, record } = ev {
+            if info_hash == meta_b.info_hash {
+                ended_b = Some(record);
+            }
+        }
+    }
+    let record = ended_b.expect("b ended at shutdown");
+    assert_eq!(record.expect("a record").have, full(&meta_b));
+    // Held all its life: no started, so no stopped either.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(tracker.events(), Vec::<String>::new());
+}
