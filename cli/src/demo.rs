@@ -203,6 +203,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, CliError> {
         resume: None,
         sequential: false,
         trackers: None,
+        held: false,
     };
     seeder.add_torrent(add(&seed_dir, Vec::new()))?;
     wait_for(&seeder, info_hash, "seeder to check its data", |ev| {

@@ -170,6 +170,7 @@ fn drive(
             resume: None,
             sequential: false,
             trackers: None,
+            held: false,
         })?;
     }
     let mut complete: HashMap<InfoHash, bool> = names.keys().map(|h| (*h, false)).collect();

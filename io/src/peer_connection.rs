@@ -105,7 +105,9 @@ pub async fn accept(
     prefix: &[u8],
 ) -> Result<(), PeerError> {
     let session = Accepting::from_prefix(prefix, task.info_hash, task.our_id()).map_err(handshake_err(addr))?;
-    // Before a byte of ours goes out: a banned host learns nothing, not even our id.
+    // Before a byte of ours goes out: a banned host learns nothing, not even our
+    // id, and a held torrent looks like one we do not have.
+    refuse_held(&task, addr)?;
     refuse_banned(&task, addr)?;
     let _ = stream.set_nodelay(true);
     let peer_id = with_timeout(addr, "handshake", async {
@@ -128,6 +130,17 @@ fn handshake_err(addr: SocketAddr) -> impl Fn(HandshakeError) -> PeerError {
         HandshakeError::WrongTorrent { got, .. } => PeerError::WrongTorrent { addr, got },
         HandshakeError::SelfConnection => PeerError::SelfConnection { addr },
     }
+}
+
+/// Refuses every peer of a held torrent (see `TorrentTask::hold`).
+fn refuse_held(task: &TorrentTask, addr: SocketAddr) -> Result<(), PeerError> {
+    if task.is_held() {
+        return Err(PeerError::Refused {
+            addr,
+            reason: "torrent held".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Refuses an address the torrent banned for sending corrupt data.
@@ -154,6 +167,8 @@ async fn run(
             reason: "torrent stopped".into(),
         });
     }
+    // A dial that was under way when the torrent was held.
+    refuse_held(&task, addr)?;
     // Before admission, which may evict an idle peer to make room for this one.
     if task.engine.borrow().is_connected_to(session.peer_id()) {
         return Err(PeerError::Refused {

@@ -31,6 +31,7 @@ use crate::tracker::{TrackerStatus, TrackerTask};
 use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 
 mod detail;
+mod hold;
 mod live_settings;
 mod resume_snapshots;
 mod start_check;
@@ -108,6 +109,9 @@ pub struct TorrentSetup {
     pub resume: Option<ResumeRecord>,
     /// Cancels the start while its data is being checked.
     pub cancel: CheckCancel,
+    /// Start held: check the files, then stay inert (no dial, no incoming peer, no
+    /// tracker) until [`TorrentTask::release`].
+    pub held: bool,
 }
 
 /// One running torrent on this executor.
@@ -132,6 +136,13 @@ pub struct TorrentTask {
     /// Each file's priority as last set (empty = all Normal).
     file_priorities: RefCell<Vec<FilePriority>>,
     tracker: RefCell<Option<Rc<TrackerTask>>>,
+    /// The tracker tiers in use, kept while held so a release announces to them.
+    tracker_tiers: RefCell<Vec<Vec<String>>>,
+    /// Checked but inert: no peers, no trackers (see `hold.rs`).
+    held: Cell<bool>,
+    /// `stopped` announces of a hold still under way; a release waits for them
+    /// before its `started`.
+    tracker_stops: Rc<Cell<u32>>,
     /// Time to SHA-1 one piece.
     hash_latency: Rc<RefCell<LatencyRecorder>>,
     /// Time to write one verified piece to storage (successful writes only).
@@ -237,6 +248,9 @@ impl TorrentTask {
             shard_limits: setup.shard_limits,
             file_priorities: RefCell::new(setup.file_priorities),
             tracker: RefCell::new(None),
+            tracker_tiers: RefCell::new(Vec::new()),
+            held: Cell::new(true),
+            tracker_stops: Rc::new(Cell::new(0)),
             hash_latency,
             write_latency: RefCell::new(LatencyRecorder::new()),
             check,
@@ -245,11 +259,14 @@ impl TorrentTask {
         let tiers = setup
             .trackers
             .unwrap_or_else(|| tiers_from_metainfo(meta.announce.as_deref(), &meta.announce_list));
-        *task.tracker.borrow_mut() = task.start_tracker(tiers);
+        *task.tracker_tiers.borrow_mut() = tiers;
         if complete {
             (task.events)(TorrentEvent::Completed { info_hash });
         }
-        task.dial_known_peers();
+        // Built held: a torrent that is not starts its trackers and dials now.
+        if !setup.held {
+            task.release();
+        }
         Ok(task)
     }
 
@@ -524,7 +541,7 @@ impl TorrentTask {
     }
 
     pub(crate) fn dial_known_peers(self: &Rc<Self>) {
-        if self.stopped.get() || self.failed.borrow().is_some() {
+        if self.stopped.get() || self.held.get() || self.failed.borrow().is_some() {
             return;
         }
         let limits = self.budget.limits();

@@ -44,6 +44,10 @@ pub struct AddTorrent {
     pub sequential: bool,
     /// Tracker tiers to use instead of the metainfo's (None = the metainfo's).
     pub trackers: Option<Vec<Vec<String>>>,
+    /// Check the files, then stay held (no peers, no trackers) until
+    /// [`Session::release`](crate::Session::release); its status says
+    /// [`TorrentState::Held`].
+    pub held: bool,
 }
 
 /// Session → shard.
@@ -91,6 +95,11 @@ pub enum TorrentChange {
     Reannounce,
     /// Replace the tracker tiers (URLs already checked).
     Trackers(Vec<Vec<String>>),
+    /// Go inert, keeping the verified pieces: peers closed, trackers told
+    /// `stopped`, nothing dialled or admitted.
+    Hold,
+    /// A held torrent runs: trackers started, peers dialled and admitted.
+    Release,
 }
 
 /// Shard → shard: an accepted connection for a torrent the receiver owns.
@@ -108,6 +117,9 @@ pub struct AdoptConnection {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TorrentState {
     Checking,
+    /// Checked, then held: no peers, no trackers; `stats.complete` says whether a
+    /// release would seed or download.
+    Held,
     Downloading,
     Seeding,
     Failed,
@@ -117,6 +129,7 @@ impl TorrentState {
     pub fn as_str(&self) -> &'static str {
         match self {
             TorrentState::Checking => "checking",
+            TorrentState::Held => "held",
             TorrentState::Downloading => "downloading",
             TorrentState::Seeding => "seeding",
             TorrentState::Failed => "failed",

@@ -281,6 +281,21 @@ impl Session {
         self.configure(info_hash, TorrentChange::Trackers(tiers))
     }
 
+    /// Holds a torrent: its peers are closed, its trackers told `stopped`, and it
+    /// dials and admits no peer until released; its verified pieces stay (no
+    /// recheck on release). One still checking is held once its check ends.
+    /// Unknown or already held: nothing happens.
+    pub fn hold(&self, info_hash: InfoHash) -> Result<(), SessionError> {
+        self.configure(info_hash, TorrentChange::Hold)
+    }
+
+    /// Releases a held torrent (added with `held`, or held since): its trackers
+    /// are started and its peers dialled and admitted, at once, or as soon as its
+    /// check ends. A torrent not held is left alone.
+    pub fn release(&self, info_hash: InfoHash) -> Result<(), SessionError> {
+        self.configure(info_hash, TorrentChange::Release)
+    }
+
     /// Sends a change to the torrent's owner; an unknown torrent is left alone.
     fn configure(&self, info_hash: InfoHash, change: TorrentChange) -> Result<(), SessionError> {
         let Some(shard) = self.router.owner(&info_hash) else {

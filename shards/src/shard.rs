@@ -22,7 +22,7 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::event_outbox::EventOutbox;
-use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentState, TorrentStatus};
+use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentState, TorrentStatus};
 use crate::router::Router;
 use crate::torrent_change::PendingChanges;
 
@@ -172,8 +172,9 @@ async fn command_loop(shard: &Rc<Shard>) {
         match command {
             Ok(ShardCommand::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
             Ok(ShardCommand::Add(add)) => {
+                let cancel = shard.begin_add(add.meta.info_hash);
                 let shard = shard.clone();
-                glommio::spawn_local(async move { shard.add(*add).await }).detach();
+                glommio::spawn_local(async move { shard.add(*add, cancel).await }).detach();
             }
             Ok(ShardCommand::AddPeer { info_hash, addr }) => {
                 if let Some(task) = shard.running_task(&info_hash) {
@@ -223,7 +224,7 @@ impl Shard {
     }
 
     /// Applies a change to a running torrent, or keeps it for one still checking.
-    fn configure(&self, info_hash: InfoHash, change: crate::messages::TorrentChange) {
+    fn configure(&self, info_hash: InfoHash, change: TorrentChange) {
         match self.torrents.borrow().get(&info_hash) {
             Some(TorrentLife::Running(task)) => change.apply(task),
             Some(TorrentLife::Checking { removed: false, .. }) => self.pending_changes.push(info_hash, change),
@@ -335,8 +336,10 @@ impl Shard {
         }
     }
 
-    async fn add(self: Rc<Self>, add: crate::messages::AddTorrent) {
-        let info_hash = add.meta.info_hash;
+    /// Registers a torrent as checking, before the next command is read: a remove
+    /// or a change sent right after the add then finds it (and is not lost while
+    /// the start task waits to run).
+    fn begin_add(&self, info_hash: InfoHash) -> CheckCancel {
         let cancel = CheckCancel::default();
         self.torrents.borrow_mut().insert(
             info_hash,
@@ -345,6 +348,12 @@ impl Shard {
                 cancel: cancel.clone(),
             },
         );
+        cancel
+    }
+
+    /// Checks and starts a torrent registered by [`Shard::begin_add`].
+    async fn add(self: Rc<Self>, add: crate::messages::AddTorrent, cancel: CheckCancel) {
+        let info_hash = add.meta.info_hash;
         let events = self.events.clone();
         let shard_id = self.ctx.id;
         let shard = Rc::downgrade(&self);
@@ -396,6 +405,9 @@ impl Shard {
             redial: self.ctx.redial,
             resume: add.resume,
             cancel,
+            // Always built held: a hold or release that came during the check
+            // decides (below) before it announces or dials anything.
+            held: true,
         };
         let started = match self.start_slots.acquire_permit(1).await {
             // Removed while waiting for a slot: never opened, nothing to stop.
@@ -412,8 +424,16 @@ impl Shard {
                 self.torrents
                     .borrow_mut()
                     .insert(info_hash, TorrentLife::Running(task.clone()));
+                let mut held = add.held;
                 for change in self.pending_changes.take(&info_hash) {
-                    change.apply(&task);
+                    match change {
+                        TorrentChange::Hold => held = true,
+                        TorrentChange::Release => held = false,
+                        other => other.apply(&task),
+                    }
+                }
+                if !held {
+                    task.release();
                 }
             }
             Err(e) => {
@@ -644,6 +664,8 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
     let error = t.failure();
     let state = if error.is_some() {
         TorrentState::Failed
+    } else if t.is_held() {
+        TorrentState::Held
     } else if stats.complete {
         TorrentState::Seeding
     } else {

@@ -20,6 +20,17 @@ impl TorrentChange {
             TorrentChange::Sequential(on) => task.set_sequential(on),
             TorrentChange::Reannounce => task.reannounce(),
             TorrentChange::Trackers(tiers) => task.set_trackers(tiers),
+            TorrentChange::Hold => task.hold(),
+            TorrentChange::Release => task.release(),
+        }
+    }
+
+    /// Changes of one kind replace each other while a torrent checks: a hold and a
+    /// release are one kind (the later says whether it runs).
+    fn kind(&self) -> std::mem::Discriminant<TorrentChange> {
+        match self {
+            TorrentChange::Release => discriminant(&TorrentChange::Hold),
+            other => discriminant(other),
         }
     }
 }
@@ -35,7 +46,7 @@ impl PendingChanges {
     pub(crate) fn push(&self, info_hash: InfoHash, change: TorrentChange) {
         let mut changes = self.changes.borrow_mut();
         let list = changes.entry(info_hash).or_default();
-        list.retain(|c| discriminant(c) != discriminant(&change));
+        list.retain(|c| c.kind() != change.kind());
         list.push(change);
     }
 
@@ -75,5 +86,21 @@ mod tests {
         );
         assert!(pending.take(&a).is_empty());
         assert_eq!(pending.take(&InfoHash([2; 20])), vec![TorrentChange::Reannounce]);
+    }
+
+    #[test]
+    fn a_hold_and_a_release_replace_each_other() {
+        let pending = PendingChanges::default();
+        let a = InfoHash([1; 20]);
+        pending.push(a, TorrentChange::Release);
+        pending.push(a, TorrentChange::Sequential(true));
+        pending.push(a, TorrentChange::Hold);
+        assert_eq!(
+            pending.take(&a),
+            vec![TorrentChange::Sequential(true), TorrentChange::Hold]
+        );
+        pending.push(a, TorrentChange::Hold);
+        pending.push(a, TorrentChange::Release);
+        assert_eq!(pending.take(&a), vec![TorrentChange::Release]);
     }
 }

@@ -76,6 +76,7 @@ fn add(meta: &Arc<Metainfo>, dir: &Path, peers: Vec<SocketAddr>) -> AddTorrent {
         sequential: false,
         trackers: None,
         resume: None,
+        held: false,
     }
 }
 

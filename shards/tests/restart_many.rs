@@ -65,6 +65,7 @@ fn add(meta: &Arc<Metainfo>, dir: &Path, resume: Option<ResumeRecord>) -> AddTor
         download_limit: None,
         upload_limit: None,
         resume,
+        held: false,
     }
 }
 

@@ -72,6 +72,7 @@ fn add(meta: &Arc<Metainfo>, dir: &Path, peers: Vec<SocketAddr>, resume: Option<
         download_limit: None,
         upload_limit: None,
         resume,
+        held: false,
     }
 }
 

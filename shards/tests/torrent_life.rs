@@ -54,6 +54,7 @@ fn complete_torrent(dir: &std::path::Path, len: usize) -> AddTorrent {
         resume: None,
         sequential: false,
         trackers: None,
+        held: false,
     }
 }
 

@@ -193,6 +193,7 @@ impl DaemonCore {
             download_limit: t.settings.download_limit,
             upload_limit: t.settings.upload_limit,
             resume,
+            held: false,
         };
         match self.session.add_torrent(add) {
             Ok(shard) => {

@@ -122,6 +122,8 @@ impl Managed {
         match &self.life {
             Life::Running => match self.status.as_ref().map(|s| s.state) {
                 None | Some(TorrentState::Checking) => TorrentStateName::Checking,
+                // Checked and waiting for its slot.
+                Some(TorrentState::Held) => TorrentStateName::Queued,
                 Some(TorrentState::Downloading) => TorrentStateName::Downloading,
                 Some(TorrentState::Seeding) => TorrentStateName::Seeding,
                 Some(TorrentState::Failed) => TorrentStateName::Error,

@@ -78,8 +78,13 @@ impl TorrentTask {
     /// Replaces the tracker list: the old trackers are sent `stopped` (in the
     /// background, bounded by their stop timeout) and the new ones `started`.
     /// URLs are the caller's to check. An empty list leaves the torrent without trackers.
+    /// A held torrent only keeps the list, for its release.
     pub fn set_trackers(self: &Rc<Self>, tiers: Vec<Vec<String>>) {
         if self.is_stopped() || self.failure().is_some() {
+            return;
+        }
+        *self.tracker_tiers.borrow_mut() = tiers.clone();
+        if self.is_held() {
             return;
         }
         let old = self.tracker.borrow_mut().take();
