@@ -98,7 +98,8 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 watch_dir: opts.watch_dir.clone(),
             },
             inbox.events.clone(),
-        );
+        )
+        .map_err(DaemonError::Runtime)?;
         let listen = core.listen_addr();
         let shards = core.shard_count();
         state.write_pid()?;

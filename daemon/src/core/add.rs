@@ -141,6 +141,8 @@ impl DaemonCore {
             completed_at: None,
             queue_position,
             published_state: None,
+            checked: false,
+            held: false,
         };
         let response = AddResponse {
             id,
@@ -163,7 +165,9 @@ impl DaemonCore {
 
     /// Sends a torrent to a shard. A torrent whose previous run has not let go of
     /// its place yet stays queued and is tried again at the next tick.
-    pub(super) fn start_torrent(&mut self, id: u32) {
+    /// `held`: only check its files, then wait on the shard (no peers, no trackers)
+    /// until the queue releases it.
+    pub(super) fn start_torrent(&mut self, id: u32, held: bool) {
         let listen_port = self.session.listen_addr().port();
         let Some(t) = self.torrents.get_mut(&id) else { return };
         if !matches!(t.life, Life::Idle) {
@@ -193,11 +197,13 @@ impl DaemonCore {
             download_limit: t.settings.download_limit,
             upload_limit: t.settings.upload_limit,
             resume,
-            held: false,
+            held,
         };
         match self.session.add_torrent(add) {
             Ok(shard) => {
                 t.life = Life::Running;
+                t.held = held;
+                t.checked = false;
                 t.shard = Some(shard);
                 t.status = None;
                 t.error = None;

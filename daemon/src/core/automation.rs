@@ -108,10 +108,7 @@ impl DaemonCore {
     /// The queue's activity for a torrent: what it would do if it ran now.
     fn activity(t: &Managed) -> Activity {
         let checking = match &t.life {
-            Life::Running => t
-                .status
-                .as_ref()
-                .is_none_or(|s| s.state == ccbt_shards::TorrentState::Checking),
+            Life::Running => !t.checked,
             Life::Idle => t.recheck_next_start || t.resume.is_none(),
             Life::Stopping(_) => false,
         };
@@ -144,15 +141,30 @@ impl DaemonCore {
             seeds: self.settings.max_active_seeds,
             checks: self.settings.max_active_checks,
         };
+        let activities: std::collections::HashMap<u32, Activity> =
+            entries.iter().map(|e| (e.id, e.activity)).collect();
         for placement in queue_policy::decide(&entries, limits) {
-            let Some(t) = self.torrents.get(&placement.id) else {
+            let Some(t) = self.torrents.get_mut(&placement.id) else {
                 continue;
             };
             let running = matches!(t.life, Life::Running);
             let idle = matches!(t.life, Life::Idle);
+            let info_hash = t.info_hash();
             match placement.slot {
-                Slot::Run if idle && t.stop.is_none() && t.error.is_none() => self.start_torrent(placement.id),
-                Slot::Wait if running => self.stop_torrent(placement.id, AfterStop::Nothing),
+                // A torrent that must be checked first gets a check slot only: it is
+                // checked held and waits on its shard for a download or seed slot.
+                Slot::Run if idle && t.stop.is_none() && t.error.is_none() => {
+                    let check_only = activities.get(&placement.id) == Some(&Activity::Check);
+                    self.start_torrent(placement.id, check_only);
+                }
+                Slot::Run if running && t.held && t.checked => {
+                    t.held = false;
+                    let _ = self.session.release(info_hash);
+                }
+                Slot::Wait if running && !t.held && t.checked => {
+                    t.held = true;
+                    let _ = self.session.hold(info_hash);
+                }
                 _ => {}
             }
         }

@@ -103,6 +103,10 @@ pub(crate) struct Managed {
     pub queue_position: u32,
     /// The state last published as an event (to publish only changes).
     pub published_state: Option<TorrentStateName>,
+    /// This run has finished checking its files (the shard said `Started`).
+    pub checked: bool,
+    /// Running but held by the queue on its shard: checked, no peers, no trackers.
+    pub held: bool,
 }
 
 impl Managed {
@@ -120,13 +124,16 @@ impl Managed {
             return TorrentStateName::Error;
         }
         match &self.life {
+            Life::Running if !self.checked => TorrentStateName::Checking,
+            // Checked, and waiting on its shard for a slot.
+            Life::Running if self.held => TorrentStateName::Queued,
             Life::Running => match self.status.as_ref().map(|s| s.state) {
-                None | Some(TorrentState::Checking) => TorrentStateName::Checking,
-                // Checked and waiting for its slot.
-                Some(TorrentState::Held) => TorrentStateName::Queued,
                 Some(TorrentState::Downloading) => TorrentStateName::Downloading,
                 Some(TorrentState::Seeding) => TorrentStateName::Seeding,
                 Some(TorrentState::Failed) => TorrentStateName::Error,
+                // The shard's next status says it; until then, what the check found.
+                None | Some(TorrentState::Checking | TorrentState::Held) if self.complete => TorrentStateName::Seeding,
+                None | Some(TorrentState::Checking | TorrentState::Held) => TorrentStateName::Downloading,
             },
             Life::Stopping(AfterStop::Recheck) => TorrentStateName::Checking,
             Life::Idle | Life::Stopping(_) => match self.stop {
@@ -191,6 +198,8 @@ impl Managed {
             self.totals.uploaded_before += s.stats.uploaded;
         }
         self.shard = None;
+        self.checked = false;
+        self.held = false;
     }
 }
 
@@ -230,6 +239,8 @@ impl Managed {
             completed_at: self.completed_at,
             queue_position: self.queue_position,
             published_state: self.published_state,
+            checked: self.checked,
+            held: self.held,
         }
     }
 }

@@ -8,6 +8,7 @@ mod managed;
 mod persist;
 mod requests;
 mod session_events;
+mod store_writer;
 mod views;
 
 use std::collections::{BTreeMap, HashMap};
@@ -63,6 +64,8 @@ struct PendingRemoval {
 pub struct DaemonCore {
     session: Session,
     store: StateStore,
+    /// Every write to the state dir but the `.torrent` copies made at add.
+    writer: store_writer::StoreWriter,
     state_dir: PathBuf,
     download_dir: PathBuf,
     api_url: String,
@@ -103,12 +106,14 @@ fn unix_now() -> u64 {
 
 impl DaemonCore {
     /// Loads the state dir's torrents and starts those that should run.
-    pub fn new(setup: CoreSetup, events: EventBus) -> DaemonCore {
+    pub fn new(setup: CoreSetup, events: EventBus) -> std::io::Result<DaemonCore> {
+        let writer = store_writer::StoreWriter::start(StateStore::new(&setup.state_dir))?;
         let automation = automation::Automation::new(setup.hooks, setup.watch_dir, setup.session.shard_count());
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let mut core = DaemonCore {
             session: setup.session,
             store: setup.store,
+            writer,
             state_dir: setup.state_dir,
             download_dir: setup.download_dir,
             api_url: setup.api_url,
@@ -136,7 +141,7 @@ impl DaemonCore {
         core.session_base = core.lifetime_totals();
         core.apply_rate_limits();
         core.schedule();
-        core
+        Ok(core)
     }
 
     pub fn listen_addr(&self) -> SocketAddr {
@@ -217,6 +222,7 @@ impl DaemonCore {
         }
         self.save_all_resume();
         self.save_session();
+        self.writer.finish();
         if let Some(reply) = self.shutdown_requested.take() {
             let _ = reply.send(Ok(()));
         }

@@ -9,6 +9,7 @@ use ccbt_engine::InfoHash;
 use ccbt_io::resume::{FileStamp as IoFileStamp, ResumeRecord};
 
 use super::managed::LifetimeTotals;
+use super::store_writer::WriteJob;
 use super::{DaemonCore, Life, Managed, StopReason, TorrentSettings};
 use crate::api_types::{FilePriorityName, LimitKeyword, LimitSetting, SessionSettings};
 use crate::state_store::{
@@ -153,13 +154,9 @@ impl DaemonCore {
             total_downloaded: down,
             total_uploaded: up,
         };
-        match self.store.save_session(&record) {
-            Ok(()) => {
-                self.session_dirty = false;
-                self.last_session_save = std::time::Instant::now();
-            }
-            Err(e) => tracing::error!(error = %e, "cannot write the session file"),
-        }
+        self.writer.send(WriteJob::Session(Box::new(record)));
+        self.session_dirty = false;
+        self.last_session_save = std::time::Instant::now();
     }
 
     /// Writes the records that changed since they were last written.
@@ -169,10 +166,9 @@ impl DaemonCore {
                 continue;
             }
             let Some(record) = &t.resume else { continue };
-            match self.store.save_resume(&t.meta.info_hash.0, &to_file(record)) {
-                Ok(()) => t.resume_dirty = false,
-                Err(e) => tracing::error!(torrent = %t.meta.info_hash, error = %e, "cannot write the resume record"),
-            }
+            self.writer
+                .send(WriteJob::Resume(t.meta.info_hash.0, to_file(record)));
+            t.resume_dirty = false;
         }
     }
 
@@ -307,6 +303,8 @@ impl DaemonCore {
             completed_at: tr.completed_at,
             queue_position: tr.queue_position,
             published_state: None,
+            checked: false,
+            held: false,
         }
     }
 

@@ -351,9 +351,8 @@ impl DaemonCore {
         self.removed_downloaded += t.downloaded();
         self.removed_uploaded += t.uploaded();
         self.publish("removed", Some(&t), None);
-        if let Err(e) = self.store.remove_torrent_files(&info_hash.0) {
-            tracing::warn!(torrent = %info_hash, error = %e, "cannot delete the torrent's saved state");
-        }
+        self.writer
+            .send(super::store_writer::WriteJob::Remove(info_hash.0));
         self.session_dirty = true;
         let pending = PendingRemoval {
             meta: t.meta.clone(),

@@ -7,7 +7,7 @@ use ccbt_io::storage::StorageFile;
 use ccbt_shards::SessionEvent;
 
 use super::{unix_now, AfterStop, DaemonCore, Life, PendingRemoval};
-use crate::api_types::TorrentSummary;
+use crate::api_types::{FilePriorityName, TorrentSummary};
 use crate::control::{ApiError, Reply};
 
 /// Work finished on a blocking thread, back to the core.
@@ -44,10 +44,27 @@ impl DaemonCore {
     pub(super) fn on_session_event(&mut self, ev: SessionEvent) {
         match ev {
             SessionEvent::Started {
-                info_hash, mut check, ..
+                info_hash,
+                mut check,
+                have,
+                num_pieces,
+                ..
             } => {
                 let Some(id) = self.id_of(&info_hash) else { return };
                 let Some(t) = self.torrents.get_mut(&id) else { return };
+                t.checked = true;
+                // Whether it downloads or seeds decides which slot it waits for;
+                // with skipped files the shard's status says, a second later.
+                let skips = t.settings.file_priorities.contains(&FilePriorityName::Skip);
+                if have == num_pieces || !skips {
+                    t.complete = have == num_pieces;
+                }
+                if t.complete && t.completed_at.is_none() {
+                    // Added with its data already there: complete, without a download
+                    // (so no `completed` event or hook).
+                    t.completed_at = Some(unix_now());
+                }
+                self.schedule_needed = true;
                 // A record the state dir could not read never reached the shard: its
                 // reason is the daemon's, reported with this start.
                 check.record_problem = check.record_problem.take().or(t.record_problem.take());
@@ -128,8 +145,10 @@ impl DaemonCore {
             SessionEvent::Resume { info_hash, record } => {
                 let Some(id) = self.id_of(&info_hash) else { return };
                 if let Some(t) = self.torrents.get_mut(&id) {
-                    t.resume = Some(record);
-                    t.resume_dirty = true;
+                    if t.resume.as_ref() != Some(&record) {
+                        t.resume = Some(record);
+                        t.resume_dirty = true;
+                    }
                 }
             }
             SessionEvent::Stopped { info_hash, record } => {
@@ -139,7 +158,9 @@ impl DaemonCore {
                 }
                 let Some(id) = self.id_of(&info_hash) else { return };
                 let Some(t) = self.torrents.get_mut(&id) else { return };
-                if let Some(record) = record {
+                // Written only when it says something new: 10,000 seeding torrents
+                // stopping at shutdown have nothing to write.
+                if let Some(record) = record.filter(|r| t.resume.as_ref() != Some(r)) {
                     t.resume = Some(record);
                     t.resume_dirty = true;
                 }
