@@ -522,3 +522,24 @@ fn a_held_torrent_ends_with_its_record_on_remove_and_on_shutdown_and_never_annou
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(tracker.events(), Vec::<String>::new());
 }
+
+#[test]
+fn a_release_right_after_a_hold_announces_started_only_after_stopped() {
+    let tracker = RecordingTracker::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (meta, _) = torrent(256 * 1024, 7, tmp.path());
+    let info_hash = meta.info_hash;
+    let mut s = session(1);
+    let mut torrent = add(&meta, tmp.path(), Vec::new(), false);
+    torrent.config.listen_port = Some(s.listen_addr().port());
+    torrent.trackers = Some(vec![vec![tracker.url.clone()]]);
+    s.add_torrent(torrent).unwrap();
+    tracker.wait_for_event("started", 1);
+    // Both reach the shard together: the release waits for the hold's `stopped`.
+    s.hold(info_hash).unwrap();
+    s.release(info_hash).unwrap();
+    tracker.wait_for_event("started", 2);
+    assert_eq!(tracker.events(), ["started", "stopped", "started"]);
+    let status = wait_for(&s, Duration::from_secs(5), "a status", |ev| status_of(ev, info_hash));
+    assert_eq!(status.state, TorrentState::Seeding);
+}
