@@ -46,6 +46,9 @@ pub struct CheckSummary {
     pub record_problem: Option<String>,
     /// Wall time of the check, in milliseconds.
     pub millis: u64,
+    /// Bytes of the pieces found verified (trusted or hashed): what the torrent
+    /// holds before its first status.
+    pub verified_bytes: u64,
 }
 
 /// The stamp of the file at `path`, without following a symlink; `None` when it

@@ -141,8 +141,7 @@ impl DaemonCore {
             seeds: self.settings.max_active_seeds,
             checks: self.settings.max_active_checks,
         };
-        let activities: std::collections::HashMap<u32, Activity> =
-            entries.iter().map(|e| (e.id, e.activity)).collect();
+        let activities: std::collections::HashMap<u32, Activity> = entries.iter().map(|e| (e.id, e.activity)).collect();
         for placement in queue_policy::decide(&entries, limits) {
             let Some(t) = self.torrents.get_mut(&placement.id) else {
                 continue;

@@ -170,16 +170,27 @@ impl Managed {
         self.totals.uploaded_before + self.status.as_ref().map_or(0, |s| s.stats.uploaded)
     }
 
-    /// Verified bytes: from the running torrent, else from the record.
+    /// Verified bytes: from the shard's status, else from this run's check, else from
+    /// the record. Events run ahead of the once-a-second status: a torrent known to be
+    /// complete holds at least every wanted byte.
     pub fn verified_bytes(&self) -> u64 {
-        if let Some(s) = &self.status {
-            if s.state != TorrentState::Checking {
-                return s.stats.verified_bytes;
-            }
-        }
-        self.resume
+        let from_status = self
+            .status
             .as_ref()
-            .map_or(0, |r| verified_bytes_of(&self.meta, &r.have))
+            .filter(|s| s.state != TorrentState::Checking)
+            .map(|s| s.stats.verified_bytes);
+        let from_check = self.check.as_ref().filter(|_| self.checked).map(|c| c.verified_bytes);
+        let from_record = || {
+            self.resume
+                .as_ref()
+                .map_or(0, |r| verified_bytes_of(&self.meta, &r.have))
+        };
+        let known = from_status.or(from_check).unwrap_or_else(from_record);
+        if self.complete {
+            known.max(self.wanted_bytes())
+        } else {
+            known
+        }
     }
 
     pub fn ratio(&self) -> f64 {

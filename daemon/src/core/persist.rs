@@ -166,8 +166,7 @@ impl DaemonCore {
                 continue;
             }
             let Some(record) = &t.resume else { continue };
-            self.writer
-                .send(WriteJob::Resume(t.meta.info_hash.0, to_file(record)));
+            self.writer.send(WriteJob::Resume(t.meta.info_hash.0, to_file(record)));
             t.resume_dirty = false;
         }
     }

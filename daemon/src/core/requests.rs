@@ -351,8 +351,7 @@ impl DaemonCore {
         self.removed_downloaded += t.downloaded();
         self.removed_uploaded += t.uploaded();
         self.publish("removed", Some(&t), None);
-        self.writer
-            .send(super::store_writer::WriteJob::Remove(info_hash.0));
+        self.writer.send(super::store_writer::WriteJob::Remove(info_hash.0));
         self.session_dirty = true;
         let pending = PendingRemoval {
             meta: t.meta.clone(),

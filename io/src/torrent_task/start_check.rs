@@ -99,6 +99,11 @@ pub(super) async fn open_and_check(
     summary.trusted_pieces = trusted.count_ones();
     summary.hashed_pieces = outcome.hashed;
     summary.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    summary.verified_bytes = outcome
+        .have
+        .iter_ones()
+        .map(|i| u64::from(meta.piece_size(ccbt_engine::PieceIndex(i))))
+        .sum();
     Ok(CheckedData {
         storage,
         have: outcome.have,
