@@ -135,7 +135,7 @@ impl Harness {
                 log(&format!("restart-{}: {name}: {}", set.count, one_line(&run)));
                 match restarted {
                     Ok((d, check)) => {
-                        sc.notes.push(format!("{name} run {}: {}", rep + 1, check.describe()));
+                        sc.notes.push(format!("{name} run {}: {check}", rep + 1));
                         sc.runs.push(run);
                         daemon = d;
                     }
@@ -183,7 +183,8 @@ impl Harness {
 
     /// Waits until every resume record is on disk, kills `daemon` (SIGKILL),
     /// removes the records when `drop_records`, starts it again and measures the
-    /// time until every torrent seeds; then reads how a sample was checked.
+    /// time until every torrent seeds; then reads how a sample was checked (the
+    /// returned line says).
     fn ccbt_crash_and_restart(
         &self,
         daemon: &mut DaemonProc,
@@ -192,7 +193,7 @@ impl Harness {
         drop_records: bool,
         timeout: Duration,
         run: &mut RunResult,
-    ) -> Result<(DaemonProc, CheckSample), String> {
+    ) -> Result<(DaemonProc, String), String> {
         let resume = setup.state_dir.join("resume");
         wait_records(&resume, count, Instant::now() + records_timeout(count))?;
         std::thread::sleep(SESSION_SETTLE);
@@ -208,8 +209,12 @@ impl Harness {
         run.set(Metric::ReadyCpu, meter.cpu_s());
         run.set(Metric::ReadyRss, meter.rss_mib());
         run.ok = true;
-        let check = sample_checks(&d)?;
-        run.notes.push(check.describe());
+        // The time is measured: a daemon too busy to answer the sample is noted, not failed.
+        let check = match sample_checks(&d) {
+            Ok(sample) => sample.describe(),
+            Err(e) => format!("last_check sample not read: {e}"),
+        };
+        run.notes.push(check.clone());
         Ok((d, check))
     }
 
