@@ -3,9 +3,14 @@
 
 Usage: /usr/bin/python3 lt_bench.py '<json>' where json has
   mode         "seed_dir": seed every .torrent of torrent_dir (the counterpart of
-               `ccbt --seed -o DATA DIR_OF_TORRENTS`), or
+               `ccbt --seed -o DATA DIR_OF_TORRENTS`),
+               "save_resume": seed_dir, then once every torrent seeds, save each
+               one's resume data (with its info dict) to resume_dir/<hash>.fastresume,
+               "seed_resume": seed every torrent of resume_dir from its resume data
+               (a restart: nothing is rechecked that the resume data vouches for), or
                "download": download one torrent (and keep seeding)
-  torrent_dir  (seed_dir) folder of .torrent files, all of them added
+  torrent_dir  (seed_dir, save_resume) folder of .torrent files, all of them added
+  resume_dir   (save_resume, seed_resume) folder of .fastresume files
   torrent      (download) the .torrent
   save_path    folder holding every torrent's data (rechecked at start)
   listen       "127.0.0.X:PORT" (PORT 0: the OS picks; the real port is printed)
@@ -19,6 +24,7 @@ stdout, one JSON object a line:
   {"type":"listening","port":N}
   {"type":"status",...}               (download) every 0.25 s: verified_bytes, total_bytes, peers, state
   {"type":"complete","info_hash":H}   once per torrent, as soon as it is seeding
+  {"type":"resume_saved","count":N}   (save_resume) every resume file is written
   {"type":"error","msg":...}
 stdin: `connect_peer HOST PORT` (download) dials a peer. It exits when stdin closes. Loopback settings from tests/scripts/lt_loopback.py: TCP only,
 plaintext, DHT/LSD/UPnP/NAT-PMP/PEX off, several connections per IP, nothing
@@ -46,7 +52,8 @@ def main():
     settings = session_settings(
         listen=listen,
         outgoing_interfaces=listen_ip,
-        alert_mask=lt.alert_category.error | lt.alert_category.status,
+        # storage: the save_resume_data alerts.
+        alert_mask=lt.alert_category.error | lt.alert_category.status | lt.alert_category.storage,
         user_agent="ccbt-bench-libtorrent",
         alert_queue_size=1000000,
         active_limit=-1,
@@ -55,16 +62,24 @@ def main():
     ses = lt.session(settings)
 
     flags = torrent_flags()
+    mode = args["mode"]
 
-    if args["mode"] == "seed_dir":
+    if mode in ("seed_dir", "save_resume"):
         tdir = args["torrent_dir"]
         paths = [os.path.join(tdir, n) for n in sorted(os.listdir(tdir)) if n.endswith(".torrent")]
+    elif mode == "seed_resume":
+        rdir = args["resume_dir"]
+        paths = [os.path.join(rdir, n) for n in sorted(os.listdir(rdir)) if n.endswith(".fastresume")]
     else:
         paths = [args["torrent"]]
     handles = []
     for p in paths:
-        atp = lt.add_torrent_params()
-        atp.ti = lt.torrent_info(p)
+        if mode == "seed_resume":
+            with open(p, "rb") as f:
+                atp = lt.read_resume_data(f.read())
+        else:
+            atp = lt.add_torrent_params()
+            atp.ti = lt.torrent_info(p)
         atp.save_path = args["save_path"]
         atp.flags = flags
         if len(paths) == 1:
@@ -84,6 +99,9 @@ def main():
     threading.Thread(target=read_stdin, daemon=True).start()
 
     seeding = set()
+    # save_resume: resume files written, and whether they were asked for yet.
+    saved = set()
+    resume_asked = False
     port_reported = False
     last_sweep = time.monotonic()
     last_status = 0.0
@@ -106,6 +124,15 @@ def main():
             elif isinstance(a, lt.torrent_finished_alert):
                 if a.handle.status(0).is_seeding:
                     report(a.handle)
+            elif isinstance(a, lt.save_resume_data_alert):
+                ih = str(a.handle.info_hash())
+                with open(os.path.join(args["resume_dir"], ih + ".fastresume"), "wb") as f:
+                    f.write(lt.write_resume_data_buf(a.params))
+                saved.add(ih)
+                if len(saved) == len(paths):
+                    out({"type": "resume_saved", "count": len(saved)})
+            elif isinstance(a, lt.save_resume_data_failed_alert):
+                out({"type": "error", "msg": a.message()})
         if not port_reported and ses.listen_port() != 0:
             out({"type": "listening", "port": ses.listen_port()})
             port_reported = True
@@ -139,6 +166,11 @@ def main():
             last_sweep = now
             for st in ses.get_torrent_status(lambda s: s.is_seeding, 0):
                 report(st.handle)
+        if mode == "save_resume" and not resume_asked and len(seeding) == len(paths):
+            resume_asked = True
+            os.makedirs(args["resume_dir"], exist_ok=True)
+            for h in ses.get_torrents():
+                h.save_resume_data(lt.save_resume_flags_t.save_info_dict)
     ses.pause()
     os._exit(0)
 

@@ -18,7 +18,9 @@ use serde_json::json;
     long_about = "Benchmarks ccbt against real BitTorrent clients on loopback, in one run.\n\n\
         Scenarios: download (a fixed seeder sends a single-file and a many-file torrent to each \
         contestant), seed (each contestant seeds to a fixed downloader), fanout (one seeder, N \
-        downloaders at once), many (a seeder loading 1,000 and 10,000 torrents). Every contestant \
+        downloaders at once), many (a seeder loading 1,000 and 10,000 torrents), restart (a daemon \
+        seeding 10,000 torrents is killed with SIGKILL and restarted: time until all seed again, \
+        against a full recheck and against libtorrent restarting from its resume data). Every contestant \
         is a separate process measured from outside (/proc): wall time, MB/s, CPU seconds, \
         CPU-s/GiB, peak RSS; median and spread over the repeats, and ccbt / peer ratios.\n\n\
         Output: markdown on stdout, progress on stderr, JSON in --json-out. Exit status: 0 when \
@@ -32,7 +34,8 @@ struct Args {
     /// Reduced sizes, contestants and repeats: about two minutes
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (repeatable or comma-separated): download, seed, fanout, many [default: all]
+    /// Scenarios to run (repeatable or comma-separated): download, seed, fanout, many, restart
+    /// [default: all]
     #[arg(long = "scenario", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// The fixed seeder of the download scenario
@@ -66,6 +69,9 @@ struct Args {
     /// Torrent counts of the many scenario (comma-separated) [default: 1000,10000, quick 100]
     #[arg(long = "many", value_delimiter = ',')]
     many_counts: Vec<usize>,
+    /// Torrents the restart scenario's daemon holds [default: 10000, quick 1000]
+    #[arg(long)]
+    restart_count: Option<usize>,
     /// Time limit of one transfer in seconds [default: 20 s + size at 40 MB/s, at least 45 s]
     #[arg(long)]
     run_timeout: Option<f64>,
@@ -237,6 +243,12 @@ fn run(args: Args) -> Result<i32, String> {
             return Err("--many: counts must be 1..=100000".into());
         }
         sizes.many_counts = args.many_counts.clone();
+    }
+    if let Some(n) = args.restart_count {
+        if !(2..=100_000).contains(&n) {
+            return Err("--restart-count must be 2..=100000".into());
+        }
+        sizes.restart_count = n;
     }
     if args.fanout == 0 || args.fanout > 200 {
         return Err("--fanout must be 1..=200".into());

@@ -204,6 +204,8 @@ pub struct JsonPeer {
     want: usize,
     last_status: Option<Value>,
     error: Option<String>,
+    /// lt_bench.py `save_resume`: how many resume files it wrote (once all are).
+    resume_saved: Option<u64>,
 }
 
 impl JsonPeer {
@@ -225,6 +227,7 @@ impl JsonPeer {
             want,
             last_status: None,
             error: None,
+            resume_saved: None,
         };
         while peer.addr.port() == 0 {
             peer.pump();
@@ -271,6 +274,7 @@ impl JsonPeer {
                     }
                 }
                 Some("status") => self.last_status = Some(v),
+                Some("resume_saved") => self.resume_saved = v["count"].as_u64(),
                 Some("error") | Some("failed") => {
                     let msg = v["msg"].as_str().or_else(|| v["error"].as_str()).unwrap_or("error");
                     self.error = Some(msg.to_string());
@@ -284,6 +288,12 @@ impl JsonPeer {
     pub fn completes(&mut self) -> (usize, Option<Instant>) {
         self.pump();
         (self.completes.len(), self.last_complete)
+    }
+
+    /// How many resume files lt_bench.py `save_resume` wrote, once it wrote all.
+    pub fn resume_saved(&mut self) -> Option<u64> {
+        self.pump();
+        self.resume_saved
     }
 }
 
@@ -514,6 +524,43 @@ impl Env {
             other => return Err(format!("{} has no many-torrents driver here", other.name())),
         };
         JsonPeer::start(who, proc, ip, count, self.start_timeout)
+    }
+}
+
+/// What a libtorrent of the restart scenario does with its resume folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LtResume {
+    /// Adds every `.torrent`, and once all seed writes each one's resume data.
+    Save,
+    /// Adds every torrent from its resume data (a restart).
+    Seed,
+}
+
+impl Env {
+    /// Starts libtorrent (lt_bench.py) saving or seeding from resume data in
+    /// `resume_dir`, without waiting beyond its `listening` line: the caller times
+    /// the load.
+    pub fn start_lt_resume(
+        &self,
+        what: LtResume,
+        torrent_dir: &Path,
+        resume_dir: &Path,
+        data_dir: &Path,
+        count: usize,
+        ip: Ipv4Addr,
+    ) -> Result<JsonPeer, String> {
+        let args = serde_json::json!({
+            "mode": match what {
+                LtResume::Save => "save_resume",
+                LtResume::Seed => "seed_resume",
+            },
+            "torrent_dir": torrent_dir,
+            "resume_dir": resume_dir,
+            "save_path": data_dir,
+            "listen": format!("{ip}:0"),
+        });
+        let proc = self.lt_bench(&args, false)?;
+        JsonPeer::start(Contestant::LIBTORRENT, proc, ip, count, self.start_timeout)
     }
 }
 

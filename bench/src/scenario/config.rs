@@ -12,14 +12,16 @@ pub enum ScenarioKind {
     Seed,
     Fanout,
     Many,
+    Restart,
 }
 
 impl ScenarioKind {
-    pub const ALL: [ScenarioKind; 4] = [
+    pub const ALL: [ScenarioKind; 5] = [
         ScenarioKind::Download,
         ScenarioKind::Seed,
         ScenarioKind::Fanout,
         ScenarioKind::Many,
+        ScenarioKind::Restart,
     ];
 
     pub fn name(self) -> &'static str {
@@ -28,6 +30,7 @@ impl ScenarioKind {
             ScenarioKind::Seed => "seed",
             ScenarioKind::Fanout => "fanout",
             ScenarioKind::Many => "many",
+            ScenarioKind::Restart => "restart",
         }
     }
 
@@ -37,8 +40,9 @@ impl ScenarioKind {
             "seed" | "2" => Ok(ScenarioKind::Seed),
             "fanout" | "fan-out" | "3" => Ok(ScenarioKind::Fanout),
             "many" | "many-torrents" | "4" => Ok(ScenarioKind::Many),
+            "restart" | "5" => Ok(ScenarioKind::Restart),
             other => Err(format!(
-                "unknown scenario {other:?} (one of: download, seed, fanout, many)"
+                "unknown scenario {other:?} (one of: download, seed, fanout, many, restart)"
             )),
         }
     }
@@ -54,14 +58,14 @@ impl ScenarioKind {
             }
             (ScenarioKind::Seed, true) => vec![C::Ccbt, C::LIBTORRENT, C::RQBIT],
             (ScenarioKind::Fanout, true) => vec![C::Ccbt, C::LIBTORRENT],
-            (ScenarioKind::Many, _) => vec![C::Ccbt, C::LIBTORRENT],
+            (ScenarioKind::Many, _) | (ScenarioKind::Restart, _) => vec![C::Ccbt, C::LIBTORRENT],
         }
     }
 
     /// Contestants this scenario has a driver for.
     pub(super) fn supports(self, c: Contestant) -> bool {
         match self {
-            ScenarioKind::Many => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT),
+            ScenarioKind::Many | ScenarioKind::Restart => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT),
             _ => true,
         }
     }
@@ -77,6 +81,8 @@ pub struct Sizes {
     pub many_counts: Vec<usize>,
     pub many_small: u64,
     pub many_probe: u64,
+    /// Torrents the restart scenario's seeder holds (the many scenario's data set).
+    pub restart_count: usize,
 }
 
 impl Sizes {
@@ -89,6 +95,7 @@ impl Sizes {
             many_counts: vec![1000, 10_000],
             many_small: 64 << 10,
             many_probe: 256 << 20,
+            restart_count: 10_000,
         }
     }
 
@@ -101,6 +108,7 @@ impl Sizes {
             many_counts: vec![100],
             many_small: 64 << 10,
             many_probe: 64 << 20,
+            restart_count: 1000,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The swarm scenarios: download, seed, fan-out, many torrents.
+//! The swarm scenarios: download, seed, fan-out, many torrents; and restart (a
+//! daemon holding thousands of seeding torrents killed and restarted).
 //!
 //! Every contestant is a separate process on loopback, measured from outside
 //! ([`crate::procstat`]): wall time from its start (or, for a measured seeder, from
@@ -14,7 +15,7 @@
 //!
 //! - `config.rs`: the scenarios by name, data set sizes, the run's configuration;
 //! - this file: the [`Harness`] (contestants, tracker, the loop over scenarios);
-//! - `download.rs`, `seed.rs`, `fanout.rs`, `many.rs`: one scenario each;
+//! - `download.rs`, `seed.rs`, `fanout.rs`, `many.rs`, `restart.rs`: one scenario each;
 //! - `transfer.rs`: one seeder to its downloaders, watched to completion and measured.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +33,7 @@ mod config;
 mod download;
 mod fanout;
 mod many;
+mod restart;
 mod seed;
 mod transfer;
 
@@ -235,6 +237,13 @@ impl Harness {
                     let sets = data::many(&root, &sizes.many_counts, sizes.many_small, sizes.many_probe)?;
                     for set in &sets {
                         let r = self.many(set);
+                        finish(r, self, &mut results);
+                    }
+                }
+                ScenarioKind::Restart => {
+                    let sets = data::many(&root, &[sizes.restart_count], sizes.many_small, sizes.many_probe)?;
+                    for set in &sets {
+                        let r = self.restart(set);
                         finish(r, self, &mut results);
                     }
                 }
