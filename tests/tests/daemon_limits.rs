@@ -60,3 +60,67 @@ fn daemon_global_download_limit_is_shared_by_its_shards() {
     assert!(session["download_limit"].is_null(), "{session}");
     daemon.terminate();
 }
+
+/// The alternative limits replace the normal ones by hand and on a schedule, and
+/// the shards' shares follow within a tick.
+#[test]
+fn daemon_alternative_limits_apply_by_hand_and_by_schedule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d").shards(2));
+    let shares_sum = |daemon: &DaemonUnderTest| -> u64 {
+        let stats = daemon.get("/api/v1/stats").ok();
+        stats["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| num(s, "download_share"))
+            .sum()
+    };
+    let wait_shares = |daemon: &DaemonUnderTest, want: u64| {
+        ccbt_tests::daemon_runs::wait_until(
+            &format!("the shards' shares to add up to {want}"),
+            Duration::from_secs(10),
+            || (shares_sum(daemon) == want).then_some(()),
+        )
+    };
+    daemon
+        .patch(
+            "/api/v1/session",
+            &serde_json::json!({ "download_limit": 1 << 20, "alt_download_limit": 256 * 1024 }),
+        )
+        .ok();
+    wait_shares(&daemon, 1 << 20);
+
+    let on = daemon
+        .patch("/api/v1/session", &serde_json::json!({ "alt_speed_enabled": true }))
+        .ok();
+    assert_eq!(on["alt_speed_active"], true, "{on}");
+    wait_shares(&daemon, 256 * 1024);
+
+    // Off by hand, on by a schedule covering the whole day (begin == end).
+    daemon
+        .patch(
+            "/api/v1/session",
+            &serde_json::json!({
+                "alt_speed_enabled": false,
+                "alt_speed_schedule": { "begin": "00:00", "end": "00:00" }
+            }),
+        )
+        .ok();
+    let by_schedule = daemon.get("/api/v1/session").ok();
+    assert_eq!(by_schedule["alt_speed_active"], true, "{by_schedule}");
+    wait_shares(&daemon, 256 * 1024);
+
+    // A bad schedule is refused, naming the field; the running one stays.
+    daemon
+        .patch(
+            "/api/v1/session",
+            &serde_json::json!({ "alt_speed_schedule": { "begin": "25:00", "end": "07:00" } }),
+        )
+        .expect_error(400, "bad_request");
+    daemon
+        .patch("/api/v1/session", &serde_json::json!({ "alt_speed_schedule": null }))
+        .ok();
+    wait_shares(&daemon, 1 << 20);
+    daemon.terminate();
+}
