@@ -7,7 +7,7 @@ use std::time::Duration;
 use ccbt_shards::messages::ShardUsage as ShardReport;
 
 use super::{AfterStop, DaemonCore, Life, Managed, StopReason};
-use crate::api_types::{AddRequest, LimitKeyword, LimitSetting, QueueMove, SessionSettings};
+use crate::api_types::{AddRequest, QueueMove, SessionSettings};
 use crate::control::{AddSource, ApiError};
 use crate::hooks::{HookEvent, HookRunner, HookTorrent};
 use crate::queue_policy::{self, ActiveLimits, Activity, QueueEntry, Slot};
@@ -36,14 +36,6 @@ fn hook_torrent(t: &Managed) -> HookTorrent {
         download_dir: t.settings.download_dir.clone(),
         labels: t.settings.labels.clone(),
         error: t.error.clone(),
-    }
-}
-
-fn torrent_limit<T: Copy>(s: LimitSetting<T>) -> TorrentLimit<T> {
-    match s {
-        LimitSetting::Value(v) => TorrentLimit::Value(v),
-        LimitSetting::Keyword(LimitKeyword::None) => TorrentLimit::Unlimited,
-        LimitSetting::Keyword(LimitKeyword::Global) => TorrentLimit::Global,
     }
 }
 
@@ -208,8 +200,8 @@ impl DaemonCore {
             .filter(|t| matches!(t.life, Life::Running) && t.stop.is_none() && t.complete)
             .filter_map(|t| {
                 let limits = TorrentSeedLimits {
-                    ratio_limit: torrent_limit(t.settings.ratio_limit),
-                    seed_time_limit: match torrent_limit(t.settings.seed_time_limit_secs) {
+                    ratio_limit: t.settings.ratio_limit.into(),
+                    seed_time_limit: match TorrentLimit::from(t.settings.seed_time_limit_secs) {
                         TorrentLimit::Value(s) => TorrentLimit::Value(Duration::from_secs(s)),
                         TorrentLimit::Unlimited => TorrentLimit::Unlimited,
                         TorrentLimit::Global => TorrentLimit::Global,

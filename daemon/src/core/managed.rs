@@ -146,19 +146,7 @@ impl Managed {
 
     /// Bytes of the files not skipped (pads never count).
     pub fn wanted_bytes(&self) -> u64 {
-        self.meta
-            .info
-            .files
-            .iter()
-            .zip(
-                self.settings
-                    .file_priorities
-                    .iter()
-                    .chain(std::iter::repeat(&FilePriorityName::Normal)),
-            )
-            .filter(|(f, p)| !f.padding && **p != FilePriorityName::Skip)
-            .map(|(f, _)| f.length)
-            .sum()
+        wanted_bytes_of(&self.meta, &self.settings.file_priorities)
     }
 
     /// Payload bytes over the torrent's life.
@@ -215,10 +203,27 @@ impl Managed {
 }
 
 /// Bytes covered by the set pieces of a bitfield.
+/// Whether piece `i` is set in a BitTorrent bitfield (piece 0 = high bit of byte 0).
+pub(crate) fn piece_is_set(have: &[u8], i: u32) -> bool {
+    have.get((i / 8) as usize).is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+}
+
+/// Bytes of the files not skipped (pads never count); a file without a priority
+/// is wanted.
+pub(crate) fn wanted_bytes_of(meta: &Metainfo, priorities: &[FilePriorityName]) -> u64 {
+    meta.info
+        .files
+        .iter()
+        .zip(priorities.iter().chain(std::iter::repeat(&FilePriorityName::Normal)))
+        .filter(|(f, p)| !f.padding && **p != FilePriorityName::Skip)
+        .map(|(f, _)| f.length)
+        .sum()
+}
+
 pub(crate) fn verified_bytes_of(meta: &Metainfo, have: &[u8]) -> u64 {
     let n = meta.num_pieces();
     (0..n)
-        .filter(|&i| have.get((i / 8) as usize).is_some_and(|b| b & (0x80 >> (i % 8)) != 0))
+        .filter(|&i| piece_is_set(have, i))
         .map(|i| u64::from(meta.piece_size(ccbt_engine::PieceIndex(i))))
         .sum()
 }

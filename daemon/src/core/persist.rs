@@ -258,9 +258,9 @@ impl DaemonCore {
         let mut priorities: Vec<FilePriorityName> = tr.file_priorities.iter().map(|c| priority_name(*c)).collect();
         priorities.resize(files, FilePriorityName::Normal);
         let complete = tr.completed_at.is_some()
-            && resume
-                .as_ref()
-                .is_some_and(|r| super::managed::verified_bytes_of(&meta, &r.have) >= wanted(&meta, &priorities));
+            && resume.as_ref().is_some_and(|r| {
+                super::managed::verified_bytes_of(&meta, &r.have) >= super::managed::wanted_bytes_of(&meta, &priorities)
+            });
         Managed {
             id: tr.id,
             meta,
@@ -355,14 +355,4 @@ impl DaemonCore {
         }
         self.session_dirty = true;
     }
-}
-
-fn wanted(meta: &Metainfo, priorities: &[FilePriorityName]) -> u64 {
-    meta.info
-        .files
-        .iter()
-        .zip(priorities)
-        .filter(|(f, p)| !f.padding && **p != FilePriorityName::Skip)
-        .map(|(f, _)| f.length)
-        .sum()
 }

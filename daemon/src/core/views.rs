@@ -7,7 +7,7 @@ use ccbt_engine::metainfo::Metainfo;
 use ccbt_io::tracker::TrackerStatus;
 use ccbt_shards::messages::{PeerSnapshot, TorrentSnapshot};
 
-use super::managed::Managed;
+use super::managed::{piece_is_set, Managed};
 use crate::api_types::{
     CheckReport, FileEntry, FilePriorityName, LimitKeyword, LimitSetting, PeerEntry, PieceMap, TorrentDetail,
     TorrentStateName, TorrentSummary, TrackerEntry,
@@ -104,10 +104,6 @@ pub(crate) fn summary(t: &Managed, global_ratio: Option<f64>, global_seed_time: 
     }
 }
 
-fn bit(have: &[u8], i: u32) -> bool {
-    have.get((i / 8) as usize).is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
-}
-
 /// Verified bytes of each file, from a bitfield.
 pub(crate) fn file_verified_bytes(meta: &Metainfo, have: &[u8]) -> Vec<u64> {
     let piece_len = u64::from(meta.info.piece_length);
@@ -124,7 +120,7 @@ pub(crate) fn file_verified_bytes(meta: &Metainfo, have: &[u8]) -> Vec<u64> {
             let first = (start / piece_len) as u32;
             let last = ((end - 1) / piece_len) as u32;
             (first..=last)
-                .filter(|&p| bit(have, p))
+                .filter(|&p| piece_is_set(have, p))
                 .map(|p| {
                     let ps = u64::from(p) * piece_len;
                     let pe = (ps + piece_len).min(total);
@@ -255,7 +251,7 @@ pub(crate) fn tracker_tiers(t: &Managed) -> Vec<Vec<String>> {
 }
 
 pub(crate) fn piece_map(num_pieces: u32, have: &[u8]) -> PieceMap {
-    let count = (0..num_pieces).filter(|&i| bit(have, i)).count() as u32;
+    let count = (0..num_pieces).filter(|&i| piece_is_set(have, i)).count() as u32;
     PieceMap {
         num_pieces,
         have: count,
