@@ -4,11 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+mod common;
+use common::RecordingTracker;
+
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccbt_engine::metainfo::Metainfo;
@@ -282,88 +283,6 @@ fn a_skipped_file_selected_again_downloads_and_completes_again() {
     assert!(!states.contains(&TorrentState::Failed), "{states:?}");
 }
 
-/// An HTTP tracker on loopback that records each announce's `event` ("" for a
-/// plain re-announce).
-struct RecordingTracker {
-    url: String,
-    events: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for RecordingTracker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-impl RecordingTracker {
-    fn start() -> RecordingTracker {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}/announce", listener.local_addr().unwrap());
-        let events: Arc<Mutex<Vec<String>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (e, s) = (events.clone(), stop.clone());
-        std::thread::spawn(move || {
-            // Bounded: until dropped, or two minutes.
-            for _ in 0..(2 * 60 * 50) {
-                if s.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Ok((mut stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                };
-                stream.set_nonblocking(false).ok();
-                stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    match stream.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => break,
-                    }
-                }
-                let line = String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string();
-                let event = line
-                    .split(['?', '&', ' '])
-                    .find_map(|kv| kv.strip_prefix("event="))
-                    .unwrap_or("")
-                    .to_string();
-                if !line.starts_with("GET /announce") {
-                    // A scrape, say: not an announce, and not answered.
-                    let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-                    continue;
-                }
-                e.lock().unwrap().push(event);
-                let body = b"d8:intervali1800e5:peers0:e";
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(reply.as_bytes());
-                let _ = stream.write_all(body);
-            }
-        });
-        RecordingTracker { url, events, stop }
-    }
-
-    fn events(&self) -> Vec<String> {
-        self.events.lock().unwrap().clone()
-    }
-
-    /// Waits (bounded) until an announce with `event` came.
-    fn wait_for_event(&self, event: &str) {
-        for _ in 0..200 {
-            if self.events().iter().any(|e| e == event) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("no {event:?} announce at {}: {:?}", self.url, self.events());
-    }
-}
-
 #[test]
 fn replacing_the_trackers_stops_the_old_ones_and_starts_the_new_ones() {
     let (first, second) = (RecordingTracker::start(), RecordingTracker::start());
@@ -376,7 +295,7 @@ fn replacing_the_trackers_stops_the_old_ones_and_starts_the_new_ones() {
     // The metainfo has no tracker: the override is the list.
     torrent.trackers = Some(vec![vec![first.url.clone()]]);
     s.add_torrent(torrent).unwrap();
-    first.wait_for_event("started");
+    first.wait_for_event("started", 1);
 
     let bad = "ftp://tracker.example/announce";
     let err = s
@@ -386,8 +305,8 @@ fn replacing_the_trackers_stops_the_old_ones_and_starts_the_new_ones() {
     assert!(err.to_string().contains(bad), "{err}");
 
     s.set_trackers(info_hash, vec![vec![second.url.clone()]]).unwrap();
-    first.wait_for_event("stopped");
-    second.wait_for_event("started");
+    first.wait_for_event("stopped", 1);
+    second.wait_for_event("started", 1);
     let status = wait_for(&s, Duration::from_secs(5), "a status", |ev| status_of(ev, info_hash));
     let urls: Vec<&str> = status.trackers.iter().map(|t| t.url.as_str()).collect();
     assert_eq!(urls, vec![second.url.as_str()]);
@@ -396,5 +315,5 @@ fn replacing_the_trackers_stops_the_old_ones_and_starts_the_new_ones() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(second.events(), vec!["started".to_string()]);
     s.shutdown();
-    second.wait_for_event("stopped");
+    second.wait_for_event("stopped", 1);
 }
