@@ -109,6 +109,20 @@ pub struct TorrentDetail {
     /// How the last start checked its data: pieces trusted from the resume record and
     /// pieces hashed.
     pub last_check: Option<CheckReport>,
+    /// Connected peers by where their address came from.
+    #[serde(default)]
+    pub peers_by_source: PeersBySource,
+}
+
+/// A count of peers per source (`ccbt_engine::peer_source::PeerSource` names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeersBySource {
+    pub tracker: u32,
+    pub dht: u32,
+    pub pex: u32,
+    pub lsd: u32,
+    pub incoming: u32,
+    pub manual: u32,
 }
 
 /// How one start of a torrent came by its verified pieces.
@@ -162,6 +176,9 @@ pub struct PeerEntry {
     pub uploaded: u64,
     /// Share of pieces the peer has, 0..=1.
     pub progress: f64,
+    /// Where the address came from: `tracker`, `dht`, `pex`, `lsd`, `incoming`, `manual`.
+    #[serde(default)]
+    pub source: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub mod metainfo_builder;
 pub mod path_sanitizer;
 pub mod peer_book;
 pub mod peer_session;
+pub mod peer_source;
 pub mod piece_memory;
 pub mod piece_picker;
 pub mod pipeline_depth;

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::peer_source::PeerSource;
+
 /// Most addresses remembered per torrent; new ones beyond it are dropped.
 pub const MAX_KNOWN_PEERS: usize = 2000;
 /// Wait after the first failed or ended connection before redialing.
@@ -56,6 +58,7 @@ struct Entry {
     connected: bool,
     is_seed: bool,
     pinned: bool,
+    source: PeerSource,
 }
 
 /// Whether a torrent can reach any peer, for its status.
@@ -96,16 +99,33 @@ impl PeerBook {
         }
     }
 
-    /// Remembers an address; returns whether it was new.
+    /// Remembers an address a tracker gave; returns whether it was new.
     pub fn add(&mut self, addr: SocketAddr) -> bool {
+        self.add_from(addr, PeerSource::Tracker)
+    }
+
+    /// Remembers an address learned from `source`; returns whether it was new. An
+    /// address already known keeps the source it was first learned from.
+    pub fn add_from(&mut self, addr: SocketAddr, source: PeerSource) -> bool {
         if self.entries.contains_key(&addr) || self.entries.len() >= MAX_KNOWN_PEERS {
             return false;
         }
         if addr.port() == 0 || addr.ip().is_unspecified() {
             return false;
         }
-        self.entries.insert(addr, Entry::default());
+        self.entries.insert(
+            addr,
+            Entry {
+                source,
+                ..Entry::default()
+            },
+        );
         true
+    }
+
+    /// Where `addr` was first learned from, if it is known.
+    pub fn source_of(&self, addr: SocketAddr) -> Option<PeerSource> {
+        self.entries.get(&addr).map(|e| e.source)
     }
 
     /// Remembers an address the user named: it is redialed for as long as the
@@ -116,7 +136,7 @@ impl PeerBook {
             e.pinned = true;
             return false;
         }
-        let added = self.add(addr);
+        let added = self.add_from(addr, PeerSource::Manual);
         if let Some(e) = self.entries.get_mut(&addr) {
             e.pinned = true;
         }

@@ -15,6 +15,7 @@ use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::latency::{LatencyRecorder, LatencySummary};
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::peer_book::{PeerBook, Reachability, RedialPolicy};
+use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::piece_memory::{PieceData, PooledPieceAllocator};
 use ccbt_engine::torrent::{Action, DisconnectReason, Torrent, TorrentConfig, TorrentParams, TorrentStats};
 use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
@@ -312,11 +313,16 @@ impl TorrentTask {
         }
     }
 
-    /// Adds addresses learned from a tracker or another source, then dials what is due.
+    /// Adds addresses a tracker gave, then dials what is due.
     pub fn add_known_peers(self: &Rc<Self>, addrs: &[SocketAddr]) {
+        self.add_known_peers_from(addrs, PeerSource::Tracker);
+    }
+
+    /// Adds addresses learned from `source`, then dials what is due.
+    pub fn add_known_peers_from(self: &Rc<Self>, addrs: &[SocketAddr], source: PeerSource) {
         let mut added = false;
         for a in addrs {
-            added |= self.peer_book.borrow_mut().add(*a);
+            added |= self.peer_book.borrow_mut().add_from(*a, source);
         }
         if added {
             self.dial_known_peers();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::metainfo::Metainfo;
+pub use ccbt_engine::peer_source::{PeerSource, PeerSourceCounts};
 use ccbt_engine::torrent::{TorrentConfig, TorrentStats};
 use ccbt_engine::wire::HANDSHAKE_ROUTING_LEN;
 use ccbt_engine::InfoHash;
@@ -58,6 +59,12 @@ pub enum ShardCommand {
     AddPeer {
         info_hash: InfoHash,
         addr: SocketAddr,
+    },
+    /// Addresses a discovery service (DHT, PEX, LSD) found for a torrent.
+    AddDiscoveredPeers {
+        info_hash: InfoHash,
+        addrs: Vec<SocketAddr>,
+        source: PeerSource,
     },
     Remove {
         info_hash: InfoHash,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ccbt_engine::connection_policy::ConnectionLimits;
 use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::peer_book::RedialPolicy;
+use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::listen_socket::{ListenError, SharedListener};
 use ccbt_io::tracker::TrackerIoError;
@@ -192,6 +193,25 @@ impl Session {
         let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
         self.commands[shard]
             .send(ShardCommand::AddPeer { info_hash, addr })
+            .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Hands addresses a discovery service found (DHT, PEX, LSD) to the torrent's
+    /// owner, which remembers their source and dials what is due. A torrent that is
+    /// not running ignores them.
+    pub fn add_discovered_peers(
+        &self,
+        info_hash: InfoHash,
+        addrs: Vec<SocketAddr>,
+        source: PeerSource,
+    ) -> Result<(), SessionError> {
+        let shard = self.router.owner(&info_hash).ok_or(SessionError::Stopped)?;
+        self.commands[shard]
+            .send(ShardCommand::AddDiscoveredPeers {
+                info_hash,
+                addrs,
+                source,
+            })
             .map_err(|_| SessionError::Stopped)
     }
 

@@ -181,6 +181,15 @@ async fn command_loop(shard: &Rc<Shard>) {
                     task.add_known_peer(addr);
                 }
             }
+            Ok(ShardCommand::AddDiscoveredPeers {
+                info_hash,
+                addrs,
+                source,
+            }) => {
+                if let Some(task) = shard.running_task(&info_hash) {
+                    task.add_known_peers_from(&addrs, source);
+                }
+            }
             Ok(ShardCommand::Remove { info_hash }) => shard.clone().remove(info_hash),
             Ok(ShardCommand::Query { info_hash, reply }) => {
                 reply.send(shard.running_task(&info_hash).map(|t| t.detail()));

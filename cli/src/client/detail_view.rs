@@ -1,6 +1,6 @@
 //! `btbt show ID`: one torrent's head, files, peers, trackers and pieces.
 
-use ccbt_daemon::api_types::{PieceMap, TorrentDetail};
+use ccbt_daemon::api_types::{PeersBySource, PieceMap, TorrentDetail};
 
 use super::api_client::ApiClient;
 use super::files_cmd::render_files;
@@ -11,6 +11,23 @@ use crate::size::human_bytes;
 
 /// Cells of the piece bar; each stands for an equal run of pieces.
 pub const PIECE_BAR_WIDTH: usize = 64;
+
+/// `tracker 2, dht 1`: the sources with at least one connected peer.
+fn peers_by_source_text(c: &PeersBySource) -> String {
+    [
+        ("tracker", c.tracker),
+        ("dht", c.dht),
+        ("pex", c.pex),
+        ("lsd", c.lsd),
+        ("incoming", c.incoming),
+        ("manual", c.manual),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(name, n)| format!("{name} {n}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
 
 /// Everything `show` prints, from the detail and the piece map.
 pub fn render_detail(d: &TorrentDetail, pieces: Option<&PieceMap>) -> String {
@@ -98,7 +115,12 @@ pub fn render_detail(d: &TorrentDetail, pieces: Option<&PieceMap>) -> String {
 
     out.push_str(&format!("\nFILES ({})\n", d.files.len()));
     out.push_str(&render_files(&d.files));
-    out.push_str(&format!("\nPEERS ({})\n", d.peers_list.len()));
+    out.push_str(&format!("\nPEERS ({})", d.peers_list.len()));
+    let by_source = peers_by_source_text(&d.peers_by_source);
+    if !by_source.is_empty() {
+        out.push_str(&format!(" by source: {by_source}"));
+    }
+    out.push('\n');
     if !d.peers_list.is_empty() {
         let mut t = Table::new(&[
             ("ADDRESS", Align::Left),
@@ -233,6 +255,7 @@ mod tests {
                 downloaded: 10,
                 uploaded: 0,
                 progress: 1.0,
+                source: "tracker".into(),
             }],
             trackers: vec![TrackerEntry {
                 url: "http://127.0.0.1:6969/announce".into(),
@@ -250,6 +273,10 @@ mod tests {
                 record_problem: None,
                 millis: 3,
             }),
+            peers_by_source: PeersBySource {
+                tracker: 1,
+                ..PeersBySource::default()
+            },
         }
     }
 
@@ -280,7 +307,7 @@ mod tests {
                 "N  PRIORITY  PROGRESS    SIZE  PATH\n",
                 "0  normal       25.0%  1.0 GB  debian.iso\n",
                 "\n",
-                "PEERS (1)\n",
+                "PEERS (1) by source: tracker 1\n",
                 "ADDRESS         CLIENT      FLAGS      DOWN  UP     HAS\n",
                 "127.0.0.1:6881  qB 4.6.5.0  D      1.0 MB/s   -  100.0%\n",
                 "\n",

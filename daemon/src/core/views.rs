@@ -5,12 +5,12 @@
 use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_io::tracker::TrackerStatus;
-use ccbt_shards::messages::{PeerSnapshot, TorrentSnapshot};
+use ccbt_shards::messages::{PeerSnapshot, PeerSource, PeerSourceCounts, TorrentSnapshot};
 
 use super::managed::{piece_is_set, Managed};
 use crate::api_types::{
-    CheckReport, FileEntry, FilePriorityName, LimitKeyword, LimitSetting, PeerEntry, PieceMap, TorrentDetail,
-    TorrentStateName, TorrentSummary, TrackerEntry,
+    CheckReport, FileEntry, FilePriorityName, LimitKeyword, LimitSetting, PeerEntry, PeersBySource, PieceMap,
+    TorrentDetail, TorrentStateName, TorrentSummary, TrackerEntry,
 };
 
 pub(crate) fn engine_priority(p: FilePriorityName) -> FilePriority {
@@ -198,6 +198,23 @@ pub(crate) fn peer(p: &PeerSnapshot, num_pieces: u32) -> PeerEntry {
         } else {
             f64::from(p.pieces_have) / f64::from(num_pieces)
         },
+        source: p.source.name().to_string(),
+    }
+}
+
+/// Connected peers counted by where their address came from.
+pub(crate) fn peers_by_source(peers: &[PeerSnapshot]) -> PeersBySource {
+    let mut counts = PeerSourceCounts::default();
+    for p in peers {
+        counts.count(p.source);
+    }
+    PeersBySource {
+        tracker: counts.get(PeerSource::Tracker),
+        dht: counts.get(PeerSource::Dht),
+        pex: counts.get(PeerSource::Pex),
+        lsd: counts.get(PeerSource::Lsd),
+        incoming: counts.get(PeerSource::Incoming),
+        manual: counts.get(PeerSource::Manual),
     }
 }
 
@@ -289,6 +306,7 @@ pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&Tor
         peers_list: snapshot
             .map(|s| s.peers.iter().map(|p| peer(p, num_pieces)).collect())
             .unwrap_or_default(),
+        peers_by_source: snapshot.map(|s| peers_by_source(&s.peers)).unwrap_or_default(),
         trackers,
         last_check: check.map(|c| CheckReport {
             trusted_pieces: c.trusted_pieces,
@@ -361,9 +379,15 @@ mod tests {
             downloaded: 0,
             uploaded: 0,
             pieces_have: 5,
+            source: PeerSource::Incoming,
         };
         let e = peer(&p, 10);
         assert_eq!(e.flags, "dUI");
+        assert_eq!(e.source, "incoming");
+        let mut dialed = p.clone();
+        dialed.source = PeerSource::Dht;
+        let counts = peers_by_source(&[p, dialed.clone(), dialed]);
+        assert_eq!((counts.incoming, counts.dht, counts.tracker), (1, 2, 0));
         assert!((e.progress - 0.5).abs() < 1e-9);
     }
 }

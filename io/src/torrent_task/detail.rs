@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use ccbt_engine::file_layout::FileLayout;
+use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::PieceIndex;
 
 use super::TorrentTask;
@@ -50,6 +51,9 @@ pub struct PeerSnapshot {
     pub uploaded: u64,
     /// Pieces they have.
     pub pieces_have: u32,
+    /// Where we learned their address (`Incoming` when they dialed us and we did not
+    /// know them).
+    pub source: PeerSource,
 }
 
 impl TorrentTask {
@@ -58,6 +62,7 @@ impl TorrentTask {
         let now = Instant::now();
         let engine = self.engine.borrow();
         let have = engine.have();
+        let book = self.peer_book.borrow();
         let peers = engine
             .peer_views(now)
             .into_iter()
@@ -74,6 +79,12 @@ impl TorrentTask {
                 downloaded: p.downloaded,
                 uploaded: p.uploaded,
                 pieces_have: p.pieces_have,
+                // Every peer we dial comes from the book.
+                source: if p.incoming {
+                    PeerSource::Incoming
+                } else {
+                    book.source_of(p.addr).unwrap_or(PeerSource::Manual)
+                },
             })
             .collect();
         TorrentSnapshot {

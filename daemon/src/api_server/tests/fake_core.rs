@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::api_types::{
-    AddRequest, AddResponse, FileEntry, FilePriorityName, FilesPatch, PeerEntry, PieceMap, QueueMove, SessionInfo,
-    SessionPatch, SessionSettings, SessionStats, ShardStats, TorrentDetail, TorrentPatch, TorrentStateName,
-    TorrentSummary, TrackerEntry,
+    AddRequest, AddResponse, FileEntry, FilePriorityName, FilesPatch, PeerEntry, PeersBySource, PieceMap, QueueMove,
+    SessionInfo, SessionPatch, SessionSettings, SessionStats, ShardStats, TorrentDetail, TorrentPatch,
+    TorrentStateName, TorrentSummary, TrackerEntry,
 };
 use crate::control::{AddSource, ApiError, ControlInbox, ControlRequest, TorrentAction};
 
@@ -178,6 +178,10 @@ fn detail() -> TorrentDetail {
         peers_list: peers(),
         trackers: trackers(),
         last_check: None,
+        peers_by_source: PeersBySource {
+            tracker: 1,
+            ..PeersBySource::default()
+        },
     }
 }
 
@@ -203,6 +207,7 @@ fn peers() -> Vec<PeerEntry> {
         downloaded: 0,
         uploaded: 8192,
         progress: 0.5,
+        source: "tracker".to_string(),
     }]
 }
 
