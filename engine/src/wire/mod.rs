@@ -9,6 +9,7 @@ mod decoder;
 mod extension;
 mod handshake;
 mod message;
+mod ut_metadata;
 
 #[cfg(test)]
 mod proptests;
@@ -19,6 +20,10 @@ pub use extension::{
 };
 pub use handshake::{parse_routing_prefix, Handshake, Reserved, HANDSHAKE_LEN, HANDSHAKE_ROUTING_LEN, PROTOCOL};
 pub use message::{encode_piece_header, Message, PIECE_HEADER_LEN};
+pub use ut_metadata::{
+    metadata_piece_count, metadata_piece_len, MetadataMessage, MetadataMessageError, MAX_METADATA_SIZE,
+    METADATA_PIECE_SIZE, OUR_UT_METADATA_ID, OUR_UT_PEX_ID, UT_METADATA, UT_PEX,
+};
 
 use crate::types::BlockRef;
 use thiserror::Error;
