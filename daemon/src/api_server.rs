@@ -7,6 +7,7 @@
 //! `{"error":{"code","message"}}` (see `docs/api.md`).
 
 mod auth;
+pub mod compat_auth;
 mod connection_limit;
 mod error_response;
 mod event_stream;
@@ -18,6 +19,7 @@ mod torrent_routes;
 #[cfg(test)]
 mod tests;
 
+pub use connection_limit::ClientAddr;
 pub use event_stream::EVENTS_DROPPED_KIND;
 pub use session_routes::Done;
 
@@ -116,7 +118,9 @@ pub async fn serve(
         MAX_API_CONNECTIONS,
         std::time::Duration::from_secs(API_IDLE_TIMEOUT_SECS),
     );
-    axum::serve(listener, app).with_graceful_shutdown(signal).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<ClientAddr>())
+        .with_graceful_shutdown(signal)
+        .await
 }
 
 /// The whole API: the routes behind the token, the health check before it, and JSON

@@ -35,6 +35,18 @@ impl BoundedListener {
     }
 }
 
+/// The address of the client on the other end of a request's connection, for
+/// handlers as `ConnectInfo<ClientAddr>` (the compatibility APIs let loopback
+/// clients in without credentials).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, BoundedListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, BoundedListener>) -> ClientAddr {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
 impl axum::serve::Listener for BoundedListener {
     type Io = CountedStream;
     type Addr = SocketAddr;
