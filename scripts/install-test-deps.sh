@@ -27,3 +27,4 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 "$(dirname "$0")/install-interop-deps.sh"
+"$(dirname "$0")/install-python-test-deps.sh"

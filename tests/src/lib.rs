@@ -23,6 +23,7 @@ pub mod garbage_answers;
 pub mod garbage_peer;
 pub mod hostile_peer;
 pub mod idle_flood;
+pub mod pyenv;
 pub mod stop_on_drop;
 
 pub use ccbt_runs::{spawn_seeder, start_seeder, start_seeder_on, Downloader};
