@@ -198,6 +198,8 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         api: api_addr,
         shards,
         configured_token: config.api.token.clone(),
+        extra_api: config.api.extra_listen.clone(),
+        transmission: config.api.transmission.clone(),
         settings,
         hooks: config.hooks.clone(),
         watch_dir: config.watch.dir.clone(),

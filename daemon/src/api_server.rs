@@ -21,6 +21,7 @@ mod tests;
 
 pub use connection_limit::ClientAddr;
 pub use event_stream::EVENTS_DROPPED_KIND;
+pub(crate) use request_body::read_limited;
 pub use session_routes::Done;
 
 use std::future::Future;
@@ -47,16 +48,22 @@ pub const API_IDLE_TIMEOUT_SECS: u64 = 60;
 /// timeout, so an open stream stays open).
 pub const EVENT_KEEP_ALIVE_SECS: u64 = 15;
 
-/// What a request must show: `Authorization: Bearer <token>`.
+/// What a request must show: `Authorization: Bearer <token>` for the native API;
+/// the compatibility APIs check their own credentials (none = loopback only).
 #[derive(Clone)]
 pub struct ApiAuth {
     pub token: String,
+    /// `[api.transmission]` username and password: HTTP Basic on `/transmission/rpc`.
+    pub transmission: Option<compat_auth::CompatCredentials>,
 }
 
 impl std::fmt::Debug for ApiAuth {
-    // The token stays out of logs.
+    // The token stays out of logs (the credentials redact their own password).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiAuth").field("token", &"<redacted>").finish()
+        f.debug_struct("ApiAuth")
+            .field("token", &"<redacted>")
+            .field("transmission", &self.transmission)
+            .finish()
     }
 }
 
@@ -92,10 +99,11 @@ pub(crate) struct ApiState {
     pub(crate) stopping: watch::Receiver<bool>,
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets the requests in
-/// flight finish and ends the event streams.
+/// Serves the API on every listener (the API address and `[api] extra_listen`, the
+/// same routes on each) until `shutdown` completes, then lets the requests in flight
+/// finish and ends the event streams.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listeners: Vec<tokio::net::TcpListener>,
     handle: ControlHandle,
     auth: ApiAuth,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -104,23 +112,33 @@ pub async fn serve(
     let app = router(ApiState {
         handle,
         auth: Arc::new(auth),
-        stopping,
+        stopping: stopping.clone(),
     });
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "control API listening");
-    }
+    let servers = listeners.into_iter().map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "control API listening");
+        }
+        let mut stop = stopping.clone();
+        let app = app.clone();
+        let listener = connection_limit::BoundedListener::new(
+            listener,
+            MAX_API_CONNECTIONS,
+            std::time::Duration::from_secs(API_IDLE_TIMEOUT_SECS),
+        );
+        async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<ClientAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                })
+                .await
+        }
+    });
     let signal = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    let listener = connection_limit::BoundedListener::new(
-        listener,
-        MAX_API_CONNECTIONS,
-        std::time::Duration::from_secs(API_IDLE_TIMEOUT_SECS),
-    );
-    axum::serve(listener, app.into_make_service_with_connect_info::<ClientAddr>())
-        .with_graceful_shutdown(signal)
-        .await
+    let (results, ()) = tokio::join!(futures_util::future::join_all(servers), signal);
+    results.into_iter().collect()
 }
 
 /// The whole API: the routes behind the token, the health check before it, and JSON
@@ -158,9 +176,15 @@ pub(crate) fn router(state: ApiState) -> Router {
             );
         }
     }
+    let transmission = crate::transmission_rpc::routes(
+        state.handle.clone(),
+        state.auth.transmission.clone(),
+        state.stopping.clone(),
+    );
     api.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
         .route("/api/v1/health", get(session_routes::health))
         .method_not_allowed_fallback(error_response::method_not_allowed)
         .fallback(error_response::no_such_route)
         .with_state(state)
+        .merge(transmission)
 }

@@ -10,6 +10,11 @@
 //! [api]
 //! listen = "127.0.0.1:64124"       # control API; another address needs a token
 //! # token = "a-long-random-string"  # at least 16 characters
+//! # extra_listen = ["127.0.0.1:9091"]  # the same APIs on more addresses (e.g.
+//! #                                 # Transmission's port for tools that assume it)
+//! # [api.transmission]             # HTTP Basic for /transmission/rpc; without it
+//! # username = "admin"             # only loopback clients are served
+//! # password = "secret"
 //! [storage]
 //! # download_dir = "~/downloads"   # default: the directory the daemon starts in
 //! # state_dir = "~/.local/share/ccbt"  # default: $XDG_DATA_HOME/ccbt
@@ -58,6 +63,7 @@ pub use self::units::{parse_duration, parse_rate};
 use self::table_reader::{Schema, Source, TableReader};
 use self::values::{active_limit, bounded_integer, duration, optional_duration, path_value, rate, ratio, socket_addr};
 use crate::alt_speed::{AltSpeedWindow, TimeOfDay, Weekday};
+use crate::api_server::compat_auth::CompatCredentials;
 use crate::api_types::DEFAULT_API_PORT;
 use crate::queue_policy::{ActiveLimits, UNLIMITED};
 use crate::seed_limits::SeedLimitDefaults;
@@ -70,6 +76,8 @@ pub const MIN_TOKEN_LEN: usize = 16;
 pub const MAX_ACTIVE_LIMIT: u32 = 1_000_000;
 /// Most shards a config may ask for.
 pub const MAX_SHARDS: usize = 256;
+/// Most addresses in `[api] extra_listen`.
+pub const MAX_EXTRA_LISTEN: usize = 8;
 /// Most hooks running at once a config may ask for.
 pub const MAX_HOOKS_CONCURRENT: usize = 64;
 /// Longest a config file may be; it is read whole.
@@ -83,7 +91,8 @@ const SCHEMA: Schema = &[
         ],
     ),
     ("network", &["listen"]),
-    ("api", &["listen", "token"]),
+    ("api", &["listen", "token", "extra_listen", "transmission"]),
+    ("api.transmission", &["username", "password"]),
     ("storage", &["download_dir", "state_dir"]),
     (
         "limits",
@@ -138,6 +147,12 @@ pub struct ApiConfig {
     /// When set, the API's bearer token (else the daemon makes one and keeps it
     /// in the state dir).
     pub token: Option<String>,
+    /// More addresses serving the same routes (every API), such as 127.0.0.1:9091
+    /// for tools that assume Transmission's port.
+    pub extra_listen: Vec<SocketAddr>,
+    /// `[api.transmission]`: HTTP Basic credentials for `/transmission/rpc`; none =
+    /// loopback clients only.
+    pub transmission: Option<CompatCredentials>,
 }
 
 impl Default for ApiConfig {
@@ -145,6 +160,8 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_API_PORT),
             token: None,
+            extra_listen: Vec::new(),
+            transmission: None,
         }
     }
 }
@@ -359,6 +376,43 @@ fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigEr
                 "{} is not a loopback address: set `api.token` to serve the API there",
                 api.listen
             )));
+        }
+    }
+    if let Some(f) = t.field("extra_listen") {
+        let items = f.strings()?;
+        if items.len() > MAX_EXTRA_LISTEN {
+            return Err(f.out_of_range(format!("at most {MAX_EXTRA_LISTEN} addresses")));
+        }
+        for item in items {
+            let addr: SocketAddr = item
+                .parse()
+                .map_err(|_| f.bad_value(format!("{item:?} is not an IP ADDRESS:PORT such as 127.0.0.1:9091")))?;
+            if !addr.ip().is_loopback() && api.token.is_none() {
+                return Err(f.bad_value(format!(
+                    "{addr} is not a loopback address: set `api.token` to serve the API there"
+                )));
+            }
+            if addr == api.listen || api.extra_listen.contains(&addr) {
+                return Err(f.bad_value(format!("{addr} is listed twice")));
+            }
+            api.extra_listen.push(addr);
+        }
+    }
+    if let Some(s) = t.table("transmission", "api.transmission")? {
+        // Both or neither: one alone is a mistake, named by the key that is missing.
+        if s.field("username").is_some() || s.field("password").is_some() {
+            let (u, p) = (s.required("username")?, s.required("password")?);
+            let (username, password) = (u.string()?, p.string()?);
+            if username.is_empty() || username.contains(':') {
+                return Err(u.bad_value("a username is not empty and has no ':'"));
+            }
+            if password.is_empty() {
+                return Err(p.bad_value("an empty password; leave both keys out to serve loopback only"));
+            }
+            api.transmission = Some(CompatCredentials {
+                username: username.to_string(),
+                password: password.to_string(),
+            });
         }
     }
     Ok(())

@@ -21,4 +21,5 @@ pub mod seed_limits;
 pub mod state_dir;
 pub mod state_store;
 pub mod torrent_ids;
+pub mod transmission_rpc;
 pub mod watch_dir;

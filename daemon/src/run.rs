@@ -31,6 +31,10 @@ pub struct DaemonOptions {
     pub shards: usize,
     /// A token from the config; None = the state dir's own (created on first start).
     pub configured_token: Option<String>,
+    /// `[api] extra_listen`: more addresses serving the same API routes.
+    pub extra_api: Vec<SocketAddr>,
+    /// `[api.transmission]` credentials; None = loopback clients only.
+    pub transmission: Option<crate::api_server::compat_auth::CompatCredentials>,
     pub settings: SessionSettings,
     pub hooks: crate::daemon_config::HooksConfig,
     pub watch_dir: Option<PathBuf>,
@@ -61,18 +65,22 @@ pub enum DaemonError {
 pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
     let state = StateDir::open(&opts.state_dir)?;
     api_server::check_bind_allowed(opts.api, opts.configured_token.is_some())?;
+    for addr in &opts.extra_api {
+        api_server::check_bind_allowed(*addr, opts.configured_token.is_some())?;
+    }
     let token = match &opts.configured_token {
         Some(t) => t.clone(),
         None => state.ensure_token()?,
     };
-    let api_listener =
-        std::net::TcpListener::bind(opts.api).map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
-    api_listener
-        .set_nonblocking(true)
-        .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
+    let api_listener = bind_api(opts.api)?;
     let api_addr = api_listener
         .local_addr()
         .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
+    let extra_listeners = opts
+        .extra_api
+        .iter()
+        .map(|addr| bind_api(*addr))
+        .collect::<Result<Vec<_>, _>>()?;
     let store = StateStore::new(state.root());
     let session = start_session(&opts)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -81,10 +89,15 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         .map_err(DaemonError::Runtime)?;
     let api_url = format!("http://{api_addr}");
     runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::from_std(api_listener) {
-            Ok(l) => l,
-            Err(source) => return Err(DaemonError::ApiListen { addr: api_addr, source }),
-        };
+        let mut listeners = Vec::with_capacity(1 + extra_listeners.len());
+        for (addr, std_listener) in
+            std::iter::once((api_addr, api_listener)).chain(opts.extra_api.iter().copied().zip(extra_listeners))
+        {
+            match tokio::net::TcpListener::from_std(std_listener) {
+                Ok(l) => listeners.push(l),
+                Err(source) => return Err(DaemonError::ApiListen { addr, source }),
+            }
+        }
         let (handle, inbox) = control_channel();
         let core = DaemonCore::new(
             CoreSetup {
@@ -110,7 +123,11 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         })?;
         announce_start(&opts, &api_url, listen, shards, state.root());
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(api_server::serve(listener, handle, ApiAuth { token }, async move {
+        let auth = ApiAuth {
+            token,
+            transmission: opts.transmission.clone(),
+        };
+        let server = tokio::spawn(api_server::serve(listeners, handle, auth, async move {
             let _ = api_stopped.await;
         }));
         core.run(inbox, stop_signal()).await;
@@ -121,6 +138,15 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// A non-blocking listener for the API on `addr`.
+fn bind_api(addr: SocketAddr) -> Result<std::net::TcpListener, DaemonError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| DaemonError::ApiListen { addr, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| DaemonError::ApiListen { addr, source })?;
+    Ok(listener)
 }
 
 /// Starts the shards. A peer port still held for a moment by a process that was just

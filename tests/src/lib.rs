@@ -25,6 +25,7 @@ pub mod hostile_peer;
 pub mod idle_flood;
 pub mod pyenv;
 pub mod stop_on_drop;
+pub mod transmission_rpc;
 
 pub use ccbt_runs::{spawn_seeder, start_seeder, start_seeder_on, Downloader};
 

@@ -57,8 +57,9 @@ impl TestServer {
                 }
                 let auth = ApiAuth {
                     token: TOKEN.to_string(),
+                    transmission: None,
                 };
-                serve(listener, handle, auth, async move {
+                serve(vec![listener], handle, auth, async move {
                     let _ = stop_rx.await;
                 })
                 .await

@@ -8,3 +8,4 @@ mod event_stream_tests;
 mod fake_core;
 mod happy_paths;
 mod harness;
+mod transmission_rpc_http;
