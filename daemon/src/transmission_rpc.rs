@@ -75,7 +75,11 @@ pub fn routes(
         session_id: access_guard::new_session_id(),
         recent,
     });
-    Router::new().route(RPC_PATH, any(rpc)).with_state(service)
+    // transmission-remote 3.00 posts to `/transmission/rpc/`.
+    Router::new()
+        .route(RPC_PATH, any(rpc))
+        .route(&format!("{RPC_PATH}/"), any(rpc))
+        .with_state(service)
 }
 
 fn with_rpc_headers(mut response: Response, session_id: &str) -> Response {

@@ -59,7 +59,8 @@ const ARR_FIELDS: &[&str] = &[
 ];
 
 /// Fields whose values must be equal (the rest are compared by type: ids, times,
-/// paths, rates and counters differ by nature).
+/// paths, rates and counters differ by nature; `file-count` too, which Transmission
+/// 3.00 answers as 0 whatever the torrent, where 4.x counts the files).
 const SAME_VALUE: &[&str] = &[
     "hashString",
     "name",
@@ -74,7 +75,6 @@ const SAME_VALUE: &[&str] = &[
     "haveValid",
     "labels",
     "peersConnected",
-    "file-count",
 ];
 
 /// Doubles in Transmission, which it may print without a fraction.

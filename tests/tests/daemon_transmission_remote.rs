@@ -158,10 +158,12 @@ fn transmission_remote_drives_the_daemon() {
 }
 
 #[test]
-fn transmission_remote_is_refused_without_the_configured_credentials() {
+fn credentials_are_required_once_configured_and_the_extra_port_serves_the_same() {
     let tmp = tempfile::tempdir().unwrap();
-    let opts = DaemonOpts::new(tmp.path(), "ccbt")
-        .config("[api.transmission]\nusername = \"sonarr\"\npassword = \"s3cret\"\n");
+    let extra_port = ccbt_tests::clients::free_port();
+    let opts = DaemonOpts::new(tmp.path(), "ccbt").config(&format!(
+        "[api]\nextra_listen = [\"127.0.0.1:{extra_port}\"]\n[api.transmission]\nusername = \"sonarr\"\npassword = \"s3cret\"\n"
+    ));
     let mut daemon = DaemonUnderTest::start(opts);
     let home = tmp.path().join("remote-home");
     std::fs::create_dir_all(&home).unwrap();
@@ -179,5 +181,16 @@ fn transmission_remote_is_refused_without_the_configured_credentials() {
     assert!(!wrong.success, "{wrong:?}");
     let ok = remote.run(&["-n", "sonarr:s3cret", "-si"]);
     assert!(ok.ok().contains("RPC version: 17"), "{}", ok.stdout);
+    // The same API on the extra address (as on Transmission's 9091).
+    let extra = Remote {
+        port: extra_port,
+        home: &home,
+    };
+    let ok = extra.run(&["-n", "sonarr:s3cret", "-si"]);
+    assert!(ok.ok().contains("RPC version: 17"), "{}", ok.stdout);
+    assert!(
+        !extra.run(&["-l"]).success,
+        "the extra address asks for the credentials too"
+    );
     daemon.terminate();
 }

@@ -375,3 +375,52 @@ fn the_documented_example_with_every_key_on_is_valid() {
     assert!(config.hooks.on_error.unwrap().contains("$CCBT_ERROR"));
     assert_eq!(config.session.shards, Some(4));
 }
+
+#[test]
+fn transmission_credentials_come_as_a_pair() {
+    let config = parse("[api.transmission]\nusername = \"sonarr\"\npassword = \"s3cret\"\n").unwrap();
+    let creds = config.api.transmission.unwrap();
+    assert!(creds.matches("sonarr", "s3cret"));
+    let e = error("[api.transmission]\nusername = \"sonarr\"\n");
+    assert!(
+        matches!(&e, ConfigError::MissingKey { key, .. } if key == "api.transmission.password"),
+        "{e:?}"
+    );
+    let e = error("[api.transmission]\npassword = \"x\"\n");
+    assert!(
+        matches!(&e, ConfigError::MissingKey { key, .. } if key == "api.transmission.username"),
+        "{e:?}"
+    );
+    let e = error("[api.transmission]\nusername = \"a:b\"\npassword = \"x\"\n");
+    assert_eq!(e.key(), Some("api.transmission.username"));
+    let e = error("[api.transmission]\nusername = \"a\"\npassword = \"\"\n");
+    assert_eq!(e.key(), Some("api.transmission.password"));
+    let e = error("[api.transmission]\nuser = \"a\"\n");
+    assert!(
+        e.to_string().contains("username"),
+        "an unknown key suggests the right one: {e}"
+    );
+    assert_eq!(parse("").unwrap().api.transmission, None);
+}
+
+#[test]
+fn extra_api_addresses_follow_the_main_ones_rules() {
+    let config = parse("[api]\nextra_listen = [\"127.0.0.1:9091\", \"[::1]:9091\"]\n").unwrap();
+    assert_eq!(
+        config.api.extra_listen,
+        vec![
+            "127.0.0.1:9091".parse::<SocketAddr>().unwrap(),
+            "[::1]:9091".parse::<SocketAddr>().unwrap()
+        ]
+    );
+    let e = error("[api]\nextra_listen = [\"0.0.0.0:9091\"]\n");
+    assert_eq!(e.key(), Some("api.extra_listen"));
+    assert!(e.to_string().contains("set `api.token`"), "{e}");
+    assert!(parse("[api]\ntoken = \"abcdefghijklmnopqrstuvwxyz\"\nextra_listen = [\"0.0.0.0:9091\"]\n").is_ok());
+    let e = error("[api]\nextra_listen = [\"localhost:9091\"]\n");
+    assert!(e.to_string().contains("not an IP ADDRESS:PORT"), "{e}");
+    let e = error("[api]\nextra_listen = [\"127.0.0.1:64124\"]\n");
+    assert!(e.to_string().contains("listed twice"), "{e}");
+    let e = error("[api]\nextra_listen = \"127.0.0.1:9091\"\n");
+    assert_eq!(e.key(), Some("api.extra_listen"));
+}

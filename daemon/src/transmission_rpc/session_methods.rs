@@ -111,8 +111,11 @@ pub fn session_arguments(info: &SessionInfo, session_id: &str) -> Map<String, Va
         ("download-queue-enabled", json!(download_queue_on)),
         ("download-queue-size", json!(download_queue)),
         ("encryption", json!("tolerated")),
-        ("idle-seeding-limit", json!(DEFAULT_IDLE_MINUTES)),
-        ("idle-seeding-limit-enabled", json!(false)),
+        (
+            "idle-seeding-limit",
+            json!(s.idle_limit_secs.map_or(DEFAULT_IDLE_MINUTES, |secs| secs / 60)),
+        ),
+        ("idle-seeding-limit-enabled", json!(s.idle_limit_secs.is_some())),
         ("incomplete-dir", json!(info.download_dir)),
         ("incomplete-dir-enabled", json!(false)),
         ("lpd-enabled", json!(false)),
@@ -234,6 +237,16 @@ pub async fn session_set(svc: &RpcService, args: &Args) -> Result<Map<String, Va
         (Some(true), Some(r)) => Some(LimitSetting::Value(r)),
         (Some(true), None) => Some(LimitSetting::Value(s.ratio_limit.unwrap_or(DEFAULT_RATIO))),
         (None, Some(r)) if s.ratio_limit.is_some() => Some(LimitSetting::Value(r)),
+        _ => None,
+    };
+    let idle = args.u64("idle_seeding_limit")?;
+    patch.idle_limit_secs = match (args.bool("idle_seeding_limit_enabled")?, idle) {
+        (Some(false), _) => Some(LimitSetting::Keyword(LimitKeyword::None)),
+        (Some(true), Some(m)) => Some(LimitSetting::Value(m.max(1) * 60)),
+        (Some(true), None) => Some(LimitSetting::Value(
+            s.idle_limit_secs.unwrap_or(DEFAULT_IDLE_MINUTES * 60),
+        )),
+        (None, Some(m)) if s.idle_limit_secs.is_some() => Some(LimitSetting::Value(m.max(1) * 60)),
         _ => None,
     };
     if let Some(dir) = args.str("download_dir")? {

@@ -139,10 +139,10 @@ fn left_until_done(s: &TorrentSummary) -> u64 {
     }
 }
 
-/// Transmission's `seedRatioMode`: 0 = the session's limit, 1 = its own, 2 = none.
-/// Our summary carries the limit in force, so one equal to the session's counts as
-/// the session's.
-pub fn ratio_mode(own: Option<f64>, session: Option<f64>) -> u8 {
+/// Transmission's `seedRatioMode` and `seedIdleMode`: 0 = the session's limit, 1 =
+/// its own, 2 = none. Our summary carries the limit in force, so one equal to the
+/// session's counts as the session's.
+pub fn limit_mode(own: Option<f64>, session: Option<f64>) -> u8 {
     match (own, session) {
         (None, None) => 0,
         (None, Some(_)) => 2,
@@ -169,8 +169,7 @@ fn file_name(s: &TorrentSummary, d: &TorrentDetail, path: &str) -> String {
 }
 
 fn tracker_host(url: &str) -> String {
-    let after_scheme = url.split_once("://").map(|(scheme, rest)| (scheme, rest));
-    match after_scheme {
+    match url.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.split(['/', '?']).next().unwrap_or(rest);
             format!("{scheme}://{host}")
@@ -362,10 +361,16 @@ pub fn value(key: &str, v: &TorrentView<'_>) -> Option<Value> {
         }),
         "secondsDownloading" => json!(s.seconds_downloading),
         "secondsSeeding" => json!(s.seconds_seeding),
-        "seedIdleLimit" => json!(v.session.idle_limit_secs.map_or(30, |secs| secs / 60)),
-        "seedIdleMode" => json!(0),
+        "seedIdleLimit" => json!(s
+            .idle_limit_secs
+            .or(v.session.idle_limit_secs)
+            .map_or(30, |secs| secs / 60)),
+        "seedIdleMode" => json!(limit_mode(
+            s.idle_limit_secs.map(|x| x as f64),
+            v.session.idle_limit_secs.map(|x| x as f64)
+        )),
         "seedRatioLimit" => json!(s.ratio_limit.or(v.session.ratio_limit).unwrap_or(2.0)),
-        "seedRatioMode" => json!(ratio_mode(s.ratio_limit, v.session.ratio_limit)),
+        "seedRatioMode" => json!(limit_mode(s.ratio_limit, v.session.ratio_limit)),
         "sequentialDownload" => json!(s.sequential),
         "sizeWhenDone" => json!(s.wanted_bytes),
         "startDate" => json!(s.added_at),

@@ -64,7 +64,7 @@ pub async fn torrent_get(svc: &RpcService, args: &Args, snake_header: bool) -> R
     let session = svc.handle.call(ControlRequest::GetSession).await?;
     let defaults = SessionDefaults {
         ratio_limit: session.settings.ratio_limit,
-        idle_limit_secs: None,
+        idle_limit_secs: session.settings.idle_limit_secs,
     };
     let details: Vec<Option<TorrentDetail>> = if fields.iter().any(|(_, needs_detail)| *needs_detail) {
         // One detail per torrent, asked of the core all at once; a torrent removed

@@ -58,6 +58,24 @@ fn ratio(args: &Args, current: Option<f64>) -> Result<Option<LimitSetting<f64>>,
     })
 }
 
+/// `seedIdleMode` (0 session, 1 own, 2 none) with `seedIdleLimit` in minutes.
+fn idle(args: &Args, current_secs: Option<u64>) -> Result<Option<LimitSetting<u64>>, RpcError> {
+    let minutes = args.u64("seed_idle_limit")?;
+    Ok(match (args.i64("seed_idle_mode")?, minutes) {
+        (Some(0), _) => Some(LimitSetting::Keyword(LimitKeyword::Global)),
+        (Some(1), Some(m)) => Some(LimitSetting::Value(m.max(1) * 60)),
+        (Some(1), None) => Some(LimitSetting::Value(current_secs.unwrap_or(30 * 60))),
+        (Some(2), _) => Some(LimitSetting::Keyword(LimitKeyword::None)),
+        (Some(other), _) => {
+            return Err(RpcError::invalid_params(format!(
+                "argument `seedIdleMode`: {other} is not 0 (session), 1 (own) or 2 (none)"
+            )))
+        }
+        (None, Some(m)) => Some(LimitSetting::Value(m.max(1) * 60)),
+        (None, None) => None,
+    })
+}
+
 /// One change to a torrent's files: which (empty = every file), the priority, and
 /// whether it is only a priority (which leaves skipped files skipped).
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +136,7 @@ pub async fn torrent_set(svc: &RpcService, args: &Args) -> Result<Map<String, Va
             download_limit: speed(args, "download_limit", "download_limited", t.download_limit)?,
             upload_limit: speed(args, "upload_limit", "upload_limited", t.upload_limit)?,
             ratio_limit: ratio(args, t.ratio_limit)?,
+            idle_limit_secs: idle(args, t.idle_limit_secs)?,
             labels: labels.clone(),
             sequential,
             move_to: location.clone().filter(|dir| *dir != t.download_dir),
@@ -240,6 +259,19 @@ mod tests {
         assert!(ratio(&args(json!({"seedRatioMode": 7})), None).is_err());
         assert!(ratio(&args(json!({"seedRatioLimit": -1})), None).is_err());
         assert_eq!(ratio(&args(json!({})), None).unwrap(), None);
+    }
+
+    #[test]
+    fn idle_limits_are_minutes() {
+        assert_eq!(
+            idle(&args(json!({"seedIdleMode": 1, "seedIdleLimit": 5})), None).unwrap(),
+            Some(LimitSetting::Value(300))
+        );
+        assert_eq!(
+            idle(&args(json!({"seedIdleMode": 2})), Some(60)).unwrap(),
+            Some(LimitSetting::Keyword(LimitKeyword::None))
+        );
+        assert!(idle(&args(json!({"seedIdleMode": 3})), None).is_err());
     }
 
     #[test]

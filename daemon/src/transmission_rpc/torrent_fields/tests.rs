@@ -33,6 +33,7 @@ fn summary() -> TorrentSummary {
         upload_limit: None,
         ratio_limit: Some(1.5),
         seed_time_limit_secs: None,
+        idle_limit_secs: Some(600),
         private: false,
     }
 }
@@ -128,12 +129,12 @@ fn every_state_has_its_transmission_status() {
 }
 
 #[test]
-fn ratio_mode_tells_own_from_session_and_none() {
-    assert_eq!(ratio_mode(None, None), 0);
-    assert_eq!(ratio_mode(Some(2.0), Some(2.0)), 0);
-    assert_eq!(ratio_mode(Some(1.5), Some(2.0)), 1);
-    assert_eq!(ratio_mode(Some(1.5), None), 1);
-    assert_eq!(ratio_mode(None, Some(2.0)), 2);
+fn limit_mode_tells_own_from_session_and_none() {
+    assert_eq!(limit_mode(None, None), 0);
+    assert_eq!(limit_mode(Some(2.0), Some(2.0)), 0);
+    assert_eq!(limit_mode(Some(1.5), Some(2.0)), 1);
+    assert_eq!(limit_mode(Some(1.5), None), 1);
+    assert_eq!(limit_mode(None, Some(2.0)), 2);
 }
 
 #[test]
@@ -158,6 +159,8 @@ fn summary_fields_have_transmission_types_and_units() {
     assert!(get("uploadRatio").is_f64());
     assert!(get("seedRatioLimit").is_f64());
     assert_eq!(get("seedRatioMode"), json!(1));
+    assert_eq!(get("seedIdleLimit"), json!(10), "minutes");
+    assert_eq!(get("seedIdleMode"), json!(1));
     assert_eq!(get("downloadLimit"), json!(250), "kB/s of 1000 bytes");
     assert_eq!(get("downloadLimited"), json!(true));
     assert_eq!(get("uploadLimited"), json!(false));
