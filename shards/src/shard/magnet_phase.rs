@@ -92,6 +92,9 @@ impl Shard {
             .into_iter()
             .filter(|(addr, _)| !magnet.peers.contains(addr))
             .collect();
+        // A named peer that lied about the metadata is not pinned for the torrent.
+        let mut magnet = magnet;
+        magnet.peers.retain(|addr| !task.is_refused(addr));
         let add = AddTorrent {
             file_priorities: file_priorities(&meta, magnet.select_only.as_deref()),
             meta,
