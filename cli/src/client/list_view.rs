@@ -92,6 +92,7 @@ pub(crate) fn sample_summary(id: u32, name: &str) -> TorrentSummary {
         ratio_limit: None,
         seed_time_limit_secs: None,
         private: false,
+        metadata: None,
     }
 }
 

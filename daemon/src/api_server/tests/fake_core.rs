@@ -165,6 +165,7 @@ pub(super) fn summary() -> TorrentSummary {
         ratio_limit: None,
         seed_time_limit_secs: None,
         private: false,
+        metadata: None,
     }
 }
 

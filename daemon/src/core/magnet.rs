@@ -1,0 +1,325 @@
+//! A magnet's life in the daemon: added with only an info-hash (and what the link
+//! carries), kept as a link in the state dir until the shard has fetched the info
+//! dictionary from peers, then saved as a `.torrent` and run like any other torrent.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ccbt_engine::bencode::{self, Value};
+use ccbt_engine::magnet::{MagnetError, MagnetLink};
+use ccbt_engine::metainfo::Metainfo;
+use ccbt_engine::InfoHash;
+
+use super::managed::LifetimeTotals;
+use super::{unix_now, DaemonCore, Life, Managed, StopReason, TorrentSettings};
+use crate::api_types::{AddRequest, AddResponse, FilePriorityName, LimitKeyword, LimitSetting};
+use crate::control::ApiError;
+
+/// Most `x.pe` peers taken from one link (a link is outside input).
+const MAX_LINK_PEERS: usize = 200;
+/// Most file indexes a BEP 53 `so` selection may name.
+const MAX_SELECTED_FILES: usize = 100_000;
+
+/// What a magnet brought in place of a metainfo, kept until the metadata arrives.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingMagnet {
+    pub link: MagnetLink,
+    /// What to show until the metadata names it: `dn`, else the info-hash in hex.
+    pub name: String,
+    /// BEP 53 `so`: only these files are wanted (applied when the file list is known).
+    pub select_only: Option<Vec<usize>>,
+}
+
+impl PendingMagnet {
+    /// Parses a link as given by a user or a tool; a v2-only link (`urn:btmh:`) is
+    /// refused as unsupported rather than as malformed.
+    pub fn parse(text: &str) -> Result<PendingMagnet, ApiError> {
+        let link = MagnetLink::parse(text).map_err(|e| match e {
+            MagnetError::MissingParam { param: "xt" } if has_v2_topic(text) => ApiError::new(
+                400,
+                "unsupported",
+                "magnet: a v2-only link (xt=urn:btmh:) is not supported: ccbt needs a v1 info-hash (xt=urn:btih:)",
+            ),
+            e => ApiError::new(400, "invalid_magnet", format!("magnet: {e}")),
+        })?;
+        let select_only = select_only_of(text).map_err(|reason| {
+            ApiError::new(400, "invalid_magnet", format!("magnet: invalid parameter `so`: {reason}"))
+        })?;
+        let name = link
+            .display_name
+            .clone()
+            .unwrap_or_else(|| link.info_hash.to_hex());
+        Ok(PendingMagnet {
+            link,
+            name,
+            select_only,
+        })
+    }
+
+    /// The link as saved in the state dir (and shown to users): the parsed link,
+    /// with `so` when it had one.
+    pub fn to_uri(&self) -> String {
+        let mut uri = self.link.to_uri();
+        if let Some(files) = &self.select_only {
+            uri.push_str("&so=");
+            uri.push_str(&files.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+        }
+        uri
+    }
+
+    /// The link's `x.pe` peers that are IP addresses (a host name would need a DNS
+    /// lookup on the control thread: those are skipped).
+    pub fn peer_addrs(&self) -> Vec<SocketAddr> {
+        self.link
+            .peers
+            .iter()
+            .filter_map(|p| match p.parse::<SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    tracing::debug!(torrent = %self.link.info_hash, peer = %p, "x.pe peer is not an IP address; skipped");
+                    None
+                }
+            })
+            .take(MAX_LINK_PEERS)
+            .collect()
+    }
+
+    /// The link's trackers, each its own tier (as libtorrent and Transmission take them).
+    pub fn tracker_tiers(&self) -> Vec<Vec<String>> {
+        self.link.trackers.iter().map(|t| vec![t.clone()]).collect()
+    }
+}
+
+fn has_v2_topic(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("xt=urn:btmh:")
+}
+
+/// BEP 53 `so=0,2,4-6`: file indexes and inclusive ranges. None when absent.
+fn select_only_of(text: &str) -> Result<Option<Vec<usize>>, String> {
+    let Some((_, query)) = text.trim().split_once('?') else {
+        return Ok(None);
+    };
+    let Some(value) = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("so=").or_else(|| pair.strip_prefix("SO=")))
+    else {
+        return Ok(None);
+    };
+    let value = value.replace("%2C", ",").replace("%2c", ",");
+    let mut files = Vec::new();
+    for part in value.split(',').filter(|p| !p.is_empty()) {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (index(a)?, index(b)?),
+            None => (index(part)?, index(part)?),
+        };
+        if last < first {
+            return Err(format!("{part:?} is a range that ends before it starts"));
+        }
+        if last - first >= MAX_SELECTED_FILES || files.len() + (last - first) >= MAX_SELECTED_FILES {
+            return Err(format!("more than {MAX_SELECTED_FILES} files selected"));
+        }
+        files.extend(first..=last);
+    }
+    files.sort_unstable();
+    files.dedup();
+    Ok(Some(files))
+}
+
+fn index(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .map_err(|_| format!("{s:?} is not a file index"))
+}
+
+/// A `.torrent` made of a fetched info dictionary and the magnet's trackers. The
+/// info dictionary goes in byte for byte (never re-encoded), so the file has the
+/// magnet's info-hash even if the dictionary was not canonically encoded.
+pub(crate) fn torrent_file_bytes(info_bytes: &[u8], tiers: &[Vec<String>]) -> Vec<u8> {
+    let mut outer = Vec::new();
+    if let Some(first) = tiers.iter().flatten().next() {
+        outer.push(("announce", Value::string(first)));
+        let list = tiers
+            .iter()
+            .map(|tier| Value::List(tier.iter().map(|u| Value::string(u)).collect()))
+            .collect();
+        outer.push(("announce-list", Value::List(list)));
+    }
+    let mut bytes = bencode::encode(&Value::dict(outer));
+    // "info" sorts after "announce" and "announce-list": it goes last, before the
+    // dictionary's closing `e`.
+    bytes.pop();
+    bytes.extend_from_slice(b"4:info");
+    bytes.extend_from_slice(info_bytes);
+    bytes.push(b'e');
+    bytes
+}
+
+/// File priorities once the file list is known: `so` keeps only its files, then
+/// the add's `skip_files` (kept as a prefix of the list until then) apply.
+fn priorities_for(meta: &Metainfo, select_only: Option<&[usize]>, pending: &[FilePriorityName]) -> Vec<FilePriorityName> {
+    let files = meta.info.files.len();
+    let mut priorities = match select_only {
+        Some(keep) if keep.iter().any(|&i| i < files) => {
+            let mut p = vec![FilePriorityName::Skip; files];
+            for &i in keep.iter().filter(|&&i| i < files) {
+                p[i] = FilePriorityName::Normal;
+            }
+            p
+        }
+        // A selection naming no file of the torrent would skip everything: ignored.
+        _ => vec![FilePriorityName::Normal; files],
+    };
+    for (slot, p) in priorities.iter_mut().zip(pending) {
+        if *p != FilePriorityName::Normal {
+            *slot = *p;
+        }
+    }
+    priorities
+}
+
+impl DaemonCore {
+    /// Adds a magnet: a torrent in state `metadata` once the queue starts it.
+    pub(super) fn add_magnet(&mut self, text: &str, options: AddRequest) -> Result<AddResponse, ApiError> {
+        let magnet = PendingMagnet::parse(text)?;
+        let info_hash = magnet.link.info_hash;
+        self.refuse_duplicate(info_hash, &magnet.name)?;
+        let download_dir = match &options.download_dir {
+            Some(d) => super::add::absolute_dir("download_dir", d)?,
+            None => self.download_dir.clone(),
+        };
+        let mut peers = magnet.peer_addrs();
+        for p in super::add::parse_peers(&options.peers)? {
+            if !peers.contains(&p) {
+                peers.push(p);
+            }
+        }
+        // The file count is unknown until the metadata arrives: `skip_files` is kept
+        // as the head of the priority list and checked against the files then.
+        let mut priorities = Vec::new();
+        for &i in &options.skip_files {
+            if i >= MAX_SELECTED_FILES {
+                return Err(ApiError::bad_request(format!(
+                    "skip_files: {i} is not a file index (at most {MAX_SELECTED_FILES} files)"
+                )));
+            }
+            if priorities.len() <= i {
+                priorities.resize(i + 1, FilePriorityName::Normal);
+            }
+            priorities[i] = FilePriorityName::Skip;
+        }
+        self.store
+            .save_magnet(&info_hash.0, &magnet.to_uri())
+            .map_err(|e| ApiError::internal(format!("cannot keep the magnet link: {e}")))?;
+        let trackers = magnet.tracker_tiers();
+        let id = self.next_id;
+        self.next_id += 1;
+        let queue_position = self.torrents.values().map(|t| t.queue_position + 1).max().unwrap_or(0);
+        let managed = Managed {
+            id,
+            info_hash,
+            meta: None,
+            magnet: Some(magnet),
+            settings: TorrentSettings {
+                download_dir,
+                labels: options.labels.clone(),
+                sequential: options.sequential,
+                download_limit: None,
+                upload_limit: None,
+                ratio_limit: LimitSetting::Keyword(LimitKeyword::Global),
+                seed_time_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
+                file_priorities: priorities,
+                trackers: (!trackers.is_empty()).then_some(trackers),
+                peers,
+                force_started: false,
+            },
+            stop: options.paused.then_some(StopReason::Paused),
+            life: Life::Idle,
+            status: None,
+            shard: None,
+            resume: None,
+            resume_dirty: false,
+            recheck_next_start: false,
+            check: None,
+            record_problem: None,
+            error: None,
+            totals: LifetimeTotals::default(),
+            complete: false,
+            added_at: unix_now(),
+            completed_at: None,
+            queue_position,
+            published_state: None,
+            checked: false,
+            held: false,
+        };
+        Ok(self.insert_added(managed))
+    }
+
+    /// Sends a magnet to a shard to fetch its metadata.
+    pub(super) fn start_magnet(&mut self, id: u32) {
+        let Some(t) = self.torrents.get(&id) else { return };
+        // The shards cannot fetch metadata yet: the magnet stays queued.
+        tracing::debug!(torrent = %t.info_hash, "magnet waits: no metadata fetch on the shards");
+    }
+
+    /// Refuses a second add of the same torrent, and one still being removed.
+    pub(super) fn refuse_duplicate(&self, info_hash: InfoHash, name: &str) -> Result<(), ApiError> {
+        if let Some(id) = self.by_hash.get(&info_hash) {
+            return Err(ApiError::new(
+                409,
+                "duplicate",
+                format!("torrent {info_hash} ({name}) is already in the session as id {id}"),
+            ));
+        }
+        if self.removing.contains_key(&info_hash) {
+            return Err(ApiError::conflict(format!(
+                "torrent {info_hash} is still being removed; add it again in a moment"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The shard fetched a magnet's info dictionary: the torrent now has files. Its
+    /// `.torrent` is saved (a restart does not fetch again), `so` and `skip_files`
+    /// become file priorities, and `metadata_received` is published. The shard goes
+    /// on to check and run the torrent by itself.
+    pub(super) fn on_metadata_received(&mut self, info_hash: InfoHash, meta: Arc<Metainfo>) {
+        let Some(id) = self.by_hash.get(&info_hash).copied() else { return };
+        let Some(t) = self.torrents.get_mut(&id) else { return };
+        if t.meta.is_some() || meta.info_hash != info_hash {
+            return;
+        }
+        let tiers = match &t.settings.trackers {
+            Some(tiers) => tiers.clone(),
+            None => Vec::new(),
+        };
+        let bytes = torrent_file_bytes(&meta.info_bytes, &tiers);
+        if let Err(e) = self.store.save_metainfo(&info_hash.0, &bytes) {
+            // The torrent runs on; only a restart would have to fetch again.
+            tracing::error!(torrent = %info_hash, error = %e, "cannot save the fetched .torrent");
+        } else if let Err(e) = self.store.remove_magnet(&info_hash.0) {
+            tracing::warn!(torrent = %info_hash, error = %e, "cannot delete the saved magnet link");
+        }
+        let select_only = t.magnet.take().and_then(|m| m.select_only);
+        t.settings.file_priorities = priorities_for(&meta, select_only.as_deref(), &t.settings.file_priorities);
+        let skips = t.settings.file_priorities.contains(&FilePriorityName::Skip);
+        t.meta = Some(meta);
+        if skips && matches!(t.life, Life::Running) {
+            let priorities = t
+                .settings
+                .file_priorities
+                .iter()
+                .map(|p| super::views::engine_priority(*p))
+                .collect();
+            let _ = self.session.set_file_priorities(info_hash, priorities);
+        }
+        self.session_dirty = true;
+        self.request_schedule();
+        if let Some(t) = self.torrents.get(&id) {
+            tracing::info!(torrent = %info_hash, name = %t.name(), "metadata received");
+            let files = t.meta.as_ref().map_or(0, |m| m.info.files.len());
+            self.publish("metadata_received", Some(t), Some(format!("{files} files")));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
