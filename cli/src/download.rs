@@ -244,7 +244,7 @@ fn drive(
                 return Err(CliError::TorrentFailed(format!("shard {shard} stopped unexpectedly")));
             }
             // The one-shot run keeps no resume records and removes nothing.
-            SessionEvent::Resume { .. } | SessionEvent::Stopped { .. } => {}
+            SessionEvent::Resume { .. } | SessionEvent::Stopped { .. } | SessionEvent::MetadataReceived { .. } => {}
         }
     }
     Ok(failed.into_iter().collect())

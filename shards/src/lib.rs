@@ -17,8 +17,8 @@ mod torrent_change;
 
 pub use ccbt_engine::file_priority::FilePriority;
 pub use messages::{
-    AddTorrent, CheckSummary, FileProgress, FileStamp, PeerSnapshot, ResumeRecord, SessionEvent, ShardUsage,
-    TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
+    AddMagnet, AddTorrent, CheckSummary, FileProgress, FileStamp, MetadataProgress, PeerSnapshot, ResumeRecord,
+    SessionEvent, ShardUsage, TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
 };
 pub use query::QueryReply;
 pub use router::Router;

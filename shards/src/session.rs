@@ -16,7 +16,9 @@ use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
-use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot};
+use crate::messages::{
+    AddMagnet, AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot,
+};
 use crate::query::QueryReply;
 use crate::router::Router;
 use crate::shard::{self, ShardContext};
@@ -184,6 +186,38 @@ impl Session {
         self.next_shard += 1;
         self.commands[shard]
             .send(ShardCommand::Add(Box::new(add)))
+            .map_err(|_| SessionError::Stopped)?;
+        Ok(shard)
+    }
+
+    /// Places a magnet on a shard (round robin, as [`Session::add_torrent`]), which
+    /// fetches its metadata from peers, sends [`SessionEvent::MetadataReceived`] and
+    /// starts the torrent. Returns the shard. The info-hash is taken at once: adding
+    /// it again, as a magnet or a `.torrent`, is [`SessionError::Duplicate`].
+    ///
+    /// [`SessionEvent::MetadataReceived`]: crate::messages::SessionEvent::MetadataReceived
+    ///
+    /// Tracker URLs ccbt cannot announce to (a `wss://` of WebTorrent, say, common
+    /// in magnets found in the wild) are left out rather than refusing the link.
+    pub fn add_magnet(&mut self, mut magnet: AddMagnet) -> Result<usize, SessionError> {
+        for tier in &mut magnet.trackers {
+            tier.retain(|url| match ccbt_io::tracker::check_tracker_url(url) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(torrent = %magnet.info_hash, "magnet tracker left out: {e}");
+                    false
+                }
+            });
+        }
+        magnet.trackers.retain(|tier| !tier.is_empty());
+        let info_hash = magnet.info_hash;
+        let shard = self.next_shard % self.commands.len();
+        if !self.router.assign(info_hash, shard) {
+            return Err(SessionError::Duplicate(info_hash));
+        }
+        self.next_shard += 1;
+        self.commands[shard]
+            .send(ShardCommand::AddMagnet(Box::new(magnet)))
             .map_err(|_| SessionError::Stopped)?;
         Ok(shard)
     }

@@ -61,6 +61,8 @@ enum TorrentLife {
     /// Its files could not be opened: kept, with the error (and its router
     /// entry), so the status shows why until the torrent is removed.
     FailedToStart { name: String, error: String },
+    /// A magnet waiting for its metadata.
+    FetchingMetadata(Box<crate::messages::AddMagnet>),
 }
 
 /// The shard that accepts incoming connections for the whole session.
@@ -176,6 +178,13 @@ async fn command_loop(shard: &Rc<Shard>) {
                 let shard = shard.clone();
                 glommio::spawn_local(async move { shard.add(*add, cancel).await }).detach();
             }
+            Ok(ShardCommand::AddMagnet(magnet)) => {
+                let info_hash = magnet.info_hash;
+                shard
+                    .torrents
+                    .borrow_mut()
+                    .insert(info_hash, TorrentLife::FetchingMetadata(magnet));
+            }
             Ok(ShardCommand::AddPeer { info_hash, addr }) => {
                 if let Some(task) = shard.running_task(&info_hash) {
                     task.add_known_peer(addr);
@@ -227,7 +236,9 @@ impl Shard {
             .values()
             .filter_map(|life| match life {
                 TorrentLife::Running(task) => Some(task.clone()),
-                TorrentLife::Checking { .. } | TorrentLife::FailedToStart { .. } => None,
+                TorrentLife::Checking { .. } | TorrentLife::FailedToStart { .. } | TorrentLife::FetchingMetadata(_) => {
+                    None
+                }
             })
             .collect()
     }
@@ -236,7 +247,9 @@ impl Shard {
     fn configure(&self, info_hash: InfoHash, change: TorrentChange) {
         match self.torrents.borrow().get(&info_hash) {
             Some(TorrentLife::Running(task)) => change.apply(task),
-            Some(TorrentLife::Checking { removed: false, .. }) => self.pending_changes.push(info_hash, change),
+            Some(TorrentLife::Checking { removed: false, .. } | TorrentLife::FetchingMetadata(_)) => {
+                self.pending_changes.push(info_hash, change)
+            }
             _ => {}
         }
     }
@@ -267,7 +280,10 @@ impl Shard {
                 })
                 .detach();
             }
-            Some(TorrentLife::FailedToStart { .. }) => self.ended(info_hash, None),
+            Some(TorrentLife::FailedToStart { .. } | TorrentLife::FetchingMetadata(_)) => {
+                self.pending_changes.take(&info_hash);
+                self.ended(info_hash, None)
+            }
             Some(TorrentLife::Checking { .. }) | None => {}
         }
     }
@@ -308,7 +324,7 @@ impl Shard {
                     *removed = true;
                     cancel.cancel();
                 }
-                TorrentLife::FailedToStart { .. } => failed.push(*info_hash),
+                TorrentLife::FailedToStart { .. } | TorrentLife::FetchingMetadata(_) => failed.push(*info_hash),
             }
         }
         for info_hash in failed {
@@ -650,6 +666,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
+                metadata: None,
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true, .. } => None,
@@ -663,6 +680,19 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
+                metadata: None,
+            }),
+            TorrentLife::FetchingMetadata(magnet) => Some(TorrentStatus {
+                info_hash: *info_hash,
+                name: magnet.display_name.clone().unwrap_or_else(|| info_hash.to_hex()),
+                shard: shard.ctx.id,
+                state: TorrentState::FetchingMetadata,
+                stats: Default::default(),
+                error: None,
+                trackers: Vec::new(),
+                no_reachable_peer: false,
+                wanted_bytes: 0,
+                metadata: Some(Default::default()),
             }),
         })
         .collect()
@@ -690,5 +720,6 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         trackers: t.tracker_status(),
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
         wanted_bytes: t.wanted_bytes(),
+        metadata: None,
     }
 }

@@ -148,8 +148,14 @@ impl Managed {
                 Some(TorrentState::Seeding) => TorrentStateName::Seeding,
                 Some(TorrentState::Failed) => TorrentStateName::Error,
                 // The shard's next status says it; until then, what the check found.
-                None | Some(TorrentState::Checking | TorrentState::Held) if self.complete => TorrentStateName::Seeding,
-                None | Some(TorrentState::Checking | TorrentState::Held) => TorrentStateName::Downloading,
+                None | Some(TorrentState::FetchingMetadata | TorrentState::Checking | TorrentState::Held)
+                    if self.complete =>
+                {
+                    TorrentStateName::Seeding
+                }
+                None | Some(TorrentState::FetchingMetadata | TorrentState::Checking | TorrentState::Held) => {
+                    TorrentStateName::Downloading
+                }
             },
             Life::Stopping(AfterStop::Recheck) => TorrentStateName::Checking,
             Life::Idle | Life::Stopping(_) => match self.stop {

@@ -167,6 +167,8 @@ impl DaemonCore {
                 t.end_run();
                 self.after_stop(id);
             }
+            // The daemon adds no magnets yet: nothing sends this to it.
+            SessionEvent::MetadataReceived { .. } => {}
             SessionEvent::ShardStopped { shard } => {
                 tracing::debug!(shard, "shard stopped");
             }
