@@ -5,9 +5,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ccbt_engine::bencode::{self, Value};
 use ccbt_engine::magnet::{MagnetError, MagnetLink};
-use ccbt_engine::metainfo::Metainfo;
+use ccbt_engine::metainfo::{torrent_file_bytes, Metainfo};
+use ccbt_engine::torrent::TorrentConfig;
+use ccbt_io::storage::Preallocation;
+use ccbt_shards::{AddMagnet, SessionError};
 use ccbt_engine::InfoHash;
 
 use super::managed::LifetimeTotals;
@@ -130,29 +132,6 @@ fn index(s: &str) -> Result<usize, String> {
         .map_err(|_| format!("{s:?} is not a file index"))
 }
 
-/// A `.torrent` made of a fetched info dictionary and the magnet's trackers. The
-/// info dictionary goes in byte for byte (never re-encoded), so the file has the
-/// magnet's info-hash even if the dictionary was not canonically encoded.
-pub(crate) fn torrent_file_bytes(info_bytes: &[u8], tiers: &[Vec<String>]) -> Vec<u8> {
-    let mut outer = Vec::new();
-    if let Some(first) = tiers.iter().flatten().next() {
-        outer.push(("announce", Value::string(first)));
-        let list = tiers
-            .iter()
-            .map(|tier| Value::List(tier.iter().map(|u| Value::string(u)).collect()))
-            .collect();
-        outer.push(("announce-list", Value::List(list)));
-    }
-    let mut bytes = bencode::encode(&Value::dict(outer));
-    // "info" sorts after "announce" and "announce-list": it goes last, before the
-    // dictionary's closing `e`.
-    bytes.pop();
-    bytes.extend_from_slice(b"4:info");
-    bytes.extend_from_slice(info_bytes);
-    bytes.push(b'e');
-    bytes
-}
-
 /// File priorities once the file list is known: `so` keeps only its files, then
 /// the add's `skip_files` (kept as a prefix of the list until then) apply.
 fn priorities_for(meta: &Metainfo, select_only: Option<&[usize]>, pending: &[FilePriorityName]) -> Vec<FilePriorityName> {
@@ -253,11 +232,45 @@ impl DaemonCore {
         Ok(self.insert_added(managed))
     }
 
-    /// Sends a magnet to a shard to fetch its metadata.
+    /// Sends a magnet to a shard, which fetches its metadata from peers and then
+    /// starts it (the core hears `MetadataReceived`, then `Started`).
     pub(super) fn start_magnet(&mut self, id: u32) {
-        let Some(t) = self.torrents.get(&id) else { return };
-        // The shards cannot fetch metadata yet: the magnet stays queued.
-        tracing::debug!(torrent = %t.info_hash, "magnet waits: no metadata fetch on the shards");
+        let listen_port = self.session.listen_addr().port();
+        let Some(t) = self.torrents.get_mut(&id) else { return };
+        let Some(magnet) = &t.magnet else { return };
+        let add = AddMagnet {
+            info_hash: t.info_hash,
+            display_name: magnet.link.display_name.clone(),
+            trackers: t.settings.trackers.clone().unwrap_or_default(),
+            peers: t.settings.peers.clone(),
+            select_only: magnet.select_only.clone(),
+            download_dir: t.settings.download_dir.clone(),
+            config: TorrentConfig {
+                listen_port: Some(listen_port),
+                sequential: t.settings.sequential,
+                ..TorrentConfig::default()
+            },
+            preallocation: Preallocation::Sparse,
+            direct_writes: true,
+            download_limit: t.settings.download_limit,
+            upload_limit: t.settings.upload_limit,
+            sequential: t.settings.sequential,
+            held: false,
+        };
+        match self.session.add_magnet(add) {
+            Ok(shard) => {
+                t.life = Life::Running;
+                t.held = false;
+                t.checked = false;
+                t.shard = Some(shard);
+                t.status = None;
+                t.error = None;
+            }
+            Err(SessionError::Duplicate(_)) => {
+                tracing::debug!(torrent = %t.info_hash, "previous run still stopping; start later");
+            }
+            Err(e) => t.error = Some(format!("cannot start: {e}")),
+        }
     }
 
     /// Refuses a second add of the same torrent, and one still being removed.
@@ -300,9 +313,10 @@ impl DaemonCore {
         }
         let select_only = t.magnet.take().and_then(|m| m.select_only);
         t.settings.file_priorities = priorities_for(&meta, select_only.as_deref(), &t.settings.file_priorities);
-        let skips = t.settings.file_priorities.contains(&FilePriorityName::Skip);
+        // The shard applied `so` itself; `skip_files` is the daemon's to send.
+        let skipped_beyond_selection = t.settings.file_priorities != priorities_for(&meta, select_only.as_deref(), &[]);
         t.meta = Some(meta);
-        if skips && matches!(t.life, Life::Running) {
+        if skipped_beyond_selection && matches!(t.life, Life::Running) {
             let priorities = t
                 .settings
                 .file_priorities

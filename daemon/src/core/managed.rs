@@ -173,7 +173,15 @@ impl Managed {
 
     /// A magnet's metadata fetch as its shard last reported it.
     pub fn metadata_progress(&self) -> MetadataProgress {
-        MetadataProgress::default()
+        match self.status.as_ref().and_then(|s| s.metadata) {
+            Some(m) => MetadataProgress {
+                peers_asked: m.peers_asked,
+                peers_with_metadata: m.peers_with_metadata,
+                pieces_have: m.pieces_have,
+                pieces_total: m.pieces_total,
+            },
+            None => MetadataProgress::default(),
+        }
     }
 
     /// Bytes of the files not skipped (pads never count).

@@ -167,8 +167,7 @@ impl DaemonCore {
                 t.end_run();
                 self.after_stop(id);
             }
-            // The daemon adds no magnets yet: nothing sends this to it.
-            SessionEvent::MetadataReceived { .. } => {}
+            SessionEvent::MetadataReceived { info_hash, meta } => self.on_metadata_received(info_hash, meta),
             SessionEvent::ShardStopped { shard } => {
                 tracing::debug!(shard, "shard stopped");
             }

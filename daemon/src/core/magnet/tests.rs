@@ -65,22 +65,6 @@ fn hostile_selections_are_refused_before_anything_is_allocated() {
 }
 
 #[test]
-fn the_saved_torrent_has_the_magnets_hash_and_trackers() {
-    let meta = three_files();
-    let tiers = vec![vec!["http://127.0.0.1:1/announce".to_string()], vec!["udp://h:2".to_string()]];
-    let bytes = torrent_file_bytes(&meta.info_bytes, &tiers);
-    let back = Metainfo::from_bytes(&bytes).unwrap();
-    assert_eq!(back.info_hash, meta.info_hash);
-    assert_eq!(back.announce.as_deref(), Some("http://127.0.0.1:1/announce"));
-    assert_eq!(back.announce_list, tiers);
-    assert_eq!(back.info, meta.info);
-    // Without trackers: only the info dictionary.
-    let bare = Metainfo::from_bytes(&torrent_file_bytes(&meta.info_bytes, &[])).unwrap();
-    assert_eq!(bare.info_hash, meta.info_hash);
-    assert!(bare.announce.is_none() && bare.announce_list.is_empty());
-}
-
-#[test]
 fn selection_and_skips_become_file_priorities_once_the_files_are_known() {
     use FilePriorityName::{Normal, Skip};
     let meta = three_files();
