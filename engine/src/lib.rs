@@ -16,6 +16,7 @@ pub mod file_layout;
 pub mod file_priority;
 pub mod latency;
 pub mod magnet;
+pub mod metadata_fetch;
 pub mod metainfo;
 pub mod metainfo_builder;
 pub mod path_sanitizer;

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use ccbt_engine::connection_policy::ConnectionLimits;
 use ccbt_engine::peer_book::RedialPolicy;
+use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::connection_budget::ConnectionBudget;
+use ccbt_io::metadata_task::MetadataTask;
 use ccbt_io::rate_limit::ShardRateLimits;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
@@ -22,9 +24,13 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::event_outbox::EventOutbox;
-use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentState, TorrentStatus};
+use crate::messages::{
+    AddMagnet, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentState, TorrentStatus,
+};
 use crate::router::Router;
 use crate::torrent_change::PendingChanges;
+
+mod magnet_phase;
 
 /// How often a shard looks for session commands: soon after one arrived, backing
 /// off to the slower rate while none come. The session lives on a thread without
@@ -61,8 +67,12 @@ enum TorrentLife {
     /// Its files could not be opened: kept, with the error (and its router
     /// entry), so the status shows why until the torrent is removed.
     FailedToStart { name: String, error: String },
-    /// A magnet waiting for its metadata.
-    FetchingMetadata(Box<crate::messages::AddMagnet>),
+    /// A magnet fetching its metadata from peers; it becomes `Checking` once the
+    /// metadata is verified.
+    FetchingMetadata {
+        magnet: Box<AddMagnet>,
+        task: Rc<MetadataTask>,
+    },
 }
 
 /// The shard that accepts incoming connections for the whole session.
@@ -176,18 +186,14 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::Add(add)) => {
                 let cancel = shard.begin_add(add.meta.info_hash);
                 let shard = shard.clone();
-                glommio::spawn_local(async move { shard.add(*add, cancel).await }).detach();
+                glommio::spawn_local(async move { shard.add(*add, cancel, Vec::new()).await }).detach();
             }
-            Ok(ShardCommand::AddMagnet(magnet)) => {
-                let info_hash = magnet.info_hash;
-                shard
-                    .torrents
-                    .borrow_mut()
-                    .insert(info_hash, TorrentLife::FetchingMetadata(magnet));
-            }
+            Ok(ShardCommand::AddMagnet(magnet)) => shard.add_magnet(magnet),
             Ok(ShardCommand::AddPeer { info_hash, addr }) => {
                 if let Some(task) = shard.running_task(&info_hash) {
                     task.add_known_peer(addr);
+                } else if let Some(task) = shard.metadata_task(&info_hash) {
+                    task.add_pinned_peer(addr);
                 }
             }
             Ok(ShardCommand::AddDiscoveredPeers {
@@ -197,6 +203,8 @@ async fn command_loop(shard: &Rc<Shard>) {
             }) => {
                 if let Some(task) = shard.running_task(&info_hash) {
                     task.add_known_peers_from(&addrs, source);
+                } else if let Some(task) = shard.metadata_task(&info_hash) {
+                    task.add_peers(&addrs, source);
                 }
             }
             Ok(ShardCommand::Remove { info_hash }) => shard.clone().remove(info_hash),
@@ -236,9 +244,9 @@ impl Shard {
             .values()
             .filter_map(|life| match life {
                 TorrentLife::Running(task) => Some(task.clone()),
-                TorrentLife::Checking { .. } | TorrentLife::FailedToStart { .. } | TorrentLife::FetchingMetadata(_) => {
-                    None
-                }
+                TorrentLife::Checking { .. }
+                | TorrentLife::FailedToStart { .. }
+                | TorrentLife::FetchingMetadata { .. } => None,
             })
             .collect()
     }
@@ -247,7 +255,7 @@ impl Shard {
     fn configure(&self, info_hash: InfoHash, change: TorrentChange) {
         match self.torrents.borrow().get(&info_hash) {
             Some(TorrentLife::Running(task)) => change.apply(task),
-            Some(TorrentLife::Checking { removed: false, .. } | TorrentLife::FetchingMetadata(_)) => {
+            Some(TorrentLife::Checking { removed: false, .. } | TorrentLife::FetchingMetadata { .. }) => {
                 self.pending_changes.push(info_hash, change)
             }
             _ => {}
@@ -280,10 +288,13 @@ impl Shard {
                 })
                 .detach();
             }
-            Some(TorrentLife::FailedToStart { .. } | TorrentLife::FetchingMetadata(_)) => {
+            Some(TorrentLife::FetchingMetadata { task, .. }) => {
+                // Nothing on disk yet: the connections close behind it.
+                task.cancel();
                 self.pending_changes.take(&info_hash);
                 self.ended(info_hash, None)
             }
+            Some(TorrentLife::FailedToStart { .. }) => self.ended(info_hash, None),
             Some(TorrentLife::Checking { .. }) | None => {}
         }
     }
@@ -324,7 +335,11 @@ impl Shard {
                     *removed = true;
                     cancel.cancel();
                 }
-                TorrentLife::FailedToStart { .. } | TorrentLife::FetchingMetadata(_) => failed.push(*info_hash),
+                TorrentLife::FailedToStart { .. } => failed.push(*info_hash),
+                TorrentLife::FetchingMetadata { task, .. } => {
+                    task.cancel();
+                    failed.push(*info_hash);
+                }
             }
         }
         for info_hash in failed {
@@ -376,8 +391,15 @@ impl Shard {
         cancel
     }
 
-    /// Checks and starts a torrent registered by [`Shard::begin_add`].
-    async fn add(self: Rc<Self>, add: crate::messages::AddTorrent, cancel: CheckCancel) {
+    /// Checks and starts a torrent registered by [`Shard::begin_add`]; `discovered`
+    /// are addresses already learned for it (a magnet's metadata phase), dialled
+    /// once it runs.
+    async fn add(
+        self: Rc<Self>,
+        add: crate::messages::AddTorrent,
+        cancel: CheckCancel,
+        discovered: Vec<(SocketAddr, PeerSource)>,
+    ) {
         let info_hash = add.meta.info_hash;
         let events = self.events.clone();
         let shard_id = self.ctx.id;
@@ -455,6 +477,16 @@ impl Shard {
                         TorrentChange::Hold => held = true,
                         TorrentChange::Release => held = false,
                         other => other.apply(&task),
+                    }
+                }
+                for source in PeerSource::ALL {
+                    let addrs: Vec<SocketAddr> = discovered
+                        .iter()
+                        .filter(|(_, s)| *s == source)
+                        .map(|(a, _)| *a)
+                        .collect();
+                    if !addrs.is_empty() {
+                        task.add_known_peers_from(&addrs, source);
                     }
                 }
                 if !held {
@@ -559,6 +591,12 @@ impl Shard {
         prefix: [u8; HANDSHAKE_ROUTING_LEN],
     ) {
         let Some(task) = self.running_task(&info_hash) else {
+            if let Some(task) = self.metadata_task(&info_hash) {
+                if let Err(e) = task.accept(stream, addr, &prefix).await {
+                    tracing::debug!(error = %e, "incoming metadata peer ended");
+                }
+                return;
+            }
             // Owned here but still checking its data: not ready for peers yet.
             self.ctx.router.count_unroutable();
             return;
@@ -682,18 +720,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 wanted_bytes: 0,
                 metadata: None,
             }),
-            TorrentLife::FetchingMetadata(magnet) => Some(TorrentStatus {
-                info_hash: *info_hash,
-                name: magnet.display_name.clone().unwrap_or_else(|| info_hash.to_hex()),
-                shard: shard.ctx.id,
-                state: TorrentState::FetchingMetadata,
-                stats: Default::default(),
-                error: None,
-                trackers: Vec::new(),
-                no_reachable_peer: false,
-                wanted_bytes: 0,
-                metadata: Some(Default::default()),
-            }),
+            TorrentLife::FetchingMetadata { magnet, task } => Some(magnet_phase::status(shard.ctx.id, magnet, task)),
         })
         .collect()
 }

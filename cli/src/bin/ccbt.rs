@@ -124,7 +124,7 @@ fn run(args: Args) -> Result<(), CliError> {
     let download_limit = flags::check_rate_limit("--download-limit", args.download_limit)?;
     let upload_limit = flags::check_rate_limit("--upload-limit", args.upload_limit)?;
     let peers = flags::resolve_peers(&args.peers)?;
-    let torrents = source::load_sources(&args.sources)?;
+    let sources = source::load_sources(&args.sources)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // The first signal asks for a clean stop (summary, exit 130); a second one
@@ -139,7 +139,7 @@ fn run(args: Args) -> Result<(), CliError> {
         ..TorrentConfig::default()
     };
     let opts = DownloadOptions {
-        torrents,
+        sources,
         output_dir: args.output,
         seed: args.seed,
         peers,
