@@ -102,6 +102,7 @@ impl DaemonCore {
                 upload_limit: None,
                 ratio_limit: LimitSetting::Keyword(LimitKeyword::Global),
                 seed_time_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
+                idle_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
                 file_priorities: priorities,
                 trackers: None,
                 peers,
@@ -125,6 +126,7 @@ impl DaemonCore {
             published_state: None,
             checked: false,
             held: false,
+            idle: Default::default(),
         };
         Ok(self.insert_added(managed))
     }

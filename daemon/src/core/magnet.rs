@@ -19,8 +19,8 @@ use crate::control::ApiError;
 
 /// Most `x.pe` peers taken from one link (a link is outside input).
 const MAX_LINK_PEERS: usize = 200;
-/// Most file indexes a BEP 53 `so` selection may name.
-const MAX_SELECTED_FILES: usize = 100_000;
+/// Most file indexes `skip_files` may name before the file count is known.
+const MAX_SELECTED_FILES: usize = ccbt_engine::magnet::MAX_SELECT_ONLY;
 
 /// What a magnet brought in place of a metainfo, kept until the metadata arrives.
 #[derive(Clone, Debug)]
@@ -28,8 +28,6 @@ pub(crate) struct PendingMagnet {
     pub link: MagnetLink,
     /// What to show until the metadata names it: `dn`, else the info-hash in hex.
     pub name: String,
-    /// BEP 53 `so`: only these files are wanted (applied when the file list is known).
-    pub select_only: Option<Vec<usize>>,
 }
 
 impl PendingMagnet {
@@ -37,36 +35,19 @@ impl PendingMagnet {
     /// refused as unsupported rather than as malformed.
     pub fn parse(text: &str) -> Result<PendingMagnet, ApiError> {
         let link = MagnetLink::parse(text).map_err(|e| match e {
-            MagnetError::MissingParam { param: "xt" } if has_v2_topic(text) => ApiError::new(
-                400,
-                "unsupported",
-                "magnet: a v2-only link (xt=urn:btmh:) is not supported: ccbt needs a v1 info-hash (xt=urn:btih:)",
-            ),
+            MagnetError::V2Only => ApiError::new(400, "unsupported", format!("magnet: {e}")),
             e => ApiError::new(400, "invalid_magnet", format!("magnet: {e}")),
-        })?;
-        let select_only = select_only_of(text).map_err(|reason| {
-            ApiError::new(400, "invalid_magnet", format!("magnet: invalid parameter `so`: {reason}"))
         })?;
         let name = link
             .display_name
             .clone()
             .unwrap_or_else(|| link.info_hash.to_hex());
-        Ok(PendingMagnet {
-            link,
-            name,
-            select_only,
-        })
+        Ok(PendingMagnet { link, name })
     }
 
-    /// The link as saved in the state dir (and shown to users): the parsed link,
-    /// with `so` when it had one.
+    /// The link as saved in the state dir: the parsed link, `so` included.
     pub fn to_uri(&self) -> String {
-        let mut uri = self.link.to_uri();
-        if let Some(files) = &self.select_only {
-            uri.push_str("&so=");
-            uri.push_str(&files.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
-        }
-        uri
+        self.link.to_uri()
     }
 
     /// The link's `x.pe` peers that are IP addresses (a host name would need a DNS
@@ -90,46 +71,6 @@ impl PendingMagnet {
     pub fn tracker_tiers(&self) -> Vec<Vec<String>> {
         self.link.trackers.iter().map(|t| vec![t.clone()]).collect()
     }
-}
-
-fn has_v2_topic(text: &str) -> bool {
-    text.to_ascii_lowercase().contains("xt=urn:btmh:")
-}
-
-/// BEP 53 `so=0,2,4-6`: file indexes and inclusive ranges. None when absent.
-fn select_only_of(text: &str) -> Result<Option<Vec<usize>>, String> {
-    let Some((_, query)) = text.trim().split_once('?') else {
-        return Ok(None);
-    };
-    let Some(value) = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("so=").or_else(|| pair.strip_prefix("SO=")))
-    else {
-        return Ok(None);
-    };
-    let value = value.replace("%2C", ",").replace("%2c", ",");
-    let mut files = Vec::new();
-    for part in value.split(',').filter(|p| !p.is_empty()) {
-        let (first, last) = match part.split_once('-') {
-            Some((a, b)) => (index(a)?, index(b)?),
-            None => (index(part)?, index(part)?),
-        };
-        if last < first {
-            return Err(format!("{part:?} is a range that ends before it starts"));
-        }
-        if last - first >= MAX_SELECTED_FILES || files.len() + (last - first) >= MAX_SELECTED_FILES {
-            return Err(format!("more than {MAX_SELECTED_FILES} files selected"));
-        }
-        files.extend(first..=last);
-    }
-    files.sort_unstable();
-    files.dedup();
-    Ok(Some(files))
-}
-
-fn index(s: &str) -> Result<usize, String> {
-    s.parse::<usize>()
-        .map_err(|_| format!("{s:?} is not a file index"))
 }
 
 /// File priorities once the file list is known: `so` keeps only its files, then
@@ -205,6 +146,7 @@ impl DaemonCore {
                 upload_limit: None,
                 ratio_limit: LimitSetting::Keyword(LimitKeyword::Global),
                 seed_time_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
+                idle_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
                 file_priorities: priorities,
                 trackers: (!trackers.is_empty()).then_some(trackers),
                 peers,
@@ -228,6 +170,7 @@ impl DaemonCore {
             published_state: None,
             checked: false,
             held: false,
+            idle: Default::default(),
         };
         Ok(self.insert_added(managed))
     }
@@ -243,7 +186,7 @@ impl DaemonCore {
             display_name: magnet.link.display_name.clone(),
             trackers: t.settings.trackers.clone().unwrap_or_default(),
             peers: t.settings.peers.clone(),
-            select_only: magnet.select_only.clone(),
+            select_only: magnet.link.select_only.clone(),
             download_dir: t.settings.download_dir.clone(),
             config: TorrentConfig {
                 listen_port: Some(listen_port),
@@ -311,7 +254,7 @@ impl DaemonCore {
         } else if let Err(e) = self.store.remove_magnet(&info_hash.0) {
             tracing::warn!(torrent = %info_hash, error = %e, "cannot delete the saved magnet link");
         }
-        let select_only = t.magnet.take().and_then(|m| m.select_only);
+        let select_only = t.magnet.take().and_then(|m| m.link.select_only);
         t.settings.file_priorities = priorities_for(&meta, select_only.as_deref(), &t.settings.file_priorities);
         // The shard applied `so` itself; `skip_files` is the daemon's to send.
         let skipped_beyond_selection = t.settings.file_priorities != priorities_for(&meta, select_only.as_deref(), &[]);
