@@ -264,7 +264,12 @@ impl DaemonCore {
         };
         watch
             .scan(|path| {
-                self.add(AddSource::Path(path.display().to_string()), AddRequest::default())
+                let source = if crate::watch_dir::is_magnet_file(path) {
+                    AddSource::Magnet(super::magnet::read_magnet_file(path)?)
+                } else {
+                    AddSource::Path(path.display().to_string())
+                };
+                self.add(source, AddRequest::default())
                     .map(|_| ())
                     .map_err(|e| e.message)
             })

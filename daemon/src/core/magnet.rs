@@ -73,6 +73,18 @@ impl PendingMagnet {
     }
 }
 
+/// The link in a watch dir's `.magnet` file (its first line), read bounded.
+pub(crate) fn read_magnet_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    /// Far above a link with many trackers.
+    const MAX_MAGNET_FILE: u64 = 64 * 1024;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_MAGNET_FILE).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text.lines().next().unwrap_or("").trim().to_string())
+}
+
 /// File priorities once the file list is known: `so` keeps only its files, then
 /// the add's `skip_files` (kept as a prefix of the list until then) apply.
 fn priorities_for(meta: &Metainfo, select_only: Option<&[usize]>, pending: &[FilePriorityName]) -> Vec<FilePriorityName> {

@@ -78,3 +78,13 @@ fn selection_and_skips_become_file_priorities_once_the_files_are_known() {
     assert_eq!(priorities_for(&meta, Some(&[2, 9]), &[Normal, Normal, Normal, Skip]), vec![Skip, Skip, Normal]);
     assert_eq!(priorities_for(&meta, Some(&[7]), &[]), vec![Normal; 3]);
 }
+
+#[test]
+fn a_watch_dir_magnet_file_gives_its_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.magnet");
+    std::fs::write(&path, format!("  magnet:?xt=urn:btih:{HEX}&dn=a  \r\nsecond line\n")).unwrap();
+    assert_eq!(read_magnet_file(&path).unwrap(), format!("magnet:?xt=urn:btih:{HEX}&dn=a"));
+    let missing = read_magnet_file(&dir.path().join("gone.magnet")).unwrap_err();
+    assert!(missing.contains("gone.magnet"), "{missing}");
+}
