@@ -53,7 +53,10 @@ fn magnet_through_the_tracker(swarm: &Swarm) {
         .btbt(&["magnet", &link, "-o", out.to_str().unwrap(), "--label", "tv", "--json"])
         .json();
     assert_eq!(added[0]["info_hash"], swarm.info_hash.as_str(), "{added}");
-    assert_eq!(added[0]["name"], "from-the-link", "the link's dn until the metadata: {added}");
+    assert_eq!(
+        added[0]["name"], "from-the-link",
+        "the link's dn until the metadata: {added}"
+    );
     let id = added[0]["id"].to_string();
 
     let received = events.wait("metadata_received", Duration::from_secs(60), |e| {
@@ -101,7 +104,9 @@ fn btbt_magnet_fetches_the_metadata_from_libtorrent_and_downloads_one_file() {
 
 #[test]
 fn btbt_magnet_fetches_the_metadata_from_libtorrent_and_downloads_many_files() {
-    let files: Vec<(String, u64)> = (0..24).map(|i| (format!("d{}/f{i}.bin", i % 3), 1_000 + i * 7_919)).collect();
+    let files: Vec<(String, u64)> = (0..24)
+        .map(|i| (format!("d{}/f{i}.bin", i % 3), 1_000 + i * 7_919))
+        .collect();
     let refs: Vec<(&str, u64)> = files.iter().map(|(p, l)| (p.as_str(), *l)).collect();
     magnet_through_the_tracker(&Swarm::multi(&refs, 15));
 }
@@ -135,7 +140,10 @@ fn a_magnet_without_peers_survives_kill9_in_the_metadata_state() {
 
     // The same magnet again, or as another spelling of its hash, is a duplicate.
     let dup = daemon
-        .post("/api/v1/torrents", &json!({"magnet": format!("magnet:?xt=urn:btih:{}", NOBODY_HASH.to_uppercase())}))
+        .post(
+            "/api/v1/torrents",
+            &json!({"magnet": format!("magnet:?xt=urn:btih:{}", NOBODY_HASH.to_uppercase())}),
+        )
         .expect_error(409, "duplicate");
     assert!(dup.contains(NOBODY_HASH), "{dup}");
     // Files are unknown until the metadata arrives.
@@ -158,10 +166,14 @@ fn a_magnet_without_peers_survives_kill9_in_the_metadata_state() {
 
     // The session file is written at the core's next tick (the link at once).
     let session_file = state_dir.join("session.rkyv");
-    wait_until("the session file written after the add", Duration::from_secs(10), || {
-        let modified = std::fs::metadata(&session_file).and_then(|m| m.modified()).ok()?;
-        (modified > before_add).then_some(())
-    });
+    wait_until(
+        "the session file written after the add",
+        Duration::from_secs(10),
+        || {
+            let modified = std::fs::metadata(&session_file).and_then(|m| m.modified()).ok()?;
+            (modified > before_add).then_some(())
+        },
+    );
     daemon.kill9();
     daemon.restart();
     let back = daemon.wait_state(&id, "metadata", Duration::from_secs(20));
@@ -180,7 +192,10 @@ fn a_magnet_without_peers_survives_kill9_in_the_metadata_state() {
     daemon.btbt(&["torrent", "remove", &id]).ok();
     assert!(daemon.list().is_empty());
     daemon.terminate();
-    assert!(!saved(&state_dir, NOBODY_HASH, "magnet"), "remove deletes the saved link");
+    assert!(
+        !saved(&state_dir, NOBODY_HASH, "magnet"),
+        "remove deletes the saved link"
+    );
     daemon.restart();
     assert!(daemon.list().is_empty(), "a removed magnet stays removed");
     daemon.terminate();

@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::data::{self, Dataset};
 use crate::jsonproc::JsonProc;
-use crate::participant::{catch, Contestant, Participant};
+use crate::participant::{catch, Contestant};
 use crate::report::{truncate, Metric, RunResult, ScenarioResult};
 
 use super::{log, Harness};
@@ -105,10 +105,7 @@ impl Harness {
             }
         };
         let seeder_addr = seeder.listen_addr();
-        let link = format!(
-            "magnet:?xt=urn:btih:{}&dn={}&x.pe={seeder_addr}",
-            ds.info_hash, ds.name
-        );
+        let link = format!("magnet:?xt=urn:btih:{}&dn={}&x.pe={seeder_addr}", ds.info_hash, ds.name);
         let timeout = self.run_timeout(ds.total_bytes);
         let runners: [(&str, Contestant); 4] = [
             ("ccbt", Contestant::Ccbt),
@@ -122,10 +119,14 @@ impl Harness {
                     sc.skipped.insert(name.to_string(), e);
                     continue;
                 }
-                let out = self.env.work.join(format!("magnet-{}-{rep}", name.replace([' ', '.'], "")));
+                let out = self
+                    .env
+                    .work
+                    .join(format!("magnet-{}-{rep}", name.replace([' ', '.'], "")));
                 crate::util::remove_tree(&out);
                 if let Err(e) = std::fs::create_dir_all(&out) {
-                    sc.runs.push(RunResult::failed(name, rep, format!("{}: {e}", out.display())));
+                    sc.runs
+                        .push(RunResult::failed(name, rep, format!("{}: {e}", out.display())));
                     continue;
                 }
                 log(&format!("magnet: {name} (run {}/{})", rep + 1, self.cfg.repeats));
@@ -163,7 +164,13 @@ impl Harness {
     }
 
     /// One-shot `ccbt SOURCE --peer SEEDER` until its `complete` line.
-    fn ccbt_milestones(&self, source: &str, out: &Path, seeder: SocketAddr, timeout: Duration) -> Result<Milestones, String> {
+    fn ccbt_milestones(
+        &self,
+        source: &str,
+        out: &Path,
+        seeder: SocketAddr,
+        timeout: Duration,
+    ) -> Result<Milestones, String> {
         let mut cmd = Command::new(&self.env.ccbt);
         cmd.arg(source)
             .arg("-o")

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use ccbt_engine::magnet::{MagnetError, MagnetLink};
 use ccbt_engine::metainfo::{torrent_file_bytes, Metainfo};
 use ccbt_engine::torrent::TorrentConfig;
+use ccbt_engine::InfoHash;
 use ccbt_io::storage::Preallocation;
 use ccbt_shards::{AddMagnet, SessionError};
-use ccbt_engine::InfoHash;
 
 use super::managed::LifetimeTotals;
 use super::{unix_now, DaemonCore, Life, Managed, StopReason, TorrentSettings};
@@ -38,10 +38,7 @@ impl PendingMagnet {
             MagnetError::V2Only => ApiError::new(400, "unsupported", format!("magnet: {e}")),
             e => ApiError::new(400, "invalid_magnet", format!("magnet: {e}")),
         })?;
-        let name = link
-            .display_name
-            .clone()
-            .unwrap_or_else(|| link.info_hash.to_hex());
+        let name = link.display_name.clone().unwrap_or_else(|| link.info_hash.to_hex());
         Ok(PendingMagnet { link, name })
     }
 
@@ -87,7 +84,11 @@ pub(crate) fn read_magnet_file(path: &std::path::Path) -> Result<String, String>
 
 /// File priorities once the file list is known: `so` keeps only its files, then
 /// the add's `skip_files` (kept as a prefix of the list until then) apply.
-fn priorities_for(meta: &Metainfo, select_only: Option<&[usize]>, pending: &[FilePriorityName]) -> Vec<FilePriorityName> {
+fn priorities_for(
+    meta: &Metainfo,
+    select_only: Option<&[usize]>,
+    pending: &[FilePriorityName],
+) -> Vec<FilePriorityName> {
     let files = meta.info.files.len();
     let mut priorities = match select_only {
         Some(keep) if keep.iter().any(|&i| i < files) => {
@@ -250,7 +251,9 @@ impl DaemonCore {
     /// become file priorities, and `metadata_received` is published. The shard goes
     /// on to check and run the torrent by itself.
     pub(super) fn on_metadata_received(&mut self, info_hash: InfoHash, meta: Arc<Metainfo>) {
-        let Some(id) = self.by_hash.get(&info_hash).copied() else { return };
+        let Some(id) = self.by_hash.get(&info_hash).copied() else {
+            return;
+        };
         let Some(t) = self.torrents.get_mut(&id) else { return };
         if t.meta.is_some() || meta.info_hash != info_hash {
             return;

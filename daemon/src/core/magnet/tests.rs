@@ -39,13 +39,21 @@ fn a_link_without_name_shows_its_hash_and_round_trips_through_the_saved_text() {
     let again = PendingMagnet::parse(&m.to_uri()).unwrap();
     assert_eq!(again.link, m.link);
     assert_eq!(again.link.select_only, Some(vec![1, 4]));
-    assert_eq!(PendingMagnet::parse(&format!("magnet:?xt=urn:btih:{HEX}")).unwrap().link.select_only, None);
+    assert_eq!(
+        PendingMagnet::parse(&format!("magnet:?xt=urn:btih:{HEX}"))
+            .unwrap()
+            .link
+            .select_only,
+        None
+    );
 }
 
 #[test]
 fn a_v2_only_link_is_unsupported_and_a_broken_one_invalid() {
-    let v2 = PendingMagnet::parse("magnet:?xt=urn:btmh:1220caf1e1c30e81cb361b9ee167c4aa64228a7fa4fa9f6105232b28ad099f3a302e")
-        .unwrap_err();
+    let v2 = PendingMagnet::parse(
+        "magnet:?xt=urn:btmh:1220caf1e1c30e81cb361b9ee167c4aa64228a7fa4fa9f6105232b28ad099f3a302e",
+    )
+    .unwrap_err();
     assert_eq!((v2.status, v2.code), (400, "unsupported"));
     assert!(v2.message.contains("urn:btmh"), "{}", v2.message);
     let bad = PendingMagnet::parse("magnet:?xt=urn:btih:nothex").unwrap_err();
@@ -71,11 +79,17 @@ fn selection_and_skips_become_file_priorities_once_the_files_are_known() {
     assert_eq!(priorities_for(&meta, None, &[]), vec![Normal; 3]);
     assert_eq!(priorities_for(&meta, Some(&[1]), &[]), vec![Skip, Normal, Skip]);
     // skip_files (a prefix list) on top of the selection.
-    assert_eq!(priorities_for(&meta, Some(&[0, 1]), &[Normal, Skip]), vec![Normal, Skip, Skip]);
+    assert_eq!(
+        priorities_for(&meta, Some(&[0, 1]), &[Normal, Skip]),
+        vec![Normal, Skip, Skip]
+    );
     assert_eq!(priorities_for(&meta, None, &[Skip]), vec![Skip, Normal, Normal]);
     // Indexes past the file list are ignored; a selection of none of the files
     // would skip everything and is ignored as a whole.
-    assert_eq!(priorities_for(&meta, Some(&[2, 9]), &[Normal, Normal, Normal, Skip]), vec![Skip, Skip, Normal]);
+    assert_eq!(
+        priorities_for(&meta, Some(&[2, 9]), &[Normal, Normal, Normal, Skip]),
+        vec![Skip, Skip, Normal]
+    );
     assert_eq!(priorities_for(&meta, Some(&[7]), &[]), vec![Normal; 3]);
 }
 
@@ -84,7 +98,10 @@ fn a_watch_dir_magnet_file_gives_its_first_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.magnet");
     std::fs::write(&path, format!("  magnet:?xt=urn:btih:{HEX}&dn=a  \r\nsecond line\n")).unwrap();
-    assert_eq!(read_magnet_file(&path).unwrap(), format!("magnet:?xt=urn:btih:{HEX}&dn=a"));
+    assert_eq!(
+        read_magnet_file(&path).unwrap(),
+        format!("magnet:?xt=urn:btih:{HEX}&dn=a")
+    );
     let missing = read_magnet_file(&dir.path().join("gone.magnet")).unwrap_err();
     assert!(missing.contains("gone.magnet"), "{missing}");
 }
