@@ -18,7 +18,7 @@
 //! per call.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use crate::types::InfoHash;
@@ -191,6 +191,60 @@ impl LsdSchedule {
                 cookie: Some(cookie.to_owned()),
             })
             .collect()
+    }
+}
+
+/// Peers handed on from announces per second, over all senders: a flood of
+/// datagrams on the LAN costs a bounded amount of work.
+pub const MAX_ACCEPTED_PER_SECOND: u32 = 32;
+/// The same peer announcing the same torrent again within this long is not handed
+/// on again (it is already in the torrent's peer book).
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(60);
+/// (peer, torrent) pairs remembered for [`REPEAT_WINDOW`], at most.
+pub const MAX_REMEMBERED: usize = 4096;
+
+/// Which announced peers are handed on to their torrents: new ones, within a rate.
+#[derive(Clone, Debug, Default)]
+pub struct LsdIntake {
+    second_start: Option<Instant>,
+    accepted: u32,
+    seen: HashMap<(SocketAddr, InfoHash), Instant>,
+    /// Announced peers not handed on: repeats, or over the rate.
+    pub ignored: u64,
+}
+
+impl LsdIntake {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `peer` announcing `info_hash` at `now` is handed on; counts it if so.
+    pub fn accept(&mut self, peer: SocketAddr, info_hash: InfoHash, now: Instant) -> bool {
+        if self
+            .second_start
+            .is_none_or(|s| now.saturating_duration_since(s) >= Duration::from_secs(1))
+        {
+            self.second_start = Some(now);
+            self.accepted = 0;
+        }
+        let repeat = self
+            .seen
+            .get(&(peer, info_hash))
+            .is_some_and(|at| now.saturating_duration_since(*at) < REPEAT_WINDOW);
+        if repeat || self.accepted >= MAX_ACCEPTED_PER_SECOND {
+            self.ignored += 1;
+            return false;
+        }
+        if self.seen.len() >= MAX_REMEMBERED {
+            self.seen
+                .retain(|_, at| now.saturating_duration_since(*at) < REPEAT_WINDOW);
+            if self.seen.len() >= MAX_REMEMBERED {
+                self.seen.clear();
+            }
+        }
+        self.seen.insert((peer, info_hash), now);
+        self.accepted += 1;
+        true
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod connection_budget;
 pub mod fd_limit;
 pub mod listen_socket;
+pub mod lsd_socket;
 pub mod peer_connection;
 mod peer_outbox;
 pub mod piece_hasher;

@@ -133,3 +133,19 @@ proptest! {
         let _ = LsdAnnounce::decode(&wrapped);
     }
 }
+
+#[test]
+fn intake_hands_on_new_peers_within_a_rate_and_skips_repeats() {
+    let now = Instant::now();
+    let mut intake = LsdIntake::new();
+    let peer = |i: u16| std::net::SocketAddr::from(([192, 168, 1, 2], 6000 + i));
+    assert!(intake.accept(peer(1), hash(1), now));
+    assert!(!intake.accept(peer(1), hash(1), now + Duration::from_secs(2)), "a repeat");
+    assert!(intake.accept(peer(1), hash(2), now + Duration::from_secs(2)), "another torrent");
+    assert!(intake.accept(peer(1), hash(1), now + REPEAT_WINDOW), "the window passed");
+    let later = now + Duration::from_secs(600);
+    let taken = (0..100).filter(|i| intake.accept(peer(100 + i), hash(1), later)).count();
+    assert_eq!(taken, MAX_ACCEPTED_PER_SECOND as usize, "a flood is cut at the rate");
+    assert!(intake.accept(peer(500), hash(1), later + Duration::from_secs(1)));
+    assert_eq!(intake.ignored, 1 + 100 - MAX_ACCEPTED_PER_SECOND as u64);
+}
