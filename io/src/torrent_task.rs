@@ -34,6 +34,7 @@ use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 mod detail;
 mod hold;
 mod live_settings;
+mod peer_sources;
 mod resume_snapshots;
 mod start_check;
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub use ccbt_io::resume::{CheckSummary, FileStamp, ResumeRecord};
 pub use ccbt_io::torrent_task::{FileProgress, PeerSnapshot, TorrentSnapshot};
 
 use crate::query::QueryReply;
+use crossbeam_channel::Sender;
 
 /// A torrent to start on its owning shard.
 #[derive(Clone, Debug)]
@@ -84,6 +85,12 @@ pub enum ShardCommand {
     SetShardLimits {
         download: Option<u64>,
         upload: Option<u64>,
+    },
+    /// Start local service discovery on this shard; the reply says whether its
+    /// socket could be set up.
+    StartLsd {
+        start: Box<crate::lsd_service::LsdStart>,
+        reply: Sender<Result<(), String>>,
     },
 }
 
@@ -160,6 +167,8 @@ pub struct TorrentStatus {
     /// Bytes of the files not skipped (`stats.complete` = every piece they need is
     /// verified; `stats.verified_bytes == stats.total_bytes` = every piece is).
     pub wanted_bytes: u64,
+    /// Connected peers by where their address came from (tracker, DHT, PEX, ...).
+    pub peer_sources: PeerSourceCounts,
 }
 
 /// Shard → session.
