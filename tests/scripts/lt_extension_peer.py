@@ -41,6 +41,9 @@ def main():
         outgoing_interfaces="",
         alert_mask=lt.alert_category.error | lt.alert_category.status,
         user_agent="ccbt-extension-libtorrent",
+        # A peer that finished what it wants keeps its connections to seeds, so it
+        # still has them to tell others about over PEX.
+        close_redundant_connections=False,
     ))
     if "magnet" in args:
         atp = lt.parse_magnet_uri(args["magnet"])
