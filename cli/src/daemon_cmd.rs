@@ -63,6 +63,12 @@ pub struct StartArgs {
     /// Print the start line as JSON
     #[arg(long)]
     pub json: bool,
+    /// No local service discovery (BEP 14) on the LAN
+    #[arg(long)]
+    pub no_lsd: bool,
+    /// No peer exchange (BEP 11) with peers
+    #[arg(long)]
+    pub no_pex: bool,
 }
 
 impl DaemonArgs {

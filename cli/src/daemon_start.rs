@@ -205,6 +205,8 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         redial: crate::download::redial_policy_from_env(),
         our_id: crate::download::new_peer_id(),
         json: args.json,
+        lsd: config.lsd.enabled && !args.no_lsd,
+        pex: config.pex.enabled && !args.no_pex,
     };
     start_foreground(opts)
 }

@@ -38,6 +38,9 @@ pub struct DownloadOptions {
     /// Write piece data with `O_DIRECT` where possible (`--buffered-writes` turns it off).
     pub direct_writes: bool,
     pub config: TorrentConfig,
+    /// Local service discovery (BEP 14); it runs only where the listen address is
+    /// not loopback (nobody on the LAN could reach the peer port).
+    pub lsd: bool,
 }
 
 /// What a finished run did.
@@ -103,6 +106,11 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
         connection_limits: ConnectionLimits::default(),
         redial: redial_policy_from_env(),
     })?;
+    if opts.lsd && !session.listen_addr().ip().is_loopback() {
+        if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {
+            tracing::warn!(%error, "local service discovery is off");
+        }
+    }
     reporter.listening(session.listen_addr(), session.shard_count());
     let result = drive(&opts, &mut session, reporter, &stop, start);
     session.shutdown();

@@ -40,6 +40,10 @@
 //! max_concurrent = 4
 //! [session]
 //! # shards = 4                     # default: one per core
+//! [lsd]                            # local service discovery (BEP 14) on the LAN
+//! enabled = true                   # never on a loopback-only listen address
+//! [pex]                            # peer exchange (BEP 11); private torrents never
+//! enabled = true
 //! ```
 
 mod error;
@@ -80,7 +84,7 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
         ],
     ),
     ("network", &["listen"]),
@@ -102,6 +106,8 @@ const SCHEMA: Schema = &[
         &["on_added", "on_completed", "on_error", "timeout", "max_concurrent"],
     ),
     ("session", &["shards"]),
+    ("lsd", &["enabled"]),
+    ("pex", &["enabled"]),
 ];
 
 /// Everything the config file sets; see the module docs for keys and defaults.
@@ -116,6 +122,22 @@ pub struct DaemonConfig {
     pub watch: WatchConfig,
     pub hooks: HooksConfig,
     pub session: SessionConfig,
+    /// Local service discovery (BEP 14).
+    pub lsd: DiscoveryToggle,
+    /// Peer exchange (BEP 11).
+    pub pex: DiscoveryToggle,
+}
+
+/// A peer discovery service that can be turned off (on by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiscoveryToggle {
+    pub enabled: bool,
+}
+
+impl Default for DiscoveryToggle {
+    fn default() -> Self {
+        DiscoveryToggle { enabled: true }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -346,6 +368,13 @@ impl DaemonConfig {
         if let Some(t) = root.table("session", "session")? {
             if let Some(f) = t.field("shards") {
                 config.session.shards = Some(bounded_integer(&f, 1, MAX_SHARDS as i128)? as usize);
+            }
+        }
+        for (key, toggle) in [("lsd", &mut config.lsd), ("pex", &mut config.pex)] {
+            if let Some(t) = root.table(key, key)? {
+                if let Some(f) = t.field("enabled") {
+                    toggle.enabled = f.boolean()?;
+                }
             }
         }
         Ok(config)

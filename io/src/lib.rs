@@ -8,7 +8,11 @@
 pub mod connection_budget;
 pub mod fd_limit;
 pub mod listen_socket;
+<<<<<<< HEAD
 pub mod metadata_task;
+=======
+pub mod lsd_socket;
+>>>>>>> p
 pub mod peer_connection;
 mod peer_outbox;
 pub mod piece_hasher;

@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod event_outbox;
+pub mod lsd_service;
 pub mod messages;
 mod query;
 pub mod router;
@@ -21,6 +22,7 @@ pub use messages::{
     SessionEvent, ShardUsage, TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
 };
 pub use query::QueryReply;
+pub use lsd_service::LsdSettings;
 pub use router::Router;
 pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;

@@ -20,6 +20,7 @@ pub use ccbt_io::resume::{CheckSummary, FileStamp, ResumeRecord};
 pub use ccbt_io::torrent_task::{FileProgress, PeerSnapshot, TorrentSnapshot};
 
 use crate::query::QueryReply;
+use crossbeam_channel::Sender;
 
 /// A torrent to start on its owning shard.
 #[derive(Clone, Debug)]
@@ -111,6 +112,12 @@ pub enum ShardCommand {
         download: Option<u64>,
         upload: Option<u64>,
     },
+    /// Start local service discovery on this shard; the reply says whether its
+    /// socket could be set up.
+    StartLsd {
+        start: Box<crate::lsd_service::LsdStart>,
+        reply: Sender<Result<(), String>>,
+    },
 }
 
 /// A setting a running torrent takes at once.
@@ -190,6 +197,7 @@ pub struct TorrentStatus {
     /// Bytes of the files not skipped (`stats.complete` = every piece they need is
     /// verified; `stats.verified_bytes == stats.total_bytes` = every piece is).
     pub wanted_bytes: u64,
+<<<<<<< HEAD
     /// While [`TorrentState::FetchingMetadata`]: how the fetch is going.
     pub metadata: Option<MetadataProgress>,
 }
@@ -205,6 +213,10 @@ pub struct MetadataProgress {
     pub pieces_have: u32,
     /// Pieces of the info dictionary; 0 until a peer has told its size.
     pub pieces_total: u32,
+=======
+    /// Connected peers by where their address came from (tracker, DHT, PEX, ...).
+    pub peer_sources: PeerSourceCounts,
+>>>>>>> p
 }
 
 /// Shard → session.

@@ -88,6 +88,8 @@ pub(crate) struct ShardContext {
     pub read_cache_bytes: usize,
     pub connection_limits: ConnectionLimits,
     pub redial: RedialPolicy,
+    /// Where this shard publishes the torrents local service discovery may announce.
+    pub lsd: Arc<crate::lsd_service::LsdTorrents>,
 }
 
 struct Shard {
@@ -214,6 +216,9 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::Configure { info_hash, change }) => shard.configure(info_hash, change),
             Ok(ShardCommand::SetShardLimits { download, upload }) => {
                 shard.rate_limits.set(download, upload, std::time::Instant::now());
+            }
+            Ok(ShardCommand::StartLsd { start, reply }) => {
+                let _ = reply.send(crate::lsd_service::start(*start).map_err(|e| e.to_string()));
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 // Events that found the channel full go out as soon as there is
@@ -670,7 +675,20 @@ async fn tick_loop(shard: Rc<Shard>) {
                 glommio::yield_if_needed().await;
             }
         }
+        if shard.ctx.lsd.enabled() && ticks % crate::lsd_service::PUBLISH_EVERY_TICKS == 1 {
+            shard.ctx.lsd.publish(shard.ctx.id, lsd_announceable(&tasks));
+        }
     }
+}
+
+/// The torrents local service discovery may announce: running with peers (not held,
+/// not failed) and not private (BEP 27).
+fn lsd_announceable(tasks: &[Rc<TorrentTask>]) -> Vec<InfoHash> {
+    tasks
+        .iter()
+        .filter(|t| !t.is_held() && !t.is_stopped() && t.failure().is_none() && !t.meta.info.private)
+        .map(|t| t.info_hash)
+        .collect()
 }
 
 async fn status_loop(shard: Rc<Shard>) {
@@ -704,7 +722,11 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
+<<<<<<< HEAD
                 metadata: None,
+=======
+                peer_sources: Default::default(),
+>>>>>>> p
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true, .. } => None,
@@ -718,7 +740,11 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
+<<<<<<< HEAD
                 metadata: None,
+=======
+                peer_sources: Default::default(),
+>>>>>>> p
             }),
             TorrentLife::FetchingMetadata { magnet, task } => Some(magnet_phase::status(shard.ctx.id, magnet, task)),
         })
@@ -747,6 +773,10 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         trackers: t.tracker_status(),
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
         wanted_bytes: t.wanted_bytes(),
+<<<<<<< HEAD
         metadata: None,
+=======
+        peer_sources: t.connected_peer_sources(),
+>>>>>>> p
     }
 }

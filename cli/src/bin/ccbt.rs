@@ -63,6 +63,12 @@ struct Args {
     /// costs less CPU and leaves the page cache to the data being served
     #[arg(long)]
     buffered_writes: bool,
+    /// No local service discovery (BEP 14) on the LAN (never used on a loopback listen address)
+    #[arg(long)]
+    no_lsd: bool,
+    /// No peer exchange (BEP 11) with peers
+    #[arg(long)]
+    no_pex: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +142,7 @@ fn run(args: Args) -> Result<(), CliError> {
     let config = TorrentConfig {
         unchoke_slots: args.unchoke_slots,
         sequential: args.sequential,
+        pex: !args.no_pex,
         ..TorrentConfig::default()
     };
     let opts = DownloadOptions {
@@ -154,6 +161,7 @@ fn run(args: Args) -> Result<(), CliError> {
             Preallocation::Sparse
         },
         config,
+        lsd: !args.no_lsd,
     };
     let mut reporter = Reporter::new(OutputMode::choose(args.json));
     download::run(opts, &mut reporter, stop)?;

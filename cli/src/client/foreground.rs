@@ -50,6 +50,7 @@ pub fn run(sources: &[String], options: &AddOptions) -> Result<(), CliError> {
             sequential: options.sequential,
             ..TorrentConfig::default()
         },
+        lsd: true,
     };
     let mut reporter = Reporter::new(OutputMode::choose(options.json));
     download::run(opts, &mut reporter, stop)?;
