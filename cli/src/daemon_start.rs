@@ -187,6 +187,23 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         seed_time_limit_secs: config.seeding.seed_time_limit.map(|d| d.as_secs()),
         watch_dir: config.watch.dir.as_ref().map(|d| d.display().to_string()),
     };
+    let dht = if args.no_dht || !config.dht.enabled {
+        None
+    } else {
+        let bootstrap = if args.dht_bootstrap.is_empty() {
+            config.dht.bootstrap.clone()
+        } else {
+            args.dht_bootstrap
+                .iter()
+                .map(|b| crate::flags::check_host_port("--dht-bootstrap", b))
+                .collect::<Result<_, _>>()?
+        };
+        Some(ccbt_shards::DhtSettings {
+            port: args.dht_port.or(config.dht.port),
+            bootstrap,
+            ..Default::default()
+        })
+    };
     if !args.foreground {
         let api_url = format!("http://{api_addr}");
         return start_detached(&state_dir, &api_url, args.json);
@@ -204,6 +221,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         redial: crate::download::redial_policy_from_env(),
         our_id: crate::download::new_peer_id(),
         json: args.json,
+        dht,
     };
     start_foreground(opts)
 }

@@ -85,6 +85,10 @@ pub enum ShardCommand {
         download: Option<u64>,
         upload: Option<u64>,
     },
+    /// Shard 0 only: run the session's DHT node.
+    StartDht(Box<crate::dht_service::DhtStart>),
+    /// Every shard: ask the DHT node for peers of this shard's torrents.
+    AttachDht(crate::dht_service::DhtLink),
 }
 
 /// A setting a running torrent takes at once.
