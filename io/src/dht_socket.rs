@@ -103,6 +103,7 @@ impl DhtEndpoint {
         .await;
         match received {
             Some(Ok((n, from))) => {
+                tracing::trace!(%from, bytes = n, "DHT datagram in");
                 let datagram = &self.buf[..n.min(self.buf.len())];
                 self.node.handle_packet(Instant::now(), from, datagram);
                 self.flush().await;
@@ -118,6 +119,7 @@ impl DhtEndpoint {
     /// Sends everything the node has queued.
     pub async fn flush(&mut self) {
         while let Some((to, bytes)) = self.node.poll_transmit() {
+            tracing::trace!(%to, bytes = bytes.len(), "DHT datagram out");
             if let Err(e) = self.socket.send_to(&bytes, to).await {
                 self.send_errors += 1;
                 tracing::debug!(%to, error = %e, "DHT send failed");

@@ -32,6 +32,9 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(4);
 pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 /// With fewer nodes than this in the table, the routers are asked again.
 pub const REBOOTSTRAP_BELOW: usize = K;
+/// With an empty table, the routers are asked again this often (a router that
+/// dropped our first query should not leave us alone for a maintenance period).
+pub const EMPTY_TABLE_RETRY: Duration = Duration::from_secs(5);
 /// Queries in flight over all purposes.
 pub const MAX_TRANSACTIONS: usize = 512;
 /// Lookups at once; a lookup asked beyond this ends at once with nothing found.
@@ -195,6 +198,8 @@ pub struct DhtNode {
     next_lookup: u64,
     routers: Vec<SocketAddr>,
     last_bootstrap: Option<Instant>,
+    /// The bootstrap lookup under way, if any.
+    bootstrap_lookup: Option<LookupId>,
     outbox: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<DhtEvent>,
     queries: PacketBudget,
@@ -231,6 +236,7 @@ impl DhtNode {
             next_lookup: 1,
             routers: Vec::new(),
             last_bootstrap: None,
+            bootstrap_lookup: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             next_maintenance: now + MAINTENANCE_EVERY,
@@ -282,7 +288,16 @@ impl DhtNode {
         let mut seeds = self.table.closest(&self.id, K, now);
         seeds.extend(known.iter().take(4 * K).copied());
         let routers = self.routers.clone();
-        self.start_lookup(now, self.id, LookupKind::FindNode, &seeds, &routers);
+        let id = self.start_lookup(now, self.id, LookupKind::FindNode, &seeds, &routers);
+        self.bootstrap_lookup = self.lookups.contains_key(&id).then_some(id);
+    }
+
+    /// When the routers should be asked again because the table is still empty.
+    fn empty_table_retry(&self) -> Option<Instant> {
+        if !self.table.is_empty() || self.routers.is_empty() || self.bootstrap_lookup.is_some() {
+            return None;
+        }
+        Some(self.last_bootstrap.map_or(self.next_maintenance, |t| t + EMPTY_TABLE_RETRY))
     }
 
     /// Looks up the peers of `info_hash`; with a port, then announces us there.
@@ -352,6 +367,9 @@ impl DhtNode {
     /// When [`DhtNode::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.next_maintenance;
+        if let Some(retry) = self.empty_table_retry() {
+            t = t.min(retry);
+        }
         if let Some(oldest) = self.transactions.values().map(|tx| tx.sent).min() {
             t = t.min(oldest + QUERY_TIMEOUT);
         }
@@ -386,6 +404,8 @@ impl DhtNode {
         if now >= self.next_maintenance {
             self.next_maintenance = now + MAINTENANCE_EVERY;
             self.maintain(now);
+        } else if self.empty_table_retry().is_some_and(|t| now >= t) {
+            self.bootstrap(now, &[], &[]);
         }
         self.drive_lookups(now);
     }
@@ -513,6 +533,9 @@ impl DhtNode {
 
     fn finish_lookup(&mut self, lookup: Lookup) {
         self.stats.lookups_done += 1;
+        if self.bootstrap_lookup == Some(lookup.id) {
+            self.bootstrap_lookup = None;
+        }
         let info_hash = match lookup.kind {
             LookupKind::GetPeers { info_hash, .. } => Some(info_hash),
             LookupKind::FindNode => None,

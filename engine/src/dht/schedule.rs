@@ -1,7 +1,9 @@
 //! When each torrent asks the DHT for peers (and announces itself) again: every
 //! [`ANNOUNCE_EVERY`], or every [`RETRY_EVERY`] while it downloads with fewer than
-//! [`FEW_PEERS`] connections. A seeder without peers keeps the slow pace: a box of
-//! ten thousand idle seeds must not flood the DHT.
+//! [`FEW_PEERS`] connections, and for its first [`WARMUP_LOOKUPS`] lookups (the
+//! node may still be joining the DHT, and one lost announce should not hide a
+//! seed for fifteen minutes). After that a seeder without peers keeps the slow
+//! pace: a box of ten thousand idle seeds must not flood the DHT.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,6 +14,8 @@ use crate::InfoHash;
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(15 * 60);
 /// The shortest interval, for a downloading torrent short of peers.
 pub const RETRY_EVERY: Duration = Duration::from_secs(60);
+/// Lookups at the short interval after a torrent starts.
+pub const WARMUP_LOOKUPS: u32 = 3;
 /// Fewer connected peers than this counts as short of peers.
 pub const FEW_PEERS: usize = 8;
 
@@ -27,7 +31,8 @@ pub struct TorrentDemand {
 /// The last lookup of each torrent.
 #[derive(Debug, Default)]
 pub struct LookupSchedule {
-    last: HashMap<InfoHash, Instant>,
+    /// When each torrent was last looked up, and how many times in all.
+    last: HashMap<InfoHash, (Instant, u32)>,
 }
 
 impl LookupSchedule {
@@ -38,17 +43,18 @@ impl LookupSchedule {
         self.last.retain(|h, _| torrents.iter().any(|t| t.info_hash == *h));
         let mut out = Vec::new();
         for t in torrents {
-            let interval = if t.downloading && t.connected_peers < FEW_PEERS {
+            let (last, count) = match self.last.get(&t.info_hash) {
+                Some(&(last, count)) => (Some(last), count),
+                None => (None, 0),
+            };
+            let interval = if count < WARMUP_LOOKUPS || (t.downloading && t.connected_peers < FEW_PEERS) {
                 RETRY_EVERY
             } else {
                 ANNOUNCE_EVERY
             };
-            let due = self
-                .last
-                .get(&t.info_hash)
-                .map_or(true, |last| now.saturating_duration_since(*last) >= interval);
+            let due = last.map_or(true, |last| now.saturating_duration_since(last) >= interval);
             if due {
-                self.last.insert(t.info_hash, now);
+                self.last.insert(t.info_hash, (now, count.saturating_add(1)));
                 out.push(t.info_hash);
             }
         }
@@ -86,7 +92,15 @@ mod tests {
         let mut s = LookupSchedule::default();
         assert_eq!(s.due(t0, &torrents), vec![a, b, c]);
         assert!(s.due(t0 + Duration::from_secs(59), &torrents).is_empty());
-        assert_eq!(s.due(t0 + RETRY_EVERY, &torrents), vec![a]);
+        // The warm-up: every torrent a minute apart, WARMUP_LOOKUPS times.
+        let mut t = t0;
+        for _ in 1..WARMUP_LOOKUPS {
+            t += RETRY_EVERY;
+            assert_eq!(s.due(t, &torrents), vec![a, b, c]);
+        }
+        t += RETRY_EVERY;
+        assert_eq!(s.due(t, &torrents), vec![a], "only the one short of peers");
+        let t0 = t;
         assert_eq!(s.due(t0 + ANNOUNCE_EVERY, &torrents), vec![a, b, c]);
         // Gone, then back: due at once.
         assert!(s.due(t0 + ANNOUNCE_EVERY, &torrents[..1]).is_empty());

@@ -272,3 +272,22 @@ fn bep42_id_from_a_known_external_ip() {
     );
     assert!(node.id().is_bep42_for(ip));
 }
+
+#[test]
+fn an_empty_table_asks_the_routers_again_soon() {
+    let (mut node, t0) = me();
+    let router: SocketAddr = "198.51.100.1:6881".parse().unwrap();
+    node.bootstrap(t0, &[router], &[]);
+    assert_eq!(sent(&mut node).len(), 1);
+    // The router never answers: the lookup ends after its timeout...
+    let t1 = t0 + QUERY_TIMEOUT;
+    node.handle_timeout(t1);
+    assert!(sent(&mut node).is_empty());
+    // ...and the routers are asked again well before the maintenance period.
+    let retry = node.poll_timeout().unwrap();
+    assert!(retry <= t0 + EMPTY_TABLE_RETRY, "{:?}", retry - t0);
+    node.handle_timeout(retry);
+    let again = sent(&mut node);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].0, router);
+}
