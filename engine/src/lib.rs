@@ -12,6 +12,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod choker;
 pub mod connection_policy;
+pub mod dht;
 pub mod file_layout;
 pub mod file_priority;
 pub mod latency;

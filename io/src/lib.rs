@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod connection_budget;
+pub mod dht_socket;
 pub mod fd_limit;
 pub mod listen_socket;
 <<<<<<< HEAD

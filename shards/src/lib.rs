@@ -7,6 +7,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod dht_service;
 mod event_outbox;
 pub mod lsd_service;
 pub mod messages;
@@ -17,6 +18,7 @@ mod shard;
 mod torrent_change;
 
 pub use ccbt_engine::file_priority::FilePriority;
+pub use dht_service::{DhtSettings, DhtStatus, DhtWatch, DEFAULT_BOOTSTRAP};
 pub use messages::{
     AddMagnet, AddTorrent, CheckSummary, FileProgress, FileStamp, MetadataProgress, PeerSnapshot, ResumeRecord,
     SessionEvent, ShardUsage, TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,

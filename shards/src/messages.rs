@@ -112,12 +112,19 @@ pub enum ShardCommand {
         download: Option<u64>,
         upload: Option<u64>,
     },
+<<<<<<< HEAD
     /// Start local service discovery on this shard; the reply says whether its
     /// socket could be set up.
     StartLsd {
         start: Box<crate::lsd_service::LsdStart>,
         reply: Sender<Result<(), String>>,
     },
+=======
+    /// Shard 0 only: run the session's DHT node.
+    StartDht(Box<crate::dht_service::DhtStart>),
+    /// Every shard: ask the DHT node for peers of this shard's torrents.
+    AttachDht(crate::dht_service::DhtLink),
+>>>>>>> d
 }
 
 /// A setting a running torrent takes at once.

@@ -217,8 +217,18 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::SetShardLimits { download, upload }) => {
                 shard.rate_limits.set(download, upload, std::time::Instant::now());
             }
+<<<<<<< HEAD
             Ok(ShardCommand::StartLsd { start, reply }) => {
                 let _ = reply.send(crate::lsd_service::start(*start).map_err(|e| e.to_string()));
+=======
+            Ok(ShardCommand::StartDht(start)) => {
+                glommio::spawn_local(crate::dht_service::run(*start)).detach();
+            }
+            Ok(ShardCommand::AttachDht(link)) => {
+                let weak = Rc::downgrade(shard);
+                let demand = move || weak.upgrade().map(|s| dht_demand(&s));
+                glommio::spawn_local(crate::dht_service::lookup_loop(link, demand)).detach();
+>>>>>>> d
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 // Events that found the channel full go out as soon as there is
@@ -654,6 +664,21 @@ impl Drop for RoutingSlot<'_> {
     fn drop(&mut self) {
         self.0.set(self.0.get().saturating_sub(1));
     }
+}
+
+/// The shard's torrents that may use the DHT: running, not held, not failed, and
+/// not private (BEP 27: peers only from the trackers).
+fn dht_demand(shard: &Shard) -> Vec<ccbt_engine::dht::schedule::TorrentDemand> {
+    shard
+        .running()
+        .iter()
+        .filter(|t| !t.meta.info.private && !t.is_held() && !t.is_stopped() && t.failure().is_none())
+        .map(|t| ccbt_engine::dht::schedule::TorrentDemand {
+            info_hash: t.info_hash,
+            connected_peers: t.stats().peers,
+            downloading: !t.is_complete(),
+        })
+        .collect()
 }
 
 /// Torrents ticked between two chances for other tasks to run.

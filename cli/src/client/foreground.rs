@@ -41,6 +41,8 @@ pub fn run(sources: &[String], options: &AddOptions) -> Result<(), CliError> {
         seed: false,
         peers,
         listen: download::default_listen_addr(),
+        // As `ccbt`: the DHT on, from the public routers.
+        dht: crate::flags::dht_settings(false, None, &[])?,
         shards: crate::default_shards(),
         download_limit: None,
         upload_limit: None,
