@@ -112,19 +112,16 @@ pub enum ShardCommand {
         download: Option<u64>,
         upload: Option<u64>,
     },
-<<<<<<< HEAD
     /// Start local service discovery on this shard; the reply says whether its
     /// socket could be set up.
     StartLsd {
         start: Box<crate::lsd_service::LsdStart>,
         reply: Sender<Result<(), String>>,
     },
-=======
     /// Shard 0 only: run the session's DHT node.
     StartDht(Box<crate::dht_service::DhtStart>),
     /// Every shard: ask the DHT node for peers of this shard's torrents.
     AttachDht(crate::dht_service::DhtLink),
->>>>>>> d
 }
 
 /// A setting a running torrent takes at once.
@@ -204,9 +201,10 @@ pub struct TorrentStatus {
     /// Bytes of the files not skipped (`stats.complete` = every piece they need is
     /// verified; `stats.verified_bytes == stats.total_bytes` = every piece is).
     pub wanted_bytes: u64,
-<<<<<<< HEAD
     /// While [`TorrentState::FetchingMetadata`]: how the fetch is going.
     pub metadata: Option<MetadataProgress>,
+    /// Connected peers by where their address came from (tracker, DHT, PEX, ...).
+    pub peer_sources: PeerSourceCounts,
 }
 
 /// A magnet's metadata fetch, as a status shows it.
@@ -220,10 +218,6 @@ pub struct MetadataProgress {
     pub pieces_have: u32,
     /// Pieces of the info dictionary; 0 until a peer has told its size.
     pub pieces_total: u32,
-=======
-    /// Connected peers by where their address came from (tracker, DHT, PEX, ...).
-    pub peer_sources: PeerSourceCounts,
->>>>>>> p
 }
 
 /// Shard → session.

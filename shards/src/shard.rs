@@ -217,10 +217,9 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::SetShardLimits { download, upload }) => {
                 shard.rate_limits.set(download, upload, std::time::Instant::now());
             }
-<<<<<<< HEAD
             Ok(ShardCommand::StartLsd { start, reply }) => {
                 let _ = reply.send(crate::lsd_service::start(*start).map_err(|e| e.to_string()));
-=======
+            }
             Ok(ShardCommand::StartDht(start)) => {
                 glommio::spawn_local(crate::dht_service::run(*start)).detach();
             }
@@ -228,7 +227,6 @@ async fn command_loop(shard: &Rc<Shard>) {
                 let weak = Rc::downgrade(shard);
                 let demand = move || weak.upgrade().map(|s| dht_demand(&s));
                 glommio::spawn_local(crate::dht_service::lookup_loop(link, demand)).detach();
->>>>>>> d
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 // Events that found the channel full go out as soon as there is
@@ -747,11 +745,8 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
-<<<<<<< HEAD
                 metadata: None,
-=======
                 peer_sources: Default::default(),
->>>>>>> p
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true, .. } => None,
@@ -765,11 +760,8 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
-<<<<<<< HEAD
                 metadata: None,
-=======
                 peer_sources: Default::default(),
->>>>>>> p
             }),
             TorrentLife::FetchingMetadata { magnet, task } => Some(magnet_phase::status(shard.ctx.id, magnet, task)),
         })
@@ -798,10 +790,7 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         trackers: t.tracker_status(),
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
         wanted_bytes: t.wanted_bytes(),
-<<<<<<< HEAD
         metadata: None,
-=======
         peer_sources: t.connected_peer_sources(),
->>>>>>> p
     }
 }
