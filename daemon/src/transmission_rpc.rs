@@ -107,7 +107,7 @@ async fn rpc(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(refused) = access_guard::check(svc.credentials.as_ref(), &svc.session_id, client, &headers) {
+    if let Some(refused) = access_guard::refusal(svc.credentials.as_ref(), &svc.session_id, client, &headers) {
         return with_rpc_headers(refused, &svc.session_id);
     }
     if method != Method::POST {

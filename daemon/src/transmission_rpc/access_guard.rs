@@ -31,13 +31,13 @@ fn html(status: StatusCode, body: String) -> Response {
     response
 }
 
-/// Lets the request through, or says why not (401, 403 or 409).
-pub fn check(
+/// Why the request may not go through (401, 403 or 409), or none when it may.
+pub fn refusal(
     credentials: Option<&CompatCredentials>,
     session_id: &str,
     client: SocketAddr,
     headers: &HeaderMap,
-) -> Result<(), Response> {
+) -> Option<Response> {
     match credentials {
         Some(expected) => {
             let ok = basic_credentials(headers).is_some_and(|(user, pass)| expected.matches(&user, &pass));
@@ -50,12 +50,12 @@ pub fn check(
                     WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"Transmission\""),
                 );
-                return Err(response);
+                return Some(response);
             }
         }
         None => {
             if !open_without_credentials(client) {
-                return Err(html(
+                return Some(html(
                     StatusCode::FORBIDDEN,
                     format!(
                         "<h1>403: Forbidden</h1><p>Unauthorized IP Address.</p><p>{} is not on loopback and no \
@@ -86,9 +86,9 @@ pub fn check(
             "Access-Control-Expose-Headers",
             HeaderValue::from_static(SESSION_ID_HEADER),
         );
-        return Err(response);
+        return Some(response);
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]
@@ -111,18 +111,18 @@ mod tests {
 
     #[test]
     fn first_request_gets_409_with_the_session_id() {
-        let refused = check(None, ID, loopback(), &HeaderMap::new()).unwrap_err();
+        let refused = refusal(None, ID, loopback(), &HeaderMap::new()).unwrap();
         assert_eq!(refused.status(), StatusCode::CONFLICT);
         assert_eq!(refused.headers()[SESSION_ID_HEADER], ID);
-        assert!(check(None, ID, loopback(), &headers(&[(SESSION_ID_HEADER, ID)])).is_ok());
-        let stale = check(None, ID, loopback(), &headers(&[(SESSION_ID_HEADER, "old")])).unwrap_err();
+        assert!(refusal(None, ID, loopback(), &headers(&[(SESSION_ID_HEADER, ID)])).is_none());
+        let stale = refusal(None, ID, loopback(), &headers(&[(SESSION_ID_HEADER, "old")])).unwrap();
         assert_eq!(stale.status(), StatusCode::CONFLICT);
     }
 
     #[test]
     fn without_credentials_only_loopback_is_served() {
         let remote: SocketAddr = "192.0.2.7:4000".parse().unwrap();
-        let refused = check(None, ID, remote, &headers(&[(SESSION_ID_HEADER, ID)])).unwrap_err();
+        let refused = refusal(None, ID, remote, &headers(&[(SESSION_ID_HEADER, ID)])).unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     }
 
@@ -133,22 +133,22 @@ mod tests {
             password: "secret".into(),
         };
         let remote: SocketAddr = "192.0.2.7:4000".parse().unwrap();
-        let refused = check(Some(&creds), ID, remote, &HeaderMap::new()).unwrap_err();
+        let refused = refusal(Some(&creds), ID, remote, &HeaderMap::new()).unwrap();
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(refused.headers()[WWW_AUTHENTICATE], "Basic realm=\"Transmission\"");
         // "admin:wrong"
         let wrong = headers(&[("authorization", "Basic YWRtaW46d3Jvbmc="), (SESSION_ID_HEADER, ID)]);
         assert_eq!(
-            check(Some(&creds), ID, loopback(), &wrong).unwrap_err().status(),
+            refusal(Some(&creds), ID, loopback(), &wrong).unwrap().status(),
             StatusCode::UNAUTHORIZED
         );
         // "admin:secret", from anywhere
         let right = [("authorization", "Basic YWRtaW46c2VjcmV0")];
         assert_eq!(
-            check(Some(&creds), ID, remote, &headers(&right)).unwrap_err().status(),
+            refusal(Some(&creds), ID, remote, &headers(&right)).unwrap().status(),
             StatusCode::CONFLICT
         );
         let with_id = headers(&[right[0], (SESSION_ID_HEADER, ID)]);
-        assert!(check(Some(&creds), ID, remote, &with_id).is_ok());
+        assert!(refusal(Some(&creds), ID, remote, &with_id).is_none());
     }
 }

@@ -66,7 +66,8 @@ fn day_bits(days: &[String]) -> u32 {
         .sum()
 }
 
-/// Every `session-get` key, from our session's view.
+/// Every `session-get` key, from our session's view. `dht-enabled`, `pex-enabled`
+/// and `lpd-enabled` are left out: the session does not say whether they are on.
 pub fn session_arguments(info: &SessionInfo, session_id: &str) -> Map<String, Value> {
     let s = &info.settings;
     let peer_port = info
@@ -106,7 +107,6 @@ pub fn session_arguments(info: &SessionInfo, session_id: &str) -> Map<String, Va
         ),
         ("config-dir", json!(info.state_dir)),
         ("default-trackers", json!("")),
-        ("dht-enabled", json!(false)),
         ("download-dir", json!(info.download_dir)),
         ("download-queue-enabled", json!(download_queue_on)),
         ("download-queue-size", json!(download_queue)),
@@ -118,12 +118,10 @@ pub fn session_arguments(info: &SessionInfo, session_id: &str) -> Map<String, Va
         ("idle-seeding-limit-enabled", json!(s.idle_limit_secs.is_some())),
         ("incomplete-dir", json!(info.download_dir)),
         ("incomplete-dir-enabled", json!(false)),
-        ("lpd-enabled", json!(false)),
         ("peer-limit-global", json!(limits.global)),
         ("peer-limit-per-torrent", json!(limits.per_torrent)),
         ("peer-port", json!(peer_port)),
         ("peer-port-random-on-start", json!(false)),
-        ("pex-enabled", json!(false)),
         ("port-forwarding-enabled", json!(false)),
         ("queue-stalled-enabled", json!(false)),
         ("queue-stalled-minutes", json!(30)),

@@ -107,7 +107,8 @@ pub fn status(state: TorrentStateName, complete: bool) -> u8 {
         TorrentStateName::Checking => 2,
         TorrentStateName::Queued if complete => 5,
         TorrentStateName::Queued => 3,
-        TorrentStateName::Downloading => 4,
+        // A magnet fetching its metadata shows as downloading, as in Transmission.
+        TorrentStateName::Downloading | TorrentStateName::Metadata => 4,
         TorrentStateName::Seeding => 6,
     }
 }
@@ -342,7 +343,11 @@ pub fn value(key: &str, v: &TorrentView<'_>) -> Option<Value> {
         "maxConnectedPeers" | "peer-limit" => {
             json!(ccbt_engine::connection_policy::ConnectionLimits::default().per_torrent)
         }
-        "metadataPercentComplete" => json!(1.0),
+        "metadataPercentComplete" => json!(match s.metadata {
+            Some(m) if m.pieces_total > 0 => f64::from(m.pieces_have) / f64::from(m.pieces_total),
+            Some(_) => 0.0,
+            None => 1.0,
+        }),
         "name" => json!(s.name),
         "peersConnected" => json!(s.peers),
         "percentComplete" => json!(if s.total_bytes == 0 {

@@ -35,6 +35,7 @@ fn summary() -> TorrentSummary {
         seed_time_limit_secs: None,
         idle_limit_secs: Some(600),
         private: false,
+        metadata: None,
     }
 }
 
@@ -126,6 +127,7 @@ fn every_state_has_its_transmission_status() {
     assert_eq!(status(Downloading, false), 4);
     assert_eq!(status(Queued, true), 5);
     assert_eq!(status(Seeding, true), 6);
+    assert_eq!(status(Metadata, false), 4, "a magnet fetching metadata is downloading");
 }
 
 #[test]
