@@ -194,3 +194,35 @@ fn credentials_are_required_once_configured_and_the_extra_port_serves_the_same()
     );
     daemon.terminate();
 }
+
+#[test]
+fn transmission_remote_adds_a_magnet_that_downloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    let (torrent, hash) = payload_torrent(&seed_dir, "clip.mkv", LEN, 8, PIECE, &[]);
+    let (_seeder, seeder_addr) = ccbt_tests::start_seeder(&[&torrent], &seed_dir, &[]);
+    let mut daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "ccbt"));
+    let home = tmp.path().join("remote-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let remote = Remote {
+        port: daemon.opts.api_port,
+        home: &home,
+    };
+    // The seeder's address rides in the link (x.pe), so no tracker or DHT is needed.
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=clip.mkv&x.pe={seeder_addr}");
+    remote.run(&["-a", &magnet]).responded_success();
+    let listed = daemon.list();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0]["id"].to_string();
+    daemon.wait_state(&id, "seeding", WAIT);
+    ccbt_tests::assert_same_file(&seed_dir.join("clip.mkv"), &daemon.opts.download_dir.join("clip.mkv"));
+    let info = remote.run(&["-t", &id, "-i"]);
+    let info = info.ok();
+    assert!(info.contains("Name: clip.mkv"), "{info}");
+    assert!(info.contains("Percent Done: 100%"), "{info}");
+    // The same magnet again is a duplicate, still a success.
+    remote.run(&["-a", &magnet]).responded_success();
+    assert_eq!(daemon.list().len(), 1);
+    daemon.terminate();
+}
