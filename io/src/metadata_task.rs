@@ -22,7 +22,7 @@ use bytes::BytesMut;
 use ccbt_engine::metadata_fetch::{FetchAction, FetchProgress, MetadataFetch, MetadataFetchError};
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::peer_book::{PeerBook, RedialPolicy, MAX_KNOWN_PEERS};
-use ccbt_engine::peer_session::{Accepting, Established};
+use ccbt_engine::peer_session::{Accepting, Direction, Established};
 use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::wire::{
     ExtensionHandshake, Message, MessageDecoder, WireLimits, EXTENDED_HANDSHAKE_ID, OUR_UT_METADATA_ID, UT_METADATA,
@@ -70,6 +70,8 @@ pub struct MetadataSetup {
 /// One open connection, as the task drives it.
 struct Link {
     addr: SocketAddr,
+    /// They dialled us: `addr` is their outgoing port, not where they listen.
+    incoming: bool,
     outgoing: LocalSender<Message>,
     close: LocalSender<()>,
 }
@@ -194,6 +196,11 @@ impl MetadataTask {
             .filter(|(a, _)| !refused.contains(a))
             .copied()
             .collect()
+    }
+
+    /// Whether `addr` sent metadata that did not match the info-hash.
+    pub fn is_refused(&self, addr: &SocketAddr) -> bool {
+        self.refused.borrow().contains(addr)
     }
 
     pub fn progress(&self) -> FetchProgress {
@@ -355,7 +362,16 @@ impl MetadataTask {
         if reserved.supports_fast() {
             let _ = outgoing.try_send(Message::HaveNone);
         }
-        self.links.borrow_mut().insert(key, Link { addr, outgoing, close });
+        let incoming = session.direction() == Direction::Incoming;
+        self.links.borrow_mut().insert(
+            key,
+            Link {
+                addr,
+                incoming,
+                outgoing,
+                close,
+            },
+        );
         tracing::debug!(torrent = %self.info_hash, %addr, "metadata peer connected");
         self.fetch
             .borrow_mut()
@@ -421,7 +437,11 @@ impl MetadataTask {
                 id: EXTENDED_HANDSHAKE_ID,
                 payload,
             } => match ExtensionHandshake::decode(&payload) {
-                Ok(handshake) => fetch.extension_handshake(key, &handshake, now),
+                Ok(handshake) => {
+                    fetch.extension_handshake(key, &handshake, now);
+                    drop(fetch);
+                    self.learn_listen_port(key, handshake.p);
+                }
                 Err(e) => {
                     // Tolerated by the running torrent; here it only means no metadata.
                     tracing::debug!(torrent = %self.info_hash, error = %e, "unreadable extension handshake");
@@ -435,6 +455,18 @@ impl MetadataTask {
             // Pieces, haves, PEX and the rest wait for the torrent.
             _ => {}
         }
+    }
+
+    /// A peer that dialled us says where it listens (`p`): the torrent dials it
+    /// there once the metadata is in, since this connection closes with the phase.
+    fn learn_listen_port(&self, key: PeerKey, port: Option<u16>) {
+        let addr = match (self.links.borrow().get(&key), port) {
+            (Some(link), Some(port)) if link.incoming => SocketAddr::new(link.addr.ip(), port),
+            _ => return,
+        };
+        self.add_peers(&[addr], PeerSource::Incoming);
+        // Already connected: the book must not dial it during this phase.
+        self.book.borrow_mut().connected(addr);
     }
 
     /// Performs what the engine asked for.

@@ -92,6 +92,9 @@ impl Shard {
             .into_iter()
             .filter(|(addr, _)| !magnet.peers.contains(addr))
             .collect();
+        // A named peer that lied about the metadata is not pinned for the torrent.
+        let mut magnet = magnet;
+        magnet.peers.retain(|addr| !task.is_refused(addr));
         let add = AddTorrent {
             file_priorities: file_priorities(&meta, magnet.select_only.as_deref()),
             meta,
@@ -162,6 +165,7 @@ pub(super) fn status(shard: usize, magnet: &AddMagnet, task: &MetadataTask) -> T
         trackers: task.tracker_status(),
         no_reachable_peer: false,
         wanted_bytes: 0,
+        peer_sources: Default::default(),
         metadata: Some(MetadataProgress {
             peers_asked: p.peers_asked,
             peers_with_metadata: p.peers_with_metadata,
