@@ -17,12 +17,12 @@ mod shard;
 mod torrent_change;
 
 pub use ccbt_engine::file_priority::FilePriority;
+pub use lsd_service::LsdSettings;
 pub use messages::{
     AddTorrent, CheckSummary, FileProgress, FileStamp, PeerSnapshot, ResumeRecord, SessionEvent, ShardUsage,
     TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
 };
 pub use query::QueryReply;
-pub use lsd_service::LsdSettings;
 pub use router::Router;
 pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;

@@ -16,9 +16,9 @@ use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
+use crate::lsd_service::{LsdSettings, LsdStart, LsdTorrents};
 use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot};
 use crate::query::QueryReply;
-use crate::lsd_service::{LsdSettings, LsdStart, LsdTorrents};
 use crate::router::Router;
 use crate::shard::{self, ShardContext};
 
