@@ -69,6 +69,15 @@ pub struct StartArgs {
     /// No peer exchange (BEP 11) with peers
     #[arg(long)]
     pub no_pex: bool,
+    /// UDP port of the DHT node [default: config `dht.port`, else the peer port's number]
+    #[arg(long, value_name = "PORT")]
+    pub dht_port: Option<u16>,
+    /// A DHT node to bootstrap from (repeatable; replaces config `dht.bootstrap`)
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// Do not use the DHT
+    #[arg(long)]
+    pub no_dht: bool,
 }
 
 impl DaemonArgs {
