@@ -22,6 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 struct NetnsPair {
     names: [String; 2],
     addrs: [String; 2],
+    veth: [String; 2],
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -44,19 +45,21 @@ impl NetnsPair {
     fn create() -> Result<NetnsPair, String> {
         let id = std::process::id();
         let net = 16 + id % 200;
+        // Made before the first `ip` call: whatever a failed setup left behind is
+        // deleted when it drops.
         let pair = NetnsPair {
             names: [format!("ccbt-lsd-{id}-a"), format!("ccbt-lsd-{id}-b")],
             addrs: [format!("10.231.{net}.1"), format!("10.231.{net}.2")],
+            veth: [format!("cl{id}a"), format!("cl{id}b")],
         };
-        let veth = [format!("cl{id}a"), format!("cl{id}b")];
         for n in &pair.names {
             ip(&["netns", "add", n])?;
         }
+        let veth = &pair.veth;
         ip(&["link", "add", &veth[0], "type", "veth", "peer", "name", &veth[1]])?;
-        for i in 0..2 {
-            let (ns, dev) = (&pair.names[i], &veth[i]);
+        for ((ns, dev), addr) in pair.names.iter().zip(veth).zip(&pair.addrs) {
             ip(&["link", "set", dev, "netns", ns])?;
-            ip(&["-n", ns, "addr", "add", &format!("{}/24", pair.addrs[i]), "dev", dev])?;
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
             ip(&["-n", ns, "link", "set", dev, "up"])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
             ip(&["-n", ns, "route", "add", "239.0.0.0/8", "dev", dev])?;
@@ -79,6 +82,8 @@ impl Drop for NetnsPair {
         for n in &self.names {
             let _ = ip(&["netns", "del", n]);
         }
+        // Gone with its namespace once moved; still here if setup stopped before.
+        let _ = ip(&["link", "del", &self.veth[0]]);
     }
 }
 
@@ -106,13 +111,25 @@ fn a_downloader_finds_a_seeder_on_the_lan_by_lsd() {
     let down_listen = format!("{}:0", pair.addrs[1]);
     let mut downloader = pair.ccbt(
         1,
-        &[&torrent, "-o", &out_dir, "--json", "--listen", &down_listen, "--download-limit", "2M"],
+        &[
+            &torrent,
+            "-o",
+            &out_dir,
+            "--json",
+            "--listen",
+            &down_listen,
+            "--download-limit",
+            "2M",
+        ],
     );
     downloader.listen_addr();
     // Its first announce (a second after its torrent runs) goes out before the seeder exists.
     std::thread::sleep(Duration::from_secs(3));
     let seed_listen = format!("{}:0", pair.addrs[0]);
-    let mut seeder = pair.ccbt(0, &[&torrent, "-o", &seed_dir, "--seed", "--json", "--listen", &seed_listen]);
+    let mut seeder = pair.ccbt(
+        0,
+        &[&torrent, "-o", &seed_dir, "--seed", "--json", "--listen", &seed_listen],
+    );
     let seeder_addr = seeder.listen_addr();
 
     let status = downloader.wait_json("a peer found by LSD", TIMEOUT, |v| {
