@@ -442,11 +442,13 @@ pub fn ratios(summaries: &[Summary], metrics: &[Metric]) -> Vec<Ratio> {
             out.push(r);
         }
     }
-    // Best peer, per metric.
+    // Best peer, per metric: other clients only (not ccbt's own other modes, such
+    // as "ccbt .torrent" in the magnet scenario).
     let mut best = Ratio::default();
+    let clients: Vec<&&Summary> = peers.iter().filter(|p| !p.contestant.starts_with("ccbt")).collect();
     for m in metrics {
         let Some(a) = ccbt.stat(*m) else { continue };
-        let candidates = peers
+        let candidates = clients
             .iter()
             .filter_map(|p| p.stat(*m).map(|st| (p.contestant.as_str(), st.median)))
             .filter(|(_, v)| *v > 0.0);
@@ -464,7 +466,7 @@ pub fn ratios(summaries: &[Summary], metrics: &[Metric]) -> Vec<Ratio> {
             }
         }
     }
-    if !best.ratios.is_empty() && peers.len() > 1 {
+    if !best.ratios.is_empty() && clients.len() > 1 {
         best.peer = "best peer".to_string();
         best.best = true;
         out.push(best);
@@ -534,6 +536,27 @@ mod tests {
         let s = Stat::of(&[4.0, 1.0]).unwrap();
         assert_eq!(s.median, 2.5);
         assert!(Stat::of(&[]).is_none());
+    }
+
+    #[test]
+    fn the_best_peer_is_another_client_never_ccbt_in_another_mode() {
+        let mut sc = ScenarioResult {
+            runs: vec![
+                run("ccbt", 400.0, 2.0),
+                run("ccbt .torrent", 900.0, 1.0),
+                run("libtorrent", 500.0, 2.5),
+                run("rqbit", 300.0, 1.6),
+            ],
+            ratio_of: vec![Metric::Rate, Metric::CpuPerGib],
+            ..Default::default()
+        };
+        sc.summarize(&BTreeMap::new());
+        // One row per other contestant, ccbt's own .torrent run included, then the best.
+        assert_eq!(sc.ratios.len(), 4);
+        let best = &sc.ratios[3];
+        assert!(best.best);
+        assert_eq!(best.against["rate_mb_s"], "libtorrent");
+        assert_eq!(best.against["cpu_s_per_gib"], "rqbit");
     }
 
     #[test]

@@ -119,11 +119,7 @@ impl LsdAnnounce {
             let value = value.trim();
             match name.trim().to_ascii_lowercase().as_str() {
                 "port" => port = value.parse::<u16>().ok().filter(|&p| p != 0),
-                "infohash" => {
-                    if info_hashes.len() < MAX_HASHES_READ {
-                        info_hashes.push(parse_hex_hash(value)?);
-                    }
-                }
+                "infohash" if info_hashes.len() < MAX_HASHES_READ => info_hashes.push(parse_hex_hash(value)?),
                 "cookie" if value.len() <= MAX_COOKIE_LEN => cookie = Some(value.to_owned()),
                 _ => {}
             }

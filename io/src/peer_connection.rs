@@ -275,7 +275,7 @@ async fn read_loop(
                 }
             };
             let Some(message) = message else { break };
-            log_unreadable_extension_handshake(&task, addr, &message);
+            log_unreadable_extension_handshake(task, addr, &message);
             task.engine.borrow_mut().on_message(key, message, now);
         }
         task.dispatch();

@@ -54,7 +54,8 @@ pub struct AddTorrent {
 
 /// A magnet link to resolve on its owning shard: its metadata is fetched from peers
 /// (BEP 9), checked against the info-hash, then the torrent starts with the fields
-/// below (same meaning as [`AddTorrent`]'s).
+/// below (same meaning as [`AddTorrent`]'s). As for a torrent, trackers are asked
+/// only when `config.listen_port` is set (the port they are told).
 #[derive(Clone, Debug)]
 pub struct AddMagnet {
     pub info_hash: InfoHash,

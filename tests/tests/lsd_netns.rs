@@ -22,6 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 struct NetnsPair {
     names: [String; 2],
     addrs: [String; 2],
+    veth: [String; 2],
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -44,19 +45,21 @@ impl NetnsPair {
     fn create() -> Result<NetnsPair, String> {
         let id = std::process::id();
         let net = 16 + id % 200;
+        // Made before the first `ip` call: whatever a failed setup left behind is
+        // deleted when it drops.
         let pair = NetnsPair {
             names: [format!("ccbt-lsd-{id}-a"), format!("ccbt-lsd-{id}-b")],
             addrs: [format!("10.231.{net}.1"), format!("10.231.{net}.2")],
+            veth: [format!("cl{id}a"), format!("cl{id}b")],
         };
-        let veth = [format!("cl{id}a"), format!("cl{id}b")];
         for n in &pair.names {
             ip(&["netns", "add", n])?;
         }
+        let veth = &pair.veth;
         ip(&["link", "add", &veth[0], "type", "veth", "peer", "name", &veth[1]])?;
-        for i in 0..2 {
-            let (ns, dev) = (&pair.names[i], &veth[i]);
+        for ((ns, dev), addr) in pair.names.iter().zip(veth).zip(&pair.addrs) {
             ip(&["link", "set", dev, "netns", ns])?;
-            ip(&["-n", ns, "addr", "add", &format!("{}/24", pair.addrs[i]), "dev", dev])?;
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
             ip(&["-n", ns, "link", "set", dev, "up"])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
             ip(&["-n", ns, "route", "add", "239.0.0.0/8", "dev", dev])?;
@@ -79,6 +82,8 @@ impl Drop for NetnsPair {
         for n in &self.names {
             let _ = ip(&["netns", "del", n]);
         }
+        // Gone with its namespace once moved; still here if setup stopped before.
+        let _ = ip(&["link", "del", &self.veth[0]]);
     }
 }
 

@@ -174,3 +174,42 @@ pub(super) fn status(shard: usize, magnet: &AddMagnet, task: &MetadataTask) -> T
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccbt_engine::metainfo_builder::MetainfoBuilder;
+
+    fn three_files() -> Metainfo {
+        let bytes = MetainfoBuilder {
+            files: vec![(vec!["a".into()], 10), (vec!["b".into()], 10), (vec!["c".into()], 10)],
+            piece_length: 16384,
+            piece_hashes: vec![[0; 20]],
+            ..MetainfoBuilder::new("three")
+        }
+        .build()
+        .unwrap();
+        Metainfo::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn select_only_skips_the_other_files() {
+        use FilePriority::{Normal, Skip};
+        let meta = three_files();
+        assert_eq!(file_priorities(&meta, None), Vec::<FilePriority>::new());
+        assert_eq!(file_priorities(&meta, Some(&[0, 2])), vec![Normal, Skip, Normal]);
+        assert_eq!(file_priorities(&meta, Some(&[1, 7])), vec![Skip, Normal, Skip]);
+        // Naming no file of the torrent selects nothing: everything is downloaded.
+        assert_eq!(file_priorities(&meta, Some(&[5, 9])), Vec::<FilePriority>::new());
+    }
+
+    #[test]
+    fn the_magnet_trackers_go_into_the_metadata() {
+        let meta = three_files();
+        let tiers = vec![vec!["http://a/announce".to_string()], vec!["udp://b:1".to_string()]];
+        let with = with_trackers(&meta, &tiers);
+        assert_eq!(with.announce.as_deref(), Some("http://a/announce"));
+        assert_eq!(with.announce_list, tiers);
+        assert_eq!(with.info_hash, meta.info_hash);
+    }
+}
