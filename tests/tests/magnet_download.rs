@@ -153,6 +153,12 @@ fn a_peer_with_wrong_metadata_is_dropped_and_the_honest_one_serves() {
         liar.stats,
         ccbt.stderr()
     );
+    // Meanwhile its status says it is fetching the metadata, from one peer asked.
+    let status = ccbt.wait_json("a metadata status", Duration::from_secs(10), |v| {
+        v["type"] == "status" && v["state"] == "metadata"
+    });
+    assert_eq!(status["metadata"]["peers_asked"], 1, "{status}");
+    assert_eq!(status["metadata"]["num_pieces"], 1, "{status}");
     assert!(ccbt.is_running(), "still fetching: {}", ccbt.stderr());
     seeder.add_peer(ccbt_addr).unwrap();
     let status = ccbt.wait_exit(TIMEOUT);
