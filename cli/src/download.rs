@@ -14,7 +14,7 @@ use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::listen_socket::SharedListener;
 use ccbt_io::storage::Preallocation;
 use ccbt_shards::{
-    AddMagnet, AddTorrent, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES,
+    AddMagnet, AddTorrent, DhtSettings, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES,
 };
 
 use crate::error::CliError;
@@ -31,6 +31,8 @@ pub struct DownloadOptions {
     pub seed: bool,
     pub peers: Vec<SocketAddr>,
     pub listen: SocketAddr,
+    /// The DHT node's settings (None = no DHT).
+    pub dht: Option<DhtSettings>,
     pub shards: usize,
     pub download_limit: Option<u64>,
     pub upload_limit: Option<u64>,
@@ -38,6 +40,9 @@ pub struct DownloadOptions {
     /// Write piece data with `O_DIRECT` where possible (`--buffered-writes` turns it off).
     pub direct_writes: bool,
     pub config: TorrentConfig,
+    /// Local service discovery (BEP 14); it runs only where the listen address is
+    /// not loopback (nobody on the LAN could reach the peer port).
+    pub lsd: bool,
 }
 
 /// What a finished run did.
@@ -85,6 +90,25 @@ pub fn redial_policy_from_env() -> RedialPolicy {
     policy
 }
 
+/// Starts the session's DHT node. Without `--dht-port` a UDP port number already
+/// taken (the TCP one was free) falls back to any free port, with a warning; a
+/// port the user named must be free.
+pub fn start_dht(session: &mut Session, settings: DhtSettings) -> Result<SocketAddr, CliError> {
+    let seed = rand::Rng::gen::<u64>(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_entropy());
+    match session.start_dht(settings.clone(), seed) {
+        Ok(addr) => Ok(addr),
+        Err(e) if settings.port.is_none() => {
+            tracing::warn!(error = %e, "DHT: the listen port's number is taken for UDP; using another port");
+            let fallback = DhtSettings {
+                port: Some(0),
+                ..settings
+            };
+            Ok(session.start_dht(fallback, seed)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A fresh peer id for this process.
 pub fn new_peer_id() -> PeerId {
     let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::from_entropy();
@@ -103,7 +127,15 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
         connection_limits: ConnectionLimits::default(),
         redial: redial_policy_from_env(),
     })?;
+    if opts.lsd && !session.listen_addr().ip().is_loopback() {
+        if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {
+            tracing::warn!(%error, "local service discovery is off");
+        }
+    }
     reporter.listening(session.listen_addr(), session.shard_count());
+    if let Some(dht) = &opts.dht {
+        start_dht(&mut session, dht.clone())?;
+    }
     let result = drive(&opts, &mut session, reporter, &stop, start);
     session.shutdown();
     let mut latest: HashMap<InfoHash, TorrentStatus> = HashMap::new();

@@ -243,6 +243,18 @@ fn status_json(t: &TorrentStatus, handovers: u64) -> serde_json::Value {
             .map(|(kind, n)| (kind.label().to_string(), serde_json::Value::from(n)))
             .collect::<serde_json::Map<_, _>>(),
         "handovers": handovers,
+        "peers_by_source": t
+            .peer_sources
+            .iter()
+            .map(|(source, n)| (source.name().to_string(), serde_json::Value::from(n)))
+            .collect::<serde_json::Map<_, _>>(),
+        "extensions": {
+            "bad_extension_handshakes": t.stats.bad_extension_handshakes,
+            "metadata_pieces_served": t.stats.metadata_pieces_served,
+            "metadata_requests_rejected": t.stats.metadata_requests_rejected,
+            "pex_addresses_received": t.stats.pex_addresses_received,
+            "pex_messages_sent": t.stats.pex_messages_sent,
+        },
         "latency": {
             "block_p50_us": t.stats.block_latency.p50_us,
             "block_p99_us": t.stats.block_latency.p99_us,

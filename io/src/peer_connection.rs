@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use ccbt_engine::peer_session::{Accepting, Dialing, Direction, Established, HandshakeError, PEER_ID_LEN};
 use ccbt_engine::torrent::ProtocolViolation;
-use ccbt_engine::wire::{encode_piece_header, MessageDecoder, WireError, WireLimits, HANDSHAKE_LEN};
+use ccbt_engine::wire::{encode_piece_header, Message, MessageDecoder, WireError, WireLimits, HANDSHAKE_LEN};
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
@@ -275,6 +275,7 @@ async fn read_loop(
                 }
             };
             let Some(message) = message else { break };
+            log_unreadable_extension_handshake(&task, addr, &message);
             task.engine.borrow_mut().on_message(key, message, now);
         }
         task.dispatch();
@@ -356,4 +357,18 @@ async fn write_loop(
         }
     }
     let _ = writer.close().await;
+}
+
+/// The engine keeps a peer whose extension handshake does not parse (as one without
+/// extensions) and counts it; the reason is worth a debug line.
+fn log_unreadable_extension_handshake(task: &TorrentTask, addr: SocketAddr, message: &Message) {
+    if let Message::Extended {
+        id: ccbt_engine::wire::EXTENDED_HANDSHAKE_ID,
+        payload,
+    } = message
+    {
+        if let Err(error) = ccbt_engine::wire::ExtensionHandshake::decode(payload) {
+            tracing::debug!(torrent = %task.info_hash, %addr, %error, "extension handshake does not parse: the peer stays, without extensions");
+        }
+    }
 }

@@ -20,6 +20,7 @@ pub use ccbt_io::resume::{CheckSummary, FileStamp, ResumeRecord};
 pub use ccbt_io::torrent_task::{FileProgress, PeerSnapshot, TorrentSnapshot};
 
 use crate::query::QueryReply;
+use crossbeam_channel::Sender;
 
 /// A torrent to start on its owning shard.
 #[derive(Clone, Debug)]
@@ -112,6 +113,16 @@ pub enum ShardCommand {
         download: Option<u64>,
         upload: Option<u64>,
     },
+    /// Start local service discovery on this shard; the reply says whether its
+    /// socket could be set up.
+    StartLsd {
+        start: Box<crate::lsd_service::LsdStart>,
+        reply: Sender<Result<(), String>>,
+    },
+    /// Shard 0 only: run the session's DHT node.
+    StartDht(Box<crate::dht_service::DhtStart>),
+    /// Every shard: ask the DHT node for peers of this shard's torrents.
+    AttachDht(crate::dht_service::DhtLink),
 }
 
 /// A setting a running torrent takes at once.
@@ -193,6 +204,8 @@ pub struct TorrentStatus {
     pub wanted_bytes: u64,
     /// While [`TorrentState::FetchingMetadata`]: how the fetch is going.
     pub metadata: Option<MetadataProgress>,
+    /// Connected peers by where their address came from (tracker, DHT, PEX, ...).
+    pub peer_sources: PeerSourceCounts,
 }
 
 /// A magnet's metadata fetch, as a status shows it.

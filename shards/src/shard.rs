@@ -88,6 +88,8 @@ pub(crate) struct ShardContext {
     pub read_cache_bytes: usize,
     pub connection_limits: ConnectionLimits,
     pub redial: RedialPolicy,
+    /// Where this shard publishes the torrents local service discovery may announce.
+    pub lsd: Arc<crate::lsd_service::LsdTorrents>,
 }
 
 struct Shard {
@@ -214,6 +216,17 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::Configure { info_hash, change }) => shard.configure(info_hash, change),
             Ok(ShardCommand::SetShardLimits { download, upload }) => {
                 shard.rate_limits.set(download, upload, std::time::Instant::now());
+            }
+            Ok(ShardCommand::StartLsd { start, reply }) => {
+                let _ = reply.send(crate::lsd_service::start(*start).map_err(|e| e.to_string()));
+            }
+            Ok(ShardCommand::StartDht(start)) => {
+                glommio::spawn_local(crate::dht_service::run(*start)).detach();
+            }
+            Ok(ShardCommand::AttachDht(link)) => {
+                let weak = Rc::downgrade(shard);
+                let demand = move || weak.upgrade().map(|s| dht_demand(&s));
+                glommio::spawn_local(crate::dht_service::lookup_loop(link, demand)).detach();
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 // Events that found the channel full go out as soon as there is
@@ -651,6 +664,21 @@ impl Drop for RoutingSlot<'_> {
     }
 }
 
+/// The shard's torrents that may use the DHT: running, not held, not failed, and
+/// not private (BEP 27: peers only from the trackers).
+fn dht_demand(shard: &Shard) -> Vec<ccbt_engine::dht::schedule::TorrentDemand> {
+    shard
+        .running()
+        .iter()
+        .filter(|t| !t.meta.info.private && !t.is_held() && !t.is_stopped() && t.failure().is_none())
+        .map(|t| ccbt_engine::dht::schedule::TorrentDemand {
+            info_hash: t.info_hash,
+            connected_peers: t.stats().peers,
+            downloading: !t.is_complete(),
+        })
+        .collect()
+}
+
 /// Torrents ticked between two chances for other tasks to run.
 const TICKS_PER_YIELD: usize = 256;
 
@@ -670,7 +698,20 @@ async fn tick_loop(shard: Rc<Shard>) {
                 glommio::yield_if_needed().await;
             }
         }
+        if shard.ctx.lsd.enabled() && ticks % crate::lsd_service::PUBLISH_EVERY_TICKS == 1 {
+            shard.ctx.lsd.publish(shard.ctx.id, lsd_announceable(&tasks));
+        }
     }
+}
+
+/// The torrents local service discovery may announce: running with peers (not held,
+/// not failed) and not private (BEP 27).
+fn lsd_announceable(tasks: &[Rc<TorrentTask>]) -> Vec<InfoHash> {
+    tasks
+        .iter()
+        .filter(|t| !t.is_held() && !t.is_stopped() && t.failure().is_none() && !t.meta.info.private)
+        .map(|t| t.info_hash)
+        .collect()
 }
 
 async fn status_loop(shard: Rc<Shard>) {
@@ -705,6 +746,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 no_reachable_peer: false,
                 wanted_bytes: 0,
                 metadata: None,
+                peer_sources: Default::default(),
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true, .. } => None,
@@ -719,6 +761,7 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 no_reachable_peer: false,
                 wanted_bytes: 0,
                 metadata: None,
+                peer_sources: Default::default(),
             }),
             TorrentLife::FetchingMetadata { magnet, task } => Some(magnet_phase::status(shard.ctx.id, magnet, task)),
         })
@@ -748,5 +791,6 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
         wanted_bytes: t.wanted_bytes(),
         metadata: None,
+        peer_sources: t.connected_peer_sources(),
     }
 }

@@ -41,6 +41,8 @@ pub fn run(sources: &[String], options: &AddOptions) -> Result<(), CliError> {
         seed: false,
         peers,
         listen: download::default_listen_addr(),
+        // As `ccbt`: the DHT on, from the public routers.
+        dht: crate::flags::dht_settings(false, None, &[])?,
         shards: crate::default_shards(),
         download_limit: None,
         upload_limit: None,
@@ -50,6 +52,7 @@ pub fn run(sources: &[String], options: &AddOptions) -> Result<(), CliError> {
             sequential: options.sequential,
             ..TorrentConfig::default()
         },
+        lsd: true,
     };
     let mut reporter = Reporter::new(OutputMode::choose(options.json));
     download::run(opts, &mut reporter, stop)?;

@@ -165,6 +165,7 @@ pub(super) fn status(shard: usize, magnet: &AddMagnet, task: &MetadataTask) -> T
         trackers: task.tracker_status(),
         no_reachable_peer: false,
         wanted_bytes: 0,
+        peer_sources: Default::default(),
         metadata: Some(MetadataProgress {
             peers_asked: p.peers_asked,
             peers_with_metadata: p.peers_with_metadata,
