@@ -58,7 +58,11 @@ pub enum PexError {
     #[error("ut_pex `{key}` is not a byte string")]
     NotAString { key: &'static str },
     #[error("ut_pex `{key}` is {len} bytes, not a multiple of {entry}")]
-    BadLength { key: &'static str, len: usize, entry: usize },
+    BadLength {
+        key: &'static str,
+        len: usize,
+        entry: usize,
+    },
 }
 
 const V4_LEN: usize = 6;

@@ -44,7 +44,11 @@ fn payload(dir: &Path, name: &str, seed: u64, extra: &[&str]) -> (PathBuf, PathB
     write_random_file(&file, PAYLOAD, seed);
     let torrent = dir.join(format!("{name}.torrent"));
     let hash = btbt_create(&file, &torrent, extra);
-    let hash = hash.split_whitespace().find(|w| w.len() == 40).unwrap_or(&hash).to_string();
+    let hash = hash
+        .split_whitespace()
+        .find(|w| w.len() == 40)
+        .unwrap_or(&hash)
+        .to_string();
     (seed_dir, file, torrent, hash)
 }
 
@@ -106,7 +110,12 @@ fn a_private_torrent_never_reaches_the_dht() {
     let router_port = free_port();
     let router = format!("127.0.0.1:{router_port}");
     let mut node = lt_dht(router_port, &[], None);
-    let mut ccbt = spawn_seeder(&[&public, &private], &public_dir, "127.0.0.1:0", &["--dht-bootstrap", &router]);
+    let mut ccbt = spawn_seeder(
+        &[&public, &private],
+        &public_dir,
+        "127.0.0.1:0",
+        &["--dht-bootstrap", &router],
+    );
     ccbt.listen_addr();
     // The public torrent is looked up and announced: the DHT works...
     wait_announce(&mut node, &public_hash, None);
@@ -124,5 +133,8 @@ fn a_private_torrent_never_reaches_the_dht() {
         .filter(|v| v["info_hash"] == private_hash.as_str())
         .collect();
     assert!(leaked.is_empty(), "the private torrent reached the DHT: {leaked:?}");
-    assert!(node.seen.iter().any(|v| v["type"] == "dht_get_peers" && v["info_hash"] == public_hash));
+    assert!(node
+        .seen
+        .iter()
+        .any(|v| v["type"] == "dht_get_peers" && v["info_hash"] == public_hash));
 }

@@ -106,13 +106,25 @@ fn a_downloader_finds_a_seeder_on_the_lan_by_lsd() {
     let down_listen = format!("{}:0", pair.addrs[1]);
     let mut downloader = pair.ccbt(
         1,
-        &[&torrent, "-o", &out_dir, "--json", "--listen", &down_listen, "--download-limit", "2M"],
+        &[
+            &torrent,
+            "-o",
+            &out_dir,
+            "--json",
+            "--listen",
+            &down_listen,
+            "--download-limit",
+            "2M",
+        ],
     );
     downloader.listen_addr();
     // Its first announce (a second after its torrent runs) goes out before the seeder exists.
     std::thread::sleep(Duration::from_secs(3));
     let seed_listen = format!("{}:0", pair.addrs[0]);
-    let mut seeder = pair.ccbt(0, &[&torrent, "-o", &seed_dir, "--seed", "--json", "--listen", &seed_listen]);
+    let mut seeder = pair.ccbt(
+        0,
+        &[&torrent, "-o", &seed_dir, "--seed", "--json", "--listen", &seed_listen],
+    );
     let seeder_addr = seeder.listen_addr();
 
     let status = downloader.wait_json("a peer found by LSD", TIMEOUT, |v| {

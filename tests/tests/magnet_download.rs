@@ -190,6 +190,11 @@ fn bad_magnets_exit_2_naming_the_parameter() {
         let mut p = Downloader::source(magnet, out.path()).spawn();
         let status = p.wait_exit(Duration::from_secs(20));
         assert_eq!(status.code(), Some(2), "{magnet}: {}", p.stderr());
+        // stderr is read by a thread of its own, which may finish after the exit is seen.
+        let end = Instant::now() + Duration::from_secs(5);
+        while !p.stderr().contains('\n') && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let stderr = p.stderr();
         assert!(
             stderr.contains("bad magnet link") && stderr.contains(names),

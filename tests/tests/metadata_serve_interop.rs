@@ -173,7 +173,6 @@ fn aria2_downloads(shape: Shape) {
     check(&swarm, &out, &mut seeder, "aria2");
 }
 
-
 mod libtorrent {
     use super::*;
     #[test]

@@ -52,7 +52,10 @@ fn ccbt_learns_a_seeder_from_libtorrents_pex_and_completes_from_it() {
     lt.wait_json("libtorrent has the first file", TIMEOUT, |v| v["type"] == "complete");
     assert!(
         !l_dir.join("payload").join("second.bin").exists()
-            || std::fs::metadata(l_dir.join("payload").join("second.bin")).unwrap().len() < FILE_LEN,
+            || std::fs::metadata(l_dir.join("payload").join("second.bin"))
+                .unwrap()
+                .len()
+                < FILE_LEN,
         "libtorrent must not hold the second file"
     );
 
@@ -65,7 +68,10 @@ fn ccbt_learns_a_seeder_from_libtorrents_pex_and_completes_from_it() {
     let status = d.wait_json("a peer learned through PEX", TIMEOUT, |v| {
         v["type"] == "status" && v["peers_by_source"]["pex"].as_u64().unwrap_or(0) >= 1
     });
-    assert_eq!(status["peers_by_source"]["manual"], 1, "libtorrent, given by --peer: {status}");
+    assert_eq!(
+        status["peers_by_source"]["manual"], 1,
+        "libtorrent, given by --peer: {status}"
+    );
     let exit = d.wait_exit(TIMEOUT);
     assert!(exit.success(), "ccbt failed: {}", d.stderr());
     assert_same_tree(&content, &out.join("payload"));

@@ -297,7 +297,10 @@ impl DhtNode {
         if !self.table.is_empty() || self.routers.is_empty() || self.bootstrap_lookup.is_some() {
             return None;
         }
-        Some(self.last_bootstrap.map_or(self.next_maintenance, |t| t + EMPTY_TABLE_RETRY))
+        Some(
+            self.last_bootstrap
+                .map_or(self.next_maintenance, |t| t + EMPTY_TABLE_RETRY),
+        )
     }
 
     /// Looks up the peers of `info_hash`; with a port, then announces us there.

@@ -40,9 +40,15 @@ fn decodes_libtorrent_style_announces_with_several_hashes() {
 fn hostile_datagrams_are_refused_with_a_reason() {
     let ok_hash = "Infohash: 0101010101010101010101010101010101010101\r\n";
     let dg = |body: &str| format!("BT-SEARCH * HTTP/1.1\r\n{body}\r\n\r\n");
-    assert_eq!(LsdAnnounce::decode(&[b'x'; MAX_DATAGRAM + 1]), Err(LsdError::TooLarge(1401)));
+    assert_eq!(
+        LsdAnnounce::decode(&[b'x'; MAX_DATAGRAM + 1]),
+        Err(LsdError::TooLarge(1401))
+    );
     assert_eq!(LsdAnnounce::decode(b"\xff\xfe"), Err(LsdError::NotText));
-    assert_eq!(LsdAnnounce::decode(b"GET / HTTP/1.1\r\n\r\n"), Err(LsdError::NotBtSearch));
+    assert_eq!(
+        LsdAnnounce::decode(b"GET / HTTP/1.1\r\n\r\n"),
+        Err(LsdError::NotBtSearch)
+    );
     assert_eq!(LsdAnnounce::decode(b""), Err(LsdError::NotBtSearch));
     assert_eq!(LsdAnnounce::decode(dg(ok_hash).as_bytes()), Err(LsdError::BadPort));
     assert_eq!(
@@ -53,7 +59,10 @@ fn hostile_datagrams_are_refused_with_a_reason() {
         LsdAnnounce::decode(dg(&format!("Port: 99999\r\n{ok_hash}")).as_bytes()),
         Err(LsdError::BadPort)
     );
-    assert_eq!(LsdAnnounce::decode(dg("Port: 1\r\n").as_bytes()), Err(LsdError::NoInfoHash));
+    assert_eq!(
+        LsdAnnounce::decode(dg("Port: 1\r\n").as_bytes()),
+        Err(LsdError::NoInfoHash)
+    );
     assert!(matches!(
         LsdAnnounce::decode(dg("Port: 1\r\nInfohash: xyz\r\n").as_bytes()),
         Err(LsdError::BadInfoHash(_))
@@ -140,11 +149,22 @@ fn intake_hands_on_new_peers_within_a_rate_and_skips_repeats() {
     let mut intake = LsdIntake::new();
     let peer = |i: u16| std::net::SocketAddr::from(([192, 168, 1, 2], 6000 + i));
     assert!(intake.accept(peer(1), hash(1), now));
-    assert!(!intake.accept(peer(1), hash(1), now + Duration::from_secs(2)), "a repeat");
-    assert!(intake.accept(peer(1), hash(2), now + Duration::from_secs(2)), "another torrent");
-    assert!(intake.accept(peer(1), hash(1), now + REPEAT_WINDOW), "the window passed");
+    assert!(
+        !intake.accept(peer(1), hash(1), now + Duration::from_secs(2)),
+        "a repeat"
+    );
+    assert!(
+        intake.accept(peer(1), hash(2), now + Duration::from_secs(2)),
+        "another torrent"
+    );
+    assert!(
+        intake.accept(peer(1), hash(1), now + REPEAT_WINDOW),
+        "the window passed"
+    );
     let later = now + Duration::from_secs(600);
-    let taken = (0..100).filter(|i| intake.accept(peer(100 + i), hash(1), later)).count();
+    let taken = (0..100)
+        .filter(|i| intake.accept(peer(100 + i), hash(1), later))
+        .count();
     assert_eq!(taken, MAX_ACCEPTED_PER_SECOND as usize, "a flood is cut at the rate");
     assert!(intake.accept(peer(500), hash(1), later + Duration::from_secs(1)));
     assert_eq!(intake.ignored, 1 + 100 - MAX_ACCEPTED_PER_SECOND as u64);

@@ -47,7 +47,10 @@ fn libtorrent_style_message_without_flags_decodes_with_zero_flags() {
 fn hostile_payloads_are_refused_or_bounded() {
     assert!(matches!(decode(b""), Err(PexError::NotADict(_))));
     assert!(matches!(decode(b"li1ee"), Err(PexError::NotADict(_))));
-    assert!(matches!(decode(b"d5:addedi1ee"), Err(PexError::NotAString { key: "added" })));
+    assert!(matches!(
+        decode(b"d5:addedi1ee"),
+        Err(PexError::NotAString { key: "added" })
+    ));
     assert_eq!(
         decode(b"d7:dropped5:abcdee"),
         Err(PexError::BadLength {
@@ -56,7 +59,10 @@ fn hostile_payloads_are_refused_or_bounded() {
             entry: 6
         })
     );
-    assert!(matches!(decode(b"d6:added67:1234567e"), Err(PexError::BadLength { .. })));
+    assert!(matches!(
+        decode(b"d6:added67:1234567e"),
+        Err(PexError::BadLength { .. })
+    ));
     // Port 0 and 0.0.0.0 are skipped.
     let msg = decode(b"d5:added12:\x7f\x00\x00\x01\x00\x00\x00\x00\x00\x00\x1a\xe1e").unwrap();
     assert!(msg.added.is_empty(), "{msg:?}");
@@ -99,7 +105,11 @@ fn intake_caps_addresses_per_peer_per_interval() {
     };
     assert_eq!(intake.accept(&msg, now).len(), 100);
     assert_eq!(intake.accept(&msg, now + Duration::from_secs(1)).len(), 100);
-    assert_eq!(intake.accept(&msg, now + Duration::from_secs(2)).len(), 0, "over the allowance");
+    assert_eq!(
+        intake.accept(&msg, now + Duration::from_secs(2)).len(),
+        0,
+        "over the allowance"
+    );
     assert_eq!(intake.ignored, 100);
     assert_eq!(intake.accept(&msg, now + PEX_INTERVAL).len(), 100, "a new interval");
 }

@@ -52,7 +52,10 @@ fn extended_to(actions: &[Action], key: PeerKey) -> Vec<(u8, Bytes)> {
 fn our_handshake(d: &mut Driver, key: PeerKey) -> ExtensionHandshake {
     let actions = d.actions();
     let sent = extended_to(&actions, key);
-    let (_, payload) = sent.iter().find(|(id, _)| *id == EXTENDED_HANDSHAKE_ID).expect("a handshake");
+    let (_, payload) = sent
+        .iter()
+        .find(|(id, _)| *id == EXTENDED_HANDSHAKE_ID)
+        .expect("a handshake");
     ExtensionHandshake::decode(payload).unwrap()
 }
 
@@ -134,7 +137,9 @@ fn the_python_ccbt_handshake_is_tolerated_and_the_peer_stays_useful() {
     d.torrent.handle_timeout(d.now);
     let actions = d.actions();
     assert!(
-        actions.iter().any(|a| matches!(a, Action::Send { peer, message: Message::Unchoke } if *peer == key)),
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Send { peer, message: Message::Unchoke } if *peer == key)),
         "{actions:?}"
     );
 }
@@ -188,7 +193,10 @@ fn metadata_requests_past_the_per_peer_rate_are_rejected_until_the_window_passes
         let sent = extended_to(&d.actions(), key);
         answers.push(MetadataMessage::decode(&sent[0].1).unwrap());
     }
-    let data = answers.iter().filter(|m| matches!(m, MetadataMessage::Data { .. })).count();
+    let data = answers
+        .iter()
+        .filter(|m| matches!(m, MetadataMessage::Data { .. }))
+        .count();
     assert_eq!(data, MAX_SERVES_PER_PIECE as usize, "{answers:?}");
     assert!(matches!(answers.last(), Some(MetadataMessage::Reject { piece: 0 })));
     d.advance(METADATA_SERVE_WINDOW);
@@ -254,7 +262,10 @@ fn broken_metadata_or_pex_messages_drop_the_peer_and_stray_answers_do_not() {
     );
     let reason = Driver::disconnect_reason(&d.actions(), key);
     assert!(
-        matches!(reason, Some(DisconnectReason::Protocol(ProtocolViolation::BadMetadataMessage(_)))),
+        matches!(
+            reason,
+            Some(DisconnectReason::Protocol(ProtocolViolation::BadMetadataMessage(_)))
+        ),
         "{reason:?}"
     );
     let key = d.connect(2);
@@ -268,7 +279,10 @@ fn broken_metadata_or_pex_messages_drop_the_peer_and_stray_answers_do_not() {
     );
     let reason = Driver::disconnect_reason(&d.actions(), key);
     assert!(
-        matches!(reason, Some(DisconnectReason::Protocol(ProtocolViolation::BadPexMessage(_)))),
+        matches!(
+            reason,
+            Some(DisconnectReason::Protocol(ProtocolViolation::BadPexMessage(_)))
+        ),
         "{reason:?}"
     );
 }
@@ -322,7 +336,10 @@ fn a_private_torrent_ignores_pex() {
         },
     );
     let actions = d.actions();
-    assert!(!actions.iter().any(|a| matches!(a, Action::AddPeers { .. })), "{actions:?}");
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::AddPeers { .. })),
+        "{actions:?}"
+    );
     assert_eq!(Driver::disconnect_reason(&actions, key), None);
     d.advance(Duration::from_secs(61));
     d.torrent.handle_timeout(d.now);
