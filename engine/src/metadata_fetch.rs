@@ -556,8 +556,7 @@ impl MetadataFetch {
             }
             return;
         }
-        loop {
-            let Some(piece) = self.next_missing() else { break };
+        while let Some(piece) = self.next_missing() {
             // The usable peer with the fewest requests in flight (the earliest on a tie).
             let Some(key) = self
                 .peers

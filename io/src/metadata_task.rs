@@ -227,9 +227,7 @@ impl MetadataTask {
     /// Drives the phase until the metadata is verified (or found unusable), or it is
     /// cancelled (`None`). Call once.
     pub async fn run(self: &Rc<Self>) -> Option<Result<Arc<Metainfo>, MetadataFetchError>> {
-        let Some(wake_rx) = self.wake_rx.borrow_mut().take() else {
-            return None;
-        };
+        let wake_rx = self.wake_rx.borrow_mut().take()?;
         let outcome = loop {
             if self.cancelled.get() {
                 break None;

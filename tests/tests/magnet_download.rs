@@ -153,6 +153,12 @@ fn a_peer_with_wrong_metadata_is_dropped_and_the_honest_one_serves() {
         liar.stats,
         ccbt.stderr()
     );
+    // Meanwhile its status says it is fetching the metadata, from one peer asked.
+    let status = ccbt.wait_json("a metadata status", Duration::from_secs(10), |v| {
+        v["type"] == "status" && v["state"] == "metadata"
+    });
+    assert_eq!(status["metadata"]["peers_asked"], 1, "{status}");
+    assert_eq!(status["metadata"]["num_pieces"], 1, "{status}");
     assert!(ccbt.is_running(), "still fetching: {}", ccbt.stderr());
     seeder.add_peer(ccbt_addr).unwrap();
     let status = ccbt.wait_exit(TIMEOUT);
@@ -184,6 +190,11 @@ fn bad_magnets_exit_2_naming_the_parameter() {
         let mut p = Downloader::source(magnet, out.path()).spawn();
         let status = p.wait_exit(Duration::from_secs(20));
         assert_eq!(status.code(), Some(2), "{magnet}: {}", p.stderr());
+        // stderr is read by a thread of its own, which may finish after the exit is seen.
+        let end = Instant::now() + Duration::from_secs(5);
+        while !p.stderr().contains('\n') && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let stderr = p.stderr();
         assert!(
             stderr.contains("bad magnet link") && stderr.contains(names),
