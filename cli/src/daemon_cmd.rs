@@ -63,6 +63,12 @@ pub struct StartArgs {
     /// Print the start line as JSON
     #[arg(long)]
     pub json: bool,
+    /// No local service discovery (BEP 14) on the LAN
+    #[arg(long)]
+    pub no_lsd: bool,
+    /// No peer exchange (BEP 11) with peers
+    #[arg(long)]
+    pub no_pex: bool,
     /// UDP port of the DHT node [default: config `dht.port`, else the peer port's number]
     #[arg(long, value_name = "PORT")]
     pub dht_port: Option<u16>,
@@ -216,6 +222,7 @@ mod tests {
                 max_active_checks: 1,
                 ratio_limit: None,
                 seed_time_limit_secs: None,
+                idle_limit_secs: None,
                 watch_dir: None,
             },
         };

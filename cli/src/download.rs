@@ -14,17 +14,18 @@ use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::listen_socket::SharedListener;
 use ccbt_io::storage::Preallocation;
 use ccbt_shards::{
-    AddTorrent, DhtSettings, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES,
+    AddMagnet, AddTorrent, DhtSettings, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES,
 };
 
 use crate::error::CliError;
 use crate::output::Reporter;
-use crate::source::LoadedTorrent;
+use crate::source::{magnet_peers, Sources};
 
 /// Everything `ccbt` was asked to do.
 #[derive(Debug, Clone)]
 pub struct DownloadOptions {
-    pub torrents: Vec<LoadedTorrent>,
+    /// The `.torrent` files and magnet links to fetch.
+    pub sources: Sources,
     pub output_dir: PathBuf,
     /// Keep seeding after the download until stopped.
     pub seed: bool,
@@ -39,6 +40,9 @@ pub struct DownloadOptions {
     /// Write piece data with `O_DIRECT` where possible (`--buffered-writes` turns it off).
     pub direct_writes: bool,
     pub config: TorrentConfig,
+    /// Local service discovery (BEP 14); it runs only where the listen address is
+    /// not loopback (nobody on the LAN could reach the peer port).
+    pub lsd: bool,
 }
 
 /// What a finished run did.
@@ -123,6 +127,11 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
         connection_limits: ConnectionLimits::default(),
         redial: redial_policy_from_env(),
     })?;
+    if opts.lsd && !session.listen_addr().ip().is_loopback() {
+        if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {
+            tracing::warn!(%error, "local service discovery is off");
+        }
+    }
     reporter.listening(session.listen_addr(), session.shard_count());
     if let Some(dht) = &opts.dht {
         start_dht(&mut session, dht.clone())?;
@@ -162,7 +171,7 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
     if !report.failed.is_empty() {
         return Err(CliError::TorrentsFailed {
             failed: report.failed.len(),
-            total: opts.torrents.len(),
+            total: opts.sources.len(),
         });
     }
     Ok(report)
@@ -176,11 +185,11 @@ fn drive(
     start: Instant,
 ) -> Result<Vec<(InfoHash, String)>, CliError> {
     let mut names: HashMap<InfoHash, String> = HashMap::new();
-    // Every piece is wanted (no file is skipped), so complete means all of it.
+    // Each torrent's size, for its `complete` line (a magnet's once its metadata is in).
     let mut sizes: HashMap<InfoHash, u64> = HashMap::new();
     let mut config = opts.config.clone();
     config.listen_port = Some(session.listen_addr().port());
-    for t in &opts.torrents {
+    for t in &opts.sources.torrents {
         names.insert(t.meta.info_hash, t.meta.info.name.clone());
         sizes.insert(t.meta.info_hash, t.meta.info.total_length);
         session.add_torrent(AddTorrent {
@@ -196,6 +205,30 @@ fn drive(
             resume: None,
             sequential: false,
             trackers: None,
+            held: false,
+        })?;
+    }
+    for m in &opts.sources.magnets {
+        let mut peers = opts.peers.clone();
+        peers.extend(magnet_peers(m).into_iter().filter(|p| !opts.peers.contains(p)));
+        names.insert(
+            m.info_hash,
+            m.display_name.clone().unwrap_or_else(|| m.info_hash.to_hex()),
+        );
+        session.add_magnet(AddMagnet {
+            info_hash: m.info_hash,
+            display_name: m.display_name.clone(),
+            // Each `tr` its own tier, as libtorrent and Transmission read magnets.
+            trackers: m.trackers.iter().map(|t| vec![t.clone()]).collect(),
+            peers,
+            select_only: m.select_only.clone(),
+            download_dir: opts.output_dir.clone(),
+            config: config.clone(),
+            preallocation: opts.preallocation,
+            direct_writes: opts.direct_writes,
+            download_limit: opts.download_limit,
+            upload_limit: opts.upload_limit,
+            sequential: false,
             held: false,
         })?;
     }
@@ -270,6 +303,16 @@ fn drive(
                 return Err(CliError::TorrentFailed(format!("shard {shard} stopped unexpectedly")));
             }
             // The one-shot run keeps no resume records and removes nothing.
+            SessionEvent::MetadataReceived { info_hash, meta } => {
+                names.insert(info_hash, meta.info.name.clone());
+                sizes.insert(info_hash, meta.info.total_length);
+                reporter.metadata(
+                    &meta.info.name,
+                    &hex(&info_hash),
+                    meta.info.total_length,
+                    start.elapsed(),
+                );
+            }
             SessionEvent::Resume { .. } | SessionEvent::Stopped { .. } => {}
         }
     }

@@ -28,6 +28,8 @@ pub enum TorrentStateName {
     Finished,
     /// Stopped by an error of its own (disk, files); `error` says which.
     Error,
+    /// A magnet waiting for its info dictionary from peers (`metadata` says how far).
+    Metadata,
 }
 
 impl TorrentStateName {
@@ -40,6 +42,7 @@ impl TorrentStateName {
             TorrentStateName::Paused => "paused",
             TorrentStateName::Finished => "finished",
             TorrentStateName::Error => "error",
+            TorrentStateName::Metadata => "metadata",
         }
     }
 }
@@ -92,7 +95,27 @@ pub struct TorrentSummary {
     /// The ratio at which it stops; none = no limit (after the global default is applied).
     pub ratio_limit: Option<f64>,
     pub seed_time_limit_secs: Option<u64>,
+    /// Stops after this many seconds seeding without uploading; none = no limit.
+    #[serde(default)]
+    pub idle_limit_secs: Option<u64>,
     pub private: bool,
+    /// A magnet's metadata fetch while it runs (state `metadata`); none once the
+    /// torrent has its info dictionary, and for torrents added from a `.torrent`.
+    #[serde(default)]
+    pub metadata: Option<MetadataProgress>,
+}
+
+/// How far a magnet is with its info dictionary (BEP 9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataProgress {
+    /// Peers asked for the metadata so far (connected ones that support `ut_metadata`).
+    pub peers_asked: u32,
+    /// Of them, peers that said they have it (sent `metadata_size`).
+    pub peers_with_metadata: u32,
+    /// 16 KiB pieces of the info dictionary received and kept.
+    pub pieces_have: u32,
+    /// Pieces in all (0 until a peer has told the size).
+    pub pieces_total: u32,
 }
 
 /// `GET /api/v1/torrents/{id}`: the summary and everything `btbt show` prints.
@@ -262,6 +285,7 @@ pub struct TorrentPatch {
     pub upload_limit: Option<LimitSetting<u64>>,
     pub ratio_limit: Option<LimitSetting<f64>>,
     pub seed_time_limit_secs: Option<LimitSetting<u64>>,
+    pub idle_limit_secs: Option<LimitSetting<u64>>,
     pub sequential: Option<bool>,
     pub labels: Option<Vec<String>>,
     /// Move the data to this directory (rename, or copy + verify + delete across
@@ -338,6 +362,8 @@ pub struct SessionSettings {
     /// Defaults for torrents without their own; none = no limit.
     pub ratio_limit: Option<f64>,
     pub seed_time_limit_secs: Option<u64>,
+    #[serde(default)]
+    pub idle_limit_secs: Option<u64>,
     pub watch_dir: Option<String>,
 }
 
@@ -357,6 +383,7 @@ pub struct SessionPatch {
     pub max_active_checks: Option<u32>,
     pub ratio_limit: Option<LimitSetting<f64>>,
     pub seed_time_limit_secs: Option<LimitSetting<u64>>,
+    pub idle_limit_secs: Option<LimitSetting<u64>>,
     pub download_dir: Option<String>,
 }
 

@@ -29,6 +29,7 @@
 //! [seeding]                        # defaults for torrents without their own
 //! # ratio_limit = 2.0              # default: none (seed forever)
 //! # seed_time_limit = "48h"        # default: none
+//! # idle_limit = "30m"             # stop after uploading nothing this long; default: none
 //! [watch]
 //! # dir = "~/watch"                # *.torrent dropped here are added
 //! [hooks]                          # run with `sh -c`, torrent in the environment
@@ -39,6 +40,10 @@
 //! max_concurrent = 4
 //! [session]
 //! # shards = 4                     # default: one per core
+//! [lsd]                            # local service discovery (BEP 14) on the LAN
+//! enabled = true                   # never on a loopback-only listen address
+//! [pex]                            # peer exchange (BEP 11); private torrents never
+//! enabled = true
 //! [dht]                            # BEP 5; private torrents never use it
 //! enabled = true
 //! # port = 6881                    # UDP; default: the peer port's number
@@ -83,7 +88,8 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "dht",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
+            "dht",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
@@ -99,13 +105,15 @@ const SCHEMA: Schema = &[
         "queue",
         &["max_active_downloads", "max_active_seeds", "max_active_checks"],
     ),
-    ("seeding", &["ratio_limit", "seed_time_limit"]),
+    ("seeding", &["ratio_limit", "seed_time_limit", "idle_limit"]),
     ("watch", &["dir"]),
     (
         "hooks",
         &["on_added", "on_completed", "on_error", "timeout", "max_concurrent"],
     ),
     ("session", &["shards"]),
+    ("lsd", &["enabled"]),
+    ("pex", &["enabled"]),
 ];
 
 /// Everything the config file sets; see the module docs for keys and defaults.
@@ -121,6 +129,22 @@ pub struct DaemonConfig {
     pub hooks: HooksConfig,
     pub session: SessionConfig,
     pub dht: DhtConfig,
+    /// Local service discovery (BEP 14).
+    pub lsd: DiscoveryToggle,
+    /// Peer exchange (BEP 11).
+    pub pex: DiscoveryToggle,
+}
+
+/// A peer discovery service that can be turned off (on by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiscoveryToggle {
+    pub enabled: bool,
+}
+
+impl Default for DiscoveryToggle {
+    fn default() -> Self {
+        DiscoveryToggle { enabled: true }
+    }
 }
 
 /// Most bootstrap routers a config may name.
@@ -254,6 +278,7 @@ impl QueueConfig {
 pub struct SeedingConfig {
     pub ratio_limit: Option<f64>,
     pub seed_time_limit: Option<Duration>,
+    pub idle_limit: Option<Duration>,
 }
 
 impl SeedingConfig {
@@ -261,6 +286,7 @@ impl SeedingConfig {
         SeedLimitDefaults {
             ratio_limit: self.ratio_limit,
             seed_time_limit: self.seed_time_limit,
+            idle_limit: self.idle_limit,
         }
     }
 }
@@ -357,6 +383,11 @@ impl DaemonConfig {
                 .map(|f| optional_duration(&f))
                 .transpose()?
                 .flatten();
+            config.seeding.idle_limit = t
+                .field("idle_limit")
+                .map(|f| optional_duration(&f))
+                .transpose()?
+                .flatten();
         }
         if let Some(t) = root.table("watch", "watch")? {
             config.watch.dir = t.field("dir").map(|f| path_value(&f)).transpose()?;
@@ -367,6 +398,13 @@ impl DaemonConfig {
         if let Some(t) = root.table("session", "session")? {
             if let Some(f) = t.field("shards") {
                 config.session.shards = Some(bounded_integer(&f, 1, MAX_SHARDS as i128)? as usize);
+            }
+        }
+        for (key, toggle) in [("lsd", &mut config.lsd), ("pex", &mut config.pex)] {
+            if let Some(t) = root.table(key, key)? {
+                if let Some(f) = t.field("enabled") {
+                    toggle.enabled = f.boolean()?;
+                }
             }
         }
         if let Some(t) = root.table("dht", "dht")? {

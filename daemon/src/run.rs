@@ -38,6 +38,11 @@ pub struct DaemonOptions {
     pub our_id: ccbt_engine::PeerId,
     /// Print the start line as JSON.
     pub json: bool,
+    /// Local service discovery (BEP 14); it runs only where the peer port is not
+    /// on a loopback address (nobody on the LAN could reach it).
+    pub lsd: bool,
+    /// Peer exchange (BEP 11) for torrents that are not private.
+    pub pex: bool,
     /// The DHT node's settings (None = no DHT); the state dir adds the saved table.
     pub dht: Option<ccbt_shards::DhtSettings>,
 }
@@ -77,6 +82,12 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
     let store = StateStore::new(state.root());
     let mut session = start_session(&opts)?;
+    session.set_pex_enabled(opts.pex);
+    if opts.lsd && !session.listen_addr().ip().is_loopback() {
+        if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {
+            tracing::warn!(%error, "local service discovery is off");
+        }
+    }
     let dht_watch = match &opts.dht {
         Some(settings) => Some(start_dht(&mut session, settings.clone(), state.root())?),
         None => None,

@@ -9,6 +9,8 @@ pub mod connection_budget;
 pub mod dht_socket;
 pub mod fd_limit;
 pub mod listen_socket;
+pub mod metadata_task;
+pub mod lsd_socket;
 pub mod peer_connection;
 mod peer_outbox;
 pub mod piece_hasher;

@@ -9,6 +9,7 @@
 
 pub mod dht_service;
 mod event_outbox;
+pub mod lsd_service;
 pub mod messages;
 mod query;
 pub mod router;
@@ -19,10 +20,11 @@ mod torrent_change;
 pub use ccbt_engine::file_priority::FilePriority;
 pub use dht_service::{DhtSettings, DhtStatus, DhtWatch, DEFAULT_BOOTSTRAP};
 pub use messages::{
-    AddTorrent, CheckSummary, FileProgress, FileStamp, PeerSnapshot, ResumeRecord, SessionEvent, ShardUsage,
-    TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
+    AddMagnet, AddTorrent, CheckSummary, FileProgress, FileStamp, MetadataProgress, PeerSnapshot, ResumeRecord,
+    SessionEvent, ShardUsage, TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
 };
 pub use query::QueryReply;
+pub use lsd_service::LsdSettings;
 pub use router::Router;
 pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;

@@ -18,8 +18,11 @@ use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use crate::dht_service::{DhtLink, DhtRequest, DhtSettings, DhtStart, DhtStatus, DhtWatch};
-use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot};
+use crate::messages::{
+    AddMagnet, AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot,
+};
 use crate::query::QueryReply;
+use crate::lsd_service::{LsdSettings, LsdStart, LsdTorrents};
 use crate::router::Router;
 use crate::shard::{self, ShardContext};
 
@@ -67,6 +70,8 @@ pub enum SessionError {
     },
     #[error("no shard {shard}: the session has {shards}")]
     NoSuchShard { shard: usize, shards: usize },
+    #[error("{0}")]
+    Lsd(String),
     #[error(transparent)]
     Dht(#[from] ccbt_io::dht_socket::DhtSocketError),
     #[error("the DHT is already running")]
@@ -81,6 +86,11 @@ pub struct Session {
     threads: Vec<ExecutorJoinHandle<()>>,
     listen_addr: SocketAddr,
     next_shard: usize,
+    our_id: PeerId,
+    /// Each shard's torrents that local service discovery may announce.
+    lsd_torrents: Arc<LsdTorrents>,
+    /// Peer exchange for torrents added from now on (off: none of them exchanges).
+    pex_enabled: bool,
     /// The DHT node's request queue and status, once started.
     dht: Option<DhtHandle>,
 }
@@ -105,6 +115,7 @@ impl Session {
         let listen = listener.local_addr();
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
+        let lsd_torrents = Arc::new(LsdTorrents::new(n));
         let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
         let mut commands = Vec::with_capacity(n);
@@ -121,6 +132,7 @@ impl Session {
                 read_cache_bytes: config.read_cache_bytes,
                 connection_limits: config.connection_limits,
                 redial: config.redial,
+                lsd: lsd_torrents.clone(),
             };
             let shard_listener = listener.try_clone()?;
             let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -166,6 +178,9 @@ impl Session {
             threads,
             listen_addr: listen,
             next_shard: 0,
+            our_id: config.our_id,
+            lsd_torrents,
+            pex_enabled: true,
             dht: None,
         })
     }
@@ -189,8 +204,15 @@ impl Session {
         &self.events
     }
 
+    /// Turns peer exchange (BEP 11) off (or on again) for the torrents added from
+    /// now on, whatever their own `config.pex` says.
+    pub fn set_pex_enabled(&mut self, on: bool) {
+        self.pex_enabled = on;
+    }
+
     /// Places a torrent on a shard (round robin) and starts it there. Returns the shard.
-    pub fn add_torrent(&mut self, add: AddTorrent) -> Result<usize, SessionError> {
+    pub fn add_torrent(&mut self, mut add: AddTorrent) -> Result<usize, SessionError> {
+        add.config.pex &= self.pex_enabled;
         let info_hash = add.meta.info_hash;
         let shard = self.next_shard % self.commands.len();
         if !self.router.assign(info_hash, shard) {
@@ -199,6 +221,38 @@ impl Session {
         self.next_shard += 1;
         self.commands[shard]
             .send(ShardCommand::Add(Box::new(add)))
+            .map_err(|_| SessionError::Stopped)?;
+        Ok(shard)
+    }
+
+    /// Places a magnet on a shard (round robin, as [`Session::add_torrent`]), which
+    /// fetches its metadata from peers, sends [`SessionEvent::MetadataReceived`] and
+    /// starts the torrent. Returns the shard. The info-hash is taken at once: adding
+    /// it again, as a magnet or a `.torrent`, is [`SessionError::Duplicate`].
+    ///
+    /// [`SessionEvent::MetadataReceived`]: crate::messages::SessionEvent::MetadataReceived
+    ///
+    /// Tracker URLs ccbt cannot announce to (a `wss://` of WebTorrent, say, common
+    /// in magnets found in the wild) are left out rather than refusing the link.
+    pub fn add_magnet(&mut self, mut magnet: AddMagnet) -> Result<usize, SessionError> {
+        for tier in &mut magnet.trackers {
+            tier.retain(|url| match ccbt_io::tracker::check_tracker_url(url) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(torrent = %magnet.info_hash, "magnet tracker left out: {e}");
+                    false
+                }
+            });
+        }
+        magnet.trackers.retain(|tier| !tier.is_empty());
+        let info_hash = magnet.info_hash;
+        let shard = self.next_shard % self.commands.len();
+        if !self.router.assign(info_hash, shard) {
+            return Err(SessionError::Duplicate(info_hash));
+        }
+        self.next_shard += 1;
+        self.commands[shard]
+            .send(ShardCommand::AddMagnet(Box::new(magnet)))
             .map_err(|_| SessionError::Stopped)?;
         Ok(shard)
     }
@@ -339,6 +393,33 @@ impl Session {
         self.commands[shard]
             .send(ShardCommand::Configure { info_hash, change })
             .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Starts local service discovery (BEP 14) on shard 0: the session's running,
+    /// non-private torrents are announced to `settings.group`, and peers announced
+    /// by other hosts for them are dialled (source `lsd`). Fails if the multicast
+    /// socket cannot be set up (the error says which step).
+    pub fn start_lsd(&self, settings: LsdSettings) -> Result<(), SessionError> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let start = LsdStart {
+            settings,
+            listen_port: self.listen_addr.port(),
+            our_id: self.our_id,
+            torrents: self.lsd_torrents.clone(),
+            router: self.router.clone(),
+            shards: self.commands.clone(),
+        };
+        self.commands[0]
+            .send(ShardCommand::StartLsd {
+                start: Box::new(start),
+                reply,
+            })
+            .map_err(|_| SessionError::Stopped)?;
+        match answer.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(SessionError::Lsd(why)),
+            Err(_) => Err(SessionError::Stopped),
+        }
     }
 
     /// Starts the session's DHT node on shard 0: UDP on the listen address's IP and

@@ -72,6 +72,12 @@ struct Args {
     /// costs less CPU and leaves the page cache to the data being served
     #[arg(long)]
     buffered_writes: bool,
+    /// No local service discovery (BEP 14) on the LAN (never used on a loopback listen address)
+    #[arg(long)]
+    no_lsd: bool,
+    /// No peer exchange (BEP 11) with peers
+    #[arg(long)]
+    no_pex: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,7 +140,7 @@ fn run(args: Args) -> Result<(), CliError> {
     let upload_limit = flags::check_rate_limit("--upload-limit", args.upload_limit)?;
     let peers = flags::resolve_peers(&args.peers)?;
     let dht = flags::dht_settings(args.no_dht, args.dht_port, &args.dht_bootstrap)?;
-    let torrents = source::load_sources(&args.sources)?;
+    let sources = source::load_sources(&args.sources)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // The first signal asks for a clean stop (summary, exit 130); a second one
@@ -146,10 +152,11 @@ fn run(args: Args) -> Result<(), CliError> {
     let config = TorrentConfig {
         unchoke_slots: args.unchoke_slots,
         sequential: args.sequential,
+        pex: !args.no_pex,
         ..TorrentConfig::default()
     };
     let opts = DownloadOptions {
-        torrents,
+        sources,
         output_dir: args.output,
         seed: args.seed,
         peers,
@@ -165,6 +172,7 @@ fn run(args: Args) -> Result<(), CliError> {
             Preallocation::Sparse
         },
         config,
+        lsd: !args.no_lsd,
     };
     let mut reporter = Reporter::new(OutputMode::choose(args.json));
     download::run(opts, &mut reporter, stop)?;

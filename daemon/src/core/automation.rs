@@ -99,6 +99,10 @@ impl Automation {
 impl DaemonCore {
     /// The queue's activity for a torrent: what it would do if it ran now.
     fn activity(t: &Managed) -> Activity {
+        if t.awaiting_metadata() {
+            // A magnet fetching its metadata is a download: it has no files to check.
+            return Activity::Download;
+        }
         let checking = match &t.life {
             Life::Running => !t.checked,
             Life::Idle => t.recheck_next_start || t.resume.is_none(),
@@ -193,6 +197,7 @@ impl DaemonCore {
         let defaults = SeedLimitDefaults {
             ratio_limit: self.settings.ratio_limit,
             seed_time_limit: self.settings.seed_time_limit_secs.map(Duration::from_secs),
+            idle_limit: self.settings.idle_limit_secs.map(Duration::from_secs),
         };
         let reached: Vec<(u32, String)> = self
             .torrents
@@ -201,11 +206,8 @@ impl DaemonCore {
             .filter_map(|t| {
                 let limits = TorrentSeedLimits {
                     ratio_limit: t.settings.ratio_limit.into(),
-                    seed_time_limit: match TorrentLimit::from(t.settings.seed_time_limit_secs) {
-                        TorrentLimit::Value(s) => TorrentLimit::Value(Duration::from_secs(s)),
-                        TorrentLimit::Unlimited => TorrentLimit::Unlimited,
-                        TorrentLimit::Global => TorrentLimit::Global,
-                    },
+                    seed_time_limit: TorrentLimit::from(t.settings.seed_time_limit_secs).map(Duration::from_secs),
+                    idle_limit: TorrentLimit::from(t.settings.idle_limit_secs).map(Duration::from_secs),
                 };
                 let progress = SeedProgress {
                     complete: t.complete,
@@ -213,6 +215,7 @@ impl DaemonCore {
                     downloaded: t.downloaded(),
                     verified_bytes: t.verified_bytes(),
                     seeding_time: Duration::from_secs(t.totals.seconds_seeding),
+                    idle_time: Duration::from_secs(t.idle.seconds),
                 };
                 seed_limit_reached(&limits, &defaults, &progress).map(|r| (t.id, r.to_string()))
             })
@@ -261,7 +264,12 @@ impl DaemonCore {
         };
         watch
             .scan(|path| {
-                self.add(AddSource::Path(path.display().to_string()), AddRequest::default())
+                let source = if crate::watch_dir::is_magnet_file(path) {
+                    AddSource::Magnet(super::magnet::read_magnet_file(path)?)
+                } else {
+                    AddSource::Path(path.display().to_string())
+                };
+                self.add(source, AddRequest::default())
                     .map(|_| ())
                     .map_err(|e| e.message)
             })

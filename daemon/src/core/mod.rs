@@ -4,6 +4,7 @@
 
 mod add;
 mod automation;
+mod magnet;
 mod managed;
 mod persist;
 mod requests;
@@ -55,7 +56,8 @@ pub struct CoreSetup {
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
 /// its files.
 struct PendingRemoval {
-    meta: std::sync::Arc<ccbt_engine::metainfo::Metainfo>,
+    /// None for a magnet removed before its metadata came: it has no files.
+    meta: Option<std::sync::Arc<ccbt_engine::metainfo::Metainfo>>,
     download_dir: PathBuf,
     delete_data: bool,
     reply: Option<Reply<()>>,
@@ -231,11 +233,14 @@ impl DaemonCore {
     fn tick(&mut self) {
         let now = unix_now();
         for t in self.torrents.values_mut() {
-            match t.state() {
+            let state = t.state();
+            match state {
                 TorrentStateName::Downloading => t.totals.seconds_downloading += 1,
                 TorrentStateName::Seeding => t.totals.seconds_seeding += 1,
                 _ => {}
             }
+            let uploaded = t.uploaded();
+            t.idle.tick(state == TorrentStateName::Seeding, uploaded);
         }
         self.check_seed_limits();
         self.apply_rate_limits();

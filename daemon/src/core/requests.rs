@@ -64,7 +64,7 @@ impl DaemonCore {
                 self.with_view(&id, reply, |s, t, snap| views::detail(s, t, snap).trackers)
             }
             ControlRequest::Pieces { id, reply } => self.with_view(&id, reply, |_, t, snap| {
-                views::piece_map(t.meta.num_pieces(), &views::have_of(t, snap))
+                views::piece_map(t.num_pieces(), &views::have_of(t, snap))
             }),
             ControlRequest::Queue(reply) => {
                 let _ = reply.send(Ok(self.queue_view()));
@@ -96,7 +96,7 @@ impl DaemonCore {
     }
 
     pub(super) fn summary_of(&self, t: &Managed) -> TorrentSummary {
-        views::summary(t, self.settings.ratio_limit, self.settings.seed_time_limit_secs)
+        views::summary(t, &self.settings)
     }
 
     fn summaries(&self) -> Vec<TorrentSummary> {
@@ -285,6 +285,12 @@ impl DaemonCore {
                 t.stop = None;
             }
         }
+        if let Some(s) = patch.idle_limit_secs {
+            t.settings.idle_limit_secs = s;
+            if t.stop == Some(StopReason::Finished) {
+                t.stop = None;
+            }
+        }
         if let Some(labels) = patch.labels {
             t.settings.labels = labels;
         }
@@ -310,6 +316,11 @@ impl DaemonCore {
             .torrents
             .get_mut(&id)
             .ok_or_else(|| ApiError::not_found(format!("no torrent with id {id}")))?;
+        if t.awaiting_metadata() {
+            return Err(ApiError::conflict(format!(
+                "torrent {id} is a magnet still waiting for its metadata: its files are not known yet"
+            )));
+        }
         let count = t.settings.file_priorities.len();
         if let Some(bad) = files.iter().find(|&&i| i >= count) {
             return Err(ApiError::bad_request(format!(
@@ -445,6 +456,12 @@ impl DaemonCore {
         }
         if let Some(t) = patch.seed_time_limit_secs {
             s.seed_time_limit_secs = match t {
+                LimitSetting::Value(v) => Some(v),
+                LimitSetting::Keyword(_) => None,
+            };
+        }
+        if let Some(t) = patch.idle_limit_secs {
+            s.idle_limit_secs = match t {
                 LimitSetting::Value(v) => Some(v),
                 LimitSetting::Keyword(_) => None,
             };
