@@ -78,6 +78,26 @@ fn ccbt_finds_a_libtorrent_seeder_through_the_dht() {
 }
 
 #[test]
+fn ccbt_fetches_a_bare_magnet_through_the_dht() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, file, torrent, hash) = payload(dir.path(), "magnet", 5, &[]);
+    let router_port = free_port();
+    let router = format!("127.0.0.1:{router_port}");
+    let mut node = lt_dht(router_port, &[], None);
+    let seeder_port = free_port();
+    let mut seeder = lt_dht(seeder_port, &[router.clone()], Some((&torrent, &seed_dir)));
+    seeder.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
+    wait_announce(&mut node, &hash, Some(seeder_port));
+    // Only the info-hash: no name, no tracker, no peer.
+    let magnet = format!("magnet:?xt=urn:btih:{hash}");
+    let out = dir.path().join("out");
+    Downloader::new(Path::new(&magnet), &out)
+        .args(&["--dht-bootstrap", &router])
+        .run(TIMEOUT);
+    assert_same_file(&file, &out.join("magnet.bin"));
+}
+
+#[test]
 fn libtorrent_finds_a_ccbt_seeder_through_the_dht() {
     let dir = tempfile::tempdir().unwrap();
     let (seed_dir, file, torrent, hash) = payload(dir.path(), "ccbt-seeds", 2, &[]);
