@@ -88,8 +88,7 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
-            "dht",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),

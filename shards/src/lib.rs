@@ -19,12 +19,12 @@ mod torrent_change;
 
 pub use ccbt_engine::file_priority::FilePriority;
 pub use dht_service::{DhtSettings, DhtStatus, DhtWatch, DEFAULT_BOOTSTRAP};
+pub use lsd_service::LsdSettings;
 pub use messages::{
     AddMagnet, AddTorrent, CheckSummary, FileProgress, FileStamp, MetadataProgress, PeerSnapshot, ResumeRecord,
     SessionEvent, ShardUsage, TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
 };
 pub use query::QueryReply;
-pub use lsd_service::LsdSettings;
 pub use router::Router;
 pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;

@@ -18,11 +18,11 @@ use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use crate::dht_service::{DhtLink, DhtRequest, DhtSettings, DhtStart, DhtStatus, DhtWatch};
+use crate::lsd_service::{LsdSettings, LsdStart, LsdTorrents};
 use crate::messages::{
     AddMagnet, AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot,
 };
 use crate::query::QueryReply;
-use crate::lsd_service::{LsdSettings, LsdStart, LsdTorrents};
 use crate::router::Router;
 use crate::shard::{self, ShardContext};
 

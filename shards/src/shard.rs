@@ -680,14 +680,20 @@ fn dht_demand(shard: &Shard) -> Vec<ccbt_engine::dht::schedule::TorrentDemand> {
             downloading: !t.is_complete(),
         })
         .collect();
-    demand.extend(shard.torrents.borrow().iter().filter_map(|(info_hash, life)| match life {
-        TorrentLife::FetchingMetadata { task, .. } => Some(TorrentDemand {
-            info_hash: *info_hash,
-            connected_peers: task.connections(),
-            downloading: true,
-        }),
-        _ => None,
-    }));
+    demand.extend(
+        shard
+            .torrents
+            .borrow()
+            .iter()
+            .filter_map(|(info_hash, life)| match life {
+                TorrentLife::FetchingMetadata { task, .. } => Some(TorrentDemand {
+                    info_hash: *info_hash,
+                    connected_peers: task.connections(),
+                    downloading: true,
+                }),
+                _ => None,
+            }),
+    );
     demand
 }
 

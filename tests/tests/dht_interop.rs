@@ -44,13 +44,17 @@ fn payload(dir: &Path, name: &str, seed: u64, extra: &[&str]) -> (PathBuf, PathB
     write_random_file(&file, PAYLOAD, seed);
     let torrent = dir.join(format!("{name}.torrent"));
     let hash = btbt_create(&file, &torrent, extra);
-    let hash = hash.split_whitespace().find(|w| w.len() == 40).unwrap_or(&hash).to_string();
+    let hash = hash
+        .split_whitespace()
+        .find(|w| w.len() == 40)
+        .unwrap_or(&hash)
+        .to_string();
     (seed_dir, file, torrent, hash)
 }
 
 fn wait_announce(node: &mut Proc, hash: &str, port: Option<u16>) -> serde_json::Value {
     node.wait_json("a DHT announce", Duration::from_secs(90), |v| {
-        v["type"] == "dht_announce" && v["info_hash"] == hash && port.map_or(true, |p| v["port"] == p)
+        v["type"] == "dht_announce" && v["info_hash"] == hash && port.is_none_or(|p| v["port"] == p)
     })
 }
 
@@ -62,7 +66,7 @@ fn ccbt_finds_a_libtorrent_seeder_through_the_dht() {
     let router = format!("127.0.0.1:{router_port}");
     let mut node = lt_dht(router_port, &[], None);
     let seeder_port = free_port();
-    let mut seeder = lt_dht(seeder_port, &[router.clone()], Some((&torrent, &seed_dir)));
+    let mut seeder = lt_dht(seeder_port, std::slice::from_ref(&router), Some((&torrent, &seed_dir)));
     seeder.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
     wait_announce(&mut node, &hash, Some(seeder_port));
     let out = dir.path().join("out");
@@ -85,7 +89,7 @@ fn ccbt_fetches_a_bare_magnet_through_the_dht() {
     let router = format!("127.0.0.1:{router_port}");
     let mut node = lt_dht(router_port, &[], None);
     let seeder_port = free_port();
-    let mut seeder = lt_dht(seeder_port, &[router.clone()], Some((&torrent, &seed_dir)));
+    let mut seeder = lt_dht(seeder_port, std::slice::from_ref(&router), Some((&torrent, &seed_dir)));
     seeder.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
     wait_announce(&mut node, &hash, Some(seeder_port));
     // Only the info-hash: no name, no tracker, no peer.
@@ -126,7 +130,12 @@ fn a_private_torrent_never_reaches_the_dht() {
     let router_port = free_port();
     let router = format!("127.0.0.1:{router_port}");
     let mut node = lt_dht(router_port, &[], None);
-    let mut ccbt = spawn_seeder(&[&public, &private], &public_dir, "127.0.0.1:0", &["--dht-bootstrap", &router]);
+    let mut ccbt = spawn_seeder(
+        &[&public, &private],
+        &public_dir,
+        "127.0.0.1:0",
+        &["--dht-bootstrap", &router],
+    );
     ccbt.listen_addr();
     // The public torrent is looked up and announced: the DHT works...
     wait_announce(&mut node, &public_hash, None);
@@ -144,5 +153,8 @@ fn a_private_torrent_never_reaches_the_dht() {
         .filter(|v| v["info_hash"] == private_hash.as_str())
         .collect();
     assert!(leaked.is_empty(), "the private torrent reached the DHT: {leaked:?}");
-    assert!(node.seen.iter().any(|v| v["type"] == "dht_get_peers" && v["info_hash"] == public_hash));
+    assert!(node
+        .seen
+        .iter()
+        .any(|v| v["type"] == "dht_get_peers" && v["info_hash"] == public_hash));
 }

@@ -380,7 +380,11 @@ fn the_documented_example_with_every_key_on_is_valid() {
 fn lsd_and_pex_are_on_by_default_and_can_be_turned_off() {
     let config = DaemonConfig::from_toml("", Path::new("ccbt.toml")).unwrap();
     assert!(config.lsd.enabled && config.pex.enabled);
-    let config = DaemonConfig::from_toml("[lsd]\nenabled = false\n[pex]\nenabled = false\n", Path::new("ccbt.toml")).unwrap();
+    let config = DaemonConfig::from_toml(
+        "[lsd]\nenabled = false\n[pex]\nenabled = false\n",
+        Path::new("ccbt.toml"),
+    )
+    .unwrap();
     assert!(!config.lsd.enabled && !config.pex.enabled);
     let err = DaemonConfig::from_toml("[lsd]\nenabled = \"yes\"\n", Path::new("ccbt.toml")).unwrap_err();
     let text = err.to_string();
