@@ -3,10 +3,12 @@
 //! node's datagrams out, its deadlines kept. No DHT decision is made here.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use ccbt_engine::dht::krpc::MAX_PACKET;
 use ccbt_engine::dht::DhtNode;
+use glommio::channels::local_channel::{self, LocalReceiver};
 use glommio::net::UdpSocket;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -51,22 +53,48 @@ impl DhtSocket {
         self.local
     }
 
-    /// Moves the socket onto the current executor, around `node`.
+    /// Moves the socket onto the current executor, around `node`, and starts
+    /// receiving.
     pub fn into_endpoint(self, node: DhtNode) -> DhtEndpoint {
+        let socket = Rc::new(UdpSocket::from(self.socket));
+        let (tx, incoming) = local_channel::new_bounded(RECEIVED_QUEUE);
+        // One receive always posted, in a task of its own: a receive abandoned for
+        // a timer (as `future::or` would do) can lose the datagram it was filling.
+        let receiving = socket.clone();
+        let receiver = glommio::spawn_local(async move {
+            let mut buf = vec![0u8; MAX_PACKET + 1];
+            loop {
+                match receiving.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        tracing::trace!(%from, bytes = n, "DHT datagram in");
+                        // Full: dropped, as the kernel would drop it.
+                        let _ = tx.try_send((from, buf[..n.min(buf.len())].to_vec()));
+                    }
+                    // ICMP errors from an earlier send surface here; the socket stays usable.
+                    Err(e) => tracing::debug!(error = %e, "DHT receive failed"),
+                }
+            }
+        });
         DhtEndpoint {
-            socket: UdpSocket::from(self.socket),
+            socket,
             node,
-            buf: vec![0u8; MAX_PACKET + 1],
+            incoming,
+            _receiver: receiver,
             send_errors: 0,
         }
     }
 }
 
+/// Datagrams received and not yet fed to the node, at most.
+const RECEIVED_QUEUE: usize = 1024;
+
 /// A [`DhtNode`] with its socket, on one executor.
 pub struct DhtEndpoint {
-    socket: UdpSocket,
+    socket: Rc<UdpSocket>,
     node: DhtNode,
-    buf: Vec<u8>,
+    incoming: LocalReceiver<(SocketAddr, Vec<u8>)>,
+    /// The receiving task; dropped (cancelled) with the endpoint.
+    _receiver: glommio::Task<()>,
     send_errors: u64,
 }
 
@@ -94,25 +122,22 @@ impl DhtEndpoint {
             .node
             .poll_timeout()
             .map_or(max_wait, |t| t.saturating_duration_since(Instant::now()).min(max_wait));
-        let socket = &self.socket;
-        let buf = &mut self.buf;
-        let received = futures_lite::future::or(async { Some(socket.recv_from(buf).await) }, async {
+        let incoming = &self.incoming;
+        let received = futures_lite::future::or(incoming.recv(), async {
             glommio::timer::sleep(wait).await;
             None
         })
         .await;
-        match received {
-            Some(Ok((n, from))) => {
-                tracing::trace!(%from, bytes = n, "DHT datagram in");
-                let datagram = &self.buf[..n.min(self.buf.len())];
-                self.node.handle_packet(Instant::now(), from, datagram);
-                self.flush().await;
+        if let Some((from, datagram)) = received {
+            self.node.handle_packet(Instant::now(), from, &datagram);
+            // Whatever else arrived meanwhile, in the same round.
+            for _ in 0..RECEIVED_QUEUE {
+                let Some(Some((from, datagram))) = futures_lite::future::poll_once(self.incoming.recv()).await else {
+                    break;
+                };
+                self.node.handle_packet(Instant::now(), from, &datagram);
             }
-            Some(Err(e)) => {
-                // ICMP errors from an earlier send surface here; the socket stays usable.
-                tracing::debug!(error = %e, "DHT receive failed");
-            }
-            None => {}
+            self.flush().await;
         }
     }
 

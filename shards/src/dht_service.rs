@@ -193,7 +193,7 @@ pub(crate) async fn run(start: DhtStart) {
             }
         }
         endpoint.flush().await;
-        if last_publish.map_or(true, |t| now.saturating_duration_since(t) >= PUBLISH_EVERY) {
+        if last_publish.is_none_or(|t| now.saturating_duration_since(t) >= PUBLISH_EVERY) {
             last_publish = Some(now);
             let send_errors = endpoint.send_errors();
             let node = endpoint.node();

@@ -666,17 +666,35 @@ impl Drop for RoutingSlot<'_> {
 
 /// The shard's torrents that may use the DHT: running, not held, not failed, and
 /// not private (BEP 27: peers only from the trackers).
+/// Magnets fetching their metadata count too: their info-hash is all they have,
+/// and the DHT is how a magnet without trackers or `x.pe` finds anyone.
 fn dht_demand(shard: &Shard) -> Vec<ccbt_engine::dht::schedule::TorrentDemand> {
-    shard
+    use ccbt_engine::dht::schedule::TorrentDemand;
+    let mut demand: Vec<TorrentDemand> = shard
         .running()
         .iter()
         .filter(|t| !t.meta.info.private && !t.is_held() && !t.is_stopped() && t.failure().is_none())
-        .map(|t| ccbt_engine::dht::schedule::TorrentDemand {
+        .map(|t| TorrentDemand {
             info_hash: t.info_hash,
             connected_peers: t.stats().peers,
             downloading: !t.is_complete(),
         })
-        .collect()
+        .collect();
+    demand.extend(
+        shard
+            .torrents
+            .borrow()
+            .iter()
+            .filter_map(|(info_hash, life)| match life {
+                TorrentLife::FetchingMetadata { task, .. } => Some(TorrentDemand {
+                    info_hash: *info_hash,
+                    connected_peers: task.connections(),
+                    downloading: true,
+                }),
+                _ => None,
+            }),
+    );
+    demand
 }
 
 /// Torrents ticked between two chances for other tasks to run.

@@ -54,7 +54,7 @@ fn payload(dir: &Path, name: &str, seed: u64, extra: &[&str]) -> (PathBuf, PathB
 
 fn wait_announce(node: &mut Proc, hash: &str, port: Option<u16>) -> serde_json::Value {
     node.wait_json("a DHT announce", Duration::from_secs(90), |v| {
-        v["type"] == "dht_announce" && v["info_hash"] == hash && port.map_or(true, |p| v["port"] == p)
+        v["type"] == "dht_announce" && v["info_hash"] == hash && port.is_none_or(|p| v["port"] == p)
     })
 }
 
@@ -66,7 +66,7 @@ fn ccbt_finds_a_libtorrent_seeder_through_the_dht() {
     let router = format!("127.0.0.1:{router_port}");
     let mut node = lt_dht(router_port, &[], None);
     let seeder_port = free_port();
-    let mut seeder = lt_dht(seeder_port, &[router.clone()], Some((&torrent, &seed_dir)));
+    let mut seeder = lt_dht(seeder_port, std::slice::from_ref(&router), Some((&torrent, &seed_dir)));
     seeder.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
     wait_announce(&mut node, &hash, Some(seeder_port));
     let out = dir.path().join("out");
@@ -79,6 +79,26 @@ fn ccbt_finds_a_libtorrent_seeder_through_the_dht() {
         v["type"] == "dht_get_peers" && v["info_hash"] == hash
     });
     ccbt.drain(Duration::from_secs(1));
+}
+
+#[test]
+fn ccbt_fetches_a_bare_magnet_through_the_dht() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, file, torrent, hash) = payload(dir.path(), "magnet", 5, &[]);
+    let router_port = free_port();
+    let router = format!("127.0.0.1:{router_port}");
+    let mut node = lt_dht(router_port, &[], None);
+    let seeder_port = free_port();
+    let mut seeder = lt_dht(seeder_port, std::slice::from_ref(&router), Some((&torrent, &seed_dir)));
+    seeder.wait_json("seeding", Duration::from_secs(60), |v| v["type"] == "complete");
+    wait_announce(&mut node, &hash, Some(seeder_port));
+    // Only the info-hash: no name, no tracker, no peer.
+    let magnet = format!("magnet:?xt=urn:btih:{hash}");
+    let out = dir.path().join("out");
+    Downloader::new(Path::new(&magnet), &out)
+        .args(&["--dht-bootstrap", &router])
+        .run(TIMEOUT);
+    assert_same_file(&file, &out.join("magnet.bin"));
 }
 
 #[test]

@@ -61,7 +61,7 @@ pub fn write_nodes(nodes: &[NodeInfo], v6: bool) -> Vec<u8> {
 /// if its length is not a whole number of entries. Entries with port 0 are skipped.
 pub fn read_nodes(b: &[u8], v6: bool, max: usize) -> Option<Vec<NodeInfo>> {
     let entry = if v6 { NODE_V6_LEN } else { NODE_V4_LEN };
-    if b.len() % entry != 0 {
+    if !b.len().is_multiple_of(entry) {
         return None;
     }
     Some(

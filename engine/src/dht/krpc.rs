@@ -331,7 +331,7 @@ fn decode_response(dict: &BTreeMap<Vec<u8>, Value>) -> Result<Response, KrpcErro
         .filter(|t| t.len() <= MAX_TOKEN_LEN)
         .map(<[u8]>::to_vec);
     let samples = match bytes(r, "samples") {
-        Some(b) if b.len() % 20 == 0 => b
+        Some(b) if b.len().is_multiple_of(20) => b
             .chunks_exact(20)
             .take(MAX_SAMPLES)
             .filter_map(|c| c.try_into().ok().map(InfoHash))

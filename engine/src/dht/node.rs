@@ -423,7 +423,7 @@ impl DhtNode {
             && !self.routers.is_empty()
             && self
                 .last_bootstrap
-                .map_or(true, |t| now.saturating_duration_since(t) >= MAINTENANCE_EVERY);
+                .is_none_or(|t| now.saturating_duration_since(t) >= MAINTENANCE_EVERY);
         if rebootstrap {
             self.bootstrap(now, &[], &[]);
         }
@@ -624,7 +624,7 @@ impl DhtNode {
                 *self.ip_votes.entry(ip.ip()).or_default() += 1;
             }
         }
-        let honest = tx.id.map_or(true, |id| id == r.id);
+        let honest = tx.id.is_none_or(|id| id == r.id);
         if honest && r.id != self.id {
             if let Inserted::Full { ping } = self.table.insert(NodeInfo { id: r.id, addr: from }, now) {
                 for n in ping.into_iter().take(2) {

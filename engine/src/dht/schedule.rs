@@ -52,7 +52,7 @@ impl LookupSchedule {
             } else {
                 ANNOUNCE_EVERY
             };
-            let due = last.map_or(true, |last| now.saturating_duration_since(last) >= interval);
+            let due = last.is_none_or(|last| now.saturating_duration_since(last) >= interval);
             if due {
                 self.last.insert(t.info_hash, (now, count.saturating_add(1)));
                 out.push(t.info_hash);

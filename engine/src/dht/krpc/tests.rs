@@ -85,8 +85,8 @@ fn refuses_hostile_shapes() {
     ));
     // Deep nesting is refused even within the size cap.
     let mut deep = b"d1:t2:aa1:y1:r1:rd2:id20:abcdefghij01234567891:x".to_vec();
-    deep.extend(std::iter::repeat(b'l').take(10));
-    deep.extend(std::iter::repeat(b'e').take(10));
+    deep.extend(std::iter::repeat_n(b'l', 10));
+    deep.extend(std::iter::repeat_n(b'e', 10));
     deep.extend(b"ee");
     assert_eq!(Message::decode(&deep), Err(KrpcError::TooDeep));
     // A query we can name but not use: the querier learns which field.
