@@ -204,6 +204,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         redial: crate::download::redial_policy_from_env(),
         our_id: crate::download::new_peer_id(),
         json: args.json,
+        qbittorrent: config.api.qbittorrent.clone(),
     };
     start_foreground(opts)
 }

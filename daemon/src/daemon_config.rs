@@ -10,6 +10,9 @@
 //! [api]
 //! listen = "127.0.0.1:64124"       # control API; another address needs a token
 //! # token = "a-long-random-string"  # at least 16 characters
+//! # [api.qbittorrent]              # the qBittorrent Web API's login (both or neither);
+//! # username = "admin"             # without them only loopback clients are served
+//! # password = "a-password"
 //! [storage]
 //! # download_dir = "~/downloads"   # default: the directory the daemon starts in
 //! # state_dir = "~/.local/share/ccbt"  # default: $XDG_DATA_HOME/ccbt
@@ -83,7 +86,8 @@ const SCHEMA: Schema = &[
         ],
     ),
     ("network", &["listen"]),
-    ("api", &["listen", "token"]),
+    ("api", &["listen", "token", "qbittorrent"]),
+    ("api.qbittorrent", &["username", "password"]),
     ("storage", &["download_dir", "state_dir"]),
     (
         "limits",
@@ -138,6 +142,9 @@ pub struct ApiConfig {
     /// When set, the API's bearer token (else the daemon makes one and keeps it
     /// in the state dir).
     pub token: Option<String>,
+    /// `[api.qbittorrent]`: the qBittorrent Web API's login; none = only loopback
+    /// clients are served (qBittorrent's "bypass authentication for localhost").
+    pub qbittorrent: Option<crate::api_server::compat_auth::CompatCredentials>,
 }
 
 impl Default for ApiConfig {
@@ -145,6 +152,7 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_API_PORT),
             token: None,
+            qbittorrent: None,
         }
     }
 }
@@ -345,6 +353,9 @@ impl DaemonConfig {
 }
 
 fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigError> {
+    if let Some(q) = t.table("qbittorrent", "api.qbittorrent")? {
+        api.qbittorrent = compat_credentials(&q)?;
+    }
     if let Some(f) = t.field("token") {
         let token = f.string()?;
         if token.chars().count() < MIN_TOKEN_LEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -362,6 +373,31 @@ fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigEr
         }
     }
     Ok(())
+}
+
+/// A compatibility API's `username` and `password`: both or neither, neither empty.
+fn compat_credentials(
+    t: &TableReader<'_, '_>,
+) -> Result<Option<crate::api_server::compat_auth::CompatCredentials>, ConfigError> {
+    match (t.field("username"), t.field("password")) {
+        (None, None) => Ok(None),
+        (Some(u), Some(p)) => {
+            let username = u.string()?;
+            if username.is_empty() || username.chars().any(char::is_control) {
+                return Err(u.bad_value("a username is not empty and has no control characters"));
+            }
+            let password = p.string()?;
+            if password.is_empty() {
+                return Err(p.bad_value("an empty password; leave both keys out to serve loopback clients only"));
+            }
+            Ok(Some(crate::api_server::compat_auth::CompatCredentials {
+                username: username.to_string(),
+                password: password.to_string(),
+            }))
+        }
+        (Some(f), None) => Err(f.bad_value("`password` is missing: set both or neither")),
+        (None, Some(f)) => Err(f.bad_value("`username` is missing: set both or neither")),
+    }
 }
 
 fn read_limits(t: &TableReader<'_, '_>, limits: &mut LimitsConfig) -> Result<(), ConfigError> {

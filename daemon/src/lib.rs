@@ -14,6 +14,7 @@ pub mod control;
 pub mod core;
 pub mod daemon_config;
 pub mod hooks;
+pub mod qbittorrent_api;
 pub mod queue_policy;
 pub mod rate_split;
 pub mod run;

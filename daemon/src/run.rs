@@ -38,6 +38,8 @@ pub struct DaemonOptions {
     pub our_id: ccbt_engine::PeerId,
     /// Print the start line as JSON.
     pub json: bool,
+    /// `[api.qbittorrent]` credentials; none = loopback clients only.
+    pub qbittorrent: Option<crate::api_server::compat_auth::CompatCredentials>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +112,14 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         })?;
         announce_start(&opts, &api_url, listen, shards, state.root());
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(api_server::serve(listener, handle, ApiAuth { token }, async move {
+        let server = tokio::spawn(api_server::serve(
+            listener,
+            handle,
+            ApiAuth {
+                token,
+                qbittorrent: opts.qbittorrent.clone(),
+            },
+            async move {
             let _ = api_stopped.await;
         }));
         core.run(inbox, stop_signal()).await;

@@ -57,6 +57,7 @@ impl TestServer {
                 }
                 let auth = ApiAuth {
                     token: TOKEN.to_string(),
+                    qbittorrent: None,
                 };
                 serve(listener, handle, auth, async move {
                     let _ = stop_rx.await;
