@@ -21,9 +21,6 @@ mod torrent_actions;
 mod torrent_add;
 mod torrent_routes;
 
-#[cfg(test)]
-mod tests;
-
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 

@@ -137,6 +137,8 @@ pub fn torrent_object(s: &TorrentSummary, categories: &BTreeMap<String, Category
         "max_ratio": s.ratio_limit.unwrap_or(-1.0),
         "seeding_time_limit": s.seed_time_limit_secs.map_or(-1, |v| i64::try_from(v / 60).unwrap_or(i64::MAX)),
         "max_seeding_time": s.seed_time_limit_secs.map_or(-1, |v| i64::try_from(v / 60).unwrap_or(i64::MAX)),
+    });
+    let rest = json!({
         "inactive_seeding_time_limit": -2,
         "max_inactive_seeding_time": -1,
         "num_seeds": seeds,
@@ -170,10 +172,14 @@ pub fn torrent_object(s: &TorrentSummary, categories: &BTreeMap<String, Category
         "last_activity": 0,
         "seen_complete": s.completed_at.map_or(-1, |t| i64::try_from(t).unwrap_or(-1)),
     });
-    match value {
+    let mut map = match value {
         Value::Object(map) => map,
         _ => Map::new(),
+    };
+    if let Value::Object(rest) = rest {
+        map.extend(rest);
     }
+    map
 }
 
 /// The fields of `s` that changed, for an incremental `sync/maindata` (without
