@@ -185,6 +185,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         max_active_checks: queue.max_active_checks,
         ratio_limit: config.seeding.ratio_limit,
         seed_time_limit_secs: config.seeding.seed_time_limit.map(|d| d.as_secs()),
+        idle_limit_secs: config.seeding.idle_limit.map(|d| d.as_secs()),
         watch_dir: config.watch.dir.as_ref().map(|d| d.display().to_string()),
     };
     if !args.foreground {

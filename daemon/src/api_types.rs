@@ -92,6 +92,9 @@ pub struct TorrentSummary {
     /// The ratio at which it stops; none = no limit (after the global default is applied).
     pub ratio_limit: Option<f64>,
     pub seed_time_limit_secs: Option<u64>,
+    /// Stops after this many seconds seeding without uploading; none = no limit.
+    #[serde(default)]
+    pub idle_limit_secs: Option<u64>,
     pub private: bool,
 }
 
@@ -262,6 +265,7 @@ pub struct TorrentPatch {
     pub upload_limit: Option<LimitSetting<u64>>,
     pub ratio_limit: Option<LimitSetting<f64>>,
     pub seed_time_limit_secs: Option<LimitSetting<u64>>,
+    pub idle_limit_secs: Option<LimitSetting<u64>>,
     pub sequential: Option<bool>,
     pub labels: Option<Vec<String>>,
     /// Move the data to this directory (rename, or copy + verify + delete across
@@ -338,6 +342,8 @@ pub struct SessionSettings {
     /// Defaults for torrents without their own; none = no limit.
     pub ratio_limit: Option<f64>,
     pub seed_time_limit_secs: Option<u64>,
+    #[serde(default)]
+    pub idle_limit_secs: Option<u64>,
     pub watch_dir: Option<String>,
 }
 
@@ -357,6 +363,7 @@ pub struct SessionPatch {
     pub max_active_checks: Option<u32>,
     pub ratio_limit: Option<LimitSetting<f64>>,
     pub seed_time_limit_secs: Option<LimitSetting<u64>>,
+    pub idle_limit_secs: Option<LimitSetting<u64>>,
     pub download_dir: Option<String>,
 }
 

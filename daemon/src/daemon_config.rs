@@ -32,6 +32,7 @@
 //! [seeding]                        # defaults for torrents without their own
 //! # ratio_limit = 2.0              # default: none (seed forever)
 //! # seed_time_limit = "48h"        # default: none
+//! # idle_limit = "30m"             # stop after uploading nothing this long; default: none
 //! [watch]
 //! # dir = "~/watch"                # *.torrent dropped here are added
 //! [hooks]                          # run with `sh -c`, torrent in the environment
@@ -98,7 +99,7 @@ const SCHEMA: Schema = &[
         "queue",
         &["max_active_downloads", "max_active_seeds", "max_active_checks"],
     ),
-    ("seeding", &["ratio_limit", "seed_time_limit"]),
+    ("seeding", &["ratio_limit", "seed_time_limit", "idle_limit"]),
     ("watch", &["dir"]),
     (
         "hooks",
@@ -233,6 +234,7 @@ impl QueueConfig {
 pub struct SeedingConfig {
     pub ratio_limit: Option<f64>,
     pub seed_time_limit: Option<Duration>,
+    pub idle_limit: Option<Duration>,
 }
 
 impl SeedingConfig {
@@ -240,6 +242,7 @@ impl SeedingConfig {
         SeedLimitDefaults {
             ratio_limit: self.ratio_limit,
             seed_time_limit: self.seed_time_limit,
+            idle_limit: self.idle_limit,
         }
     }
 }
@@ -333,6 +336,11 @@ impl DaemonConfig {
             config.seeding.ratio_limit = t.field("ratio_limit").map(|f| ratio(&f)).transpose()?.flatten();
             config.seeding.seed_time_limit = t
                 .field("seed_time_limit")
+                .map(|f| optional_duration(&f))
+                .transpose()?
+                .flatten();
+            config.seeding.idle_limit = t
+                .field("idle_limit")
                 .map(|f| optional_duration(&f))
                 .transpose()?
                 .flatten();

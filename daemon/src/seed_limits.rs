@@ -1,4 +1,5 @@
-//! When a seeding torrent has done its share: its ratio limit or its seed-time limit.
+//! When a seeding torrent has done its share: its ratio limit, its seed-time limit, or
+//! its idle limit (no upload for that long, Transmission's `seedIdleLimit`).
 //!
 //! Sans-IO: the core passes each seeding torrent's totals and limits once a second
 //! and stops (state `finished`, event `limit_reached`) the ones this names.
@@ -29,6 +30,17 @@ impl<T: Copy> TorrentLimit<T> {
     }
 }
 
+impl<T> TorrentLimit<T> {
+    /// The same setting over another unit.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> TorrentLimit<U> {
+        match self {
+            TorrentLimit::Global => TorrentLimit::Global,
+            TorrentLimit::Unlimited => TorrentLimit::Unlimited,
+            TorrentLimit::Value(v) => TorrentLimit::Value(f(v)),
+        }
+    }
+}
+
 impl<T> From<LimitSetting<T>> for TorrentLimit<T> {
     fn from(setting: LimitSetting<T>) -> TorrentLimit<T> {
         match setting {
@@ -44,6 +56,7 @@ impl<T> From<LimitSetting<T>> for TorrentLimit<T> {
 pub struct SeedLimitDefaults {
     pub ratio_limit: Option<f64>,
     pub seed_time_limit: Option<Duration>,
+    pub idle_limit: Option<Duration>,
 }
 
 /// One torrent's own settings.
@@ -51,6 +64,7 @@ pub struct SeedLimitDefaults {
 pub struct TorrentSeedLimits {
     pub ratio_limit: TorrentLimit<f64>,
     pub seed_time_limit: TorrentLimit<Duration>,
+    pub idle_limit: TorrentLimit<Duration>,
 }
 
 /// What a torrent has done so far.
@@ -66,6 +80,8 @@ pub struct SeedProgress {
     pub verified_bytes: u64,
     /// Time spent seeding (complete and running), over the torrent's life.
     pub seeding_time: Duration,
+    /// Time seeding since the last upload (or since it started seeding).
+    pub idle_time: Duration,
 }
 
 impl SeedProgress {
@@ -87,6 +103,7 @@ impl SeedProgress {
 pub enum SeedLimitReached {
     Ratio { ratio: f64, limit: f64 },
     SeedTime { seeded: Duration, limit: Duration },
+    Idle { idle: Duration, limit: Duration },
 }
 
 impl std::fmt::Display for SeedLimitReached {
@@ -99,11 +116,17 @@ impl std::fmt::Display for SeedLimitReached {
                 seeded.as_secs(),
                 limit.as_secs()
             ),
+            SeedLimitReached::Idle { idle, limit } => write!(
+                f,
+                "uploaded nothing for {}s, its idle limit is {}s",
+                idle.as_secs(),
+                limit.as_secs()
+            ),
         }
     }
 }
 
-/// The limit this torrent reached, if any: the ratio limit is checked first. A
+/// The limit this torrent reached, if any: ratio first, then seed time, then idle. A
 /// torrent that is not complete never reaches one (it is still downloading).
 pub fn seed_limit_reached(
     limits: &TorrentSeedLimits,
@@ -127,6 +150,14 @@ pub fn seed_limit_reached(
             });
         }
     }
+    if let Some(limit) = limits.idle_limit.effective(defaults.idle_limit) {
+        if progress.idle_time >= limit {
+            return Some(SeedLimitReached::Idle {
+                idle: progress.idle_time,
+                limit,
+            });
+        }
+    }
     None
 }
 
@@ -143,6 +174,7 @@ mod tests {
             downloaded: GIB,
             verified_bytes: GIB,
             seeding_time: Duration::from_secs(secs),
+            idle_time: Duration::ZERO,
         }
     }
 
@@ -150,7 +182,7 @@ mod tests {
     fn global_ratio_limit_stops_at_the_limit_not_before() {
         let defaults = SeedLimitDefaults {
             ratio_limit: Some(2.0),
-            seed_time_limit: None,
+            ..SeedLimitDefaults::default()
         };
         let limits = TorrentSeedLimits::default();
         assert_eq!(seed_limit_reached(&limits, &defaults, &seeding(2 * GIB - 1, 0)), None);
@@ -164,7 +196,7 @@ mod tests {
     fn torrent_value_overrides_the_global_default() {
         let defaults = SeedLimitDefaults {
             ratio_limit: Some(2.0),
-            seed_time_limit: None,
+            ..SeedLimitDefaults::default()
         };
         let limits = TorrentSeedLimits {
             ratio_limit: TorrentLimit::Value(0.5),
@@ -181,10 +213,12 @@ mod tests {
         let defaults = SeedLimitDefaults {
             ratio_limit: Some(1.0),
             seed_time_limit: Some(Duration::from_secs(60)),
+            idle_limit: Some(Duration::from_secs(60)),
         };
         let limits = TorrentSeedLimits {
             ratio_limit: TorrentLimit::Unlimited,
             seed_time_limit: TorrentLimit::Unlimited,
+            idle_limit: TorrentLimit::Unlimited,
         };
         assert_eq!(
             seed_limit_reached(&limits, &defaults, &seeding(100 * GIB, 1_000_000)),
@@ -219,6 +253,7 @@ mod tests {
         let defaults = SeedLimitDefaults {
             ratio_limit: Some(0.0),
             seed_time_limit: Some(Duration::ZERO),
+            idle_limit: Some(Duration::ZERO),
         };
         let progress = SeedProgress {
             complete: false,
@@ -238,6 +273,7 @@ mod tests {
             downloaded: 0,
             verified_bytes: 4 * GIB,
             seeding_time: Duration::ZERO,
+            idle_time: Duration::ZERO,
         };
         assert_eq!(progress.ratio(), 0.25);
         assert_eq!(SeedProgress::default().ratio(), 0.0);
@@ -254,5 +290,25 @@ mod tests {
             TorrentLimit::<f64>::Unlimited
         );
         assert_eq!(TorrentLimit::from(LimitSetting::Value(3.0)), TorrentLimit::Value(3.0));
+    }
+
+    #[test]
+    fn idle_limit_stops_a_torrent_that_uploads_nothing_for_that_long() {
+        let defaults = SeedLimitDefaults {
+            idle_limit: Some(Duration::from_secs(600)),
+            ..SeedLimitDefaults::default()
+        };
+        let limits = TorrentSeedLimits::default();
+        let mut p = seeding(0, 5000);
+        p.idle_time = Duration::from_secs(599);
+        assert_eq!(seed_limit_reached(&limits, &defaults, &p), None);
+        p.idle_time = Duration::from_secs(600);
+        let reached = seed_limit_reached(&limits, &defaults, &p).unwrap();
+        assert!(reached.to_string().contains("idle limit is 600s"), "{reached}");
+        let own = TorrentSeedLimits {
+            idle_limit: TorrentLimit::Unlimited,
+            ..TorrentSeedLimits::default()
+        };
+        assert_eq!(seed_limit_reached(&own, &defaults, &p), None);
     }
 }

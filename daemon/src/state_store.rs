@@ -9,6 +9,7 @@
 
 mod record_file;
 mod records;
+mod records_v1;
 
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -73,6 +74,16 @@ impl StoreError {
     }
 }
 
+/// A session file of this build's format or of an older one still read.
+fn decode_session(bytes: &[u8]) -> Result<SessionRecord, RecordError> {
+    let (version, payload) = record_file::checked_payload(RecordKind::Session, bytes)?;
+    if version == 1 {
+        let v1: records_v1::SessionRecordV1 = record_file::decode_payload(payload)?;
+        return Ok(v1.into());
+    }
+    record_file::decode_payload(payload)
+}
+
 /// The records of one state dir. Holds only the path: the caller owns the
 /// state dir's lock ([`crate::state_dir::StateDir::store`]).
 #[derive(Clone, Debug)]
@@ -111,7 +122,7 @@ impl StateStore {
         let Some(bytes) = read_bounded(&path, MAX_SESSION_BYTES)? else {
             return Ok(None);
         };
-        let decoded = bytes.and_then(|b| record_file::decode::<SessionRecord>(RecordKind::Session, &b));
+        let decoded = bytes.and_then(|b| decode_session(&b));
         match decoded {
             Ok(session) => Ok(Some(session)),
             Err(source) => {

@@ -308,3 +308,28 @@ fn daemon_watch_dir_adds_a_dropped_torrent_and_marks_a_broken_one() {
     let log = daemon.process.stderr();
     assert!(log.contains("bad.torrent"), "the broken file's error is logged:\n{log}");
 }
+
+#[test]
+fn daemon_idle_limit_stops_a_seed_that_uploads_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = DaemonOpts::new(tmp.path(), "d").config("[seeding]\nidle_limit = \"1h\"\n");
+    let (torrent, _) = payload_torrent(&opts.download_dir, "idle.bin", 1 << 20, 43, 65536, &[]);
+    let mut daemon = DaemonUnderTest::start(opts);
+    assert_eq!(daemon.get("/api/v1/session").ok()["idle_limit_secs"], 3600);
+    let mut events = daemon.events();
+    let id = daemon.add_torrent(&torrent, &[])["id"].to_string();
+    let seeding = daemon.wait_state(&id, "seeding", Duration::from_secs(30));
+    assert_eq!(seeding["idle_limit_secs"], 3600, "the session's default: {seeding}");
+    daemon.btbt(&["torrent", "set", &id, "--idle-limit", "3s"]).ok();
+    assert_eq!(daemon.torrent(&id)["idle_limit_secs"], 3);
+    daemon.wait_state(&id, "finished", Duration::from_secs(30));
+    let id_num: u64 = id.parse().unwrap();
+    let reached = events.wait("limit_reached", Duration::from_secs(10), |e| {
+        e["kind"] == "limit_reached" && e["id"] == id_num
+    });
+    assert!(
+        reached.to_string().contains("idle limit is 3s"),
+        "the event names the idle limit: {reached}"
+    );
+    daemon.terminate();
+}

@@ -207,6 +207,9 @@ pub struct SetArgs {
     /// Stop seeding after this long (90m, 2h, 1d12h), none, or global
     #[arg(long, value_parser = parse_duration_secs, value_name = "DURATION")]
     pub seed_time_limit: Option<LimitSetting<u64>>,
+    /// Stop seeding after uploading nothing for this long (30m, 2h), none, or global
+    #[arg(long, value_parser = parse_duration_secs, value_name = "DURATION")]
+    pub idle_limit: Option<LimitSetting<u64>>,
     /// Download pieces in order
     #[arg(long, value_parser = parse_on_off, value_name = "on|off")]
     pub sequential: Option<bool>,
@@ -225,6 +228,7 @@ impl SetArgs {
             up: self.up,
             ratio_limit: self.ratio_limit,
             seed_time_limit: self.seed_time_limit,
+            idle_limit: self.idle_limit,
             sequential: self.sequential,
             move_to: self.move_to.clone(),
             labels: (!self.labels.is_empty()).then(|| self.labels.clone()),

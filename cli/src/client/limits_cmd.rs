@@ -106,6 +106,7 @@ mod tests {
                 max_active_checks: 1,
                 ratio_limit: None,
                 seed_time_limit_secs: None,
+                idle_limit_secs: None,
                 watch_dir: None,
             },
         };

@@ -91,6 +91,7 @@ pub(crate) fn sample_summary(id: u32, name: &str) -> TorrentSummary {
         upload_limit: None,
         ratio_limit: None,
         seed_time_limit_secs: None,
+        idle_limit_secs: None,
         private: false,
     }
 }

@@ -94,6 +94,7 @@ pub struct SetOptions {
     pub up: Option<LimitSetting<u64>>,
     pub ratio_limit: Option<LimitSetting<f64>>,
     pub seed_time_limit: Option<LimitSetting<u64>>,
+    pub idle_limit: Option<LimitSetting<u64>>,
     pub sequential: Option<bool>,
     pub move_to: Option<std::path::PathBuf>,
     pub labels: Option<Vec<String>>,
@@ -108,6 +109,7 @@ impl SetOptions {
             upload_limit: self.up,
             ratio_limit: self.ratio_limit,
             seed_time_limit_secs: self.seed_time_limit,
+            idle_limit_secs: self.idle_limit,
             sequential: self.sequential,
             labels: self.labels.clone(),
             move_to: self
@@ -130,7 +132,7 @@ pub fn set(client: &ApiClient, id: &TorrentId, options: &SetOptions) -> Result<(
     let patch = options.to_patch(&cwd).ok_or_else(|| CliError::BadFlag {
         flag: "torrent set",
         value: id.to_string(),
-        reason: "nothing to set: give --down, --up, --ratio-limit, --seed-time-limit, --sequential, --label or --move"
+        reason: "nothing to set: give --down, --up, --ratio-limit, --seed-time-limit, --idle-limit, --sequential, --label or --move"
             .into(),
     })?;
     let s: TorrentSummary = client.send(Method::Patch, &id.route(""), Some(&patch))?;
@@ -159,13 +161,15 @@ pub fn trackers(client: &ApiClient, id: &TorrentId, url: String, add: bool) -> R
 /// One line with a torrent's own settings.
 pub fn describe_settings(s: &TorrentSummary) -> String {
     format!(
-        "{}  {}: down {}, up {}, ratio limit {}, seed time limit {}, sequential {}, in {}",
+        "{}  {}: down {}, up {}, ratio limit {}, seed time limit {}, idle limit {}, sequential {}, in {}",
         s.id,
         s.name,
         table::limit(s.download_limit),
         table::limit(s.upload_limit),
         s.ratio_limit.map_or("none".to_string(), table::ratio),
         s.seed_time_limit_secs
+            .map_or("none".to_string(), |t| table::duration(Some(t))),
+        s.idle_limit_secs
             .map_or("none".to_string(), |t| table::duration(Some(t))),
         if s.sequential { "on" } else { "off" },
         s.download_dir
@@ -194,6 +198,7 @@ mod tests {
                 "upload_limit": null,
                 "ratio_limit": "global",
                 "seed_time_limit_secs": null,
+                "idle_limit_secs": null,
                 "sequential": null,
                 "labels": null,
                 "move_to": "/w/data/new",

@@ -120,6 +120,7 @@ impl DaemonCore {
                 upload_limit: None,
                 ratio_limit: LimitSetting::Keyword(LimitKeyword::Global),
                 seed_time_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
+                idle_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
                 file_priorities: priorities,
                 trackers: None,
                 peers,
@@ -143,6 +144,7 @@ impl DaemonCore {
             published_state: None,
             checked: false,
             held: false,
+            idle: Default::default(),
         };
         let response = AddResponse {
             id,

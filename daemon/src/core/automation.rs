@@ -193,6 +193,7 @@ impl DaemonCore {
         let defaults = SeedLimitDefaults {
             ratio_limit: self.settings.ratio_limit,
             seed_time_limit: self.settings.seed_time_limit_secs.map(Duration::from_secs),
+            idle_limit: self.settings.idle_limit_secs.map(Duration::from_secs),
         };
         let reached: Vec<(u32, String)> = self
             .torrents
@@ -201,11 +202,8 @@ impl DaemonCore {
             .filter_map(|t| {
                 let limits = TorrentSeedLimits {
                     ratio_limit: t.settings.ratio_limit.into(),
-                    seed_time_limit: match TorrentLimit::from(t.settings.seed_time_limit_secs) {
-                        TorrentLimit::Value(s) => TorrentLimit::Value(Duration::from_secs(s)),
-                        TorrentLimit::Unlimited => TorrentLimit::Unlimited,
-                        TorrentLimit::Global => TorrentLimit::Global,
-                    },
+                    seed_time_limit: TorrentLimit::from(t.settings.seed_time_limit_secs).map(Duration::from_secs),
+                    idle_limit: TorrentLimit::from(t.settings.idle_limit_secs).map(Duration::from_secs),
                 };
                 let progress = SeedProgress {
                     complete: t.complete,
@@ -213,6 +211,7 @@ impl DaemonCore {
                     downloaded: t.downloaded(),
                     verified_bytes: t.verified_bytes(),
                     seeding_time: Duration::from_secs(t.totals.seconds_seeding),
+                    idle_time: Duration::from_secs(t.idle.seconds),
                 };
                 seed_limit_reached(&limits, &defaults, &progress).map(|r| (t.id, r.to_string()))
             })

@@ -33,6 +33,7 @@ pub(crate) struct TorrentSettings {
     pub upload_limit: Option<u64>,
     pub ratio_limit: LimitSetting<f64>,
     pub seed_time_limit_secs: LimitSetting<u64>,
+    pub idle_limit_secs: LimitSetting<u64>,
     /// One per metainfo file.
     pub file_priorities: Vec<FilePriorityName>,
     /// The user's tracker list; None = the metainfo's.
@@ -77,6 +78,27 @@ pub(crate) struct LifetimeTotals {
     pub seconds_seeding: u64,
 }
 
+/// How long a seeding torrent has uploaded nothing (for the idle limit); counted
+/// in this run only, as Transmission counts from its last activity.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdleSeeding {
+    pub seconds: u64,
+    /// Lifetime upload at the last tick.
+    pub uploaded_seen: u64,
+}
+
+impl IdleSeeding {
+    /// One second passed; `seeding` is whether the torrent seeds now.
+    pub fn tick(&mut self, seeding: bool, uploaded: u64) {
+        if !seeding || uploaded != self.uploaded_seen {
+            self.seconds = 0;
+        } else {
+            self.seconds += 1;
+        }
+        self.uploaded_seen = uploaded;
+    }
+}
+
 pub(crate) struct Managed {
     pub id: u32,
     pub meta: Arc<Metainfo>,
@@ -107,6 +129,7 @@ pub(crate) struct Managed {
     pub checked: bool,
     /// Running but held by the queue on its shard: checked, no peers, no trackers.
     pub held: bool,
+    pub idle: IdleSeeding,
 }
 
 impl Managed {
@@ -257,6 +280,7 @@ impl Managed {
             published_state: self.published_state,
             checked: self.checked,
             held: self.held,
+            idle: self.idle,
         }
     }
 }

@@ -241,11 +241,14 @@ impl DaemonCore {
     fn tick(&mut self) {
         let now = unix_now();
         for t in self.torrents.values_mut() {
-            match t.state() {
+            let state = t.state();
+            match state {
                 TorrentStateName::Downloading => t.totals.seconds_downloading += 1,
                 TorrentStateName::Seeding => t.totals.seconds_seeding += 1,
                 _ => {}
             }
+            let uploaded = t.uploaded();
+            t.idle.tick(state == TorrentStateName::Seeding, uploaded);
         }
         self.check_seed_limits();
         self.apply_rate_limits();

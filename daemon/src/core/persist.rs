@@ -90,6 +90,7 @@ pub(crate) fn settings_record(s: &SessionSettings, download_dir: &std::path::Pat
         max_active_checks: s.max_active_checks,
         ratio_limit: s.ratio_limit,
         seed_time_limit_secs: s.seed_time_limit_secs,
+        idle_limit_secs: s.idle_limit_secs,
         download_dir: Some(download_dir.display().to_string()),
     }
 }
@@ -109,6 +110,7 @@ fn apply_settings_record(s: &mut SessionSettings, r: &SettingsRecord) {
     s.max_active_checks = r.max_active_checks;
     s.ratio_limit = r.ratio_limit;
     s.seed_time_limit_secs = r.seed_time_limit_secs;
+    s.idle_limit_secs = r.idle_limit_secs;
 }
 
 impl DaemonCore {
@@ -133,6 +135,7 @@ impl DaemonCore {
             upload_limit: t.settings.upload_limit,
             ratio_limit: t.settings.ratio_limit.into(),
             seed_time_limit_secs: t.settings.seed_time_limit_secs.into(),
+            idle_limit_secs: t.settings.idle_limit_secs.into(),
             file_priorities: t.settings.file_priorities.iter().map(|p| priority_code(*p)).collect(),
             trackers: t.settings.trackers.clone(),
             peers: t.settings.peers.iter().map(|p| p.to_string()).collect(),
@@ -272,6 +275,7 @@ impl DaemonCore {
                 upload_limit: tr.upload_limit,
                 ratio_limit: limit_setting(tr.ratio_limit),
                 seed_time_limit_secs: limit_setting(tr.seed_time_limit_secs),
+                idle_limit_secs: limit_setting(tr.idle_limit_secs),
                 file_priorities: priorities,
                 trackers: tr.trackers,
                 peers: tr.peers.iter().filter_map(|p| p.parse().ok()).collect(),
@@ -304,6 +308,7 @@ impl DaemonCore {
             published_state: None,
             checked: false,
             held: false,
+            idle: Default::default(),
         }
     }
 
@@ -340,6 +345,7 @@ impl DaemonCore {
                 upload_limit: None,
                 ratio_limit: LimitRecord::Global,
                 seed_time_limit_secs: LimitRecord::Global,
+                idle_limit_secs: LimitRecord::Global,
                 file_priorities: vec![2; files],
                 trackers: None,
                 peers: Vec::new(),

@@ -111,7 +111,7 @@ impl DaemonCore {
     }
 
     pub(super) fn summary_of(&self, t: &Managed) -> TorrentSummary {
-        views::summary(t, self.settings.ratio_limit, self.settings.seed_time_limit_secs)
+        views::summary(t, &self.settings)
     }
 
     fn summaries(&self) -> Vec<TorrentSummary> {
@@ -300,6 +300,12 @@ impl DaemonCore {
                 t.stop = None;
             }
         }
+        if let Some(s) = patch.idle_limit_secs {
+            t.settings.idle_limit_secs = s;
+            if t.stop == Some(StopReason::Finished) {
+                t.stop = None;
+            }
+        }
         if let Some(labels) = patch.labels {
             t.settings.labels = labels;
         }
@@ -460,6 +466,12 @@ impl DaemonCore {
         }
         if let Some(t) = patch.seed_time_limit_secs {
             s.seed_time_limit_secs = match t {
+                LimitSetting::Value(v) => Some(v),
+                LimitSetting::Keyword(_) => None,
+            };
+        }
+        if let Some(t) = patch.idle_limit_secs {
+            s.idle_limit_secs = match t {
                 LimitSetting::Value(v) => Some(v),
                 LimitSetting::Keyword(_) => None,
             };

@@ -10,7 +10,7 @@ use ccbt_shards::messages::{PeerSnapshot, PeerSource, PeerSourceCounts, TorrentS
 use super::managed::{piece_is_set, Managed};
 use crate::api_types::{
     CheckReport, FileEntry, FilePriorityName, LimitKeyword, LimitSetting, PeerEntry, PeersBySource, PieceMap,
-    TorrentDetail, TorrentStateName, TorrentSummary, TrackerEntry,
+    SessionSettings, TorrentDetail, TorrentStateName, TorrentSummary, TrackerEntry,
 };
 
 pub(crate) fn engine_priority(p: FilePriorityName) -> FilePriority {
@@ -30,19 +30,7 @@ fn limit_value<T: Copy>(setting: LimitSetting<T>, global: Option<T>) -> Option<T
     }
 }
 
-/// The effective ratio and seed-time limits of a torrent.
-pub(crate) fn effective_seed_limits(
-    t: &Managed,
-    global_ratio: Option<f64>,
-    global_seed_time: Option<u64>,
-) -> (Option<f64>, Option<u64>) {
-    (
-        limit_value(t.settings.ratio_limit, global_ratio),
-        limit_value(t.settings.seed_time_limit_secs, global_seed_time),
-    )
-}
-
-pub(crate) fn summary(t: &Managed, global_ratio: Option<f64>, global_seed_time: Option<u64>) -> TorrentSummary {
+pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary {
     let state = t.state();
     let running = matches!(state, TorrentStateName::Downloading | TorrentStateName::Seeding);
     let stats = t.status.as_ref().map(|s| &s.stats);
@@ -65,7 +53,6 @@ pub(crate) fn summary(t: &Managed, global_ratio: Option<f64>, global_seed_time: 
     } else {
         Some(wanted.saturating_sub(verified_wanted) / download_rate.max(1))
     };
-    let (ratio_limit, seed_time_limit_secs) = effective_seed_limits(t, global_ratio, global_seed_time);
     TorrentSummary {
         id: t.id,
         info_hash: t.info_hash().to_hex(),
@@ -98,8 +85,9 @@ pub(crate) fn summary(t: &Managed, global_ratio: Option<f64>, global_seed_time: 
         force_started: t.settings.force_started,
         download_limit: t.settings.download_limit,
         upload_limit: t.settings.upload_limit,
-        ratio_limit,
-        seed_time_limit_secs,
+        ratio_limit: limit_value(t.settings.ratio_limit, session.ratio_limit),
+        seed_time_limit_secs: limit_value(t.settings.seed_time_limit_secs, session.seed_time_limit_secs),
+        idle_limit_secs: limit_value(t.settings.idle_limit_secs, session.idle_limit_secs),
         private: t.meta.info.private,
     }
 }

@@ -22,8 +22,12 @@ use rkyv::util::AlignedVec;
 use rkyv::{Archive, Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-/// The format of every state file this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format of every state file this build writes. Version 2 added the idle
+/// seeding limit to the session; version 1 session files are still read (see
+/// `records_v1.rs`), and resume records are the same in both.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this build still reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 pub(crate) const HEADER_LEN: usize = 40;
 const MAGIC_LEN: usize = 8;
 const DIGEST_LEN: usize = 20;
@@ -58,7 +62,7 @@ pub enum RecordError {
     ShorterThanHeader { len: usize },
     #[error("not a ccbt {expected}: wrong magic bytes")]
     BadMagic { expected: &'static str },
-    #[error("format version {found}, this build reads version {FORMAT_VERSION}")]
+    #[error("format version {found}, this build reads versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION}")]
     UnsupportedVersion { found: u32 },
     #[error("truncated or extended: header says {declared} payload bytes, file has {actual}")]
     LengthMismatch { declared: u64, actual: usize },
@@ -87,12 +91,20 @@ where
 }
 
 /// Checks the header and the digest, then validates and deserializes the
-/// archive. Any input gives a value or an error, never a panic.
+/// archive, whatever readable version it has (for records whose type did not
+/// change between versions). Any input gives a value or an error, never a panic.
 pub(crate) fn decode<T>(kind: RecordKind, bytes: &[u8]) -> Result<T, RecordError>
 where
     T: Archive,
     T::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>> + Deserialize<T, HighDeserializer<rancor::Error>>,
 {
+    let (_version, payload) = checked_payload(kind, bytes)?;
+    decode_payload(payload)
+}
+
+/// Checks the header and the digest; returns the format version and the payload
+/// for the caller to decode as that version's type.
+pub(crate) fn checked_payload(kind: RecordKind, bytes: &[u8]) -> Result<(u32, &[u8]), RecordError> {
     if bytes.len() < HEADER_LEN {
         return Err(RecordError::ShorterThanHeader { len: bytes.len() });
     }
@@ -110,7 +122,7 @@ where
             .try_into()
             .map_err(|_| RecordError::ShorterThanHeader { len: bytes.len() })?,
     );
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(RecordError::UnsupportedVersion { found: version });
     }
     let declared = u64::from_le_bytes(
@@ -128,12 +140,12 @@ where
     if Sha1::digest(payload).as_slice() != digest {
         return Err(RecordError::ChecksumMismatch);
     }
-    decode_payload(payload)
+    Ok((version, payload))
 }
 
 /// Validates and deserializes an archive; rkyv needs it aligned, so it is
 /// copied into an aligned buffer first.
-fn decode_payload<T>(payload: &[u8]) -> Result<T, RecordError>
+pub(crate) fn decode_payload<T>(payload: &[u8]) -> Result<T, RecordError>
 where
     T: Archive,
     T::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>> + Deserialize<T, HighDeserializer<rancor::Error>>,
@@ -212,10 +224,12 @@ mod tests {
     #[test]
     fn other_version_is_refused_and_named() {
         let mut bytes = encode(RecordKind::Resume, &resume()).unwrap();
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
-        let err = decode::<ResumeFile>(RecordKind::Resume, &bytes).unwrap_err();
-        assert_eq!(err, RecordError::UnsupportedVersion { found: 2 });
-        assert!(err.to_string().contains("version 2"), "{err}");
+        for version in [0, FORMAT_VERSION + 1] {
+            bytes[8..12].copy_from_slice(&version.to_le_bytes());
+            let err = decode::<ResumeFile>(RecordKind::Resume, &bytes).unwrap_err();
+            assert_eq!(err, RecordError::UnsupportedVersion { found: version });
+            assert!(err.to_string().contains(&format!("version {version}")), "{err}");
+        }
     }
 
     #[test]

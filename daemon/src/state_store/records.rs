@@ -1,7 +1,8 @@
 //! What the state dir keeps, as rkyv types: the session (every torrent with its
 //! settings, the queue order and totals) and one resume record per torrent.
 //! Changing a field here changes the file format: bump `FORMAT_VERSION` in
-//! `record_file.rs`.
+//! `record_file.rs` and keep the previous types in a `records_vN.rs` that
+//! converts them, so an upgrade keeps every torrent and setting.
 
 use rkyv::{Archive, Deserialize, Serialize};
 
@@ -40,6 +41,8 @@ pub struct TorrentRecord {
     pub upload_limit: Option<u64>,
     pub ratio_limit: LimitRecord<f64>,
     pub seed_time_limit_secs: LimitRecord<u64>,
+    /// Seconds a complete torrent may go without uploading before it stops.
+    pub idle_limit_secs: LimitRecord<u64>,
     /// One per file, in the metainfo's order: 0 skip, 1 low, 2 normal, 3 high.
     pub file_priorities: Vec<u8>,
     /// The user's edited tracker tiers; none = the metainfo's own.
@@ -108,6 +111,7 @@ pub struct SettingsRecord {
     pub max_active_checks: u32,
     pub ratio_limit: Option<f64>,
     pub seed_time_limit_secs: Option<u64>,
+    pub idle_limit_secs: Option<u64>,
     pub download_dir: Option<String>,
 }
 

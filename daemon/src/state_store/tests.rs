@@ -22,6 +22,7 @@ fn torrent(id: u32, info_hash: [u8; 20]) -> TorrentRecord {
         upload_limit: None,
         ratio_limit: LimitRecord::Value(2.5),
         seed_time_limit_secs: LimitRecord::Global,
+        idle_limit_secs: LimitRecord::Value(1800),
         file_priorities: vec![0, 1, 2, 3],
         trackers: Some(vec![vec!["http://127.0.0.1:6969/announce".into()], vec![]]),
         peers: vec!["127.0.0.1:51413".into()],
@@ -56,6 +57,7 @@ fn session() -> SessionRecord {
             max_active_checks: 1,
             ratio_limit: Some(2.0),
             seed_time_limit_secs: None,
+            idle_limit_secs: None,
             download_dir: Some("/srv/data".into()),
         },
         total_downloaded: u64::MAX,
@@ -223,7 +225,76 @@ fn newer_format_version_is_refused() {
     bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     fs::write(&path, &bytes).unwrap();
     let err = store.load_resume(&HASH_A).unwrap_err();
-    assert!(err.to_string().contains("format version 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("format version {}", FORMAT_VERSION + 1)),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_1_session_is_read_with_every_torrent_and_setting() {
+    use super::records_v1::{SessionRecordV1, SettingsRecordV1, TorrentRecordV1};
+    let (_tmp, _dir, store) = open();
+    let now = session();
+    let v1 = SessionRecordV1 {
+        next_id: now.next_id,
+        torrents: now
+            .torrents
+            .iter()
+            .map(|t| TorrentRecordV1 {
+                id: t.id,
+                info_hash: t.info_hash,
+                name: t.name.clone(),
+                download_dir: t.download_dir.clone(),
+                labels: t.labels.clone(),
+                added_at: t.added_at,
+                completed_at: t.completed_at,
+                stopped: t.stopped,
+                force_started: t.force_started,
+                queue_position: t.queue_position,
+                sequential: t.sequential,
+                download_limit: t.download_limit,
+                upload_limit: t.upload_limit,
+                ratio_limit: t.ratio_limit,
+                seed_time_limit_secs: t.seed_time_limit_secs,
+                file_priorities: t.file_priorities.clone(),
+                trackers: t.trackers.clone(),
+                peers: t.peers.clone(),
+                downloaded: t.downloaded,
+                uploaded: t.uploaded,
+                seconds_downloading: t.seconds_downloading,
+                seconds_seeding: t.seconds_seeding,
+            })
+            .collect(),
+        settings: SettingsRecordV1 {
+            download_limit: now.settings.download_limit,
+            upload_limit: now.settings.upload_limit,
+            alt_download_limit: now.settings.alt_download_limit,
+            alt_upload_limit: now.settings.alt_upload_limit,
+            alt_speed_enabled: now.settings.alt_speed_enabled,
+            alt_speed_schedule: now.settings.alt_speed_schedule,
+            max_active_downloads: now.settings.max_active_downloads,
+            max_active_seeds: now.settings.max_active_seeds,
+            max_active_checks: now.settings.max_active_checks,
+            ratio_limit: now.settings.ratio_limit,
+            seed_time_limit_secs: now.settings.seed_time_limit_secs,
+            download_dir: now.settings.download_dir.clone(),
+        },
+        total_downloaded: now.total_downloaded,
+        total_uploaded: now.total_uploaded,
+    };
+    // A file as the version-1 build wrote it: same header, version 1.
+    let mut bytes = record_file::encode(RecordKind::Session, &v1).unwrap();
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    fs::write(store.session_path(), &bytes).unwrap();
+
+    let mut expected = now;
+    for t in &mut expected.torrents {
+        t.idle_limit_secs = LimitRecord::Global;
+    }
+    expected.settings.idle_limit_secs = None;
+    assert_eq!(store.load_session().unwrap(), Some(expected));
 }
 
 #[test]

@@ -174,6 +174,7 @@ pub(super) fn summary() -> TorrentSummary {
         upload_limit: Some(1000),
         ratio_limit: None,
         seed_time_limit_secs: None,
+        idle_limit_secs: None,
         private: false,
     }
 }
@@ -265,6 +266,7 @@ pub(super) fn session() -> SessionInfo {
             max_active_checks: 1,
             ratio_limit: None,
             seed_time_limit_secs: None,
+            idle_limit_secs: None,
             watch_dir: None,
         },
     }
