@@ -90,6 +90,7 @@ summary_fields! {
     upload_limit => UploadLimit,
     ratio_limit => RatioLimit,
     seed_time_limit_secs => SeedTimeLimitSecs,
+    idle_limit_secs => IdleLimitSecs,
     private => Private,
 }
 

@@ -95,8 +95,8 @@ pub(super) fn preferences_of(s: &SessionInfo) -> Value {
         "max_ratio": settings.ratio_limit.unwrap_or(-1.0),
         "max_seeding_time_enabled": settings.seed_time_limit_secs.is_some(),
         "max_seeding_time": settings.seed_time_limit_secs.map_or(-1, |v| i64::try_from(v / 60).unwrap_or(i64::MAX)),
-        "max_inactive_seeding_time_enabled": false,
-        "max_inactive_seeding_time": -1,
+        "max_inactive_seeding_time_enabled": settings.idle_limit_secs.is_some(),
+        "max_inactive_seeding_time": settings.idle_limit_secs.map_or(-1, |v| i64::try_from(v / 60).unwrap_or(i64::MAX)),
         // 0 = stop the torrent, what the daemon does at a limit.
         "max_ratio_act": 0,
         "queueing_enabled": true,
@@ -162,6 +162,13 @@ pub(super) fn preferences_patch(prefs: &serde_json::Map<String, Value>) -> Resul
         (Some(false), _) => patch.seed_time_limit_secs = Some(LimitSetting::Keyword(LimitKeyword::None)),
         (_, Some(m)) if m < 0.0 => patch.seed_time_limit_secs = Some(LimitSetting::Keyword(LimitKeyword::None)),
         (_, Some(m)) => patch.seed_time_limit_secs = Some(LimitSetting::Value((m as u64).saturating_mul(60))),
+        _ => {}
+    }
+    let idle = number("max_inactive_seeding_time")?;
+    match (flag("max_inactive_seeding_time_enabled"), idle) {
+        (Some(false), _) => patch.idle_limit_secs = Some(LimitSetting::Keyword(LimitKeyword::None)),
+        (_, Some(m)) if m < 0.0 => patch.idle_limit_secs = Some(LimitSetting::Keyword(LimitKeyword::None)),
+        (_, Some(m)) => patch.idle_limit_secs = Some(LimitSetting::Value((m as u64).saturating_mul(60))),
         _ => {}
     }
     let rate = |v: f64| {

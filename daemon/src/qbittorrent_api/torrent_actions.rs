@@ -202,8 +202,16 @@ fn share_limit<T>(v: f64, value: impl FnOnce(f64) -> T) -> LimitSetting<T> {
 
 /// The patch of `setShareLimits` (and of `torrents/add`'s limits): the ratio, and
 /// the seeding time in minutes.
-pub(super) fn share_limits_patch(ratio: Option<f64>, seeding_minutes: Option<f64>) -> Result<TorrentPatch, QbtError> {
-    for (name, v) in [("ratioLimit", ratio), ("seedingTimeLimit", seeding_minutes)] {
+pub(super) fn share_limits_patch(
+    ratio: Option<f64>,
+    seeding_minutes: Option<f64>,
+    inactive_minutes: Option<f64>,
+) -> Result<TorrentPatch, QbtError> {
+    for (name, v) in [
+        ("ratioLimit", ratio),
+        ("seedingTimeLimit", seeding_minutes),
+        ("inactiveSeedingTimeLimit", inactive_minutes),
+    ] {
         if v.is_some_and(|v| !v.is_finite()) {
             return Err(QbtError::bad_request(format!("{name}: not a number")));
         }
@@ -211,6 +219,7 @@ pub(super) fn share_limits_patch(ratio: Option<f64>, seeding_minutes: Option<f64
     Ok(TorrentPatch {
         ratio_limit: ratio.map(|r| share_limit(r, |r| r)),
         seed_time_limit_secs: seeding_minutes.map(|m| share_limit(m, |m| (m as u64).saturating_mul(60))),
+        idle_limit_secs: inactive_minutes.map(|m| share_limit(m, |m| (m as u64).saturating_mul(60))),
         ..TorrentPatch::default()
     })
 }
@@ -222,7 +231,8 @@ pub(super) async fn set_share_limits(State(state): State<QbtState>, form: QbtFor
     let minutes: f64 = form
         .number("seedingTimeLimit")?
         .ok_or_else(|| QbtError::bad_request("missing parameter: seedingTimeLimit"))?;
-    let p = share_limits_patch(Some(ratio), Some(minutes))?;
+    let inactive: Option<f64> = form.number("inactiveSeedingTimeLimit")?;
+    let p = share_limits_patch(Some(ratio), Some(minutes), inactive)?;
     for t in selected(&state, &form).await? {
         patch(&state, &t.info_hash, p.clone()).await?;
     }
@@ -354,12 +364,17 @@ mod tests {
 
     #[test]
     fn share_limits_map_minus_two_to_global_and_minus_one_to_none() {
-        let p = share_limits_patch(Some(-2.0), Some(-1.0)).unwrap();
+        let p = share_limits_patch(Some(-2.0), Some(-1.0), None).unwrap();
         assert_eq!(p.ratio_limit, Some(LimitSetting::Keyword(LimitKeyword::Global)));
         assert_eq!(p.seed_time_limit_secs, Some(LimitSetting::Keyword(LimitKeyword::None)));
-        let p = share_limits_patch(Some(1.5), Some(90.0)).unwrap();
+        assert_eq!(p.idle_limit_secs, None);
+        let p = share_limits_patch(Some(1.5), Some(90.0), Some(10.0)).unwrap();
         assert_eq!(p.ratio_limit, Some(LimitSetting::Value(1.5)));
         assert_eq!(p.seed_time_limit_secs, Some(LimitSetting::Value(5400)));
-        assert!(share_limits_patch(Some(f64::NAN), None).unwrap_err().body.starts_with("ratioLimit"));
+        assert_eq!(p.idle_limit_secs, Some(LimitSetting::Value(600)));
+        assert!(share_limits_patch(Some(f64::NAN), None, None)
+            .unwrap_err()
+            .body
+            .starts_with("ratioLimit"));
     }
 }

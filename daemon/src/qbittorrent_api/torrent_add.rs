@@ -89,7 +89,11 @@ async fn options(state: &QbtState, form: &QbtForm) -> Result<AddOptions, QbtErro
     }
     let paused = form.bool("stopped")?.or(form.bool("paused")?).unwrap_or(false);
     let sequential = form.bool("sequentialDownload")?.unwrap_or(false);
-    let mut patch = share_limits_patch(form.number("ratioLimit")?, form.number("seedingTimeLimit")?)?;
+    let mut patch = share_limits_patch(
+        form.number("ratioLimit")?,
+        form.number("seedingTimeLimit")?,
+        form.number("inactiveSeedingTimeLimit")?,
+    )?;
     let rate = |v: i64| {
         if v <= 0 {
             LimitSetting::Keyword(LimitKeyword::None)

@@ -184,6 +184,7 @@ mod tests {
             upload_limit: None,
             ratio_limit: None,
             seed_time_limit_secs: None,
+            idle_limit_secs: None,
             private: false,
         }
     }

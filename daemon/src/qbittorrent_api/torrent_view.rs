@@ -54,6 +54,11 @@ pub fn tags_of(s: &TorrentSummary, categories: &BTreeMap<String, Category>) -> V
     s.labels.iter().filter(|l| l.as_str() != category).cloned().collect()
 }
 
+/// A limit in seconds as qBittorrent's minutes; -1 = none.
+fn minutes_or_minus_one(v: Option<u64>) -> i64 {
+    v.map_or(-1, |v| i64::try_from(v / 60).unwrap_or(i64::MAX))
+}
+
 fn limit_or_minus_one(v: Option<u64>) -> i64 {
     v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX))
 }
@@ -85,6 +90,7 @@ fn sources(key: &str) -> &'static [F] {
         "ratio" => &[F::Ratio],
         "ratio_limit" | "max_ratio" => &[F::RatioLimit],
         "seeding_time_limit" | "max_seeding_time" => &[F::SeedTimeLimitSecs],
+        "inactive_seeding_time_limit" | "max_inactive_seeding_time" => &[F::IdleLimitSecs],
         "num_seeds" | "num_leechs" | "num_complete" | "num_incomplete" => &[F::Peers, F::State],
         "eta" => &[F::EtaSecs],
         "added_on" => &[F::AddedAt],
@@ -139,8 +145,8 @@ pub fn torrent_object(s: &TorrentSummary, categories: &BTreeMap<String, Category
         "max_seeding_time": s.seed_time_limit_secs.map_or(-1, |v| i64::try_from(v / 60).unwrap_or(i64::MAX)),
     });
     let rest = json!({
-        "inactive_seeding_time_limit": -2,
-        "max_inactive_seeding_time": -1,
+        "inactive_seeding_time_limit": minutes_or_minus_one(s.idle_limit_secs),
+        "max_inactive_seeding_time": minutes_or_minus_one(s.idle_limit_secs),
         "num_seeds": seeds,
         "num_leechs": leechers,
         "num_complete": seeds,
@@ -236,6 +242,7 @@ mod tests {
             upload_limit: Some(1000),
             ratio_limit: Some(2.0),
             seed_time_limit_secs: Some(3600),
+            idle_limit_secs: None,
             private: false,
         }
     }

@@ -36,6 +36,7 @@ fn summary(id: u32) -> TorrentSummary {
         upload_limit: None,
         ratio_limit: None,
         seed_time_limit_secs: None,
+        idle_limit_secs: None,
         private: false,
     }
 }
