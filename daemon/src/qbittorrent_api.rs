@@ -21,6 +21,9 @@ mod torrent_actions;
 mod torrent_add;
 mod torrent_routes;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -64,16 +67,13 @@ impl QbtState {
     }
 }
 
-/// The client's address; missing only when the router is driven without a socket.
-fn client_of(req: &Request) -> Option<std::net::SocketAddr> {
-    req.extensions().get::<ConnectInfo<ClientAddr>>().map(|c| c.0 .0)
-}
-
 /// Lets in what [`SessionStore::admit`] allows; 403 `Forbidden` otherwise.
-async fn require_login(State(state): State<QbtState>, req: Request, next: Next) -> Response {
-    let Some(client) = client_of(&req) else {
-        return QbtError::forbidden().into_response();
-    };
+async fn require_login(
+    State(state): State<QbtState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
     let admission = match state.sessions.lock() {
         Ok(mut store) => store.admit(
             state.credentials.as_deref(),
@@ -125,12 +125,21 @@ pub fn routes(handle: ControlHandle, credentials: Option<CompatCredentials>, nat
         .route("/api/v2/torrents/setLocation", post(act::set_location))
         .route("/api/v2/torrents/setDownloadLimit", post(act::set_download_limit))
         .route("/api/v2/torrents/setUploadLimit", post(act::set_upload_limit))
-        .route("/api/v2/torrents/toggleSequentialDownload", post(act::toggle_sequential))
+        .route(
+            "/api/v2/torrents/toggleSequentialDownload",
+            post(act::toggle_sequential),
+        )
         .route("/api/v2/torrents/filePrio", post(act::file_prio))
         .route("/api/v2/torrents/categories", getter(category_routes::categories))
-        .route("/api/v2/torrents/createCategory", post(category_routes::create_category))
+        .route(
+            "/api/v2/torrents/createCategory",
+            post(category_routes::create_category),
+        )
         .route("/api/v2/torrents/editCategory", post(category_routes::edit_category))
-        .route("/api/v2/torrents/removeCategories", post(category_routes::remove_categories))
+        .route(
+            "/api/v2/torrents/removeCategories",
+            post(category_routes::remove_categories),
+        )
         .route("/api/v2/torrents/tags", getter(category_routes::tags))
         .route("/api/v2/torrents/createTags", post(category_routes::create_tags))
         .route("/api/v2/torrents/deleteTags", post(category_routes::delete_tags))

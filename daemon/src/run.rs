@@ -120,8 +120,9 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 qbittorrent: opts.qbittorrent.clone(),
             },
             async move {
-            let _ = api_stopped.await;
-        }));
+                let _ = api_stopped.await;
+            },
+        ));
         core.run(inbox, stop_signal()).await;
         let _ = stop_api.send(());
         let _ = tokio::time::timeout(API_DRAIN, server).await;

@@ -129,7 +129,12 @@ fn qbittorrent_api_client_runs_the_download_manager_flow() {
     // The seeder dials the daemon (and dials again until the daemon has the torrent).
     let daemon_peer = daemon.listen().to_string();
     let seeder_listen = format!("{SEEDER_IP}:0");
-    let _seeder = spawn_seeder(&[torrent.as_path()], &seed_dir, &seeder_listen, &["--peer", &daemon_peer]);
+    let _seeder = spawn_seeder(
+        &[torrent.as_path()],
+        &seed_dir,
+        &seeder_listen,
+        &["--peer", &daemon_peer],
+    );
 
     let save = tmp.path().join("tv");
     let script = tmp.path().join("flow.py");

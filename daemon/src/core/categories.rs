@@ -52,14 +52,17 @@ pub fn check_category_name(name: &str) -> Result<(), ApiError> {
         || name.contains("//")
         || name.chars().any(char::is_control);
     if bad {
-        return Err(ApiError::bad_request(format!("category: {name:?} is not a valid category name")));
+        return Err(ApiError::bad_request(format!(
+            "category: {name:?} is not a valid category name"
+        )));
     }
     Ok(())
 }
 
 /// Checks a tag name: not empty, no `,` (the list separator), bounded.
 pub fn check_tag_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.len() > MAX_NAME_BYTES || name.contains(',') || name.chars().any(char::is_control) {
+    if name.trim().is_empty() || name.len() > MAX_NAME_BYTES || name.contains(',') || name.chars().any(char::is_control)
+    {
         return Err(ApiError::bad_request(format!("tags: {name:?} is not a valid tag")));
     }
     Ok(())
@@ -138,7 +141,9 @@ impl CategoryBook {
                 self.tags.extend(tags.iter().cloned());
                 Ok(Vec::new())
             }
-            CategoryEdit::DeleteTags(tags) => Ok(tags.iter().filter(|t| self.tags.remove(t.as_str())).cloned().collect()),
+            CategoryEdit::DeleteTags(tags) => {
+                Ok(tags.iter().filter(|t| self.tags.remove(t.as_str())).cloned().collect())
+            }
         }
     }
 
@@ -162,8 +167,14 @@ mod tests {
     fn categories_are_created_once_edited_when_present_and_removed() {
         let mut book = CategoryBook::default();
         book.apply(&CategoryEdit::Create(cat("tv", "/data/tv"))).unwrap();
-        assert_eq!(book.apply(&CategoryEdit::Create(cat("tv", "/x"))).unwrap_err().status, 409);
-        assert_eq!(book.apply(&CategoryEdit::Edit(cat("movies", "/x"))).unwrap_err().status, 409);
+        assert_eq!(
+            book.apply(&CategoryEdit::Create(cat("tv", "/x"))).unwrap_err().status,
+            409
+        );
+        assert_eq!(
+            book.apply(&CategoryEdit::Edit(cat("movies", "/x"))).unwrap_err().status,
+            409
+        );
         book.apply(&CategoryEdit::Edit(cat("tv", "/srv/tv"))).unwrap();
         assert_eq!(book.categories["tv"].save_path, "/srv/tv");
         let removed = book
@@ -191,7 +202,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut book = CategoryBook::default();
         book.apply(&CategoryEdit::Create(cat("tv", "/data/tv"))).unwrap();
-        book.apply(&CategoryEdit::CreateTags(vec!["hd".into(), "x".into()])).unwrap();
+        book.apply(&CategoryEdit::CreateTags(vec!["hd".into(), "x".into()]))
+            .unwrap();
         book.save(dir.path()).unwrap();
         assert_eq!(CategoryBook::load(dir.path()), book);
         std::fs::write(CategoryBook::path(dir.path()), b"{not json").unwrap();

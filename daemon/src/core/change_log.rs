@@ -308,7 +308,12 @@ impl ChangeLog {
     pub fn finish_full_refresh(&mut self, present: &HashSet<u32>) {
         self.refresh_all = false;
         self.touched.clear();
-        let gone: Vec<u32> = self.torrents.keys().filter(|id| !present.contains(id)).copied().collect();
+        let gone: Vec<u32> = self
+            .torrents
+            .keys()
+            .filter(|id| !present.contains(id))
+            .copied()
+            .collect();
         for id in gone {
             self.removed_torrent(id);
         }
@@ -396,7 +401,10 @@ impl ChangeLog {
             .collect();
         torrents.sort_by_key(|(s, _)| s.id);
         let after = |ring: &VecDeque<(u64, String)>| -> Vec<String> {
-            ring.iter().filter(|(r, _)| *r > since).map(|(_, n)| n.clone()).collect()
+            ring.iter()
+                .filter(|(r, _)| *r > since)
+                .map(|(_, n)| n.clone())
+                .collect()
         };
         SyncDelta {
             revision: self.current(),

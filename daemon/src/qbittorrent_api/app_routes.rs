@@ -30,7 +30,10 @@ pub(super) async fn login(
     };
     match outcome {
         LoginOutcome::Ok(sid) => (
-            [(SET_COOKIE, format!("{SID_COOKIE}={sid}; HttpOnly; SameSite=Strict; path=/"))],
+            [(
+                SET_COOKIE,
+                format!("{SID_COOKIE}={sid}; HttpOnly; SameSite=Strict; path=/"),
+            )],
             text("Ok."),
         )
             .into_response(),
@@ -82,7 +85,13 @@ pub(super) fn preferences_of(s: &SessionInfo) -> Value {
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse::<u16>().ok())
         .unwrap_or(0);
-    let active = |n: u32| if n == u32::MAX || n >= crate::daemon_config::MAX_ACTIVE_LIMIT { -1 } else { i64::from(n) };
+    let active = |n: u32| {
+        if n == u32::MAX || n >= crate::daemon_config::MAX_ACTIVE_LIMIT {
+            -1
+        } else {
+            i64::from(n)
+        }
+    };
     json!({
         "save_path": s.download_dir,
         "temp_path_enabled": false,
@@ -182,7 +191,13 @@ pub(super) fn preferences_patch(prefs: &serde_json::Map<String, Value>) -> Resul
     patch.upload_limit = number("up_limit")?.map(rate);
     patch.alt_download_limit = number("alt_dl_limit")?.map(rate);
     patch.alt_upload_limit = number("alt_up_limit")?.map(rate);
-    let active = |v: f64| if v < 0.0 { u32::MAX } else { v.min(f64::from(u32::MAX)) as u32 };
+    let active = |v: f64| {
+        if v < 0.0 {
+            u32::MAX
+        } else {
+            v.min(f64::from(u32::MAX)) as u32
+        }
+    };
     patch.max_active_downloads = number("max_active_downloads")?.map(active);
     patch.max_active_seeds = number("max_active_uploads")?.map(active);
     patch.max_active_checks = number("max_active_checking_torrents")?.map(active);

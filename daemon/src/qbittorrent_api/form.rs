@@ -75,7 +75,9 @@ impl QbtForm {
         if raw.trim().eq_ignore_ascii_case("all") {
             return Ok(HashSelection::All);
         }
-        Ok(HashSelection::Some(split_list(raw, '|').map(|h| h.to_ascii_lowercase()).collect()))
+        Ok(HashSelection::Some(
+            split_list(raw, '|').map(|h| h.to_ascii_lowercase()).collect(),
+        ))
     }
 
     fn from_query(query: Option<&str>) -> QbtForm {
@@ -102,7 +104,10 @@ pub enum HashSelection {
 
 /// The non-empty, trimmed items of a `sep`-separated list.
 pub fn split_list(raw: &str, sep: char) -> impl Iterator<Item = String> + '_ {
-    raw.split(sep).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    raw.split(sep)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 impl<S: Send + Sync> FromRequest<S> for QbtForm {
@@ -145,7 +150,9 @@ impl<S: Send + Sync> FromRequest<S> for QbtForm {
                     });
                 } else {
                     if bytes.len() > MAX_TEXT_PART {
-                        return Err(QbtError::bad_request(format!("{name}: longer than {MAX_TEXT_PART} bytes")));
+                        return Err(QbtError::bad_request(format!(
+                            "{name}: longer than {MAX_TEXT_PART} bytes"
+                        )));
                     }
                     let text = String::from_utf8(bytes.to_vec())
                         .map_err(|_| QbtError::bad_request(format!("{name}: not UTF-8 text")))?;
@@ -190,7 +197,10 @@ mod tests {
             .unwrap();
         let form = block_on(parse(req)).unwrap();
         assert_eq!(form.get("filter"), Some("all"));
-        assert_eq!(form.hashes().unwrap(), HashSelection::Some(vec!["bb".into(), "cc".into()]));
+        assert_eq!(
+            form.hashes().unwrap(),
+            HashSelection::Some(vec!["bb".into(), "cc".into()])
+        );
         assert_eq!(form.bool("deleteFiles").unwrap(), Some(true));
         assert_eq!(form.bool("missing").unwrap(), None);
         let e = QbtForm {
@@ -226,7 +236,9 @@ mod tests {
             .method("POST")
             .uri("/x")
             .header(CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
-            .body(Body::from("--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"))
+            .body(Body::from(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
+            ))
             .unwrap();
         assert_eq!(block_on(parse(req)).unwrap_err().status, 400);
         assert_eq!(

@@ -243,13 +243,22 @@ mod tests {
         let mut store = SessionStore::new();
         let now = Instant::now();
         let none = HeaderMap::new();
-        assert_eq!(store.admit(None, "", &none, addr("127.0.0.1:9"), now), Admission::Allowed);
+        assert_eq!(
+            store.admit(None, "", &none, addr("127.0.0.1:9"), now),
+            Admission::Allowed
+        );
         assert_eq!(store.admit(None, "", &none, addr("[::1]:9"), now), Admission::Allowed);
-        assert_eq!(store.admit(None, "", &none, addr("10.1.2.3:9"), now), Admission::Forbidden);
+        assert_eq!(
+            store.admit(None, "", &none, addr("10.1.2.3:9"), now),
+            Admission::Forbidden
+        );
         // Not even with a cookie or a password: nothing was configured to check them against.
         let mut with_sid = headers(COOKIE, "SID=abc");
         with_sid.insert(AUTHORIZATION, HeaderValue::from_static("Basic YWRtaW46c2VjcmV0"));
-        assert_eq!(store.admit(None, "", &with_sid, addr("10.1.2.3:9"), now), Admission::Forbidden);
+        assert_eq!(
+            store.admit(None, "", &with_sid, addr("10.1.2.3:9"), now),
+            Admission::Forbidden
+        );
     }
 
     #[test]
@@ -263,27 +272,48 @@ mod tests {
             store.admit(Some(&c), "tok", &HeaderMap::new(), addr("127.0.0.1:1"), now),
             Admission::Forbidden
         );
-        assert_eq!(store.login(Some(&c), remote, "admin", "wrong", now), LoginOutcome::Fails);
+        assert_eq!(
+            store.login(Some(&c), remote, "admin", "wrong", now),
+            LoginOutcome::Fails
+        );
         let LoginOutcome::Ok(sid) = store.login(Some(&c), remote, "admin", "secret", now) else {
             panic!("login with the right password failed");
         };
         assert_eq!(sid.len(), 64);
         let cookie_headers = headers(COOKIE, &format!("other=1; SID={sid}"));
-        assert_eq!(store.admit(Some(&c), "tok", &cookie_headers, remote, now), Admission::Allowed);
+        assert_eq!(
+            store.admit(Some(&c), "tok", &cookie_headers, remote, now),
+            Admission::Allowed
+        );
         let wrong_cookie = headers(COOKIE, "SID=0000");
-        assert_eq!(store.admit(Some(&c), "tok", &wrong_cookie, remote, now), Admission::Forbidden);
+        assert_eq!(
+            store.admit(Some(&c), "tok", &wrong_cookie, remote, now),
+            Admission::Forbidden
+        );
         // "admin:secret"
         let basic = headers(AUTHORIZATION, "Basic YWRtaW46c2VjcmV0");
         assert_eq!(store.admit(Some(&c), "tok", &basic, remote, now), Admission::Allowed);
         let bearer_native = headers(AUTHORIZATION, "Bearer tok");
-        assert_eq!(store.admit(Some(&c), "tok", &bearer_native, remote, now), Admission::Allowed);
+        assert_eq!(
+            store.admit(Some(&c), "tok", &bearer_native, remote, now),
+            Admission::Allowed
+        );
         let bearer_sid = headers(AUTHORIZATION, &format!("Bearer {sid}"));
-        assert_eq!(store.admit(Some(&c), "tok", &bearer_sid, remote, now), Admission::Allowed);
+        assert_eq!(
+            store.admit(Some(&c), "tok", &bearer_sid, remote, now),
+            Admission::Allowed
+        );
         let bearer_wrong = headers(AUTHORIZATION, "Bearer nope");
-        assert_eq!(store.admit(Some(&c), "tok", &bearer_wrong, remote, now), Admission::Forbidden);
+        assert_eq!(
+            store.admit(Some(&c), "tok", &bearer_wrong, remote, now),
+            Admission::Forbidden
+        );
         // Logged out, the cookie is dead.
         store.logout(&sid);
-        assert_eq!(store.admit(Some(&c), "tok", &cookie_headers, remote, now), Admission::Forbidden);
+        assert_eq!(
+            store.admit(Some(&c), "tok", &cookie_headers, remote, now),
+            Admission::Forbidden
+        );
     }
 
     #[test]
@@ -311,7 +341,10 @@ mod tests {
         for _ in 0..MAX_FAILED_LOGINS {
             assert_eq!(store.login(Some(&c), client, "admin", "x", t0), LoginOutcome::Fails);
         }
-        assert_eq!(store.login(Some(&c), client, "admin", "secret", t0), LoginOutcome::Banned);
+        assert_eq!(
+            store.login(Some(&c), client, "admin", "secret", t0),
+            LoginOutcome::Banned
+        );
         // Another address is not affected.
         assert!(matches!(
             store.login(Some(&c), addr("10.0.0.8:1"), "admin", "secret", t0),

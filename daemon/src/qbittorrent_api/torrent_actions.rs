@@ -14,7 +14,9 @@ use super::error::{text, QbtError};
 use super::form::{split_list, HashSelection, QbtForm};
 use super::torrent_view::category_of;
 use super::QbtState;
-use crate::api_types::{FilePriorityName, FilesPatch, LimitKeyword, LimitSetting, QueueMove, TorrentPatch, TorrentSummary};
+use crate::api_types::{
+    FilePriorityName, FilesPatch, LimitKeyword, LimitSetting, QueueMove, TorrentPatch, TorrentSummary,
+};
 use crate::control::{CategoryEdit, ControlRequest, TorrentAction};
 
 pub(super) const SIMPLE_ACTIONS: [(&str, TorrentAction); 6] = [
@@ -66,10 +68,18 @@ async fn patch(state: &QbtState, hash: &str, patch: TorrentPatch) -> Result<(), 
     }
 }
 
-pub(super) async fn simple(State(state): State<QbtState>, form: QbtForm, action: TorrentAction) -> Result<Response, QbtError> {
+pub(super) async fn simple(
+    State(state): State<QbtState>,
+    form: QbtForm,
+    action: TorrentAction,
+) -> Result<Response, QbtError> {
     for t in selected(&state, &form).await? {
         let id = t.info_hash;
-        match state.handle.call(|reply| ControlRequest::Action { id, action, reply }).await {
+        match state
+            .handle
+            .call(|reply| ControlRequest::Action { id, action, reply })
+            .await
+        {
             Ok(_) => {}
             Err(e) if skippable(&e) => {}
             Err(e) => return Err(e.into()),
@@ -78,7 +88,11 @@ pub(super) async fn simple(State(state): State<QbtState>, form: QbtForm, action:
     Ok(text(""))
 }
 
-pub(super) async fn queue_move(State(state): State<QbtState>, form: QbtForm, to: QueueMove) -> Result<Response, QbtError> {
+pub(super) async fn queue_move(
+    State(state): State<QbtState>,
+    form: QbtForm,
+    to: QueueMove,
+) -> Result<Response, QbtError> {
     let mut torrents = selected(&state, &form).await?;
     // Moving several to the top keeps their order: the last moved ends first.
     if matches!(to, QueueMove::Top | QueueMove::Up) {
@@ -88,7 +102,11 @@ pub(super) async fn queue_move(State(state): State<QbtState>, form: QbtForm, to:
     }
     for t in torrents {
         let id = t.info_hash;
-        match state.handle.call(|reply| ControlRequest::MoveInQueue { id, to, reply }).await {
+        match state
+            .handle
+            .call(|reply| ControlRequest::MoveInQueue { id, to, reply })
+            .await
+        {
             Ok(_) => {}
             Err(e) if skippable(&e) => {}
             Err(e) => return Err(e.into()),
@@ -252,7 +270,11 @@ pub(super) async fn set_force_start(State(state): State<QbtState>, form: QbtForm
             continue;
         }
         let id = t.info_hash;
-        match state.handle.call(|reply| ControlRequest::Action { id, action, reply }).await {
+        match state
+            .handle
+            .call(|reply| ControlRequest::Action { id, action, reply })
+            .await
+        {
             Ok(_) => {}
             Err(e) if skippable(&e) => {}
             Err(e) => return Err(e.into()),
@@ -337,7 +359,11 @@ pub(super) async fn file_prio(State(state): State<QbtState>, form: QbtForm) -> R
         "0" => FilePriorityName::Skip,
         "1" => FilePriorityName::Normal,
         "6" | "7" => FilePriorityName::High,
-        other => return Err(QbtError::bad_request(format!("priority: {other:?} is not 0, 1, 6 or 7"))),
+        other => {
+            return Err(QbtError::bad_request(format!(
+                "priority: {other:?} is not 0, 1, 6 or 7"
+            )))
+        }
     };
     let files = split_list(form.required("id")?, '|')
         .map(|i| {

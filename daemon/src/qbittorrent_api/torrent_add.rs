@@ -37,7 +37,9 @@ fn url_candidates(urls: &str) -> (Vec<Candidate>, Vec<String>) {
                 origin: line,
             });
         } else if line.starts_with("http://") || line.starts_with("https://") {
-            failed.push(format!("{line}: the daemon does not download .torrent URLs; upload the file"));
+            failed.push(format!(
+                "{line}: the daemon does not download .torrent URLs; upload the file"
+            ));
         } else {
             failed.push(format!("{line}: not a magnet link or an http(s) URL"));
         }
@@ -53,7 +55,11 @@ struct AddOptions {
 
 async fn options(state: &QbtState, form: &QbtForm) -> Result<AddOptions, QbtError> {
     let mut labels = Vec::new();
-    let mut download_dir = form.get("savepath").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let mut download_dir = form
+        .get("savepath")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     if let Some(category) = form.get("category").map(str::trim).filter(|s| !s.is_empty()) {
         let book = state.handle.call(ControlRequest::Categories).await?;
         match book.categories.get(category) {

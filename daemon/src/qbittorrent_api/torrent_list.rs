@@ -59,9 +59,19 @@ impl StateFilter {
             StateFilter::All => true,
             StateFilter::Downloading => matches!(
                 state,
-                "downloading" | "metaDL" | "forcedMetaDL" | "stalledDL" | "checkingDL" | "stoppedDL" | "queuedDL" | "forcedDL"
+                "downloading"
+                    | "metaDL"
+                    | "forcedMetaDL"
+                    | "stalledDL"
+                    | "checkingDL"
+                    | "stoppedDL"
+                    | "queuedDL"
+                    | "forcedDL"
             ),
-            StateFilter::Seeding => matches!(state, "uploading" | "stalledUP" | "checkingUP" | "queuedUP" | "forcedUP"),
+            StateFilter::Seeding => matches!(
+                state,
+                "uploading" | "stalledUP" | "checkingUP" | "queuedUP" | "forcedUP"
+            ),
             StateFilter::Completed => state.ends_with("UP") || state == "uploading",
             StateFilter::Stopped => matches!(state, "stoppedUP" | "stoppedDL"),
             StateFilter::Running => !matches!(state, "stoppedUP" | "stoppedDL"),
@@ -139,7 +149,11 @@ pub fn list(
     let limit: i64 = form.number("limit")?.unwrap_or(0);
     let len = rows.len() as i64;
     // A negative offset counts from the end, as qBittorrent does.
-    let start = if offset < 0 { (len + offset).max(0) } else { offset.min(len) } as usize;
+    let start = if offset < 0 {
+        (len + offset).max(0)
+    } else {
+        offset.min(len)
+    } as usize;
     let mut rows = rows.split_off(start);
     if limit > 0 {
         rows.truncate(limit as usize);
@@ -258,7 +272,10 @@ mod tests {
             rows(&[("sort", "size"), ("reverse", "true")]),
             vec!["d-err", "c-paused", "a-down", "b-seed"]
         );
-        assert_eq!(rows(&[("sort", "name"), ("limit", "2"), ("offset", "1")]), vec!["b-seed", "c-paused"]);
+        assert_eq!(
+            rows(&[("sort", "name"), ("limit", "2"), ("offset", "1")]),
+            vec!["b-seed", "c-paused"]
+        );
         assert_eq!(rows(&[("sort", "name"), ("offset", "-1")]), vec!["d-err"]);
         assert!(rows(&[("offset", "99")]).is_empty());
         assert_eq!(list(&all, &cats, &form(&[("limit", "x")])).unwrap_err().status, 400);

@@ -124,7 +124,12 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
         ControlRequest::SyncMainData { rid, reply } => {
             let mut log = crate::core::change_log::ChangeLog::new(1);
             log.record(summary());
-            drop(reply.send(Ok(log.delta_since(rid, std::time::Instant::now(), &BTreeMap::new(), &[]))));
+            drop(reply.send(Ok(log.delta_since(
+                rid,
+                std::time::Instant::now(),
+                &BTreeMap::new(),
+                &[],
+            ))));
         }
         ControlRequest::Categories(reply) => drop(reply.send(Ok(Default::default()))),
         ControlRequest::EditCategories { edit, reply } => {

@@ -134,7 +134,10 @@ fn the_clock_alone_changes_a_torrent_once_a_minute() {
     let mut s = summary(1);
     s.seconds_seeding = CLOCK_FIELD_STEP_SECS + 5;
     log.record(s);
-    assert_eq!(delta(&mut log, 0).torrents[0].0.seconds_seeding, CLOCK_FIELD_STEP_SECS + 5);
+    assert_eq!(
+        delta(&mut log, 0).torrents[0].0.seconds_seeding,
+        CLOCK_FIELD_STEP_SECS + 5
+    );
 }
 
 #[test]
