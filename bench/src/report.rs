@@ -125,10 +125,14 @@ pub enum Metric {
     ReadyCpu,
     /// RSS right after getting ready, MiB.
     ReadyRss,
+    /// Seconds from a magnet's add to its metadata.
+    Metadata,
+    /// Seconds from the add to the first verified piece.
+    FirstPiece,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 10] = [
         Metric::Wall,
         Metric::Rate,
         Metric::Cpu,
@@ -137,6 +141,8 @@ impl Metric {
         Metric::Ready,
         Metric::ReadyCpu,
         Metric::ReadyRss,
+        Metric::Metadata,
+        Metric::FirstPiece,
     ];
 
     pub fn key(self) -> &'static str {
@@ -149,6 +155,8 @@ impl Metric {
             Metric::Ready => "ready_s",
             Metric::ReadyCpu => "ready_cpu_s",
             Metric::ReadyRss => "ready_rss_mib",
+            Metric::Metadata => "metadata_s",
+            Metric::FirstPiece => "first_piece_s",
         }
     }
 
@@ -162,6 +170,8 @@ impl Metric {
             Metric::Ready => "ready s",
             Metric::ReadyCpu => "ready CPU-s",
             Metric::ReadyRss => "RSS after load MiB",
+            Metric::Metadata => "metadata s",
+            Metric::FirstPiece => "first piece s",
         }
     }
 

@@ -63,6 +63,21 @@ pub struct StartArgs {
     /// Print the start line as JSON
     #[arg(long)]
     pub json: bool,
+    /// No local service discovery (BEP 14) on the LAN
+    #[arg(long)]
+    pub no_lsd: bool,
+    /// No peer exchange (BEP 11) with peers
+    #[arg(long)]
+    pub no_pex: bool,
+    /// UDP port of the DHT node [default: config `dht.port`, else the peer port's number]
+    #[arg(long, value_name = "PORT")]
+    pub dht_port: Option<u16>,
+    /// A DHT node to bootstrap from (repeatable; replaces config `dht.bootstrap`)
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// Do not use the DHT
+    #[arg(long)]
+    pub no_dht: bool,
 }
 
 impl DaemonArgs {

@@ -188,6 +188,23 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         idle_limit_secs: config.seeding.idle_limit.map(|d| d.as_secs()),
         watch_dir: config.watch.dir.as_ref().map(|d| d.display().to_string()),
     };
+    let dht = if args.no_dht || !config.dht.enabled {
+        None
+    } else {
+        let bootstrap = if args.dht_bootstrap.is_empty() {
+            config.dht.bootstrap.clone()
+        } else {
+            args.dht_bootstrap
+                .iter()
+                .map(|b| crate::flags::check_host_port("--dht-bootstrap", b))
+                .collect::<Result<_, _>>()?
+        };
+        Some(ccbt_shards::DhtSettings {
+            port: args.dht_port.or(config.dht.port),
+            bootstrap,
+            ..Default::default()
+        })
+    };
     if !args.foreground {
         let api_url = format!("http://{api_addr}");
         return start_detached(&state_dir, &api_url, args.json);
@@ -205,6 +222,9 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         redial: crate::download::redial_policy_from_env(),
         our_id: crate::download::new_peer_id(),
         json: args.json,
+        lsd: config.lsd.enabled && !args.no_lsd,
+        pex: config.pex.enabled && !args.no_pex,
+        dht,
         qbittorrent: config.api.qbittorrent.clone(),
     };
     start_foreground(opts)

@@ -13,21 +13,26 @@ use ccbt_engine::torrent::TorrentConfig;
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::listen_socket::SharedListener;
 use ccbt_io::storage::Preallocation;
-use ccbt_shards::{AddTorrent, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES};
+use ccbt_shards::{
+    AddMagnet, AddTorrent, DhtSettings, Session, SessionConfig, SessionEvent, TorrentStatus, DEFAULT_READ_CACHE_BYTES,
+};
 
 use crate::error::CliError;
 use crate::output::Reporter;
-use crate::source::LoadedTorrent;
+use crate::source::{magnet_peers, Sources};
 
 /// Everything `ccbt` was asked to do.
 #[derive(Debug, Clone)]
 pub struct DownloadOptions {
-    pub torrents: Vec<LoadedTorrent>,
+    /// The `.torrent` files and magnet links to fetch.
+    pub sources: Sources,
     pub output_dir: PathBuf,
     /// Keep seeding after the download until stopped.
     pub seed: bool,
     pub peers: Vec<SocketAddr>,
     pub listen: SocketAddr,
+    /// The DHT node's settings (None = no DHT).
+    pub dht: Option<DhtSettings>,
     pub shards: usize,
     pub download_limit: Option<u64>,
     pub upload_limit: Option<u64>,
@@ -35,6 +40,9 @@ pub struct DownloadOptions {
     /// Write piece data with `O_DIRECT` where possible (`--buffered-writes` turns it off).
     pub direct_writes: bool,
     pub config: TorrentConfig,
+    /// Local service discovery (BEP 14); it runs only where the listen address is
+    /// not loopback (nobody on the LAN could reach the peer port).
+    pub lsd: bool,
 }
 
 /// What a finished run did.
@@ -82,6 +90,25 @@ pub fn redial_policy_from_env() -> RedialPolicy {
     policy
 }
 
+/// Starts the session's DHT node. Without `--dht-port` a UDP port number already
+/// taken (the TCP one was free) falls back to any free port, with a warning; a
+/// port the user named must be free.
+pub fn start_dht(session: &mut Session, settings: DhtSettings) -> Result<SocketAddr, CliError> {
+    let seed = rand::Rng::gen::<u64>(&mut <rand::rngs::SmallRng as rand::SeedableRng>::from_entropy());
+    match session.start_dht(settings.clone(), seed) {
+        Ok(addr) => Ok(addr),
+        Err(e) if settings.port.is_none() => {
+            tracing::warn!(error = %e, "DHT: the listen port's number is taken for UDP; using another port");
+            let fallback = DhtSettings {
+                port: Some(0),
+                ..settings
+            };
+            Ok(session.start_dht(fallback, seed)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A fresh peer id for this process.
 pub fn new_peer_id() -> PeerId {
     let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::from_entropy();
@@ -100,7 +127,15 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
         connection_limits: ConnectionLimits::default(),
         redial: redial_policy_from_env(),
     })?;
+    if opts.lsd && !session.listen_addr().ip().is_loopback() {
+        if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {
+            tracing::warn!(%error, "local service discovery is off");
+        }
+    }
     reporter.listening(session.listen_addr(), session.shard_count());
+    if let Some(dht) = &opts.dht {
+        start_dht(&mut session, dht.clone())?;
+    }
     let result = drive(&opts, &mut session, reporter, &stop, start);
     session.shutdown();
     let mut latest: HashMap<InfoHash, TorrentStatus> = HashMap::new();
@@ -136,7 +171,7 @@ pub fn run(opts: DownloadOptions, reporter: &mut Reporter, stop: Arc<AtomicBool>
     if !report.failed.is_empty() {
         return Err(CliError::TorrentsFailed {
             failed: report.failed.len(),
-            total: opts.torrents.len(),
+            total: opts.sources.len(),
         });
     }
     Ok(report)
@@ -150,11 +185,11 @@ fn drive(
     start: Instant,
 ) -> Result<Vec<(InfoHash, String)>, CliError> {
     let mut names: HashMap<InfoHash, String> = HashMap::new();
-    // Every piece is wanted (no file is skipped), so complete means all of it.
+    // Each torrent's size, for its `complete` line (a magnet's once its metadata is in).
     let mut sizes: HashMap<InfoHash, u64> = HashMap::new();
     let mut config = opts.config.clone();
     config.listen_port = Some(session.listen_addr().port());
-    for t in &opts.torrents {
+    for t in &opts.sources.torrents {
         names.insert(t.meta.info_hash, t.meta.info.name.clone());
         sizes.insert(t.meta.info_hash, t.meta.info.total_length);
         session.add_torrent(AddTorrent {
@@ -170,6 +205,30 @@ fn drive(
             resume: None,
             sequential: false,
             trackers: None,
+            held: false,
+        })?;
+    }
+    for m in &opts.sources.magnets {
+        let mut peers = opts.peers.clone();
+        peers.extend(magnet_peers(m).into_iter().filter(|p| !opts.peers.contains(p)));
+        names.insert(
+            m.info_hash,
+            m.display_name.clone().unwrap_or_else(|| m.info_hash.to_hex()),
+        );
+        session.add_magnet(AddMagnet {
+            info_hash: m.info_hash,
+            display_name: m.display_name.clone(),
+            // Each `tr` its own tier, as libtorrent and Transmission read magnets.
+            trackers: m.trackers.iter().map(|t| vec![t.clone()]).collect(),
+            peers,
+            select_only: m.select_only.clone(),
+            download_dir: opts.output_dir.clone(),
+            config: config.clone(),
+            preallocation: opts.preallocation,
+            direct_writes: opts.direct_writes,
+            download_limit: opts.download_limit,
+            upload_limit: opts.upload_limit,
+            sequential: false,
             held: false,
         })?;
     }
@@ -244,6 +303,16 @@ fn drive(
                 return Err(CliError::TorrentFailed(format!("shard {shard} stopped unexpectedly")));
             }
             // The one-shot run keeps no resume records and removes nothing.
+            SessionEvent::MetadataReceived { info_hash, meta } => {
+                names.insert(info_hash, meta.info.name.clone());
+                sizes.insert(info_hash, meta.info.total_length);
+                reporter.metadata(
+                    &meta.info.name,
+                    &hex(&info_hash),
+                    meta.info.total_length,
+                    start.elapsed(),
+                );
+            }
             SessionEvent::Resume { .. } | SessionEvent::Stopped { .. } => {}
         }
     }

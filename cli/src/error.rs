@@ -32,8 +32,6 @@ pub enum CliError {
     },
     #[error("{path}: no .torrent files in this directory")]
     EmptyDirectory { path: PathBuf },
-    #[error("magnet links are not supported yet (fetching metadata from peers comes later): {0}")]
-    MagnetUnsupported(String),
     #[error("bad magnet link: {0}")]
     BadMagnet(#[from] ccbt_engine::magnet::MagnetError),
     #[error("{path}: the same torrent ({info_hash}) is given twice")]
@@ -101,7 +99,6 @@ impl CliError {
             CliError::ReadFile { .. }
             | CliError::BadTorrent { .. }
             | CliError::EmptyDirectory { .. }
-            | CliError::MagnetUnsupported(_)
             | CliError::BadMagnet(_)
             | CliError::DuplicateTorrent { .. }
             | CliError::TooLarge { .. }

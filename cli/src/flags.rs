@@ -135,3 +135,47 @@ mod tests {
         }
     }
 }
+
+/// `--dht-bootstrap HOST:PORT`: the form is checked here; the name is resolved by
+/// the DHT itself, off the shards, where a failure only skips that router.
+pub fn check_host_port(flag: &'static str, value: &str) -> Result<String, CliError> {
+    let bad = |reason: &str| CliError::BadFlag {
+        flag,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    let (host, port) = value.rsplit_once(':').ok_or_else(|| bad("expected HOST:PORT"))?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if host.is_empty() || host.len() > 253 || host.contains(char::is_whitespace) {
+        return Err(bad("expected HOST:PORT with a host name or address"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 => Ok(value.to_string()),
+        _ => Err(bad("the port must be 1-65535")),
+    }
+}
+
+/// The DHT settings of `--no-dht`, `--dht-port` and `--dht-bootstrap` (which
+/// replaces the default routers); None when the DHT is off.
+pub fn dht_settings(
+    no_dht: bool,
+    port: Option<u16>,
+    bootstrap: &[String],
+) -> Result<Option<ccbt_shards::DhtSettings>, CliError> {
+    if no_dht {
+        return Ok(None);
+    }
+    let bootstrap = if bootstrap.is_empty() {
+        ccbt_shards::DEFAULT_BOOTSTRAP.iter().map(|s| s.to_string()).collect()
+    } else {
+        bootstrap
+            .iter()
+            .map(|b| check_host_port("--dht-bootstrap", b))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(Some(ccbt_shards::DhtSettings {
+        port,
+        bootstrap,
+        ..Default::default()
+    }))
+}

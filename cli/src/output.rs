@@ -89,6 +89,21 @@ impl Reporter {
         }
     }
 
+    /// A magnet's metadata arrived and was verified; its download starts.
+    pub fn metadata(&mut self, name: &str, info_hash: &str, total_bytes: u64, elapsed: Duration) {
+        match self.mode {
+            OutputMode::Json => self.json_line(json!({
+                "type": "metadata", "info_hash": info_hash, "name": name,
+                "total_bytes": total_bytes, "seconds": elapsed.as_secs_f64(),
+            })),
+            _ => self.note(&format!(
+                "{name}: metadata received ({}) after {:.1} s",
+                human_bytes(total_bytes),
+                elapsed.as_secs_f64()
+            )),
+        }
+    }
+
     /// Every piece of the torrent is verified: `verified_bytes` is its size.
     pub fn complete(&mut self, verified_bytes: u64, name: &str, info_hash: &str, elapsed: Duration) {
         match self.mode {
@@ -159,6 +174,13 @@ impl Reporter {
     }
 
     fn draw_bar(&mut self, torrents: &[TorrentStatus]) {
+        let fetching: Vec<&TorrentStatus> = torrents.iter().filter(|t| t.metadata.is_some()).collect();
+        if !fetching.is_empty() && fetching.len() == torrents.len() {
+            let peers: usize = fetching.iter().map(|t| t.stats.peers).sum();
+            eprint!("\r\x1b[2Kfetching metadata ({peers} peers)");
+            self.bar_drawn = true;
+            return;
+        }
         let total: u64 = torrents.iter().map(|t| t.stats.total_bytes).sum();
         let done: u64 = torrents.iter().map(|t| t.stats.verified_bytes).sum();
         let down: u64 = torrents.iter().map(|t| t.stats.download_rate).sum();
@@ -221,6 +243,18 @@ fn status_json(t: &TorrentStatus, handovers: u64) -> serde_json::Value {
             .map(|(kind, n)| (kind.label().to_string(), serde_json::Value::from(n)))
             .collect::<serde_json::Map<_, _>>(),
         "handovers": handovers,
+        "peers_by_source": t
+            .peer_sources
+            .iter()
+            .map(|(source, n)| (source.name().to_string(), serde_json::Value::from(n)))
+            .collect::<serde_json::Map<_, _>>(),
+        "extensions": {
+            "bad_extension_handshakes": t.stats.bad_extension_handshakes,
+            "metadata_pieces_served": t.stats.metadata_pieces_served,
+            "metadata_requests_rejected": t.stats.metadata_requests_rejected,
+            "pex_addresses_received": t.stats.pex_addresses_received,
+            "pex_messages_sent": t.stats.pex_messages_sent,
+        },
         "latency": {
             "block_p50_us": t.stats.block_latency.p50_us,
             "block_p99_us": t.stats.block_latency.p99_us,
@@ -231,6 +265,13 @@ fn status_json(t: &TorrentStatus, handovers: u64) -> serde_json::Value {
         },
         "error": t.error,
         "no_reachable_peer": t.no_reachable_peer,
+        "metadata": t.metadata.map(|m| json!({
+            "peers": t.stats.peers,
+            "peers_asked": m.peers_asked,
+            "peers_with_metadata": m.peers_with_metadata,
+            "pieces": m.pieces_have,
+            "num_pieces": m.pieces_total,
+        })),
         "trackers": t.trackers.iter().map(|tr| json!({
             "url": tr.url,
             "tier": tr.tier,
@@ -270,6 +311,17 @@ fn tracker_phrase(t: &TorrentStatus) -> String {
 }
 
 fn status_line(t: &TorrentStatus) -> String {
+    if let Some(m) = &t.metadata {
+        return format!(
+            "{}: fetching metadata ({} peers, {} asked, {}/{} pieces){}",
+            t.name,
+            t.stats.peers,
+            m.peers_asked,
+            m.pieces_have,
+            m.pieces_total,
+            tracker_phrase(t)
+        );
+    }
     let pct = if t.stats.total_bytes > 0 {
         t.stats.verified_bytes as f64 * 100.0 / t.stats.total_bytes as f64
     } else {

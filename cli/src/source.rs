@@ -149,13 +149,45 @@ pub fn torrent_files_in(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     Ok(entries)
 }
 
-/// Expands SOURCE arguments: a .torrent file, a directory of them, or a magnet link.
-pub fn load_sources(sources: &[String]) -> Result<Vec<LoadedTorrent>, CliError> {
-    let mut out: Vec<LoadedTorrent> = Vec::new();
+/// What the SOURCE arguments name: `.torrent` files (directly or in directories)
+/// and magnet links.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub torrents: Vec<LoadedTorrent>,
+    pub magnets: Vec<MagnetLink>,
+}
+
+impl Sources {
+    /// How many torrents, files and magnets together.
+    pub fn len(&self) -> usize {
+        self.torrents.len() + self.magnets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn has(&self, info_hash: &ccbt_engine::InfoHash) -> bool {
+        self.torrents.iter().any(|t| t.meta.info_hash == *info_hash)
+            || self.magnets.iter().any(|m| m.info_hash == *info_hash)
+    }
+}
+
+/// Expands SOURCE arguments: a .torrent file, a directory of them, or a magnet link
+/// (a bad link's error names the parameter; a v2-only one is refused by name).
+pub fn load_sources(sources: &[String]) -> Result<Sources, CliError> {
+    let mut out = Sources::default();
     for source in sources {
-        if source.starts_with("magnet:") {
+        if source.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("magnet:")) {
             let link = MagnetLink::parse(source)?;
-            return Err(CliError::MagnetUnsupported(link.info_hash.to_hex()));
+            if out.has(&link.info_hash) {
+                return Err(CliError::DuplicateTorrent {
+                    path: PathBuf::from(source),
+                    info_hash: link.info_hash,
+                });
+            }
+            out.magnets.push(link);
+            continue;
         }
         let path = Path::new(source);
         let loaded = if path.is_dir() {
@@ -167,14 +199,28 @@ pub fn load_sources(sources: &[String]) -> Result<Vec<LoadedTorrent>, CliError> 
             vec![load_torrent_file(path)?]
         };
         for t in loaded {
-            if out.iter().any(|o| o.meta.info_hash == t.meta.info_hash) {
+            if out.has(&t.meta.info_hash) {
                 return Err(CliError::DuplicateTorrent {
                     path: t.path,
                     info_hash: t.meta.info_hash,
                 });
             }
-            out.push(t);
+            out.torrents.push(t);
         }
     }
     Ok(out)
+}
+
+/// A magnet's `x.pe` addresses that resolve (a bad hint is skipped, not an error:
+/// the link still works through its trackers and the other peers).
+pub fn magnet_peers(link: &MagnetLink) -> Vec<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for peer in &link.peers {
+        match peer.to_socket_addrs() {
+            Ok(addrs) => out.extend(addrs.take(1)),
+            Err(e) => tracing::warn!("magnet peer {peer} skipped: {e}"),
+        }
+    }
+    out
 }

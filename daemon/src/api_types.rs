@@ -28,6 +28,8 @@ pub enum TorrentStateName {
     Finished,
     /// Stopped by an error of its own (disk, files); `error` says which.
     Error,
+    /// A magnet waiting for its info dictionary from peers (`metadata` says how far).
+    Metadata,
 }
 
 impl TorrentStateName {
@@ -40,6 +42,7 @@ impl TorrentStateName {
             TorrentStateName::Paused => "paused",
             TorrentStateName::Finished => "finished",
             TorrentStateName::Error => "error",
+            TorrentStateName::Metadata => "metadata",
         }
     }
 }
@@ -96,6 +99,23 @@ pub struct TorrentSummary {
     #[serde(default)]
     pub idle_limit_secs: Option<u64>,
     pub private: bool,
+    /// A magnet's metadata fetch while it runs (state `metadata`); none once the
+    /// torrent has its info dictionary, and for torrents added from a `.torrent`.
+    #[serde(default)]
+    pub metadata: Option<MetadataProgress>,
+}
+
+/// How far a magnet is with its info dictionary (BEP 9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataProgress {
+    /// Peers asked for the metadata so far (connected ones that support `ut_metadata`).
+    pub peers_asked: u32,
+    /// Of them, peers that said they have it (sent `metadata_size`).
+    pub peers_with_metadata: u32,
+    /// 16 KiB pieces of the info dictionary received and kept.
+    pub pieces_have: u32,
+    /// Pieces in all (0 until a peer has told the size).
+    pub pieces_total: u32,
 }
 
 /// `GET /api/v1/torrents/{id}`: the summary and everything `btbt show` prints.

@@ -43,6 +43,14 @@
 //! max_concurrent = 4
 //! [session]
 //! # shards = 4                     # default: one per core
+//! [lsd]                            # local service discovery (BEP 14) on the LAN
+//! enabled = true                   # never on a loopback-only listen address
+//! [pex]                            # peer exchange (BEP 11); private torrents never
+//! enabled = true
+//! [dht]                            # BEP 5; private torrents never use it
+//! enabled = true
+//! # port = 6881                    # UDP; default: the peer port's number
+//! # bootstrap = ["router.bittorrent.com:6881"]   # default: the public routers
 //! ```
 
 mod error;
@@ -83,9 +91,10 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht",
         ],
     ),
+    ("dht", &["enabled", "port", "bootstrap"]),
     ("network", &["listen"]),
     ("api", &["listen", "token", "qbittorrent"]),
     ("api.qbittorrent", &["username", "password"]),
@@ -106,6 +115,8 @@ const SCHEMA: Schema = &[
         &["on_added", "on_completed", "on_error", "timeout", "max_concurrent"],
     ),
     ("session", &["shards"]),
+    ("lsd", &["enabled"]),
+    ("pex", &["enabled"]),
 ];
 
 /// Everything the config file sets; see the module docs for keys and defaults.
@@ -120,6 +131,46 @@ pub struct DaemonConfig {
     pub watch: WatchConfig,
     pub hooks: HooksConfig,
     pub session: SessionConfig,
+    pub dht: DhtConfig,
+    /// Local service discovery (BEP 14).
+    pub lsd: DiscoveryToggle,
+    /// Peer exchange (BEP 11).
+    pub pex: DiscoveryToggle,
+}
+
+/// A peer discovery service that can be turned off (on by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiscoveryToggle {
+    pub enabled: bool,
+}
+
+impl Default for DiscoveryToggle {
+    fn default() -> Self {
+        DiscoveryToggle { enabled: true }
+    }
+}
+
+/// Most bootstrap routers a config may name.
+pub const MAX_DHT_BOOTSTRAP: usize = 32;
+
+/// The `[dht]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DhtConfig {
+    pub enabled: bool,
+    /// UDP port; None = the peer port's number.
+    pub port: Option<u16>,
+    /// `host:port` routers to bootstrap from.
+    pub bootstrap: Vec<String>,
+}
+
+impl Default for DhtConfig {
+    fn default() -> DhtConfig {
+        DhtConfig {
+            enabled: true,
+            port: None,
+            bootstrap: ccbt_shards::DEFAULT_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -356,6 +407,16 @@ impl DaemonConfig {
                 config.session.shards = Some(bounded_integer(&f, 1, MAX_SHARDS as i128)? as usize);
             }
         }
+        for (key, toggle) in [("lsd", &mut config.lsd), ("pex", &mut config.pex)] {
+            if let Some(t) = root.table(key, key)? {
+                if let Some(f) = t.field("enabled") {
+                    toggle.enabled = f.boolean()?;
+                }
+            }
+        }
+        if let Some(t) = root.table("dht", "dht")? {
+            read_dht(&t, &mut config.dht)?;
+        }
         Ok(config)
     }
 }
@@ -434,6 +495,29 @@ fn read_limits(t: &TableReader<'_, '_>, limits: &mut LimitsConfig) -> Result<(),
                 .collect::<Result<_, _>>()?,
         };
         limits.alt_schedule = Some(AltSpeedWindow { begin, end, days });
+    }
+    Ok(())
+}
+
+fn read_dht(t: &TableReader<'_, '_>, dht: &mut DhtConfig) -> Result<(), ConfigError> {
+    if let Some(f) = t.field("enabled") {
+        dht.enabled = f.value().as_bool().ok_or_else(|| f.wrong_type("true or false"))?;
+    }
+    if let Some(f) = t.field("port") {
+        dht.port = Some(bounded_integer(&f, 1, i128::from(u16::MAX))? as u16);
+    }
+    if let Some(f) = t.field("bootstrap") {
+        let routers = f.strings()?;
+        if routers.len() > MAX_DHT_BOOTSTRAP {
+            return Err(f.out_of_range(format!("at most {MAX_DHT_BOOTSTRAP} routers")));
+        }
+        for r in &routers {
+            let port = r.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>()));
+            if !matches!(port, Some((h, Ok(p))) if !h.is_empty() && p != 0) {
+                return Err(f.bad_value(format!("{r:?} is not HOST:PORT")));
+            }
+        }
+        dht.bootstrap = routers.into_iter().map(str::to_string).collect();
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod api_types;
 pub mod control;
 pub mod core;
 pub mod daemon_config;
+pub mod dht_nodes;
 pub mod hooks;
 pub mod qbittorrent_api;
 pub mod queue_policy;

@@ -40,6 +40,13 @@ pub struct DaemonOptions {
     pub json: bool,
     /// `[api.qbittorrent]` credentials; none = loopback clients only.
     pub qbittorrent: Option<crate::api_server::compat_auth::CompatCredentials>,
+    /// Local service discovery (BEP 14); it runs only where the peer port is not
+    /// on a loopback address (nobody on the LAN could reach it).
+    pub lsd: bool,
+    /// Peer exchange (BEP 11) for torrents that are not private.
+    pub pex: bool,
+    /// The DHT node's settings (None = no DHT); the state dir adds the saved table.
+    pub dht: Option<ccbt_shards::DhtSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +83,17 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         .local_addr()
         .map_err(|source| DaemonError::ApiListen { addr: opts.api, source })?;
     let store = StateStore::new(state.root());
-    let session = start_session(&opts)?;
+    let mut session = start_session(&opts)?;
+    session.set_pex_enabled(opts.pex);
+    if opts.lsd && !session.listen_addr().ip().is_loopback() {
+        if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {
+            tracing::warn!(%error, "local service discovery is off");
+        }
+    }
+    let dht_watch = match &opts.dht {
+        Some(settings) => Some(start_dht(&mut session, settings.clone(), state.root())?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -123,7 +140,24 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 let _ = api_stopped.await;
             },
         ));
+        let dht_saver = dht_watch.clone().map(|watch| {
+            let root = state.root().to_path_buf();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(DHT_SAVE_EVERY);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    crate::dht_nodes::save(&root, &watch.status());
+                }
+            })
+        });
         core.run(inbox, stop_signal()).await;
+        if let Some(saver) = dht_saver {
+            saver.abort();
+        }
+        if let Some(watch) = &dht_watch {
+            crate::dht_nodes::save(state.root(), &watch.status());
+        }
         let _ = stop_api.send(());
         let _ = tokio::time::timeout(API_DRAIN, server).await;
         let _ = state.remove_pid();
@@ -131,6 +165,36 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// How often the DHT routing table is saved while the daemon runs (and at exit).
+const DHT_SAVE_EVERY: Duration = Duration::from_secs(300);
+
+/// Starts the DHT node with the table saved by the last run. Without a configured
+/// port, a UDP port number already taken falls back to any free port.
+fn start_dht(
+    session: &mut Session,
+    mut settings: ccbt_shards::DhtSettings,
+    state_dir: &std::path::Path,
+) -> Result<ccbt_shards::DhtWatch, DaemonError> {
+    crate::dht_nodes::load_into(state_dir, &mut settings);
+    let seed = rand::RngCore::next_u64(&mut rand::rngs::OsRng);
+    let started = match session.start_dht(settings.clone(), seed) {
+        Err(e) if settings.port.is_none() => {
+            tracing::warn!(error = %e, "DHT: the peer port's number is taken for UDP; using another port");
+            session.start_dht(
+                ccbt_shards::DhtSettings {
+                    port: Some(0),
+                    ..settings
+                },
+                seed,
+            )
+        }
+        other => other,
+    };
+    let addr = started?;
+    tracing::info!(%addr, "DHT on");
+    session.dht_watch().ok_or(DaemonError::Session(SessionError::Stopped))
 }
 
 /// Starts the shards. A peer port still held for a moment by a process that was just

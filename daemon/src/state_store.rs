@@ -27,12 +27,15 @@ use crate::state_dir::{write_atomic, AtomicWriteError, RESUME_DIR, TORRENTS_DIR}
 const SESSION_FILE: &str = "session.rkyv";
 const RESUME_EXT: &str = "resume";
 const METAINFO_EXT: &str = "torrent";
+const MAGNET_EXT: &str = "magnet";
 /// Upper bounds on what a load reads into memory. A session of 100,000
 /// torrents is a few tens of MiB; a resume record of a million pieces and
 /// files, a few MiB; the limits leave room and stop a runaway file.
 pub const MAX_SESSION_BYTES: u64 = 512 << 20;
 pub const MAX_RESUME_BYTES: u64 = 64 << 20;
 pub const MAX_METAINFO_BYTES: u64 = 64 << 20;
+/// A magnet link with many trackers and peers is a few KiB.
+pub const MAX_MAGNET_BYTES: u64 = 1 << 20;
 
 /// Why a state file could not be saved or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +111,11 @@ impl StateStore {
 
     pub fn metainfo_path(&self, info_hash: &[u8; 20]) -> PathBuf {
         self.root.join(TORRENTS_DIR).join(file_name(info_hash, METAINFO_EXT))
+    }
+
+    /// A magnet waiting for its metadata: its link, in the torrents' folder.
+    pub fn magnet_path(&self, info_hash: &[u8; 20]) -> PathBuf {
+        self.root.join(TORRENTS_DIR).join(file_name(info_hash, MAGNET_EXT))
     }
 
     /// The saved session; `None` in a fresh dir. A damaged file is copied to
@@ -186,9 +194,47 @@ impl StateStore {
         }
     }
 
-    /// Removes a torrent's resume record and saved .torrent; missing ones are fine.
+    /// Keeps a magnet link until its metadata arrives, so a restart fetches again.
+    pub fn save_magnet(&self, info_hash: &[u8; 20], link: &str) -> Result<(), StoreError> {
+        write_atomic(&self.magnet_path(info_hash), link.as_bytes())?;
+        Ok(())
+    }
+
+    /// The saved magnet link; `None` when there is none.
+    pub fn load_magnet(&self, info_hash: &[u8; 20]) -> Result<Option<String>, StoreError> {
+        let path = self.magnet_path(info_hash);
+        match read_bounded(&path, MAX_MAGNET_BYTES)? {
+            None => Ok(None),
+            Some(Ok(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| StoreError::Corrupt {
+                path,
+                source: RecordError::Invalid("a magnet link that is not UTF-8".into()),
+            }),
+            Some(Err(source)) => Err(StoreError::Corrupt { path, source }),
+        }
+    }
+
+    /// Deletes the saved magnet link (its `.torrent` is saved now); a missing one is fine.
+    pub fn remove_magnet(&self, info_hash: &[u8; 20]) -> Result<(), StoreError> {
+        let path = self.magnet_path(info_hash);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StoreError::Io {
+                path,
+                action: "remove",
+                source,
+            }),
+        }
+    }
+
+    /// Removes a torrent's resume record, saved .torrent and magnet link; missing
+    /// ones are fine.
     pub fn remove_torrent_files(&self, info_hash: &[u8; 20]) -> Result<(), StoreError> {
-        for path in [self.resume_path(info_hash), self.metainfo_path(info_hash)] {
+        for path in [
+            self.resume_path(info_hash),
+            self.metainfo_path(info_hash),
+            self.magnet_path(info_hash),
+        ] {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -207,6 +253,15 @@ impl StateStore {
     /// Info-hashes of every saved .torrent (`torrents/<40 hex>.torrent`), in
     /// order; other files there are ignored.
     pub fn list_saved_metainfo(&self) -> Result<Vec<[u8; 20]>, StoreError> {
+        self.list_saved(METAINFO_EXT)
+    }
+
+    /// Info-hashes of every saved magnet link (`torrents/<40 hex>.magnet`), in order.
+    pub fn list_saved_magnets(&self) -> Result<Vec<[u8; 20]>, StoreError> {
+        self.list_saved(MAGNET_EXT)
+    }
+
+    fn list_saved(&self, ext: &str) -> Result<Vec<[u8; 20]>, StoreError> {
         let dir = self.root.join(TORRENTS_DIR);
         let io_error = |source| StoreError::Io {
             path: dir.clone(),
@@ -218,10 +273,11 @@ impl StateStore {
             let name = entry.map_err(io_error)?.file_name();
             let hash = name
                 .to_str()
-                .and_then(|n| n.strip_suffix(".torrent"))
+                .and_then(|n| n.strip_suffix(ext))
+                .and_then(|n| n.strip_suffix('.'))
                 .and_then(ccbt_engine::InfoHash::from_hex);
-            // Only the names save_metainfo writes (lowercase), so each one loads back.
-            if let Some(hash) = hash.filter(|h| Some(file_name(&h.0, METAINFO_EXT).as_str()) == name.to_str()) {
+            // Only the names the saves write (lowercase), so each one loads back.
+            if let Some(hash) = hash.filter(|h| Some(file_name(&h.0, ext).as_str()) == name.to_str()) {
                 hashes.push(hash.0);
             }
         }

@@ -1,4 +1,5 @@
-//! The watch directory: `.torrent` files dropped there are added.
+//! The watch directory: `.torrent` files dropped there are added, and `.magnet`
+//! files holding a magnet link.
 //!
 //! Polled (every [`WATCH_POLL_INTERVAL`] by the core; no inotify needed at this
 //! rate). A file is handed over once it is complete: the same size and mtime in
@@ -182,13 +183,24 @@ impl WatchDir {
     }
 }
 
-/// `*.torrent` (any case), not hidden (editors and downloaders write dot files).
+/// `*.torrent` or `*.magnet` (any case), not hidden (editors and downloaders
+/// write dot files).
 fn is_torrent_name(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
     let lower = name.to_ascii_lowercase();
-    !name.starts_with('.') && lower.len() > ".torrent".len() && lower.ends_with(".torrent")
+    !name.starts_with('.')
+        && [".torrent", ".magnet"]
+            .iter()
+            .any(|ext| lower.len() > ext.len() && lower.ends_with(ext))
+}
+
+/// Whether a handed-over file is a `.magnet` (a link as text), not a `.torrent`.
+pub fn is_magnet_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("magnet"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Magnet links (BEP 9): `magnet:?xt=urn:btih:<info-hash>&dn=…&tr=…&x.pe=…`.
 //!
-//! Only the v1 exact topic (`urn:btih:`) identifies a torrent here; other parameters we
-//! do not use are ignored, as other clients do, so links carrying extras still work.
+//! Only the v1 exact topic (`urn:btih:`) identifies a torrent here: a link with only a
+//! v2 topic (`urn:btmh:`) is refused with [`MagnetError::V2Only`]. `so` (BEP 53) selects
+//! files. Other parameters we do not use are ignored, as other clients do, so links
+//! carrying extras still work.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,7 +21,14 @@ pub struct MagnetLink {
     pub trackers: Vec<String>,
     /// `x.pe`: peer addresses as `host:port`, `ipv4:port` or `[ipv6]:port`.
     pub peers: Vec<String>,
+    /// `so` (BEP 53): the indexes of the files to download, sorted, without
+    /// duplicates; `None` = every file.
+    pub select_only: Option<Vec<usize>>,
 }
+
+/// Most file indexes a `so` parameter may select (ranges included): far above the
+/// file count of real torrents, and a bound on what a hostile range allocates.
+pub const MAX_SELECT_ONLY: usize = 100_000;
 
 /// Why a magnet link was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +42,9 @@ pub enum MagnetError {
         /// The parameter name, e.g. `xt`.
         param: &'static str,
     },
+    /// The link names only a BitTorrent v2 info-hash, which ccbt cannot fetch.
+    #[error("v2-only magnets (urn:btmh) are not supported: the link has no `xt=urn:btih:` v1 info-hash")]
+    V2Only,
     /// A parameter we use has an unusable value.
     #[error("invalid magnet parameter `{param}`: {reason}")]
     InvalidParam {
@@ -55,6 +67,8 @@ impl MagnetLink {
         let mut display_name = None;
         let mut trackers: Vec<String> = Vec::new();
         let mut peers = Vec::new();
+        let mut select_only = None;
+        let mut saw_v2 = false;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
             let key_l = key.to_ascii_lowercase();
@@ -69,7 +83,9 @@ impl MagnetLink {
             match base {
                 "xt" => {
                     let value = decode_value(key, raw)?;
-                    if let Some(h) = parse_xt(key, &value)? {
+                    let parsed = parse_xt(key, &value)?;
+                    saw_v2 |= parsed.is_none();
+                    if let Some(h) = parsed {
                         match info_hash {
                             None => info_hash = Some(h),
                             Some(prev) if prev == h => {}
@@ -91,6 +107,10 @@ impl MagnetLink {
                         trackers.push(value);
                     }
                 }
+                "so" => {
+                    let value = decode_value(key, raw)?;
+                    select_only = Some(parse_select_only(key, &value)?);
+                }
                 "x.pe" => {
                     // A bad peer hint is no reason to refuse the link: skip it.
                     if let Ok(value) = decode_value(key, raw) {
@@ -102,11 +122,17 @@ impl MagnetLink {
                 _ => {}
             }
         }
+        let info_hash = match info_hash {
+            Some(h) => h,
+            None if saw_v2 => return Err(MagnetError::V2Only),
+            None => return Err(MagnetError::MissingParam { param: "xt" }),
+        };
         Ok(MagnetLink {
-            info_hash: info_hash.ok_or(MagnetError::MissingParam { param: "xt" })?,
+            info_hash,
             display_name,
             trackers,
             peers,
+            select_only,
         })
     }
 
@@ -124,6 +150,11 @@ impl MagnetLink {
         for pe in &self.peers {
             s.push_str("&x.pe=");
             percent_encode_into(pe, &mut s);
+        }
+        if let Some(files) = &self.select_only {
+            s.push_str("&so=");
+            let list: Vec<String> = files.iter().map(usize::to_string).collect();
+            s.push_str(&list.join(","));
         }
         s
     }
@@ -164,6 +195,34 @@ fn parse_xt(param: &str, value: &str) -> Result<Option<InfoHash>, MagnetError> {
     };
     hash.map(Some)
         .ok_or_else(|| invalid(param, format!("info-hash `{digits}` is not 40 hex or 32 base32 digits")))
+}
+
+/// BEP 53 `so`: comma-separated file indexes and inclusive ranges (`0,2,4-6`).
+fn parse_select_only(param: &str, value: &str) -> Result<Vec<usize>, MagnetError> {
+    let index = |s: &str| {
+        s.parse::<usize>()
+            .map_err(|_| invalid(param, format!("`{s}` is not a file index")))
+    };
+    let mut files = Vec::new();
+    for item in value.split(',') {
+        let (first, last) = match item.split_once('-') {
+            Some((a, b)) => (index(a)?, index(b)?),
+            None => {
+                let i = index(item)?;
+                (i, i)
+            }
+        };
+        if last < first {
+            return Err(invalid(param, format!("range `{item}` ends before it starts")));
+        }
+        if last - first >= MAX_SELECT_ONLY || files.len() + (last - first) >= MAX_SELECT_ONLY {
+            return Err(invalid(param, format!("selects more than {MAX_SELECT_ONLY} files")));
+        }
+        files.extend(first..=last);
+    }
+    files.sort_unstable();
+    files.dedup();
+    Ok(files)
 }
 
 /// RFC 4648 base32 without padding, either case: exactly 32 digits, 20 bytes.
@@ -301,7 +360,7 @@ mod tests {
             format!("magnet:?xt=urn:sha1:{HEX}"),
             format!("magnet:?xt=urn:btih:{HEX}%"),
             format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btih:{}", "0".repeat(40)),
-            "magnet:?xt=urn:btmh:1220abcd".to_string(),
+            "magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKE1".to_string(),
         ];
         for c in &cases {
             let e = MagnetLink::parse(c).unwrap_err();
@@ -311,6 +370,38 @@ mod tests {
                 other => panic!("{c}: {other:?}"),
             }
             assert!(e.to_string().contains("`xt"), "{c}: {e}");
+        }
+    }
+
+    #[test]
+    fn v2_only_links_are_refused_by_name() {
+        let e = MagnetLink::parse("magnet:?xt=urn:btmh:1220abcd&dn=x").unwrap_err();
+        assert_eq!(e, MagnetError::V2Only);
+        assert!(
+            e.to_string().contains("v2-only magnets (urn:btmh) are not supported"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("`xt"), "{e}");
+    }
+
+    #[test]
+    fn select_only_lists_and_ranges() {
+        let m = MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6,2,10")).unwrap();
+        assert_eq!(m.select_only, Some(vec![0, 2, 4, 5, 6, 10]));
+        let encoded = MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=1%2C3-4")).unwrap();
+        assert_eq!(encoded.select_only, Some(vec![1, 3, 4]));
+        assert_eq!(
+            MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}"))
+                .unwrap()
+                .select_only,
+            None
+        );
+        for bad in ["", "a", "1,", "3-1", "-1", "1-2-3", "0-99999999999", "0-100000"] {
+            let e = MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}&so={bad}")).unwrap_err();
+            assert!(
+                matches!(&e, MagnetError::InvalidParam { param, .. } if param == "so"),
+                "{bad}: {e:?}"
+            );
         }
     }
 
@@ -353,6 +444,7 @@ mod tests {
             display_name: Some("a b&c=d/é".into()),
             trackers: vec!["http://t/ann?x=1&y=2".into(), "udp://u:1".into()],
             peers: vec!["[::1]:6881".into()],
+            select_only: Some(vec![0, 3]),
         };
         let uri = m.to_uri();
         assert!(uri.starts_with(&format!("magnet:?xt=urn:btih:{HEX}&dn=a%20b%26c%3Dd%2F")));
@@ -376,7 +468,7 @@ mod tests {
             for t in trs {
                 if !trackers.contains(&t) { trackers.push(t); }
             }
-            let m = MagnetLink { info_hash: InfoHash(bytes), display_name: dn, trackers, peers: vec![] };
+            let m = MagnetLink { info_hash: InfoHash(bytes), display_name: dn, trackers, peers: vec![], select_only: None };
             prop_assert_eq!(MagnetLink::parse(&m.to_uri()).unwrap(), m);
         }
     }

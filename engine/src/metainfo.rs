@@ -511,5 +511,32 @@ fn check_unique(files: &[FileEntry]) -> Result<(), MetainfoError> {
     Ok(())
 }
 
+/// A `.torrent` file made of verified info-dictionary bytes (fetched for a magnet,
+/// say) and tracker tiers: `announce` is the first URL, `announce-list` the tiers
+/// when there is more than one URL. The info bytes are copied as they are, so the
+/// file's info-hash is theirs.
+pub fn torrent_file_bytes(info_bytes: &[u8], trackers: &[Vec<String>]) -> Vec<u8> {
+    let urls: Vec<&String> = trackers.iter().flatten().collect();
+    let mut out = Vec::with_capacity(info_bytes.len() + 64 * urls.len() + 32);
+    out.push(b'd');
+    if let Some(first) = urls.first() {
+        bencode::encode_into(&Value::string("announce"), &mut out);
+        bencode::encode_into(&Value::string(first), &mut out);
+    }
+    if urls.len() > 1 {
+        let tiers = trackers
+            .iter()
+            .filter(|tier| !tier.is_empty())
+            .map(|tier| Value::List(tier.iter().map(|u| Value::string(u)).collect()))
+            .collect();
+        bencode::encode_into(&Value::string("announce-list"), &mut out);
+        bencode::encode_into(&Value::List(tiers), &mut out);
+    }
+    bencode::encode_into(&Value::string("info"), &mut out);
+    out.extend_from_slice(info_bytes);
+    out.push(b'e');
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod connection_budget;
+pub mod dht_socket;
 pub mod fd_limit;
 pub mod listen_socket;
+pub mod lsd_socket;
+pub mod metadata_task;
 pub mod peer_connection;
 mod peer_outbox;
 pub mod piece_hasher;

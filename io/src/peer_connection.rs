@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use ccbt_engine::peer_session::{Accepting, Dialing, Direction, Established, HandshakeError, PEER_ID_LEN};
 use ccbt_engine::torrent::ProtocolViolation;
-use ccbt_engine::wire::{encode_piece_header, MessageDecoder, WireError, WireLimits, HANDSHAKE_LEN};
+use ccbt_engine::wire::{encode_piece_header, Message, MessageDecoder, WireError, WireLimits, HANDSHAKE_LEN};
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::LocalReceiver;
@@ -52,7 +52,7 @@ pub enum PeerError {
     Timeout { addr: SocketAddr, during: &'static str },
 }
 
-fn io_err(addr: SocketAddr) -> impl Fn(std::io::Error) -> PeerError {
+pub(crate) fn io_err(addr: SocketAddr) -> impl Fn(std::io::Error) -> PeerError {
     move |source| PeerError::Io { addr, source }
 }
 
@@ -73,6 +73,19 @@ async fn with_timeout<T>(
 /// `slot` counts the dial against the shard's half-open bound until the handshake ends.
 /// The caller ([`TorrentTask`]'s dialling) has already skipped banned addresses.
 pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr, slot: HalfOpenSlot) -> Result<bool, PeerError> {
+    let (stream, established) = dial_handshake(addr, task.info_hash, task.our_id()).await?;
+    drop(slot);
+    run(task, stream, addr, established).await.map(|()| true)
+}
+
+/// Connects to `addr` and exchanges the BEP 3 handshakes (each step bounded by
+/// [`HANDSHAKE_TIMEOUT`]); the engine checks theirs. Shared by torrents and by the
+/// metadata fetch of magnets.
+pub(crate) async fn dial_handshake(
+    addr: SocketAddr,
+    info_hash: ccbt_engine::InfoHash,
+    our_id: ccbt_engine::PeerId,
+) -> Result<(TcpStream, Established), PeerError> {
     let mut stream = TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| PeerError::Connect {
@@ -80,7 +93,7 @@ pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr, slot: HalfOpenSlot) -
             reason: e.to_string(),
         })?;
     let _ = stream.set_nodelay(true);
-    let session = Dialing::new(task.info_hash, task.our_id());
+    let session = Dialing::new(info_hash, our_id);
     let theirs = with_timeout(addr, "handshake", async {
         stream
             .write_all(&session.handshake_bytes())
@@ -91,9 +104,8 @@ pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr, slot: HalfOpenSlot) -
         Ok(buf)
     })
     .await?;
-    drop(slot);
     let established = session.receive(&theirs).map_err(handshake_err(addr))?;
-    run(task, stream, addr, established).await.map(|()| true)
+    Ok((stream, established))
 }
 
 /// Continues an incoming connection whose first 48 bytes (up to the info-hash) were
@@ -109,6 +121,17 @@ pub async fn accept(
     // id, and a held torrent looks like one we do not have.
     refuse_held(&task, addr)?;
     refuse_banned(&task, addr)?;
+    let established = answer_handshake(&mut stream, addr, session).await?;
+    run(task, stream, addr, established).await
+}
+
+/// Sends our handshake to a peer that dialled us and reads the rest of theirs (the
+/// peer id), bounded by [`HANDSHAKE_TIMEOUT`].
+pub(crate) async fn answer_handshake(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    session: Accepting,
+) -> Result<Established, PeerError> {
     let _ = stream.set_nodelay(true);
     let peer_id = with_timeout(addr, "handshake", async {
         stream
@@ -120,11 +143,10 @@ pub async fn accept(
         Ok(id)
     })
     .await?;
-    let established = session.receive_peer_id(peer_id).map_err(handshake_err(addr))?;
-    run(task, stream, addr, established).await
+    session.receive_peer_id(peer_id).map_err(handshake_err(addr))
 }
 
-fn handshake_err(addr: SocketAddr) -> impl Fn(HandshakeError) -> PeerError {
+pub(crate) fn handshake_err(addr: SocketAddr) -> impl Fn(HandshakeError) -> PeerError {
     move |e| match e {
         HandshakeError::Wire(source) => PeerError::Wire { addr, source },
         HandshakeError::WrongTorrent { got, .. } => PeerError::WrongTorrent { addr, got },
@@ -253,6 +275,7 @@ async fn read_loop(
                 }
             };
             let Some(message) = message else { break };
+            log_unreadable_extension_handshake(&task, addr, &message);
             task.engine.borrow_mut().on_message(key, message, now);
         }
         task.dispatch();
@@ -334,4 +357,18 @@ async fn write_loop(
         }
     }
     let _ = writer.close().await;
+}
+
+/// The engine keeps a peer whose extension handshake does not parse (as one without
+/// extensions) and counts it; the reason is worth a debug line.
+fn log_unreadable_extension_handshake(task: &TorrentTask, addr: SocketAddr, message: &Message) {
+    if let Message::Extended {
+        id: ccbt_engine::wire::EXTENDED_HANDSHAKE_ID,
+        payload,
+    } = message
+    {
+        if let Err(error) = ccbt_engine::wire::ExtensionHandshake::decode(payload) {
+            tracing::debug!(torrent = %task.info_hash, %addr, %error, "extension handshake does not parse: the peer stays, without extensions");
+        }
+    }
 }

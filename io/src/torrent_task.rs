@@ -34,6 +34,7 @@ use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 mod detail;
 mod hold;
 mod live_settings;
+mod peer_sources;
 mod resume_snapshots;
 mod start_check;
 #[cfg(test)]
@@ -204,6 +205,7 @@ impl TorrentTask {
             setup.our_id.0[19],
         ]);
         let mut engine = Torrent::new(params, &have, setup.config, setup.our_id, seed, Instant::now());
+        engine.set_info_dict(served_info_dict(&meta), info.private);
         let hash_latency = Rc::new(RefCell::new(LatencyRecorder::new()));
         engine.set_piece_hasher(TimedSha1::factory(hash_latency.clone()));
         if setup.direct_writes {
@@ -430,6 +432,7 @@ impl TorrentTask {
                         let _ = link.close.try_send(());
                     }
                 }
+                Action::AddPeers { source, addrs } => self.add_known_peers_from(&addrs, source),
                 Action::Completed => {
                     if let Some(tracker) = self.tracker.borrow().as_ref() {
                         tracker.completed();
@@ -599,6 +602,18 @@ impl TorrentTask {
             .detach();
         }
     }
+}
+
+/// The info dictionary the engine serves to `ut_metadata` requests: a view of the
+/// metainfo's own bytes (no copy: a seedbox holds thousands of them).
+fn served_info_dict(meta: &Arc<Metainfo>) -> Bytes {
+    struct InfoBytes(Arc<Metainfo>);
+    impl AsRef<[u8]> for InfoBytes {
+        fn as_ref(&self) -> &[u8] {
+            &self.0.info_bytes
+        }
+    }
+    Bytes::from_owner(InfoBytes(meta.clone()))
 }
 
 /// Writes a piece the engine found good and reports the outcome back to it.

@@ -7,7 +7,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod dht_service;
 mod event_outbox;
+pub mod lsd_service;
 pub mod messages;
 mod query;
 pub mod router;
@@ -16,9 +18,11 @@ mod shard;
 mod torrent_change;
 
 pub use ccbt_engine::file_priority::FilePriority;
+pub use dht_service::{DhtSettings, DhtStatus, DhtWatch, DEFAULT_BOOTSTRAP};
+pub use lsd_service::LsdSettings;
 pub use messages::{
-    AddTorrent, CheckSummary, FileProgress, FileStamp, PeerSnapshot, ResumeRecord, SessionEvent, ShardUsage,
-    TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
+    AddMagnet, AddTorrent, CheckSummary, FileProgress, FileStamp, MetadataProgress, PeerSnapshot, ResumeRecord,
+    SessionEvent, ShardUsage, TorrentChange, TorrentSnapshot, TorrentState, TorrentStatus,
 };
 pub use query::QueryReply;
 pub use router::Router;

@@ -20,6 +20,7 @@ pub use ccbt_io::resume::{CheckSummary, FileStamp, ResumeRecord};
 pub use ccbt_io::torrent_task::{FileProgress, PeerSnapshot, TorrentSnapshot};
 
 use crate::query::QueryReply;
+use crossbeam_channel::Sender;
 
 /// A torrent to start on its owning shard.
 #[derive(Clone, Debug)]
@@ -51,10 +52,36 @@ pub struct AddTorrent {
     pub held: bool,
 }
 
+/// A magnet link to resolve on its owning shard: its metadata is fetched from peers
+/// (BEP 9), checked against the info-hash, then the torrent starts with the fields
+/// below (same meaning as [`AddTorrent`]'s).
+#[derive(Clone, Debug)]
+pub struct AddMagnet {
+    pub info_hash: InfoHash,
+    /// `dn`: the name shown until the metadata arrives.
+    pub display_name: Option<String>,
+    /// Tracker tiers, from `tr`.
+    pub trackers: Vec<Vec<String>>,
+    /// `x.pe` and `--peer`: dialled at once, and again by the torrent once it runs.
+    pub peers: Vec<SocketAddr>,
+    /// BEP 53 `so`: the files to download (by index), the rest skipped; None = all.
+    pub select_only: Option<Vec<usize>>,
+    pub download_dir: PathBuf,
+    pub config: TorrentConfig,
+    pub preallocation: Preallocation,
+    pub direct_writes: bool,
+    pub download_limit: Option<u64>,
+    pub upload_limit: Option<u64>,
+    pub sequential: bool,
+    pub held: bool,
+}
+
 /// Session → shard.
 #[derive(Debug)]
 pub enum ShardCommand {
     Add(Box<AddTorrent>),
+    /// Fetch a magnet's metadata, then start it as [`ShardCommand::Add`] would.
+    AddMagnet(Box<AddMagnet>),
     /// Dial this peer for the torrent.
     AddPeer {
         info_hash: InfoHash,
@@ -85,6 +112,16 @@ pub enum ShardCommand {
         download: Option<u64>,
         upload: Option<u64>,
     },
+    /// Start local service discovery on this shard; the reply says whether its
+    /// socket could be set up.
+    StartLsd {
+        start: Box<crate::lsd_service::LsdStart>,
+        reply: Sender<Result<(), String>>,
+    },
+    /// Shard 0 only: run the session's DHT node.
+    StartDht(Box<crate::dht_service::DhtStart>),
+    /// Every shard: ask the DHT node for peers of this shard's torrents.
+    AttachDht(crate::dht_service::DhtLink),
 }
 
 /// A setting a running torrent takes at once.
@@ -123,6 +160,9 @@ pub struct AdoptConnection {
 /// Where a torrent is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TorrentState {
+    /// A magnet whose info dictionary is being fetched from peers (see
+    /// [`TorrentStatus::metadata`]).
+    FetchingMetadata,
     Checking,
     /// Checked, then held: no peers, no trackers; `stats.complete` says whether a
     /// release would seed or download.
@@ -135,6 +175,7 @@ pub enum TorrentState {
 impl TorrentState {
     pub fn as_str(&self) -> &'static str {
         match self {
+            TorrentState::FetchingMetadata => "metadata",
             TorrentState::Checking => "checking",
             TorrentState::Held => "held",
             TorrentState::Downloading => "downloading",
@@ -160,6 +201,23 @@ pub struct TorrentStatus {
     /// Bytes of the files not skipped (`stats.complete` = every piece they need is
     /// verified; `stats.verified_bytes == stats.total_bytes` = every piece is).
     pub wanted_bytes: u64,
+    /// While [`TorrentState::FetchingMetadata`]: how the fetch is going.
+    pub metadata: Option<MetadataProgress>,
+    /// Connected peers by where their address came from (tracker, DHT, PEX, ...).
+    pub peer_sources: PeerSourceCounts,
+}
+
+/// A magnet's metadata fetch, as a status shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetadataProgress {
+    /// Peers sent at least one request for a piece of the metadata.
+    pub peers_asked: u32,
+    /// Connected peers that offer the metadata (ut_metadata with a usable size).
+    pub peers_with_metadata: u32,
+    /// 16 KiB pieces received so far.
+    pub pieces_have: u32,
+    /// Pieces of the info dictionary; 0 until a peer has told its size.
+    pub pieces_total: u32,
 }
 
 /// Shard → session.
@@ -174,6 +232,10 @@ pub enum SessionEvent {
         /// What was trusted from the resume record and what was read.
         check: CheckSummary,
     },
+    /// A magnet's metadata arrived and matches its info-hash; the shard now starts
+    /// the torrent by itself (checking existing data as any add does), and the usual
+    /// `Started`, `Status`… follow.
+    MetadataReceived { info_hash: InfoHash, meta: Arc<Metainfo> },
     /// Every wanted piece is verified on disk.
     Completed { info_hash: InfoHash },
     /// The torrent could not start or had to stop.

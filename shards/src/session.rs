@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ccbt_engine::connection_policy::ConnectionLimits;
@@ -10,13 +10,18 @@ use ccbt_engine::file_priority::FilePriority;
 use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::{InfoHash, PeerId};
+use ccbt_io::dht_socket::DhtSocket;
 use ccbt_io::listen_socket::{ListenError, SharedListener};
 use ccbt_io::tracker::TrackerIoError;
 use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
-use crate::messages::{AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot};
+use crate::dht_service::{DhtLink, DhtRequest, DhtSettings, DhtStart, DhtStatus, DhtWatch};
+use crate::lsd_service::{LsdSettings, LsdStart, LsdTorrents};
+use crate::messages::{
+    AddMagnet, AddTorrent, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentSnapshot,
+};
 use crate::query::QueryReply;
 use crate::router::Router;
 use crate::shard::{self, ShardContext};
@@ -65,6 +70,12 @@ pub enum SessionError {
     },
     #[error("no shard {shard}: the session has {shards}")]
     NoSuchShard { shard: usize, shards: usize },
+    #[error("{0}")]
+    Lsd(String),
+    #[error(transparent)]
+    Dht(#[from] ccbt_io::dht_socket::DhtSocketError),
+    #[error("the DHT is already running")]
+    DhtRunning,
 }
 
 /// A running set of shards.
@@ -75,6 +86,19 @@ pub struct Session {
     threads: Vec<ExecutorJoinHandle<()>>,
     listen_addr: SocketAddr,
     next_shard: usize,
+    our_id: PeerId,
+    /// Each shard's torrents that local service discovery may announce.
+    lsd_torrents: Arc<LsdTorrents>,
+    /// Peer exchange for torrents added from now on (off: none of them exchanges).
+    pex_enabled: bool,
+    /// The DHT node's request queue and status, once started.
+    dht: Option<DhtHandle>,
+}
+
+/// The session's side of its DHT node.
+struct DhtHandle {
+    requests: Sender<DhtRequest>,
+    status: Arc<Mutex<DhtStatus>>,
 }
 
 impl Session {
@@ -91,6 +115,7 @@ impl Session {
         let listen = listener.local_addr();
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
+        let lsd_torrents = Arc::new(LsdTorrents::new(n));
         let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
         let mut commands = Vec::with_capacity(n);
@@ -107,6 +132,7 @@ impl Session {
                 read_cache_bytes: config.read_cache_bytes,
                 connection_limits: config.connection_limits,
                 redial: config.redial,
+                lsd: lsd_torrents.clone(),
             };
             let shard_listener = listener.try_clone()?;
             let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -152,6 +178,10 @@ impl Session {
             threads,
             listen_addr: listen,
             next_shard: 0,
+            our_id: config.our_id,
+            lsd_torrents,
+            pex_enabled: true,
+            dht: None,
         })
     }
 
@@ -174,8 +204,15 @@ impl Session {
         &self.events
     }
 
+    /// Turns peer exchange (BEP 11) off (or on again) for the torrents added from
+    /// now on, whatever their own `config.pex` says.
+    pub fn set_pex_enabled(&mut self, on: bool) {
+        self.pex_enabled = on;
+    }
+
     /// Places a torrent on a shard (round robin) and starts it there. Returns the shard.
-    pub fn add_torrent(&mut self, add: AddTorrent) -> Result<usize, SessionError> {
+    pub fn add_torrent(&mut self, mut add: AddTorrent) -> Result<usize, SessionError> {
+        add.config.pex &= self.pex_enabled;
         let info_hash = add.meta.info_hash;
         let shard = self.next_shard % self.commands.len();
         if !self.router.assign(info_hash, shard) {
@@ -184,6 +221,38 @@ impl Session {
         self.next_shard += 1;
         self.commands[shard]
             .send(ShardCommand::Add(Box::new(add)))
+            .map_err(|_| SessionError::Stopped)?;
+        Ok(shard)
+    }
+
+    /// Places a magnet on a shard (round robin, as [`Session::add_torrent`]), which
+    /// fetches its metadata from peers, sends [`SessionEvent::MetadataReceived`] and
+    /// starts the torrent. Returns the shard. The info-hash is taken at once: adding
+    /// it again, as a magnet or a `.torrent`, is [`SessionError::Duplicate`].
+    ///
+    /// [`SessionEvent::MetadataReceived`]: crate::messages::SessionEvent::MetadataReceived
+    ///
+    /// Tracker URLs ccbt cannot announce to (a `wss://` of WebTorrent, say, common
+    /// in magnets found in the wild) are left out rather than refusing the link.
+    pub fn add_magnet(&mut self, mut magnet: AddMagnet) -> Result<usize, SessionError> {
+        for tier in &mut magnet.trackers {
+            tier.retain(|url| match ccbt_io::tracker::check_tracker_url(url) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(torrent = %magnet.info_hash, "magnet tracker left out: {e}");
+                    false
+                }
+            });
+        }
+        magnet.trackers.retain(|tier| !tier.is_empty());
+        let info_hash = magnet.info_hash;
+        let shard = self.next_shard % self.commands.len();
+        if !self.router.assign(info_hash, shard) {
+            return Err(SessionError::Duplicate(info_hash));
+        }
+        self.next_shard += 1;
+        self.commands[shard]
+            .send(ShardCommand::AddMagnet(Box::new(magnet)))
             .map_err(|_| SessionError::Stopped)?;
         Ok(shard)
     }
@@ -324,6 +393,102 @@ impl Session {
         self.commands[shard]
             .send(ShardCommand::Configure { info_hash, change })
             .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Starts local service discovery (BEP 14) on shard 0: the session's running,
+    /// non-private torrents are announced to `settings.group`, and peers announced
+    /// by other hosts for them are dialled (source `lsd`). Fails if the multicast
+    /// socket cannot be set up (the error says which step).
+    pub fn start_lsd(&self, settings: LsdSettings) -> Result<(), SessionError> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let start = LsdStart {
+            settings,
+            listen_port: self.listen_addr.port(),
+            our_id: self.our_id,
+            torrents: self.lsd_torrents.clone(),
+            router: self.router.clone(),
+            shards: self.commands.clone(),
+        };
+        self.commands[0]
+            .send(ShardCommand::StartLsd {
+                start: Box::new(start),
+                reply,
+            })
+            .map_err(|_| SessionError::Stopped)?;
+        match answer.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(SessionError::Lsd(why)),
+            Err(_) => Err(SessionError::Stopped),
+        }
+    }
+
+    /// Starts the session's DHT node on shard 0: UDP on the listen address's IP and
+    /// `settings.port` (default: the listen port's number), bootstrapped from the
+    /// routers and saved nodes; from then on every shard has its public torrents
+    /// looked up and announced. Returns the bound UDP address; a taken port is an
+    /// error here.
+    pub fn start_dht(&mut self, settings: DhtSettings, seed: u64) -> Result<SocketAddr, SessionError> {
+        if self.dht.is_some() {
+            return Err(SessionError::DhtRunning);
+        }
+        let port = settings.port.unwrap_or(self.listen_addr.port());
+        let socket = DhtSocket::bind(SocketAddr::new(self.listen_addr.ip(), port))?;
+        let local = socket.local_addr();
+        let (requests_tx, requests_rx) = crossbeam_channel::bounded(crate::dht_service::REQUEST_QUEUE_DEPTH);
+        let status = Arc::new(Mutex::new(DhtStatus {
+            local_addr: Some(local),
+            ..DhtStatus::default()
+        }));
+        let start = DhtStart {
+            socket,
+            settings,
+            requests: requests_rx,
+            status: status.clone(),
+            commands: self.commands.clone(),
+            router: self.router.clone(),
+            seed,
+        };
+        self.commands[0]
+            .send(ShardCommand::StartDht(Box::new(start)))
+            .map_err(|_| SessionError::Stopped)?;
+        for c in &self.commands {
+            let link = DhtLink {
+                requests: requests_tx.clone(),
+                announce_port: self.listen_addr.port(),
+            };
+            c.send(ShardCommand::AttachDht(link))
+                .map_err(|_| SessionError::Stopped)?;
+        }
+        self.dht = Some(DhtHandle {
+            requests: requests_tx,
+            status,
+        });
+        Ok(local)
+    }
+
+    /// The DHT node's counters and table (refreshed each second); None when off.
+    pub fn dht_status(&self) -> Option<DhtStatus> {
+        let dht = self.dht.as_ref()?;
+        dht.status.lock().ok().map(|s| s.clone())
+    }
+
+    /// A handle on the DHT status that can be kept after the session moves on.
+    pub fn dht_watch(&self) -> Option<DhtWatch> {
+        self.dht.as_ref().map(|d| DhtWatch(d.status.clone()))
+    }
+
+    /// Asks the DHT for peers of a torrent now (and, with a port, to announce it),
+    /// outside the regular schedule: for a magnet waiting for its metadata, say.
+    /// Peers found go to the torrent's owner. False when the DHT is off or busy.
+    pub fn dht_get_peers(&self, info_hash: InfoHash, announce_port: Option<u16>) -> bool {
+        self.dht.as_ref().is_some_and(|d| {
+            d.requests
+                .try_send(DhtRequest::GetPeers {
+                    info_hash,
+                    announce_port,
+                })
+                .is_ok()
+        })
     }
 
     /// Stops every shard and waits for their threads. Each shard sends a last

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use ccbt_engine::connection_policy::ConnectionLimits;
 use ccbt_engine::peer_book::RedialPolicy;
+use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::connection_budget::ConnectionBudget;
+use ccbt_io::metadata_task::MetadataTask;
 use ccbt_io::rate_limit::ShardRateLimits;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
@@ -22,9 +24,13 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::event_outbox::EventOutbox;
-use crate::messages::{AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentState, TorrentStatus};
+use crate::messages::{
+    AddMagnet, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentState, TorrentStatus,
+};
 use crate::router::Router;
 use crate::torrent_change::PendingChanges;
+
+mod magnet_phase;
 
 /// How often a shard looks for session commands: soon after one arrived, backing
 /// off to the slower rate while none come. The session lives on a thread without
@@ -61,6 +67,12 @@ enum TorrentLife {
     /// Its files could not be opened: kept, with the error (and its router
     /// entry), so the status shows why until the torrent is removed.
     FailedToStart { name: String, error: String },
+    /// A magnet fetching its metadata from peers; it becomes `Checking` once the
+    /// metadata is verified.
+    FetchingMetadata {
+        magnet: Box<AddMagnet>,
+        task: Rc<MetadataTask>,
+    },
 }
 
 /// The shard that accepts incoming connections for the whole session.
@@ -76,6 +88,8 @@ pub(crate) struct ShardContext {
     pub read_cache_bytes: usize,
     pub connection_limits: ConnectionLimits,
     pub redial: RedialPolicy,
+    /// Where this shard publishes the torrents local service discovery may announce.
+    pub lsd: Arc<crate::lsd_service::LsdTorrents>,
 }
 
 struct Shard {
@@ -174,11 +188,14 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::Add(add)) => {
                 let cancel = shard.begin_add(add.meta.info_hash);
                 let shard = shard.clone();
-                glommio::spawn_local(async move { shard.add(*add, cancel).await }).detach();
+                glommio::spawn_local(async move { shard.add(*add, cancel, Vec::new()).await }).detach();
             }
+            Ok(ShardCommand::AddMagnet(magnet)) => shard.add_magnet(magnet),
             Ok(ShardCommand::AddPeer { info_hash, addr }) => {
                 if let Some(task) = shard.running_task(&info_hash) {
                     task.add_known_peer(addr);
+                } else if let Some(task) = shard.metadata_task(&info_hash) {
+                    task.add_pinned_peer(addr);
                 }
             }
             Ok(ShardCommand::AddDiscoveredPeers {
@@ -188,6 +205,8 @@ async fn command_loop(shard: &Rc<Shard>) {
             }) => {
                 if let Some(task) = shard.running_task(&info_hash) {
                     task.add_known_peers_from(&addrs, source);
+                } else if let Some(task) = shard.metadata_task(&info_hash) {
+                    task.add_peers(&addrs, source);
                 }
             }
             Ok(ShardCommand::Remove { info_hash }) => shard.clone().remove(info_hash),
@@ -197,6 +216,17 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::Configure { info_hash, change }) => shard.configure(info_hash, change),
             Ok(ShardCommand::SetShardLimits { download, upload }) => {
                 shard.rate_limits.set(download, upload, std::time::Instant::now());
+            }
+            Ok(ShardCommand::StartLsd { start, reply }) => {
+                let _ = reply.send(crate::lsd_service::start(*start).map_err(|e| e.to_string()));
+            }
+            Ok(ShardCommand::StartDht(start)) => {
+                glommio::spawn_local(crate::dht_service::run(*start)).detach();
+            }
+            Ok(ShardCommand::AttachDht(link)) => {
+                let weak = Rc::downgrade(shard);
+                let demand = move || weak.upgrade().map(|s| dht_demand(&s));
+                glommio::spawn_local(crate::dht_service::lookup_loop(link, demand)).detach();
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 // Events that found the channel full go out as soon as there is
@@ -227,7 +257,9 @@ impl Shard {
             .values()
             .filter_map(|life| match life {
                 TorrentLife::Running(task) => Some(task.clone()),
-                TorrentLife::Checking { .. } | TorrentLife::FailedToStart { .. } => None,
+                TorrentLife::Checking { .. }
+                | TorrentLife::FailedToStart { .. }
+                | TorrentLife::FetchingMetadata { .. } => None,
             })
             .collect()
     }
@@ -236,7 +268,9 @@ impl Shard {
     fn configure(&self, info_hash: InfoHash, change: TorrentChange) {
         match self.torrents.borrow().get(&info_hash) {
             Some(TorrentLife::Running(task)) => change.apply(task),
-            Some(TorrentLife::Checking { removed: false, .. }) => self.pending_changes.push(info_hash, change),
+            Some(TorrentLife::Checking { removed: false, .. } | TorrentLife::FetchingMetadata { .. }) => {
+                self.pending_changes.push(info_hash, change)
+            }
             _ => {}
         }
     }
@@ -266,6 +300,12 @@ impl Shard {
                     self.ended(info_hash, record);
                 })
                 .detach();
+            }
+            Some(TorrentLife::FetchingMetadata { task, .. }) => {
+                // Nothing on disk yet: the connections close behind it.
+                task.cancel();
+                self.pending_changes.take(&info_hash);
+                self.ended(info_hash, None)
             }
             Some(TorrentLife::FailedToStart { .. }) => self.ended(info_hash, None),
             Some(TorrentLife::Checking { .. }) | None => {}
@@ -309,6 +349,10 @@ impl Shard {
                     cancel.cancel();
                 }
                 TorrentLife::FailedToStart { .. } => failed.push(*info_hash),
+                TorrentLife::FetchingMetadata { task, .. } => {
+                    task.cancel();
+                    failed.push(*info_hash);
+                }
             }
         }
         for info_hash in failed {
@@ -360,8 +404,15 @@ impl Shard {
         cancel
     }
 
-    /// Checks and starts a torrent registered by [`Shard::begin_add`].
-    async fn add(self: Rc<Self>, add: crate::messages::AddTorrent, cancel: CheckCancel) {
+    /// Checks and starts a torrent registered by [`Shard::begin_add`]; `discovered`
+    /// are addresses already learned for it (a magnet's metadata phase), dialled
+    /// once it runs.
+    async fn add(
+        self: Rc<Self>,
+        add: crate::messages::AddTorrent,
+        cancel: CheckCancel,
+        discovered: Vec<(SocketAddr, PeerSource)>,
+    ) {
         let info_hash = add.meta.info_hash;
         let events = self.events.clone();
         let shard_id = self.ctx.id;
@@ -439,6 +490,16 @@ impl Shard {
                         TorrentChange::Hold => held = true,
                         TorrentChange::Release => held = false,
                         other => other.apply(&task),
+                    }
+                }
+                for source in PeerSource::ALL {
+                    let addrs: Vec<SocketAddr> = discovered
+                        .iter()
+                        .filter(|(_, s)| *s == source)
+                        .map(|(a, _)| *a)
+                        .collect();
+                    if !addrs.is_empty() {
+                        task.add_known_peers_from(&addrs, source);
                     }
                 }
                 if !held {
@@ -543,6 +604,12 @@ impl Shard {
         prefix: [u8; HANDSHAKE_ROUTING_LEN],
     ) {
         let Some(task) = self.running_task(&info_hash) else {
+            if let Some(task) = self.metadata_task(&info_hash) {
+                if let Err(e) = task.accept(stream, addr, &prefix).await {
+                    tracing::debug!(error = %e, "incoming metadata peer ended");
+                }
+                return;
+            }
             // Owned here but still checking its data: not ready for peers yet.
             self.ctx.router.count_unroutable();
             return;
@@ -597,6 +664,21 @@ impl Drop for RoutingSlot<'_> {
     }
 }
 
+/// The shard's torrents that may use the DHT: running, not held, not failed, and
+/// not private (BEP 27: peers only from the trackers).
+fn dht_demand(shard: &Shard) -> Vec<ccbt_engine::dht::schedule::TorrentDemand> {
+    shard
+        .running()
+        .iter()
+        .filter(|t| !t.meta.info.private && !t.is_held() && !t.is_stopped() && t.failure().is_none())
+        .map(|t| ccbt_engine::dht::schedule::TorrentDemand {
+            info_hash: t.info_hash,
+            connected_peers: t.stats().peers,
+            downloading: !t.is_complete(),
+        })
+        .collect()
+}
+
 /// Torrents ticked between two chances for other tasks to run.
 const TICKS_PER_YIELD: usize = 256;
 
@@ -616,7 +698,20 @@ async fn tick_loop(shard: Rc<Shard>) {
                 glommio::yield_if_needed().await;
             }
         }
+        if shard.ctx.lsd.enabled() && ticks % crate::lsd_service::PUBLISH_EVERY_TICKS == 1 {
+            shard.ctx.lsd.publish(shard.ctx.id, lsd_announceable(&tasks));
+        }
     }
+}
+
+/// The torrents local service discovery may announce: running with peers (not held,
+/// not failed) and not private (BEP 27).
+fn lsd_announceable(tasks: &[Rc<TorrentTask>]) -> Vec<InfoHash> {
+    tasks
+        .iter()
+        .filter(|t| !t.is_held() && !t.is_stopped() && t.failure().is_none() && !t.meta.info.private)
+        .map(|t| t.info_hash)
+        .collect()
 }
 
 async fn status_loop(shard: Rc<Shard>) {
@@ -650,6 +745,8 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
+                metadata: None,
+                peer_sources: Default::default(),
             }),
             // Removed: no longer the user's, only waiting for its check to end.
             TorrentLife::Checking { removed: true, .. } => None,
@@ -663,7 +760,10 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
                 trackers: Vec::new(),
                 no_reachable_peer: false,
                 wanted_bytes: 0,
+                metadata: None,
+                peer_sources: Default::default(),
             }),
+            TorrentLife::FetchingMetadata { magnet, task } => Some(magnet_phase::status(shard.ctx.id, magnet, task)),
         })
         .collect()
 }
@@ -690,5 +790,7 @@ fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
         trackers: t.tracker_status(),
         no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
         wanted_bytes: t.wanted_bytes(),
+        metadata: None,
+        peer_sources: t.connected_peer_sources(),
     }
 }

@@ -67,6 +67,14 @@ impl Downloader {
         }
     }
 
+    /// A download of a magnet link (or any SOURCE given as text) into `out`.
+    pub fn source(source: &str, out: &Path) -> Downloader {
+        Downloader {
+            torrents: vec![source.to_string()],
+            ..Downloader::new(Path::new(""), out)
+        }
+    }
+
     /// Downloads `torrent` too, in the same process.
     pub fn and_torrent(mut self, torrent: &Path) -> Downloader {
         self.torrents.push(torrent.display().to_string());

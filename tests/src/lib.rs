@@ -23,6 +23,7 @@ pub mod garbage_answers;
 pub mod garbage_peer;
 pub mod hostile_peer;
 pub mod idle_flood;
+pub mod metadata_liar;
 pub mod pyenv;
 pub mod stop_on_drop;
 

@@ -13,15 +13,17 @@ pub enum ScenarioKind {
     Fanout,
     Many,
     Restart,
+    Magnet,
 }
 
 impl ScenarioKind {
-    pub const ALL: [ScenarioKind; 5] = [
+    pub const ALL: [ScenarioKind; 6] = [
         ScenarioKind::Download,
         ScenarioKind::Seed,
         ScenarioKind::Fanout,
         ScenarioKind::Many,
         ScenarioKind::Restart,
+        ScenarioKind::Magnet,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +33,7 @@ impl ScenarioKind {
             ScenarioKind::Fanout => "fanout",
             ScenarioKind::Many => "many",
             ScenarioKind::Restart => "restart",
+            ScenarioKind::Magnet => "magnet",
         }
     }
 
@@ -41,8 +44,9 @@ impl ScenarioKind {
             "fanout" | "fan-out" | "3" => Ok(ScenarioKind::Fanout),
             "many" | "many-torrents" | "4" => Ok(ScenarioKind::Many),
             "restart" | "5" => Ok(ScenarioKind::Restart),
+            "magnet" | "6" => Ok(ScenarioKind::Magnet),
             other => Err(format!(
-                "unknown scenario {other:?} (one of: download, seed, fanout, many, restart)"
+                "unknown scenario {other:?} (one of: download, seed, fanout, many, restart, magnet)"
             )),
         }
     }
@@ -59,6 +63,7 @@ impl ScenarioKind {
             (ScenarioKind::Seed, true) => vec![C::Ccbt, C::LIBTORRENT, C::RQBIT],
             (ScenarioKind::Fanout, true) => vec![C::Ccbt, C::LIBTORRENT],
             (ScenarioKind::Many, _) | (ScenarioKind::Restart, _) => vec![C::Ccbt, C::LIBTORRENT],
+            (ScenarioKind::Magnet, _) => vec![C::Ccbt, C::LIBTORRENT, C::RQBIT],
         }
     }
 
@@ -66,6 +71,7 @@ impl ScenarioKind {
     pub(super) fn supports(self, c: Contestant) -> bool {
         match self {
             ScenarioKind::Many | ScenarioKind::Restart => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT),
+            ScenarioKind::Magnet => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT | Contestant::RQBIT),
             _ => true,
         }
     }
@@ -83,6 +89,8 @@ pub struct Sizes {
     pub many_probe: u64,
     /// Torrents the restart scenario's seeder holds (the many scenario's data set).
     pub restart_count: usize,
+    /// The magnet scenario's single file.
+    pub magnet: u64,
 }
 
 impl Sizes {
@@ -96,6 +104,7 @@ impl Sizes {
             many_small: 64 << 10,
             many_probe: 256 << 20,
             restart_count: 10_000,
+            magnet: 256 << 20,
         }
     }
 
@@ -109,6 +118,7 @@ impl Sizes {
             many_small: 64 << 10,
             many_probe: 64 << 20,
             restart_count: 1000,
+            magnet: 64 << 20,
         }
     }
 }

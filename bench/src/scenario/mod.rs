@@ -15,7 +15,8 @@
 //!
 //! - `config.rs`: the scenarios by name, data set sizes, the run's configuration;
 //! - this file: the [`Harness`] (contestants, tracker, the loop over scenarios);
-//! - `download.rs`, `seed.rs`, `fanout.rs`, `many.rs`, `restart.rs`: one scenario each;
+//! - `download.rs`, `seed.rs`, `fanout.rs`, `many.rs`, `restart.rs`, `magnet.rs`: one
+//!   scenario each;
 //! - `transfer.rs`: one seeder to its downloaders, watched to completion and measured.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +33,7 @@ use crate::report::{truncate, Metric, ScenarioResult, MB};
 mod config;
 mod download;
 mod fanout;
+mod magnet;
 mod many;
 mod restart;
 mod seed;
@@ -239,6 +241,11 @@ impl Harness {
                         let r = self.many(set);
                         finish(r, self, &mut results);
                     }
+                }
+                ScenarioKind::Magnet => {
+                    let ds = data::single(&root, &btbt, sizes.magnet, 256 << 10)?;
+                    let r = self.magnet(&ds);
+                    finish(r, self, &mut results);
                 }
                 ScenarioKind::Restart => {
                     let sets = data::many(&root, &[sizes.restart_count], sizes.many_small, sizes.many_probe)?;

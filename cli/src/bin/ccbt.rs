@@ -37,6 +37,15 @@ struct Args {
     /// Address to accept peers on [default: 0.0.0.0:6881, or any free port if it is taken]
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// UDP port of the DHT node [default: the peer listen port's number]
+    #[arg(long, value_name = "PORT")]
+    dht_port: Option<u16>,
+    /// A DHT node to bootstrap from (repeatable; replaces the public routers)
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    dht_bootstrap: Vec<String>,
+    /// Do not use the DHT (trackers and --peer only)
+    #[arg(long)]
+    no_dht: bool,
     /// Executors (one per core by default; at most 4 per core and 256)
     #[arg(long)]
     shards: Option<usize>,
@@ -63,6 +72,12 @@ struct Args {
     /// costs less CPU and leaves the page cache to the data being served
     #[arg(long)]
     buffered_writes: bool,
+    /// No local service discovery (BEP 14) on the LAN (never used on a loopback listen address)
+    #[arg(long)]
+    no_lsd: bool,
+    /// No peer exchange (BEP 11) with peers
+    #[arg(long)]
+    no_pex: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,7 +139,8 @@ fn run(args: Args) -> Result<(), CliError> {
     let download_limit = flags::check_rate_limit("--download-limit", args.download_limit)?;
     let upload_limit = flags::check_rate_limit("--upload-limit", args.upload_limit)?;
     let peers = flags::resolve_peers(&args.peers)?;
-    let torrents = source::load_sources(&args.sources)?;
+    let dht = flags::dht_settings(args.no_dht, args.dht_port, &args.dht_bootstrap)?;
+    let sources = source::load_sources(&args.sources)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // The first signal asks for a clean stop (summary, exit 130); a second one
@@ -136,14 +152,16 @@ fn run(args: Args) -> Result<(), CliError> {
     let config = TorrentConfig {
         unchoke_slots: args.unchoke_slots,
         sequential: args.sequential,
+        pex: !args.no_pex,
         ..TorrentConfig::default()
     };
     let opts = DownloadOptions {
-        torrents,
+        sources,
         output_dir: args.output,
         seed: args.seed,
         peers,
         listen: args.listen.unwrap_or_else(download::default_listen_addr),
+        dht,
         shards,
         download_limit,
         upload_limit,
@@ -154,6 +172,7 @@ fn run(args: Args) -> Result<(), CliError> {
             Preallocation::Sparse
         },
         config,
+        lsd: !args.no_lsd,
     };
     let mut reporter = Reporter::new(OutputMode::choose(args.json));
     download::run(opts, &mut reporter, stop)?;

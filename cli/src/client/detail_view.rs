@@ -1,6 +1,6 @@
 //! `btbt show ID`: one torrent's head, files, peers, trackers and pieces.
 
-use ccbt_daemon::api_types::{PeersBySource, PieceMap, TorrentDetail};
+use ccbt_daemon::api_types::{MetadataProgress, PeersBySource, PieceMap, TorrentDetail};
 
 use super::api_client::ApiClient;
 use super::files_cmd::render_files;
@@ -29,6 +29,20 @@ fn peers_by_source_text(c: &PeersBySource) -> String {
     .join(", ")
 }
 
+/// A magnet's metadata fetch: "asked 3 peers, 2 have it, 1 of 4 pieces".
+pub fn metadata_text(m: &MetadataProgress) -> String {
+    let plural = if m.peers_asked == 1 { "" } else { "s" };
+    let pieces = if m.pieces_total == 0 {
+        "size not known yet".to_string()
+    } else {
+        format!("{} of {} pieces", m.pieces_have, m.pieces_total)
+    };
+    format!(
+        "asked {} peer{plural}, {} have it, {pieces}",
+        m.peers_asked, m.peers_with_metadata
+    )
+}
+
 /// Everything `show` prints, from the detail and the piece map.
 pub fn render_detail(d: &TorrentDetail, pieces: Option<&PieceMap>) -> String {
     let s = &d.summary;
@@ -47,6 +61,9 @@ pub fn render_detail(d: &TorrentDetail, pieces: Option<&PieceMap>) -> String {
         state.push_str(", force-started");
     }
     kv("state", state);
+    if let Some(m) = &s.metadata {
+        kv("metadata", metadata_text(m));
+    }
     kv(
         "progress",
         format!(
@@ -278,6 +295,31 @@ mod tests {
                 ..PeersBySource::default()
             },
         }
+    }
+
+    #[test]
+    fn a_magnet_shows_its_metadata_fetch() {
+        let mut d = detail();
+        d.summary.state = ccbt_daemon::api_types::TorrentStateName::Metadata;
+        d.summary.metadata = Some(MetadataProgress {
+            peers_asked: 1,
+            peers_with_metadata: 1,
+            pieces_have: 0,
+            pieces_total: 0,
+        });
+        let text = render_detail(&d, None);
+        assert!(
+            text.contains("  state        metadata (shard 1), queue position 1\n  metadata     asked 1 peer, 1 have it, size not known yet\n"),
+            "{text}"
+        );
+        d.summary.metadata = Some(MetadataProgress {
+            peers_asked: 3,
+            peers_with_metadata: 2,
+            pieces_have: 1,
+            pieces_total: 4,
+        });
+        assert!(render_detail(&d, None).contains("  metadata     asked 3 peers, 2 have it, 1 of 4 pieces\n"));
+        assert!(!render_detail(&detail(), None).contains("metadata"));
     }
 
     #[test]

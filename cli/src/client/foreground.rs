@@ -28,7 +28,7 @@ pub fn run(sources: &[String], options: &AddOptions) -> Result<(), CliError> {
         eprintln!("btbt: labels are kept only by a daemon; ignored for this foreground download");
     }
     let peers = flags::resolve_peers(&options.peers)?;
-    let torrents = source::load_sources(sources)?;
+    let sources = source::load_sources(sources)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // As in `ccbt`: the first signal stops cleanly (exit 130), a second at once.
@@ -36,11 +36,13 @@ pub fn run(sources: &[String], options: &AddOptions) -> Result<(), CliError> {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     let opts = DownloadOptions {
-        torrents,
+        sources,
         output_dir: options.download_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
         seed: false,
         peers,
         listen: download::default_listen_addr(),
+        // As `ccbt`: the DHT on, from the public routers.
+        dht: crate::flags::dht_settings(false, None, &[])?,
         shards: crate::default_shards(),
         download_limit: None,
         upload_limit: None,
@@ -50,6 +52,7 @@ pub fn run(sources: &[String], options: &AddOptions) -> Result<(), CliError> {
             sequential: options.sequential,
             ..TorrentConfig::default()
         },
+        lsd: true,
     };
     let mut reporter = Reporter::new(OutputMode::choose(options.json));
     download::run(opts, &mut reporter, stop)?;

@@ -31,7 +31,7 @@ pub fn render_list(torrents: &[TorrentSummary]) -> String {
         t.row(vec![
             s.id.to_string(),
             table::truncate(&s.name, NAME_WIDTH),
-            s.state.as_str().to_string(),
+            state_cell(s),
             table::percent(s.progress),
             human_bytes(s.total_bytes),
             table::rate(s.download_rate),
@@ -42,6 +42,14 @@ pub fn render_list(torrents: &[TorrentSummary]) -> String {
         ]);
     }
     t.render()
+}
+
+/// The STATE cell; a magnet fetching its metadata says how many peers it asked.
+fn state_cell(s: &TorrentSummary) -> String {
+    match &s.metadata {
+        Some(m) => format!("{} ({} asked)", s.state.as_str(), m.peers_asked),
+        None => s.state.as_str().to_string(),
+    }
 }
 
 /// `btbt list [--json]`.
@@ -93,6 +101,7 @@ pub(crate) fn sample_summary(id: u32, name: &str) -> TorrentSummary {
         seed_time_limit_secs: None,
         idle_limit_secs: None,
         private: false,
+        metadata: None,
     }
 }
 
@@ -119,6 +128,20 @@ mod tests {
                 "12  a-very-long-name-of-a-linux-distributio…  seeding        100.0%  1.0 GB         -  800.0 kB/s   2.00      7      -\n",
             )
         );
+    }
+
+    #[test]
+    fn a_magnet_fetching_its_metadata_says_how_many_peers_it_asked() {
+        let mut magnet = sample_summary(3, "ubuntu");
+        magnet.state = TorrentStateName::Metadata;
+        magnet.metadata = Some(ccbt_daemon::api_types::MetadataProgress {
+            peers_asked: 4,
+            peers_with_metadata: 2,
+            pieces_have: 1,
+            pieces_total: 3,
+        });
+        let text = render_list(&[magnet]);
+        assert!(text.contains("  metadata (4 asked)  "), "{text}");
     }
 
     #[test]

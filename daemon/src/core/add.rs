@@ -63,31 +63,11 @@ impl DaemonCore {
         let (bytes, origin) = match source {
             AddSource::Metainfo(bytes) => (bytes, "the uploaded torrent".to_string()),
             AddSource::Path(path) => (read_torrent_path(&path)?, path),
-            AddSource::Magnet(_) => {
-                return Err(ApiError::new(
-                    400,
-                    "unsupported",
-                    "magnet links are not supported yet: add the .torrent file",
-                ))
-            }
+            AddSource::Magnet(link) => return self.add_magnet(&link, options),
         };
         let meta = Metainfo::from_bytes(&bytes).map_err(|e| ApiError::invalid_torrent(format!("{origin}: {e}")))?;
         let info_hash = meta.info_hash;
-        if let Some(id) = self.by_hash.get(&info_hash) {
-            return Err(ApiError::new(
-                409,
-                "duplicate",
-                format!(
-                    "torrent {info_hash} ({}) is already in the session as id {id}",
-                    meta.info.name
-                ),
-            ));
-        }
-        if self.removing.contains_key(&info_hash) {
-            return Err(ApiError::conflict(format!(
-                "torrent {info_hash} is still being removed; add it again in a moment"
-            )));
-        }
+        self.refuse_duplicate(info_hash, &meta.info.name)?;
         let download_dir = match &options.download_dir {
             Some(d) => absolute_dir("download_dir", d)?,
             None => self.download_dir.clone(),
@@ -111,7 +91,9 @@ impl DaemonCore {
         let queue_position = self.torrents.values().map(|t| t.queue_position + 1).max().unwrap_or(0);
         let managed = Managed {
             id,
-            meta: Arc::new(meta),
+            info_hash,
+            meta: Some(Arc::new(meta)),
+            magnet: None,
             settings: TorrentSettings {
                 download_dir,
                 labels: options.labels.clone(),
@@ -146,6 +128,13 @@ impl DaemonCore {
             held: false,
             idle: Default::default(),
         };
+        Ok(self.insert_added(managed))
+    }
+
+    /// Puts a new torrent in the session: indexed, announced, queued.
+    pub(super) fn insert_added(&mut self, managed: Managed) -> AddResponse {
+        let id = managed.id;
+        let info_hash = managed.info_hash;
         let response = AddResponse {
             id,
             info_hash: info_hash.to_hex(),
@@ -162,7 +151,7 @@ impl DaemonCore {
             self.automation.hook_added(t);
         }
         self.request_schedule();
-        Ok(response)
+        response
     }
 
     /// Sends a torrent to a shard. A torrent whose previous run has not let go of
@@ -175,6 +164,10 @@ impl DaemonCore {
         if !matches!(t.life, Life::Idle) {
             return;
         }
+        let Some(meta) = t.meta.clone() else {
+            self.start_magnet(id);
+            return;
+        };
         let config = TorrentConfig {
             listen_port: Some(listen_port),
             sequential: t.settings.sequential,
@@ -182,7 +175,7 @@ impl DaemonCore {
         };
         let resume = if t.recheck_next_start { None } else { t.resume.clone() };
         let add = AddTorrent {
-            meta: t.meta.clone(),
+            meta,
             download_dir: t.settings.download_dir.clone(),
             config,
             preallocation: Preallocation::Sparse,
@@ -212,7 +205,7 @@ impl DaemonCore {
                 t.recheck_next_start = false;
             }
             Err(SessionError::Duplicate(_)) => {
-                tracing::debug!(torrent = %t.meta.info_hash, "previous run still stopping; start later");
+                tracing::debug!(torrent = %t.info_hash, "previous run still stopping; start later");
             }
             Err(e) => {
                 t.error = Some(format!("cannot start: {e}"));
@@ -225,7 +218,7 @@ impl DaemonCore {
         let Some(t) = self.torrents.get_mut(&id) else { return };
         match t.life {
             Life::Running => {
-                let _ = self.session.remove_torrent(t.meta.info_hash);
+                let _ = self.session.remove_torrent(t.info_hash);
                 t.life = Life::Stopping(then);
             }
             Life::Stopping(_) => t.life = Life::Stopping(then),

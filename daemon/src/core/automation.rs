@@ -99,6 +99,10 @@ impl Automation {
 impl DaemonCore {
     /// The queue's activity for a torrent: what it would do if it ran now.
     fn activity(t: &Managed) -> Activity {
+        if t.awaiting_metadata() {
+            // A magnet fetching its metadata is a download: it has no files to check.
+            return Activity::Download;
+        }
         let checking = match &t.life {
             Life::Running => !t.checked,
             Life::Idle => t.recheck_next_start || t.resume.is_none(),
@@ -260,7 +264,12 @@ impl DaemonCore {
         };
         watch
             .scan(|path| {
-                self.add(AddSource::Path(path.display().to_string()), AddRequest::default())
+                let source = if crate::watch_dir::is_magnet_file(path) {
+                    AddSource::Magnet(super::magnet::read_magnet_file(path)?)
+                } else {
+                    AddSource::Path(path.display().to_string())
+                };
+                self.add(source, AddRequest::default())
                     .map(|_| ())
                     .map_err(|e| e.message)
             })

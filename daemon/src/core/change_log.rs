@@ -91,6 +91,7 @@ summary_fields! {
     ratio_limit => RatioLimit,
     seed_time_limit_secs => SeedTimeLimitSecs,
     idle_limit_secs => IdleLimitSecs,
+    metadata => Metadata,
     private => Private,
 }
 

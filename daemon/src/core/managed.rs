@@ -11,7 +11,8 @@ use ccbt_io::resume::ResumeRecord;
 use ccbt_shards::messages::CheckSummary;
 use ccbt_shards::{TorrentState, TorrentStatus};
 
-use crate::api_types::{FilePriorityName, LimitSetting, TorrentStateName, TorrentSummary};
+use super::magnet::PendingMagnet;
+use crate::api_types::{FilePriorityName, LimitSetting, MetadataProgress, TorrentStateName, TorrentSummary};
 use crate::control::Reply;
 
 /// Why a torrent is not running although it is in the session.
@@ -101,7 +102,11 @@ impl IdleSeeding {
 
 pub(crate) struct Managed {
     pub id: u32,
-    pub meta: Arc<Metainfo>,
+    pub info_hash: InfoHash,
+    /// None while a magnet waits for its info dictionary.
+    pub meta: Option<Arc<Metainfo>>,
+    /// The magnet it was added from, until its metadata arrives (then `None`).
+    pub magnet: Option<PendingMagnet>,
     pub settings: TorrentSettings,
     pub stop: Option<StopReason>,
     pub life: Life,
@@ -134,11 +139,21 @@ pub(crate) struct Managed {
 
 impl Managed {
     pub fn info_hash(&self) -> InfoHash {
-        self.meta.info_hash
+        self.info_hash
     }
 
+    /// The metainfo's name; a magnet's display name (or its hash) until then.
     pub fn name(&self) -> &str {
-        &self.meta.info.name
+        match (&self.meta, &self.magnet) {
+            (Some(meta), _) => &meta.info.name,
+            (None, Some(magnet)) => &magnet.name,
+            (None, None) => "",
+        }
+    }
+
+    /// Waiting for a magnet's info dictionary.
+    pub fn awaiting_metadata(&self) -> bool {
+        self.meta.is_none()
     }
 
     /// The state users see.
@@ -147,6 +162,7 @@ impl Managed {
             return TorrentStateName::Error;
         }
         match &self.life {
+            Life::Running if self.awaiting_metadata() => TorrentStateName::Metadata,
             Life::Running if !self.checked => TorrentStateName::Checking,
             // Checked, and waiting on its shard for a slot.
             Life::Running if self.held => TorrentStateName::Queued,
@@ -155,8 +171,14 @@ impl Managed {
                 Some(TorrentState::Seeding) => TorrentStateName::Seeding,
                 Some(TorrentState::Failed) => TorrentStateName::Error,
                 // The shard's next status says it; until then, what the check found.
-                None | Some(TorrentState::Checking | TorrentState::Held) if self.complete => TorrentStateName::Seeding,
-                None | Some(TorrentState::Checking | TorrentState::Held) => TorrentStateName::Downloading,
+                None | Some(TorrentState::FetchingMetadata | TorrentState::Checking | TorrentState::Held)
+                    if self.complete =>
+                {
+                    TorrentStateName::Seeding
+                }
+                None | Some(TorrentState::FetchingMetadata | TorrentState::Checking | TorrentState::Held) => {
+                    TorrentStateName::Downloading
+                }
             },
             Life::Stopping(AfterStop::Recheck) => TorrentStateName::Checking,
             Life::Idle | Life::Stopping(_) => match self.stop {
@@ -167,9 +189,29 @@ impl Managed {
         }
     }
 
+    /// Pieces of the torrent; 0 until a magnet's metadata arrives.
+    pub fn num_pieces(&self) -> u32 {
+        self.meta.as_ref().map_or(0, |m| m.num_pieces())
+    }
+
+    /// A magnet's metadata fetch as its shard last reported it.
+    pub fn metadata_progress(&self) -> MetadataProgress {
+        match self.status.as_ref().and_then(|s| s.metadata) {
+            Some(m) => MetadataProgress {
+                peers_asked: m.peers_asked,
+                peers_with_metadata: m.peers_with_metadata,
+                pieces_have: m.pieces_have,
+                pieces_total: m.pieces_total,
+            },
+            None => MetadataProgress::default(),
+        }
+    }
+
     /// Bytes of the files not skipped (pads never count).
     pub fn wanted_bytes(&self) -> u64 {
-        wanted_bytes_of(&self.meta, &self.settings.file_priorities)
+        self.meta
+            .as_ref()
+            .map_or(0, |meta| wanted_bytes_of(meta, &self.settings.file_priorities))
     }
 
     /// Payload bytes over the torrent's life.
@@ -191,10 +233,9 @@ impl Managed {
             .filter(|s| s.state != TorrentState::Checking)
             .map(|s| s.stats.verified_bytes);
         let from_check = self.check.as_ref().filter(|_| self.checked).map(|c| c.verified_bytes);
-        let from_record = || {
-            self.resume
-                .as_ref()
-                .map_or(0, |r| verified_bytes_of(&self.meta, &r.have))
+        let from_record = || match (&self.resume, &self.meta) {
+            (Some(r), Some(meta)) => verified_bytes_of(meta, &r.have),
+            _ => 0,
         };
         let known = from_status.or(from_check).unwrap_or_else(from_record);
         if self.complete {
@@ -256,7 +297,9 @@ impl Managed {
     pub fn view_copy(&self) -> Managed {
         Managed {
             id: self.id,
+            info_hash: self.info_hash,
             meta: self.meta.clone(),
+            magnet: self.magnet.clone(),
             settings: self.settings.clone(),
             stop: self.stop,
             life: match self.life {

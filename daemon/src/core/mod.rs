@@ -7,6 +7,7 @@ mod automation;
 pub mod categories;
 pub mod change_log;
 mod compat_requests;
+mod magnet;
 mod managed;
 mod persist;
 mod requests;
@@ -58,7 +59,8 @@ pub struct CoreSetup {
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
 /// its files.
 struct PendingRemoval {
-    meta: std::sync::Arc<ccbt_engine::metainfo::Metainfo>,
+    /// None for a magnet removed before its metadata came: it has no files.
+    meta: Option<std::sync::Arc<ccbt_engine::metainfo::Metainfo>>,
     download_dir: PathBuf,
     delete_data: bool,
     reply: Option<Reply<()>>,

@@ -8,6 +8,7 @@ use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::InfoHash;
 use ccbt_io::resume::{FileStamp as IoFileStamp, ResumeRecord};
 
+use super::magnet::PendingMagnet;
 use super::managed::LifetimeTotals;
 use super::store_writer::WriteJob;
 use super::{DaemonCore, Life, Managed, StopReason, TorrentSettings};
@@ -113,6 +114,13 @@ fn apply_settings_record(s: &mut SessionSettings, r: &SettingsRecord) {
     s.idle_limit_secs = r.idle_limit_secs;
 }
 
+/// What the state dir holds of a torrent besides its record.
+enum Saved {
+    Metainfo(Arc<Metainfo>),
+    /// A magnet whose metadata had not arrived.
+    Magnet(PendingMagnet),
+}
+
 impl DaemonCore {
     fn torrent_record(t: &Managed) -> TorrentRecord {
         TorrentRecord {
@@ -169,7 +177,7 @@ impl DaemonCore {
                 continue;
             }
             let Some(record) = &t.resume else { continue };
-            self.writer.send(WriteJob::Resume(t.meta.info_hash.0, to_file(record)));
+            self.writer.send(WriteJob::Resume(t.info_hash.0, to_file(record)));
             t.resume_dirty = false;
         }
     }
@@ -203,10 +211,10 @@ impl DaemonCore {
         self.removed_uploaded = record.total_uploaded.saturating_sub(known_totals.1);
         self.next_id = record.next_id.max(1);
         for tr in record.torrents {
-            let Some(meta) = self.load_saved_metainfo(&tr.info_hash) else {
+            let Some(saved) = self.load_saved(&tr.info_hash) else {
                 continue;
             };
-            let managed = self.restored(tr, meta);
+            let managed = self.restored(tr, saved);
             self.next_id = self.next_id.max(managed.id + 1);
             self.by_hash.insert(managed.info_hash(), managed.id);
             if let Err(e) = self.ids.insert(managed.id, managed.info_hash().0) {
@@ -215,6 +223,37 @@ impl DaemonCore {
                 continue;
             }
             self.torrents.insert(managed.id, managed);
+        }
+    }
+
+    /// The torrent's saved `.torrent`, else its saved magnet link (a magnet whose
+    /// metadata had not arrived).
+    fn load_saved(&self, info_hash: &[u8; 20]) -> Option<Saved> {
+        let hex = InfoHash(*info_hash).to_hex();
+        match self.store.load_metainfo(info_hash) {
+            Ok(None) => {}
+            Ok(Some(_)) | Err(_) => return self.load_saved_metainfo(info_hash).map(Saved::Metainfo),
+        }
+        match self.store.load_magnet(info_hash) {
+            Ok(Some(link)) => match PendingMagnet::parse(&link) {
+                Ok(m) if m.link.info_hash.0 == *info_hash => Some(Saved::Magnet(m)),
+                Ok(_) => {
+                    tracing::error!(torrent = %hex, "its saved magnet link is another torrent's");
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(torrent = %hex, error = %e.message, "its saved magnet link is corrupt");
+                    None
+                }
+            },
+            Ok(None) => {
+                tracing::error!(torrent = %hex, "its saved .torrent is missing; it cannot be restored");
+                None
+            }
+            Err(e) => {
+                tracing::error!(torrent = %hex, error = %e, "its saved magnet link cannot be read");
+                None
+            }
         }
     }
 
@@ -255,18 +294,31 @@ impl DaemonCore {
         }
     }
 
-    fn restored(&self, tr: TorrentRecord, meta: Arc<Metainfo>) -> Managed {
-        let (resume, record_problem) = self.load_resume_of(&meta);
-        let files = meta.info.files.len();
+    fn restored(&self, tr: TorrentRecord, saved: Saved) -> Managed {
         let mut priorities: Vec<FilePriorityName> = tr.file_priorities.iter().map(|c| priority_name(*c)).collect();
-        priorities.resize(files, FilePriorityName::Normal);
-        let complete = tr.completed_at.is_some()
-            && resume.as_ref().is_some_and(|r| {
-                super::managed::verified_bytes_of(&meta, &r.have) >= super::managed::wanted_bytes_of(&meta, &priorities)
-            });
+        let (info_hash, meta, magnet) = match saved {
+            Saved::Metainfo(meta) => (meta.info_hash, Some(meta), None),
+            // Until its metadata comes the list is the add's `skip_files`, as given.
+            Saved::Magnet(m) => (m.link.info_hash, None, Some(m)),
+        };
+        let (resume, record_problem) = match &meta {
+            Some(meta) => self.load_resume_of(meta),
+            None => (None, None),
+        };
+        let mut complete = false;
+        if let Some(meta) = &meta {
+            priorities.resize(meta.info.files.len(), FilePriorityName::Normal);
+            complete = tr.completed_at.is_some()
+                && resume.as_ref().is_some_and(|r| {
+                    super::managed::verified_bytes_of(meta, &r.have)
+                        >= super::managed::wanted_bytes_of(meta, &priorities)
+                });
+        }
         Managed {
             id: tr.id,
+            info_hash,
             meta,
+            magnet,
             settings: TorrentSettings {
                 download_dir: PathBuf::from(tr.download_dir),
                 labels: tr.labels,
@@ -322,17 +374,25 @@ impl DaemonCore {
                 return;
             }
         };
-        for hash in hashes {
-            let Some(meta) = self.load_saved_metainfo(&hash) else {
+        let magnets = self.store.list_saved_magnets().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot list the saved magnet links");
+            Vec::new()
+        });
+        let magnets = magnets.into_iter().filter(|h| !hashes.contains(h));
+        for hash in hashes.iter().copied().chain(magnets) {
+            let Some(saved) = self.load_saved(&hash) else {
                 continue;
             };
             let id = self.next_id;
             self.next_id += 1;
-            let files = meta.info.files.len();
+            let (name, files, trackers) = match &saved {
+                Saved::Metainfo(meta) => (meta.info.name.clone(), meta.info.files.len(), None),
+                Saved::Magnet(m) => (m.name.clone(), 0, Some(m.tracker_tiers()).filter(|t| !t.is_empty())),
+            };
             let record = TorrentRecord {
                 id,
                 info_hash: hash,
-                name: meta.info.name.clone(),
+                name,
                 download_dir: self.download_dir.display().to_string(),
                 labels: Vec::new(),
                 added_at: super::unix_now(),
@@ -347,14 +407,17 @@ impl DaemonCore {
                 seed_time_limit_secs: LimitRecord::Global,
                 idle_limit_secs: LimitRecord::Global,
                 file_priorities: vec![2; files],
-                trackers: None,
-                peers: Vec::new(),
+                trackers,
+                peers: match &saved {
+                    Saved::Magnet(m) => m.peer_addrs().iter().map(|p| p.to_string()).collect(),
+                    Saved::Metainfo(_) => Vec::new(),
+                },
                 downloaded: 0,
                 uploaded: 0,
                 seconds_downloading: 0,
                 seconds_seeding: 0,
             };
-            let managed = self.restored(record, meta);
+            let managed = self.restored(record, saved);
             self.by_hash.insert(managed.info_hash(), id);
             let _ = self.ids.insert(id, hash);
             self.torrents.insert(id, managed);

@@ -71,7 +71,7 @@ impl DaemonCore {
                 self.with_view(&id, reply, |s, t, snap| views::detail(s, t, snap).trackers)
             }
             ControlRequest::Pieces { id, reply } => self.with_view(&id, reply, |_, t, snap| {
-                views::piece_map(t.meta.num_pieces(), &views::have_of(t, snap))
+                views::piece_map(t.num_pieces(), &views::have_of(t, snap))
             }),
             ControlRequest::Queue(reply) => {
                 let _ = reply.send(Ok(self.queue_view()));
@@ -331,6 +331,11 @@ impl DaemonCore {
             .torrents
             .get_mut(&id)
             .ok_or_else(|| ApiError::not_found(format!("no torrent with id {id}")))?;
+        if t.awaiting_metadata() {
+            return Err(ApiError::conflict(format!(
+                "torrent {id} is a magnet still waiting for its metadata: its files are not known yet"
+            )));
+        }
         let count = t.settings.file_priorities.len();
         if let Some(bad) = files.iter().find(|&&i| i >= count) {
             return Err(ApiError::bad_request(format!(

@@ -168,6 +168,7 @@ impl DaemonCore {
                 t.end_run();
                 self.after_stop(id);
             }
+            SessionEvent::MetadataReceived { info_hash, meta } => self.on_metadata_received(info_hash, meta),
             SessionEvent::ShardStopped { shard } => {
                 tracing::debug!(shard, "shard stopped");
             }
@@ -189,7 +190,7 @@ impl DaemonCore {
                 // Keep it out of the queue while its files move.
                 t.life = Life::Stopping(AfterStop::Nothing);
                 let from = t.settings.download_dir.clone();
-                let files = StorageFile::of_metainfo(&t.meta);
+                let files = t.meta.as_deref().map(StorageFile::of_metainfo).unwrap_or_default();
                 let internal = self.internal_tx.clone();
                 tokio::task::spawn_blocking(move || {
                     let result = ccbt_io::storage::data_files::move_data(&from, &to, &files)
@@ -211,7 +212,7 @@ impl DaemonCore {
                 t.life = Life::Idle;
                 match result {
                     Ok(()) => {
-                        tracing::info!(torrent = %t.meta.info_hash, to = %to.display(), "data moved");
+                        tracing::info!(torrent = %t.info_hash, to = %to.display(), "data moved");
                         t.settings.download_dir = to;
                         self.session_dirty = true;
                         self.request_schedule();
@@ -240,12 +241,12 @@ impl DaemonCore {
             delete_data,
             reply,
         } = pending;
-        if !delete_data {
+        let Some(meta) = meta.filter(|_| delete_data) else {
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(()));
             }
             return;
-        }
+        };
         let files = StorageFile::of_metainfo(&meta);
         tokio::task::spawn_blocking(move || {
             let result = ccbt_io::storage::data_files::delete_data(&download_dir, &files)

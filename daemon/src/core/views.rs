@@ -37,7 +37,9 @@ pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary 
     let wanted = t.wanted_bytes();
     let verified = t.verified_bytes();
     let verified_wanted = verified.min(wanted);
-    let progress = if wanted == 0 {
+    let progress = if t.awaiting_metadata() {
+        0.0
+    } else if wanted == 0 {
         1.0
     } else {
         verified_wanted as f64 / wanted as f64
@@ -60,7 +62,7 @@ pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary 
         state,
         progress,
         verified_bytes: verified,
-        total_bytes: t.meta.info.total_length,
+        total_bytes: t.meta.as_ref().map_or(0, |m| m.info.total_length),
         wanted_bytes: wanted,
         download_rate,
         upload_rate,
@@ -88,7 +90,12 @@ pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary 
         ratio_limit: limit_value(t.settings.ratio_limit, session.ratio_limit),
         seed_time_limit_secs: limit_value(t.settings.seed_time_limit_secs, session.seed_time_limit_secs),
         idle_limit_secs: limit_value(t.settings.idle_limit_secs, session.idle_limit_secs),
-        private: t.meta.info.private,
+        private: t.meta.as_ref().is_some_and(|m| m.info.private),
+        metadata: if state == TorrentStateName::Metadata {
+            Some(t.metadata_progress())
+        } else {
+            None
+        },
     }
 }
 
@@ -120,9 +127,12 @@ pub(crate) fn file_verified_bytes(meta: &Metainfo, have: &[u8]) -> Vec<u64> {
 }
 
 pub(crate) fn files(t: &Managed, have: &[u8]) -> Vec<FileEntry> {
-    let verified = file_verified_bytes(&t.meta, have);
-    t.meta
-        .info
+    let Some(meta) = &t.meta else {
+        // A magnet's files are known once its metadata arrives.
+        return Vec::new();
+    };
+    let verified = file_verified_bytes(meta, have);
+    meta.info
         .files
         .iter()
         .enumerate()
@@ -249,10 +259,13 @@ pub(crate) fn tracker_tiers(t: &Managed) -> Vec<Vec<String>> {
     if let Some(tiers) = &t.settings.trackers {
         return tiers.clone();
     }
-    if !t.meta.announce_list.is_empty() {
-        return t.meta.announce_list.clone();
+    let Some(meta) = &t.meta else {
+        return t.magnet.as_ref().map(|m| m.tracker_tiers()).unwrap_or_default();
+    };
+    if !meta.announce_list.is_empty() {
+        return meta.announce_list.clone();
     }
-    t.meta.announce.iter().map(|a| vec![a.clone()]).collect()
+    meta.announce.iter().map(|a| vec![a.clone()]).collect()
 }
 
 pub(crate) fn piece_map(num_pieces: u32, have: &[u8]) -> PieceMap {
@@ -272,13 +285,13 @@ pub(crate) fn have_of(t: &Managed, snapshot: Option<&TorrentSnapshot>) -> Vec<u8
             .resume
             .as_ref()
             .map(|r| r.have.clone())
-            .unwrap_or_else(|| vec![0; t.meta.num_pieces().div_ceil(8) as usize]),
+            .unwrap_or_else(|| vec![0; t.num_pieces().div_ceil(8) as usize]),
     }
 }
 
 /// Everything about one torrent, with the shard's snapshot when it runs.
 pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&TorrentSnapshot>) -> TorrentDetail {
-    let num_pieces = t.meta.num_pieces();
+    let num_pieces = t.num_pieces();
     let have = have_of(t, snapshot);
     let trackers = match &t.status {
         Some(s) if !s.trackers.is_empty() => s.trackers.iter().map(tracker).collect(),
@@ -287,7 +300,7 @@ pub(crate) fn detail(summary: TorrentSummary, t: &Managed, snapshot: Option<&Tor
     // The core's copy of the check report also carries a record problem found on load.
     let check = t.check.clone().or_else(|| snapshot.and_then(|s| s.check.clone()));
     TorrentDetail {
-        piece_length: t.meta.info.piece_length,
+        piece_length: t.meta.as_ref().map_or(0, |m| m.info.piece_length),
         num_pieces,
         pieces_have: piece_map(num_pieces, &have).have,
         files: files(t, &have),

@@ -244,6 +244,11 @@ impl Field<'_, '_> {
         }
     }
 
+    /// A TOML boolean.
+    pub fn boolean(&self) -> Result<bool, ConfigError> {
+        self.value.as_bool().ok_or_else(|| self.wrong_type("true or false"))
+    }
+
     /// An array of strings.
     pub fn strings(&self) -> Result<Vec<&str>, ConfigError> {
         let expected = "an array of strings";

@@ -375,3 +375,48 @@ fn the_documented_example_with_every_key_on_is_valid() {
     assert!(config.hooks.on_error.unwrap().contains("$CCBT_ERROR"));
     assert_eq!(config.session.shards, Some(4));
 }
+
+#[test]
+fn lsd_and_pex_are_on_by_default_and_can_be_turned_off() {
+    let config = DaemonConfig::from_toml("", Path::new("ccbt.toml")).unwrap();
+    assert!(config.lsd.enabled && config.pex.enabled);
+    let config = DaemonConfig::from_toml(
+        "[lsd]\nenabled = false\n[pex]\nenabled = false\n",
+        Path::new("ccbt.toml"),
+    )
+    .unwrap();
+    assert!(!config.lsd.enabled && !config.pex.enabled);
+    let err = DaemonConfig::from_toml("[lsd]\nenabled = \"yes\"\n", Path::new("ccbt.toml")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("enabled") && text.contains("true or false"), "{text}");
+    let err = DaemonConfig::from_toml("[pex]\nenable = true\n", Path::new("ccbt.toml")).unwrap_err();
+    assert!(err.to_string().contains("enable"), "{err}");
+}
+
+#[test]
+fn dht_table_defaults_and_checks() {
+    let path = std::path::Path::new("ccbt.toml");
+    let c = DaemonConfig::from_toml("", path).unwrap();
+    assert!(c.dht.enabled);
+    assert_eq!(c.dht.port, None);
+    assert!(c.dht.bootstrap.iter().any(|b| b == "router.bittorrent.com:6881"));
+    let c = DaemonConfig::from_toml(
+        "[dht]\nenabled = false\nport = 7000\nbootstrap = [\"127.0.0.1:6000\", \"node.example:6881\"]\n",
+        path,
+    )
+    .unwrap();
+    assert_eq!(
+        c.dht,
+        DhtConfig {
+            enabled: false,
+            port: Some(7000),
+            bootstrap: vec!["127.0.0.1:6000".into(), "node.example:6881".into()],
+        }
+    );
+    let err = DaemonConfig::from_toml("[dht]\nbootstrap = [\"nohost\"]\n", path).unwrap_err();
+    assert!(err.to_string().contains("bootstrap"), "{err}");
+    let err = DaemonConfig::from_toml("[dht]\nport = 70000\n", path).unwrap_err();
+    assert!(err.to_string().contains("port"), "{err}");
+    let err = DaemonConfig::from_toml("[dht]\nenabled = \"yes\"\n", path).unwrap_err();
+    assert!(err.to_string().contains("enabled"), "{err}");
+}

@@ -51,6 +51,7 @@ fn summary() -> TorrentSummary {
         ratio_limit: None,
         seed_time_limit_secs: None,
         idle_limit_secs: None,
+        metadata: None,
         private: false,
     }
 }

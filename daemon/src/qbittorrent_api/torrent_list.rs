@@ -199,6 +199,7 @@ mod tests {
             ratio_limit: None,
             seed_time_limit_secs: None,
             idle_limit_secs: None,
+            metadata: None,
             private: false,
         }
     }

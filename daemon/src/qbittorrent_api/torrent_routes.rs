@@ -78,7 +78,7 @@ pub(super) fn properties_of(d: &TorrentDetail) -> Value {
         "total_size": s.total_bytes,
         "is_private": s.private,
         "isPrivate": s.private,
-        "has_metadata": true,
+        "has_metadata": s.state != crate::api_types::TorrentStateName::Metadata,
     })
 }
 

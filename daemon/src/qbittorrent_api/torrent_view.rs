@@ -16,6 +16,8 @@ pub fn state_name(s: &TorrentSummary) -> &'static str {
     let done = s.progress >= 1.0;
     match s.state {
         TorrentStateName::Error => "error",
+        TorrentStateName::Metadata if s.force_started => "forcedMetaDL",
+        TorrentStateName::Metadata => "metaDL",
         TorrentStateName::Checking if done => "checkingUP",
         TorrentStateName::Checking => "checkingDL",
         TorrentStateName::Queued if done => "queuedUP",
@@ -103,7 +105,7 @@ fn sources(key: &str) -> &'static [F] {
         "time_active" => &[F::SecondsDownloading, F::SecondsSeeding],
         "seeding_time" => &[F::SecondsSeeding],
         "private" => &[F::Private],
-        "has_metadata" => &[F::TotalBytes],
+        "has_metadata" => &[F::State, F::TotalBytes],
         // Constant for a torrent: only in full answers.
         _ => &[],
     }
@@ -169,7 +171,7 @@ pub fn torrent_object(s: &TorrentSummary, categories: &BTreeMap<String, Category
         "time_active": s.seconds_downloading + s.seconds_seeding,
         "seeding_time": s.seconds_seeding,
         "private": s.private,
-        "has_metadata": true,
+        "has_metadata": s.state != TorrentStateName::Metadata,
         "availability": -1,
         "tracker": "",
         "comment": "",
@@ -243,6 +245,7 @@ mod tests {
             ratio_limit: Some(2.0),
             seed_time_limit_secs: Some(3600),
             idle_limit_secs: None,
+            metadata: None,
             private: false,
         }
     }

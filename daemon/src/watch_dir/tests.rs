@@ -171,3 +171,24 @@ fn a_file_in_flight_is_not_handed_over_twice() {
     assert!(watch.ready_files().unwrap().is_empty());
     assert_eq!(names(dir.path()), vec!["slow.torrent.added"]);
 }
+
+#[test]
+fn magnet_files_are_handed_over_too_and_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("show.MAGNET"), b"magnet:?xt=urn:btih:0123\n").unwrap();
+    std::fs::write(dir.path().join(".hidden.magnet"), b"magnet:?").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"magnet:?").unwrap();
+    let mut watch = WatchDir::new(dir.path());
+    let mut given = Vec::new();
+    for _ in 0..2 {
+        watch
+            .scan(|p| {
+                given.push((p.file_name().unwrap().to_string_lossy().into_owned(), is_magnet_file(p)));
+                Ok::<(), String>(())
+            })
+            .unwrap();
+    }
+    assert_eq!(given, vec![("show.MAGNET".to_string(), true)]);
+    assert!(!is_magnet_file(Path::new("a.torrent")));
+    assert!(names(dir.path()).contains(&"show.MAGNET.added".to_string()));
+}

@@ -574,3 +574,27 @@ fn from_info_bytes_matches_full_parse() {
         Err(MetainfoError::Bencode(_))
     ));
 }
+
+#[test]
+fn torrent_file_bytes_keeps_the_info_hash_and_the_trackers() {
+    let full = parse(multi_info(vec![file(&["a"], 10), file(&["b"], 30)], 16, 3)).unwrap();
+    let tiers = vec![
+        vec!["http://t1/announce".to_string(), "udp://t2:80".to_string()],
+        vec![],
+        vec!["http://t3/announce".to_string()],
+    ];
+    let rebuilt = Metainfo::from_bytes(&torrent_file_bytes(&full.info_bytes, &tiers)).unwrap();
+    assert_eq!(rebuilt.info_hash, full.info_hash);
+    assert_eq!(rebuilt.info, full.info);
+    assert_eq!(rebuilt.announce.as_deref(), Some("http://t1/announce"));
+    assert_eq!(
+        rebuilt.announce_list,
+        vec![tiers[0].clone(), tiers[2].clone()],
+        "empty tiers are left out"
+    );
+    let one = Metainfo::from_bytes(&torrent_file_bytes(&full.info_bytes, &[vec!["http://t/a".into()]])).unwrap();
+    assert_eq!(one.announce.as_deref(), Some("http://t/a"));
+    assert!(one.announce_list.is_empty());
+    let none = torrent_file_bytes(&full.info_bytes, &[]);
+    assert_eq!(none, [b"d4:info".as_slice(), &full.info_bytes, b"e"].concat());
+}

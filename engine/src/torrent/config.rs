@@ -27,6 +27,8 @@ pub struct TorrentConfig {
     pub listen_port: Option<u16>,
     /// Client name in the extension handshake.
     pub client_name: String,
+    /// Exchange peers with `ut_pex` (BEP 11); private torrents never do.
+    pub pex: bool,
 }
 
 impl Default for TorrentConfig {
@@ -43,6 +45,7 @@ impl Default for TorrentConfig {
             allowed_fast_count: 10,
             listen_port: None,
             client_name: concat!("ccbt ", env!("CARGO_PKG_VERSION")).to_string(),
+            pex: true,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::bitfield::Bitfield;
 use crate::peer_session::Phase;
 use crate::piece_picker::BlockOutcome;
 use crate::types::{BlockRef, PeerKey, PieceIndex};
-use crate::wire::{ExtensionHandshake, Message, EXTENDED_HANDSHAKE_ID};
+use crate::wire::Message;
 
 /// Largest block we serve; bigger requests break the protocol's convention.
 const MAX_SERVED_BLOCK: u32 = 128 * 1024;
@@ -161,14 +161,7 @@ impl Torrent {
                 require_fast("SUGGEST")?;
                 check_index("SUGGEST", p)?;
             }
-            Message::Extended { id, payload } => {
-                if id == EXTENDED_HANDSHAKE_ID {
-                    let ext = ExtensionHandshake::decode(&payload).map_err(ProtocolViolation::BadExtensionMessage)?;
-                    if let Some(reqq) = ext.reqq {
-                        peer.pipeline.on_reqq(reqq);
-                    }
-                }
-            }
+            Message::Extended { id, payload } => self.on_extended(key, id, payload, now)?,
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ mod bans;
 mod choking;
 mod config;
 mod eviction;
+mod extensions;
 mod incoming;
 #[cfg(test)]
 mod invariants;
@@ -39,6 +40,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 pub use config::TorrentConfig;
+pub use extensions::{MAX_SERVES_PER_PIECE, METADATA_SERVE_WINDOW, PEX_FIRST_DELAY};
 pub use peer_view::PeerView;
 pub use stats::TorrentStats;
 pub use timers::{PeerActivity, KEEPALIVE_INTERVAL, RATE_INTERVAL};
@@ -51,7 +53,7 @@ use crate::peer_session::Established;
 use crate::piece_memory::{sha1_hashers, PieceAllocator, PieceData, PieceHasherFactory, VecPieceAllocator};
 use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
-use crate::wire::{ExtensionHandshake, Message, EXTENDED_HANDSHAKE_ID};
+use crate::wire::{Message, EXTENDED_HANDSHAKE_ID};
 use assembly::{AssembledPiece, PieceBuffer};
 use peer::Peer;
 
@@ -75,6 +77,12 @@ pub enum Action {
     Disconnect { peer: PeerKey, reason: DisconnectReason },
     /// Every wanted piece is verified.
     Completed,
+    /// Peer addresses learned from a peer (PEX): remember them with their source
+    /// in the peer book and dial what is due.
+    AddPeers {
+        source: crate::peer_source::PeerSource,
+        addrs: Vec<SocketAddr>,
+    },
 }
 
 /// Why the torrent drops a peer.
@@ -148,6 +156,15 @@ pub struct Torrent {
     upload_rate: crate::rate::RateEstimator,
     block_latency: LatencyRecorder,
     scratch: Vec<BlockRef>,
+    /// The info dictionary we serve (BEP 9) and whether the torrent is private.
+    metadata: extensions::ServedMetadata,
+    /// Extension handshakes that did not parse (the peers stayed, without extensions).
+    bad_extension_handshakes: u32,
+    metadata_pieces_served: u64,
+    metadata_requests_rejected: u64,
+    /// Addresses taken from peers' `ut_pex` messages.
+    pex_addresses_received: u64,
+    pex_messages_sent: u64,
 }
 
 impl Torrent {
@@ -202,6 +219,12 @@ impl Torrent {
             upload_rate: crate::rate::RateEstimator::new(now),
             block_latency: LatencyRecorder::new(),
             scratch: Vec::new(),
+            metadata: extensions::ServedMetadata::default(),
+            bad_extension_handshakes: 0,
+            metadata_pieces_served: 0,
+            metadata_requests_rejected: 0,
+            pex_addresses_received: 0,
+            pex_messages_sent: 0,
         }
     }
 

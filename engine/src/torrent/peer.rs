@@ -69,6 +69,14 @@ pub(crate) struct Peer {
     pub download: RateEstimator,
     pub upload: RateEstimator,
     pub pipeline: PipelineDepth,
+    /// What its extension handshake said (empty until one parses).
+    pub ext: super::extensions::PeerExtensions,
+    /// How often it asked for each metadata piece lately.
+    pub metadata_serve: super::extensions::MetadataServeBudget,
+    /// What we told it with `ut_pex`, and when it hears from us next.
+    pub pex_send: crate::pex::PexSendState,
+    /// How many addresses it gave us with `ut_pex` lately.
+    pub pex_intake: crate::pex::PexIntake,
 }
 
 impl Peer {
@@ -100,6 +108,10 @@ impl Peer {
             download: RateEstimator::new(now),
             upload: RateEstimator::new(now),
             pipeline: PipelineDepth::new(),
+            ext: Default::default(),
+            metadata_serve: Default::default(),
+            pex_send: Default::default(),
+            pex_intake: Default::default(),
         }
     }
 

@@ -29,6 +29,12 @@ pub struct PeerView {
 }
 
 impl Torrent {
+    /// Each connected peer's address and whether it connected to us; cheaper than
+    /// [`Torrent::peer_views`] (no rates), for counts in every status.
+    pub fn connected_peers(&self) -> impl Iterator<Item = (SocketAddr, bool)> + '_ {
+        self.peers.values().map(|p| (p.addr, p.incoming))
+    }
+
     /// Every connected peer, in connection order.
     pub fn peer_views(&self, now: Instant) -> Vec<PeerView> {
         self.peers

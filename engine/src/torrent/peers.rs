@@ -32,13 +32,7 @@ impl Torrent {
         self.arm_peer_timers(now);
 
         if extensions {
-            let mut ext = ExtensionHandshake {
-                v: Some(self.config.client_name.clone()),
-                p: self.config.listen_port,
-                reqq: Some(self.config.max_peer_requests as u32),
-                ..ExtensionHandshake::default()
-            };
-            ext.m.clear();
+            let ext = self.our_extension_handshake(addr);
             self.send(
                 key,
                 Message::Extended {

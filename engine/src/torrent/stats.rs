@@ -35,6 +35,14 @@ pub struct TorrentStats {
     pub hash_latency: LatencySummary,
     /// Time to write one piece to storage; filled in by the io layer (the engine leaves it default).
     pub write_latency: LatencySummary,
+    /// Peers whose extension handshake did not parse; they stayed, without extensions.
+    pub bad_extension_handshakes: u32,
+    /// `ut_metadata` pieces sent to peers, and requests rejected (no such piece, or asked too often).
+    pub metadata_pieces_served: u64,
+    pub metadata_requests_rejected: u64,
+    /// Addresses taken from peers' `ut_pex` messages, and `ut_pex` messages sent.
+    pub pex_addresses_received: u64,
+    pub pex_messages_sent: u64,
 }
 
 impl Torrent {
@@ -59,6 +67,11 @@ impl Torrent {
             block_latency: self.block_latency.summary(),
             hash_latency: LatencySummary::default(),
             write_latency: LatencySummary::default(),
+            bad_extension_handshakes: self.bad_extension_handshakes,
+            metadata_pieces_served: self.metadata_pieces_served,
+            metadata_requests_rejected: self.metadata_requests_rejected,
+            pex_addresses_received: self.pex_addresses_received,
+            pex_messages_sent: self.pex_messages_sent,
         }
     }
 }

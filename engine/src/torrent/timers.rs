@@ -33,9 +33,11 @@ pub(super) enum Timer {
     Idle,
     /// Keep-alives to peers we said nothing to.
     KeepAlive,
+    /// `ut_pex` messages due to peers (BEP 11).
+    Pex,
 }
 
-const TIMERS: usize = 5;
+const TIMERS: usize = 6;
 
 /// The earliest deadline of each kind.
 #[derive(Clone, Debug, Default)]
@@ -111,6 +113,9 @@ impl Torrent {
         }
         if self.deadlines.take_due(Timer::Rates, now) {
             self.update_rates(now);
+        }
+        if self.deadlines.take_due(Timer::Pex, now) {
+            self.send_pex(now);
         }
     }
 

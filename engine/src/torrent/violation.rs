@@ -44,6 +44,12 @@ pub enum ProtocolViolation {
     /// A BEP 10 message we understand but whose payload is broken.
     #[error("bad extension message: {0}")]
     BadExtensionMessage(WireError),
+    /// A broken `ut_metadata` message (BEP 9) under the id we gave it.
+    #[error("bad ut_metadata message: {0}")]
+    BadMetadataMessage(crate::wire::MetadataMessageError),
+    /// A broken `ut_pex` message (BEP 11) under the id we gave it.
+    #[error("bad ut_pex message: {0}")]
+    BadPexMessage(crate::pex::PexError),
 }
 
 /// The kind of a [`ProtocolViolation`], without its details: what counters count.
@@ -112,7 +118,9 @@ impl ProtocolViolation {
             ProtocolViolation::RequestOutOfRange { .. } => ViolationKind::RequestOutOfRange,
             ProtocolViolation::TooManyRequests { .. } => ViolationKind::TooManyRequests,
             ProtocolViolation::UnrequestedBlocks { .. } => ViolationKind::UnrequestedBlock,
-            ProtocolViolation::BadExtensionMessage(_) => ViolationKind::BadExtensionMessage,
+            ProtocolViolation::BadExtensionMessage(_)
+            | ProtocolViolation::BadMetadataMessage(_)
+            | ProtocolViolation::BadPexMessage(_) => ViolationKind::BadExtensionMessage,
         }
     }
 }

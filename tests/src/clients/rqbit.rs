@@ -40,6 +40,9 @@ pub struct Rqbit {
     port: u16,
     api: SocketAddr,
     hash: String,
+    /// Just before the torrent was posted (rqbit answers a magnet's add only once
+    /// it has the metadata).
+    added_at: Mutex<Option<Instant>>,
     _work: tempfile::TempDir,
 }
 
@@ -55,7 +58,19 @@ impl Rqbit {
         super::when_active(Self::start(torrent, out_dir, opts), opts)
     }
 
+    /// Downloads a magnet link into `out_dir/<name>` (the metadata fetched from the
+    /// link's `x.pe` peers or `opts.peers`); returns once the link is added.
+    pub fn start_magnet_downloader(magnet: &str, info_hash: &str, out_dir: &Path, opts: &Opts) -> Rqbit {
+        Self::start_with(magnet.as_bytes().to_vec(), info_hash.to_string(), out_dir, opts)
+    }
+
     fn start(torrent: &Path, dir: &Path, opts: &Opts) -> Rqbit {
+        let (hash, _) = super::torrent_info(torrent);
+        Self::start_with(std::fs::read(torrent).unwrap(), hash, dir, opts)
+    }
+
+    /// `body`: what `POST /torrents` takes (a .torrent's bytes or a magnet link).
+    fn start_with(body: Vec<u8>, hash: String, dir: &Path, opts: &Opts) -> Rqbit {
         std::fs::create_dir_all(dir).unwrap();
         let work = super::work_dir("rqbit", opts);
         assert!(
@@ -95,13 +110,13 @@ impl Rqbit {
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1");
         let daemon = Daemon::spawn("rqbit", &mut cmd, false);
-        let (hash, _) = super::torrent_info(torrent);
         let r = Rqbit {
             daemon: Mutex::new(daemon),
             ip: opts.listen_ip(),
             port,
             api: SocketAddr::from((Ipv4Addr::LOCALHOST, api_port)),
             hash,
+            added_at: Mutex::new(None),
             _work: work,
         };
         let deadline = Instant::now() + opts.start_timeout();
@@ -134,8 +149,9 @@ impl Rqbit {
             path.push_str("&initial_peers=");
             path.push_str(&http::urlencode(peers.join(",").as_bytes()));
         }
+        *r.added_at.lock().unwrap() = Some(Instant::now());
         let resp = r
-            .request("POST", &path, &std::fs::read(torrent).unwrap())
+            .request("POST", &path, &body)
             .unwrap_or_else(|e| panic!("rqbit add: {e}; logs:\n{}", r.logs()));
         assert!(
             resp.status == 200,
@@ -145,6 +161,11 @@ impl Rqbit {
             r.logs()
         );
         r
+    }
+
+    /// When the torrent was posted to rqbit.
+    pub fn added_at(&self) -> Option<Instant> {
+        *self.added_at.lock().unwrap()
     }
 
     /// One request to the HTTP API.

@@ -181,6 +181,7 @@ pub(super) fn summary() -> TorrentSummary {
         seed_time_limit_secs: None,
         idle_limit_secs: None,
         private: false,
+        metadata: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn summary(id: u32) -> TorrentSummary {
         ratio_limit: None,
         seed_time_limit_secs: None,
         idle_limit_secs: None,
+        metadata: None,
         private: false,
     }
 }
