@@ -97,6 +97,12 @@ impl DaemonProc {
         })
     }
 
+    /// `http://127.0.0.1:PORT`: the API port's root (the compatibility APIs live
+    /// beside `/api/v1`).
+    pub fn api_root(&self) -> &str {
+        self.api.trim_end_matches("/api/v1")
+    }
+
     pub fn pid(&self) -> u32 {
         self.proc.pid()
     }

@@ -227,6 +227,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         lsd: config.lsd.enabled && !args.no_lsd,
         pex: config.pex.enabled && !args.no_pex,
         dht,
+        qbittorrent: config.api.qbittorrent.clone(),
     };
     start_foreground(opts)
 }

@@ -53,6 +53,9 @@ pub const EVENT_KEEP_ALIVE_SECS: u64 = 15;
 #[derive(Clone)]
 pub struct ApiAuth {
     pub token: String,
+    /// `[api.qbittorrent]` credentials for the qBittorrent Web API; none = loopback
+    /// clients only.
+    pub qbittorrent: Option<compat_auth::CompatCredentials>,
     /// `[api.transmission]` username and password: HTTP Basic on `/transmission/rpc`.
     pub transmission: Option<compat_auth::CompatCredentials>,
 }
@@ -185,6 +188,11 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/health", get(session_routes::health))
         .method_not_allowed_fallback(error_response::method_not_allowed)
         .fallback(error_response::no_such_route)
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::qbittorrent_api::routes(
+            state.handle.clone(),
+            state.auth.qbittorrent.clone(),
+            &state.auth.token,
+        ))
         .merge(transmission)
 }

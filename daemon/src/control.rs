@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use crate::core::categories::{CategoryBook, CategoryEdit};
+pub use crate::core::change_log::{Category, ServerFigures, SyncDelta};
+
 use crate::api_types::{
     AddRequest, AddResponse, ApiEvent, ErrorBody, ErrorDetail, FileEntry, FilesPatch, PeerEntry, PieceMap, QueueMove,
     SessionInfo, SessionPatch, SessionStats, TorrentDetail, TorrentPatch, TorrentSummary, TrackerEntry,
@@ -181,6 +184,18 @@ pub enum ControlRequest {
     Stats(Reply<SessionStats>),
     /// Stop the daemon (answered before it stops).
     Shutdown(Reply<()>),
+    /// What changed since a `sync/maindata` revision (0 = everything).
+    SyncMainData {
+        rid: u64,
+        reply: Reply<SyncDelta>,
+    },
+    /// The qBittorrent categories and tags.
+    Categories(Reply<CategoryBook>),
+    /// Creates, edits or removes categories or tags; answers the book after.
+    EditCategories {
+        edit: CategoryEdit,
+        reply: Reply<CategoryBook>,
+    },
 }
 
 /// What the API side holds: a way to send requests to the core and to follow its

@@ -15,6 +15,9 @@
 //! # [api.transmission]             # HTTP Basic for /transmission/rpc; without it
 //! # username = "admin"             # only loopback clients are served
 //! # password = "secret"
+//! # [api.qbittorrent]              # the qBittorrent Web API's login (both or neither);
+//! # username = "admin"             # without them only loopback clients are served
+//! # password = "a-password"
 //! [storage]
 //! # download_dir = "~/downloads"   # default: the directory the daemon starts in
 //! # state_dir = "~/.local/share/ccbt"  # default: $XDG_DATA_HOME/ccbt
@@ -101,8 +104,9 @@ const SCHEMA: Schema = &[
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
     ("network", &["listen"]),
-    ("api", &["listen", "token", "extra_listen", "transmission"]),
+    ("api", &["listen", "token", "extra_listen", "transmission", "qbittorrent"]),
     ("api.transmission", &["username", "password"]),
+    ("api.qbittorrent", &["username", "password"]),
     ("storage", &["download_dir", "state_dir"]),
     (
         "limits",
@@ -205,6 +209,9 @@ pub struct ApiConfig {
     /// `[api.transmission]`: HTTP Basic credentials for `/transmission/rpc`; none =
     /// loopback clients only.
     pub transmission: Option<CompatCredentials>,
+    /// `[api.qbittorrent]`: the qBittorrent Web API's login; none = only loopback
+    /// clients are served (qBittorrent's "bypass authentication for localhost").
+    pub qbittorrent: Option<CompatCredentials>,
 }
 
 impl Default for ApiConfig {
@@ -214,6 +221,7 @@ impl Default for ApiConfig {
             token: None,
             extra_listen: Vec::new(),
             transmission: None,
+            qbittorrent: None,
         }
     }
 }
@@ -431,6 +439,9 @@ impl DaemonConfig {
 }
 
 fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigError> {
+    if let Some(q) = t.table("qbittorrent", "api.qbittorrent")? {
+        api.qbittorrent = compat_credentials(&q)?;
+    }
     if let Some(f) = t.field("token") {
         let token = f.string()?;
         if token.chars().count() < MIN_TOKEN_LEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -485,6 +496,31 @@ fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigEr
         }
     }
     Ok(())
+}
+
+/// A compatibility API's `username` and `password`: both or neither, neither empty.
+fn compat_credentials(
+    t: &TableReader<'_, '_>,
+) -> Result<Option<crate::api_server::compat_auth::CompatCredentials>, ConfigError> {
+    match (t.field("username"), t.field("password")) {
+        (None, None) => Ok(None),
+        (Some(u), Some(p)) => {
+            let username = u.string()?;
+            if username.is_empty() || username.chars().any(char::is_control) {
+                return Err(u.bad_value("a username is not empty and has no control characters"));
+            }
+            let password = p.string()?;
+            if password.is_empty() {
+                return Err(p.bad_value("an empty password; leave both keys out to serve loopback clients only"));
+            }
+            Ok(Some(crate::api_server::compat_auth::CompatCredentials {
+                username: username.to_string(),
+                password: password.to_string(),
+            }))
+        }
+        (Some(f), None) => Err(f.bad_value("`password` is missing: set both or neither")),
+        (None, Some(f)) => Err(f.bad_value("`username` is missing: set both or neither")),
+    }
 }
 
 fn read_limits(t: &TableReader<'_, '_>, limits: &mut LimitsConfig) -> Result<(), ConfigError> {

@@ -42,6 +42,8 @@ pub struct DaemonOptions {
     pub our_id: ccbt_engine::PeerId,
     /// Print the start line as JSON.
     pub json: bool,
+    /// `[api.qbittorrent]` credentials; none = loopback clients only.
+    pub qbittorrent: Option<crate::api_server::compat_auth::CompatCredentials>,
     /// Local service discovery (BEP 14); it runs only where the peer port is not
     /// on a loopback address (nobody on the LAN could reach it).
     pub lsd: bool,
@@ -143,6 +145,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         let auth = ApiAuth {
             token,
             transmission: opts.transmission.clone(),
+            qbittorrent: opts.qbittorrent.clone(),
         };
         let server = tokio::spawn(api_server::serve(listeners, handle, auth, async move {
             let _ = api_stopped.await;

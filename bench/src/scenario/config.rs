@@ -14,16 +14,18 @@ pub enum ScenarioKind {
     Many,
     Restart,
     Magnet,
+    Maindata,
 }
 
 impl ScenarioKind {
-    pub const ALL: [ScenarioKind; 6] = [
+    pub const ALL: [ScenarioKind; 7] = [
         ScenarioKind::Download,
         ScenarioKind::Seed,
         ScenarioKind::Fanout,
         ScenarioKind::Many,
         ScenarioKind::Restart,
         ScenarioKind::Magnet,
+        ScenarioKind::Maindata,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +36,7 @@ impl ScenarioKind {
             ScenarioKind::Many => "many",
             ScenarioKind::Restart => "restart",
             ScenarioKind::Magnet => "magnet",
+            ScenarioKind::Maindata => "maindata",
         }
     }
 
@@ -45,8 +48,9 @@ impl ScenarioKind {
             "many" | "many-torrents" | "4" => Ok(ScenarioKind::Many),
             "restart" | "5" => Ok(ScenarioKind::Restart),
             "magnet" | "6" => Ok(ScenarioKind::Magnet),
+            "maindata" | "7" => Ok(ScenarioKind::Maindata),
             other => Err(format!(
-                "unknown scenario {other:?} (one of: download, seed, fanout, many, restart, magnet)"
+                "unknown scenario {other:?} (one of: download, seed, fanout, many, restart, magnet, maindata)"
             )),
         }
     }
@@ -64,6 +68,7 @@ impl ScenarioKind {
             (ScenarioKind::Fanout, true) => vec![C::Ccbt, C::LIBTORRENT],
             (ScenarioKind::Many, _) | (ScenarioKind::Restart, _) => vec![C::Ccbt, C::LIBTORRENT],
             (ScenarioKind::Magnet, _) => vec![C::Ccbt, C::LIBTORRENT, C::RQBIT],
+            (ScenarioKind::Maindata, _) => vec![C::Ccbt],
         }
     }
 
@@ -72,6 +77,7 @@ impl ScenarioKind {
         match self {
             ScenarioKind::Many | ScenarioKind::Restart => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT),
             ScenarioKind::Magnet => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT | Contestant::RQBIT),
+            ScenarioKind::Maindata => matches!(c, Contestant::Ccbt),
             _ => true,
         }
     }

@@ -34,6 +34,7 @@ mod config;
 mod download;
 mod fanout;
 mod magnet;
+mod maindata;
 mod many;
 mod restart;
 mod seed;
@@ -246,6 +247,13 @@ impl Harness {
                     let ds = data::single(&root, &btbt, sizes.magnet, 256 << 10)?;
                     let r = self.magnet(&ds);
                     finish(r, self, &mut results);
+                }
+                ScenarioKind::Maindata => {
+                    let sets = data::many(&root, &[sizes.restart_count], sizes.many_small, sizes.many_probe)?;
+                    for set in &sets {
+                        let r = self.maindata(set);
+                        finish(r, self, &mut results);
+                    }
                 }
                 ScenarioKind::Restart => {
                     let sets = data::many(&root, &[sizes.restart_count], sizes.many_small, sizes.many_probe)?;

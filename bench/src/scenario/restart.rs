@@ -84,7 +84,7 @@ impl Harness {
 
     /// Bound of one load or restart: start, 30 ms a torrent, the data at 50 MB/s
     /// (a full recheck reads all of it).
-    fn restart_timeout(&self, count: usize, bytes: u64) -> Duration {
+    pub(super) fn restart_timeout(&self, count: usize, bytes: u64) -> Duration {
         self.env.start_timeout
             + Duration::from_millis(30 * count as u64)
             + Duration::from_secs_f64(bytes as f64 / (50.0 * MB))
@@ -154,7 +154,12 @@ impl Harness {
 
     /// Starts a daemon, adds every torrent of the set and waits until all seed;
     /// returns it and how long that took.
-    fn ccbt_load(&self, set: &ManySet, setup: &DaemonSetup, timeout: Duration) -> Result<(DaemonProc, f64), String> {
+    pub(super) fn ccbt_load(
+        &self,
+        set: &ManySet,
+        setup: &DaemonSetup,
+        timeout: Duration,
+    ) -> Result<(DaemonProc, f64), String> {
         let torrents = torrent_files(&set.torrent_dir)?;
         if torrents.len() != set.count {
             return Err(format!(
@@ -343,7 +348,7 @@ fn lt_alive(p: &mut JsonPeer, deadline: Instant, waiting: impl Fn() -> String) -
 /// The daemon's config: no cap on checks at once, as libtorrent runs here (no
 /// torrent auto-managed, no active limit); with the default of 2 the daemon's
 /// queue, scheduled once a second, starts 2 checks a second, resume record or not.
-fn write_config(path: &Path) -> Result<(), String> {
+pub(super) fn write_config(path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

@@ -4,6 +4,9 @@
 
 mod add;
 mod automation;
+pub mod categories;
+pub mod change_log;
+mod compat_requests;
 mod magnet;
 mod managed;
 mod persist;
@@ -97,6 +100,10 @@ pub struct DaemonCore {
     /// Blocking work (moving data) reports back here.
     internal_tx: mpsc::UnboundedSender<session_events::Internal>,
     internal_rx: Option<mpsc::UnboundedReceiver<session_events::Internal>>,
+    /// What changed since each `sync/maindata` revision (qBittorrent API).
+    change_log: change_log::ChangeLog,
+    /// The qBittorrent API's categories and tags.
+    categories: categories::CategoryBook,
 }
 
 fn unix_now() -> u64 {
@@ -112,6 +119,7 @@ impl DaemonCore {
         let writer = store_writer::StoreWriter::start(StateStore::new(&setup.state_dir))?;
         let automation = automation::Automation::new(setup.hooks, setup.watch_dir, setup.session.shard_count());
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let categories = categories::CategoryBook::load(&setup.state_dir);
         let mut core = DaemonCore {
             session: setup.session,
             store: setup.store,
@@ -138,6 +146,8 @@ impl DaemonCore {
             last_schedule: Instant::now(),
             internal_tx,
             internal_rx: Some(internal_rx),
+            change_log: change_log::ChangeLog::new(unix_now()),
+            categories,
         };
         core.restore();
         core.session_base = core.lifetime_totals();
@@ -247,6 +257,7 @@ impl DaemonCore {
         self.schedule();
         self.poll_watch_dir();
         self.publish_state_changes();
+        self.refresh_change_log_each_second();
         self.save_dirty_resume();
         if self.session_dirty || self.last_session_save.elapsed() >= COUNTERS_SAVE_INTERVAL {
             self.save_session();

@@ -29,13 +29,20 @@ type ViewFn<T> = Box<dyn FnOnce(TorrentSummary, &Managed, Option<&TorrentSnapsho
 
 impl DaemonCore {
     pub(super) fn handle(&mut self, req: ControlRequest) {
+        if let Some(id) = self.touched_by(&req) {
+            self.touch(id);
+        }
         match req {
             ControlRequest::ListTorrents(reply) => {
                 let _ = reply.send(Ok(self.summaries()));
             }
             ControlRequest::GetTorrent { id, reply } => self.with_view(&id, reply, views::detail),
             ControlRequest::AddTorrent { source, options, reply } => {
-                let _ = reply.send(self.add(source, options));
+                let added = self.add(source, options);
+                if let Ok(a) = &added {
+                    self.touch(a.id);
+                }
+                let _ = reply.send(added);
             }
             ControlRequest::PatchTorrent { id, patch, reply } => self.patch_torrent(&id, patch, reply),
             ControlRequest::RemoveTorrent { id, delete_data, reply } => self.remove(&id, delete_data, reply),
@@ -74,6 +81,7 @@ impl DaemonCore {
                     .resolve(&id)
                     .and_then(|id| self.move_in_queue(id, to))
                     .map(|()| self.queue_view());
+                self.touch_all();
                 let _ = reply.send(result);
             }
             ControlRequest::GetSession(reply) => {
@@ -87,6 +95,13 @@ impl DaemonCore {
                 let _ = reply.send(Ok(self.stats()));
             }
             ControlRequest::Shutdown(reply) => self.shutdown_requested = Some(reply),
+            ControlRequest::SyncMainData { rid, reply } => self.sync_main_data(rid, reply),
+            ControlRequest::Categories(reply) => {
+                let _ = reply.send(Ok(self.category_book()));
+            }
+            ControlRequest::EditCategories { edit, reply } => {
+                let _ = reply.send(self.edit_categories(edit));
+            }
         }
     }
 

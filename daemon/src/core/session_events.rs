@@ -42,6 +42,7 @@ impl DaemonCore {
     }
 
     pub(super) fn on_session_event(&mut self, ev: SessionEvent) {
+        self.touch_for_event(&ev);
         match ev {
             SessionEvent::Started {
                 info_hash,

@@ -121,6 +121,21 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             record(seen, Seen::Shutdown);
             drop(reply.send(Ok(())));
         }
+        ControlRequest::SyncMainData { rid, reply } => {
+            let mut log = crate::core::change_log::ChangeLog::new(1);
+            log.record(summary());
+            drop(reply.send(Ok(log.delta_since(
+                rid,
+                std::time::Instant::now(),
+                &BTreeMap::new(),
+                &[],
+            ))));
+        }
+        ControlRequest::Categories(reply) => drop(reply.send(Ok(Default::default()))),
+        ControlRequest::EditCategories { edit, reply } => {
+            let mut book = crate::control::CategoryBook::default();
+            drop(reply.send(book.apply(&edit).map(|_| book)));
+        }
     }
 }
 

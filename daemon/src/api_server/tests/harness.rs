@@ -57,6 +57,7 @@ impl TestServer {
                 }
                 let auth = ApiAuth {
                     token: TOKEN.to_string(),
+                    qbittorrent: None,
                     transmission: None,
                 };
                 serve(vec![listener], handle, auth, async move {
