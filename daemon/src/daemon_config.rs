@@ -104,7 +104,10 @@ const SCHEMA: Schema = &[
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
     ("network", &["listen"]),
-    ("api", &["listen", "token", "extra_listen", "transmission", "qbittorrent"]),
+    (
+        "api",
+        &["listen", "token", "extra_listen", "transmission", "qbittorrent"],
+    ),
     ("api.transmission", &["username", "password"]),
     ("api.qbittorrent", &["username", "password"]),
     ("storage", &["download_dir", "state_dir"]),

@@ -139,7 +139,8 @@ pub(crate) async fn run(start: DhtStart) {
     if !settings.saved_nodes.is_empty() {
         endpoint.node().bootstrap(now, &[], &settings.saved_nodes);
     }
-    let resolved = resolve_off_thread(settings.bootstrap, local.is_ipv6());
+    let routers = reachable_routers(settings.bootstrap, local);
+    let resolved = resolve_off_thread(routers, local.is_ipv6());
     let mut last_publish: Option<Instant> = None;
     loop {
         endpoint.step(SERVICE_POLL).await;
@@ -212,6 +213,24 @@ pub(crate) async fn run(start: DhtStart) {
     }
 }
 
+/// The bootstrap entries a node bound to `local` can reach. A node on a loopback
+/// address reaches only loopback nodes, so the public routers are dropped there
+/// (without even a DNS query): tests and loopback-only setups never leave the host.
+fn reachable_routers(names: Vec<String>, local: SocketAddr) -> Vec<String> {
+    if !local.ip().is_loopback() {
+        return names;
+    }
+    names
+        .into_iter()
+        .filter(|name| match name.parse::<SocketAddr>() {
+            Ok(addr) => addr.ip().is_loopback(),
+            Err(_) => name
+                .rsplit_once(':')
+                .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
+        })
+        .collect()
+}
+
 /// Resolves `host:port` names on a thread of its own (DNS blocks), sending each
 /// name's addresses of our family as they come; a name that fails is logged and skipped.
 fn resolve_off_thread(names: Vec<String>, ipv6: bool) -> Receiver<Vec<SocketAddr>> {
@@ -254,5 +273,25 @@ pub(crate) async fn lookup_loop(link: DhtLink, demand: impl Fn() -> Option<Vec<T
             }
         }
         glommio::timer::sleep(SCHEDULE_CHECK).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loopback_node_bootstraps_only_from_loopback_nodes() {
+        let names = vec![
+            "router.bittorrent.com:6881".to_string(),
+            "127.0.0.1:7000".to_string(),
+            "10.0.0.1:6881".to_string(),
+            "localhost:7001".to_string(),
+        ];
+        assert_eq!(
+            reachable_routers(names.clone(), "127.0.0.1:6881".parse().unwrap()),
+            ["127.0.0.1:7000", "localhost:7001"]
+        );
+        assert_eq!(reachable_routers(names.clone(), "0.0.0.0:6881".parse().unwrap()), names);
     }
 }
