@@ -20,7 +20,9 @@ use serde_json::json;
         contestant), seed (each contestant seeds to a fixed downloader), fanout (one seeder, N \
         downloaders at once), many (a seeder loading 1,000 and 10,000 torrents), restart (a daemon \
         seeding 10,000 torrents is killed with SIGKILL and restarted: time until all seed again, \
-        against a full recheck and against libtorrent restarting from its resume data). Every contestant \
+        against a full recheck and against libtorrent restarting from its resume data), magnet (time to \
+        metadata and to the first verified piece from a magnet, against libtorrent and rqbit), maindata \
+        (qBittorrent `sync/maindata` at 10,000 torrents: a full answer, then incremental ones). Every contestant \
         is a separate process measured from outside (/proc): wall time, MB/s, CPU seconds, \
         CPU-s/GiB, peak RSS; median and spread over the repeats, and ccbt / peer ratios.\n\n\
         Output: markdown on stdout, progress on stderr, JSON in --json-out. Exit status: 0 when \
@@ -34,7 +36,7 @@ struct Args {
     /// Reduced sizes, contestants and repeats: about two minutes
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (repeatable or comma-separated): download, seed, fanout, many, restart
+    /// Scenarios to run (repeatable or comma-separated): download, seed, fanout, many, restart, magnet, maindata
     /// [default: all]
     #[arg(long = "scenario", value_delimiter = ',')]
     scenarios: Vec<String>,

@@ -21,9 +21,68 @@ pub struct MagnetLink {
     pub trackers: Vec<String>,
     /// `x.pe`: peer addresses as `host:port`, `ipv4:port` or `[ipv6]:port`.
     pub peers: Vec<String>,
-    /// `so` (BEP 53): the indexes of the files to download, sorted, without
-    /// duplicates; `None` = every file.
-    pub select_only: Option<Vec<usize>>,
+    /// `so` (BEP 53): the files to download; `None` = every file.
+    pub select_only: Option<FileSelection>,
+}
+
+/// BEP 53 `so`: file indexes kept as sorted, merged inclusive ranges, so `so=0-99999`
+/// costs one pair rather than 100,000 indexes (what a link holds stays proportional
+/// to its length).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSelection {
+    ranges: Vec<(usize, usize)>,
+}
+
+impl FileSelection {
+    /// A selection of exactly these ranges (inclusive; any order, overlaps merged).
+    pub fn from_ranges(mut ranges: Vec<(usize, usize)>) -> FileSelection {
+        ranges.retain(|(a, b)| a <= b);
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        FileSelection { ranges: merged }
+    }
+
+    /// Whether file `index` is selected.
+    pub fn contains(&self, index: usize) -> bool {
+        let at = self.ranges.partition_point(|&(_, last)| last < index);
+        self.ranges.get(at).is_some_and(|&(first, _)| first <= index)
+    }
+
+    /// Whether any of the first `files` files is selected.
+    pub fn selects_any_below(&self, files: usize) -> bool {
+        self.ranges.first().is_some_and(|&(first, _)| first < files)
+    }
+
+    /// The selected indexes below `files`, in order.
+    pub fn indexes_below(&self, files: usize) -> impl Iterator<Item = usize> + '_ {
+        self.ranges
+            .iter()
+            .take_while(move |&&(first, _)| first < files)
+            .flat_map(move |&(first, last)| first..=last.min(files.saturating_sub(1)))
+    }
+}
+
+impl fmt::Display for FileSelection {
+    /// The `so` value: `0,2,4-6`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, &(a, b)) in self.ranges.iter().enumerate() {
+            if n > 0 {
+                f.write_str(",")?;
+            }
+            if a == b {
+                write!(f, "{a}")?;
+            } else {
+                write!(f, "{a}-{b}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Most file indexes a `so` parameter may select (ranges included): far above the
@@ -152,9 +211,7 @@ impl MagnetLink {
             percent_encode_into(pe, &mut s);
         }
         if let Some(files) = &self.select_only {
-            s.push_str("&so=");
-            let list: Vec<String> = files.iter().map(usize::to_string).collect();
-            s.push_str(&list.join(","));
+            s.push_str(&format!("&so={files}"));
         }
         s
     }
@@ -198,12 +255,13 @@ fn parse_xt(param: &str, value: &str) -> Result<Option<InfoHash>, MagnetError> {
 }
 
 /// BEP 53 `so`: comma-separated file indexes and inclusive ranges (`0,2,4-6`).
-fn parse_select_only(param: &str, value: &str) -> Result<Vec<usize>, MagnetError> {
+fn parse_select_only(param: &str, value: &str) -> Result<FileSelection, MagnetError> {
     let index = |s: &str| {
         s.parse::<usize>()
             .map_err(|_| invalid(param, format!("`{s}` is not a file index")))
     };
-    let mut files = Vec::new();
+    let mut ranges = Vec::new();
+    let mut selected = 0usize;
     for item in value.split(',') {
         let (first, last) = match item.split_once('-') {
             Some((a, b)) => (index(a)?, index(b)?),
@@ -215,14 +273,17 @@ fn parse_select_only(param: &str, value: &str) -> Result<Vec<usize>, MagnetError
         if last < first {
             return Err(invalid(param, format!("range `{item}` ends before it starts")));
         }
-        if last - first >= MAX_SELECT_ONLY || files.len() + (last - first) >= MAX_SELECT_ONLY {
+        // `last` is checked first, so the count below cannot overflow.
+        if last >= MAX_SELECT_ONLY {
             return Err(invalid(param, format!("selects more than {MAX_SELECT_ONLY} files")));
         }
-        files.extend(first..=last);
+        selected += last - first + 1;
+        if selected > MAX_SELECT_ONLY {
+            return Err(invalid(param, format!("selects more than {MAX_SELECT_ONLY} files")));
+        }
+        ranges.push((first, last));
     }
-    files.sort_unstable();
-    files.dedup();
-    Ok(files)
+    Ok(FileSelection::from_ranges(ranges))
 }
 
 /// RFC 4648 base32 without padding, either case: exactly 32 digits, 20 bytes.
@@ -387,16 +448,31 @@ mod tests {
     #[test]
     fn select_only_lists_and_ranges() {
         let m = MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=0,2,4-6,2,10")).unwrap();
-        assert_eq!(m.select_only, Some(vec![0, 2, 4, 5, 6, 10]));
+        let so = m.select_only.clone().unwrap();
+        assert_eq!(so.indexes_below(100).collect::<Vec<_>>(), [0, 2, 4, 5, 6, 10]);
+        assert_eq!(so.indexes_below(5).collect::<Vec<_>>(), [0, 2, 4]);
+        assert!(so.contains(5) && !so.contains(3) && !so.contains(11));
+        assert_eq!(so.to_string(), "0,2,4-6,10");
+        assert!(so.selects_any_below(1) && !FileSelection::from_ranges(vec![(3, 4)]).selects_any_below(3));
         let encoded = MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}&so=1%2C3-4")).unwrap();
-        assert_eq!(encoded.select_only, Some(vec![1, 3, 4]));
+        assert_eq!(encoded.select_only.unwrap().to_string(), "1,3-4");
         assert_eq!(
             MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}"))
                 .unwrap()
                 .select_only,
             None
         );
-        for bad in ["", "a", "1,", "3-1", "-1", "1-2-3", "0-99999999999", "0-100000"] {
+        for bad in [
+            "",
+            "a",
+            "1,",
+            "3-1",
+            "-1",
+            "1-2-3",
+            "0-99999999999",
+            "0-100000",
+            "0-18446744073709551615",
+        ] {
             let e = MagnetLink::parse(&format!("magnet:?xt=urn:btih:{HEX}&so={bad}")).unwrap_err();
             assert!(
                 matches!(&e, MagnetError::InvalidParam { param, .. } if param == "so"),
@@ -444,7 +520,7 @@ mod tests {
             display_name: Some("a b&c=d/é".into()),
             trackers: vec!["http://t/ann?x=1&y=2".into(), "udp://u:1".into()],
             peers: vec!["[::1]:6881".into()],
-            select_only: Some(vec![0, 3]),
+            select_only: Some(FileSelection::from_ranges(vec![(0, 0), (3, 3)])),
         };
         let uri = m.to_uri();
         assert!(uri.starts_with(&format!("magnet:?xt=urn:btih:{HEX}&dn=a%20b%26c%3Dd%2F")));

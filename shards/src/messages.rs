@@ -66,7 +66,7 @@ pub struct AddMagnet {
     /// `x.pe` and `--peer`: dialled at once, and again by the torrent once it runs.
     pub peers: Vec<SocketAddr>,
     /// BEP 53 `so`: the files to download (by index), the rest skipped; None = all.
-    pub select_only: Option<Vec<usize>>,
+    pub select_only: Option<ccbt_engine::magnet::FileSelection>,
     pub download_dir: PathBuf,
     pub config: TorrentConfig,
     pub preallocation: Preallocation,

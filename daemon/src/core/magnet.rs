@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ccbt_engine::magnet::{MagnetError, MagnetLink};
+use ccbt_engine::magnet::{FileSelection, MagnetError, MagnetLink};
 use ccbt_engine::metainfo::{torrent_file_bytes, Metainfo};
 use ccbt_engine::torrent::TorrentConfig;
 use ccbt_engine::InfoHash;
@@ -86,14 +86,14 @@ pub(crate) fn read_magnet_file(path: &std::path::Path) -> Result<String, String>
 /// the add's `skip_files` (kept as a prefix of the list until then) apply.
 fn priorities_for(
     meta: &Metainfo,
-    select_only: Option<&[usize]>,
+    select_only: Option<&FileSelection>,
     pending: &[FilePriorityName],
 ) -> Vec<FilePriorityName> {
     let files = meta.info.files.len();
     let mut priorities = match select_only {
-        Some(keep) if keep.iter().any(|&i| i < files) => {
+        Some(keep) if keep.selects_any_below(files) => {
             let mut p = vec![FilePriorityName::Skip; files];
-            for &i in keep.iter().filter(|&&i| i < files) {
+            for i in keep.indexes_below(files) {
                 p[i] = FilePriorityName::Normal;
             }
             p
@@ -270,9 +270,9 @@ impl DaemonCore {
             tracing::warn!(torrent = %info_hash, error = %e, "cannot delete the saved magnet link");
         }
         let select_only = t.magnet.take().and_then(|m| m.link.select_only);
-        t.settings.file_priorities = priorities_for(&meta, select_only.as_deref(), &t.settings.file_priorities);
+        t.settings.file_priorities = priorities_for(&meta, select_only.as_ref(), &t.settings.file_priorities);
         // The shard applied `so` itself; `skip_files` is the daemon's to send.
-        let skipped_beyond_selection = t.settings.file_priorities != priorities_for(&meta, select_only.as_deref(), &[]);
+        let skipped_beyond_selection = t.settings.file_priorities != priorities_for(&meta, select_only.as_ref(), &[]);
         t.meta = Some(meta);
         if skipped_beyond_selection && matches!(t.life, Life::Running) {
             let priorities = t

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use ccbt_engine::file_priority::FilePriority;
+use ccbt_engine::magnet::FileSelection;
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::torrent::TorrentStats;
 use ccbt_engine::InfoHash;
@@ -96,7 +97,7 @@ impl Shard {
         let mut magnet = magnet;
         magnet.peers.retain(|addr| !task.is_refused(addr));
         let add = AddTorrent {
-            file_priorities: file_priorities(&meta, magnet.select_only.as_deref()),
+            file_priorities: file_priorities(&meta, magnet.select_only.as_ref()),
             meta,
             download_dir: magnet.download_dir,
             config: magnet.config,
@@ -125,18 +126,18 @@ fn with_trackers(bare: &Metainfo, tiers: &[Vec<String>]) -> Metainfo {
 
 /// BEP 53 `so`: the files named are wanted, the others skipped. A selection naming
 /// no file of this torrent selects nothing, so it is ignored (everything wanted).
-pub(super) fn file_priorities(meta: &Metainfo, select_only: Option<&[usize]>) -> Vec<FilePriority> {
+pub(super) fn file_priorities(meta: &Metainfo, select_only: Option<&FileSelection>) -> Vec<FilePriority> {
     let Some(selected) = select_only else {
         return Vec::new();
     };
     let files = meta.info.files.len();
-    if !selected.iter().any(|&i| i < files) {
+    if !selected.selects_any_below(files) {
         tracing::warn!(torrent = %meta.info_hash, "the magnet's `so` names no file of the torrent: every file is downloaded");
         return Vec::new();
     }
     (0..files)
         .map(|i| {
-            if selected.binary_search(&i).is_ok() {
+            if selected.contains(i) {
                 FilePriority::Normal
             } else {
                 FilePriority::Skip
@@ -197,10 +198,19 @@ mod tests {
         use FilePriority::{Normal, Skip};
         let meta = three_files();
         assert_eq!(file_priorities(&meta, None), Vec::<FilePriority>::new());
-        assert_eq!(file_priorities(&meta, Some(&[0, 2])), vec![Normal, Skip, Normal]);
-        assert_eq!(file_priorities(&meta, Some(&[1, 7])), vec![Skip, Normal, Skip]);
+        assert_eq!(
+            file_priorities(&meta, Some(&FileSelection::from_ranges(vec![(0, 0), (2, 2)]))),
+            vec![Normal, Skip, Normal]
+        );
+        assert_eq!(
+            file_priorities(&meta, Some(&FileSelection::from_ranges(vec![(1, 1), (7, 7)]))),
+            vec![Skip, Normal, Skip]
+        );
         // Naming no file of the torrent selects nothing: everything is downloaded.
-        assert_eq!(file_priorities(&meta, Some(&[5, 9])), Vec::<FilePriority>::new());
+        assert_eq!(
+            file_priorities(&meta, Some(&FileSelection::from_ranges(vec![(5, 5), (9, 9)]))),
+            Vec::<FilePriority>::new()
+        );
     }
 
     #[test]

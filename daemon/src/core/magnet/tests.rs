@@ -1,6 +1,7 @@
 use ccbt_engine::metainfo_builder::MetainfoBuilder;
 
 use super::*;
+use ccbt_engine::magnet::FileSelection;
 
 const HEX: &str = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
 
@@ -29,7 +30,10 @@ fn a_link_gives_name_trackers_peers_and_selection() {
     );
     // A host name would need DNS on the control thread: only IP peers are dialled.
     assert_eq!(m.peer_addrs(), vec!["127.0.0.2:6881".parse::<SocketAddr>().unwrap()]);
-    assert_eq!(m.link.select_only, Some(vec![0, 2, 3]));
+    assert_eq!(
+        m.link.select_only.as_ref().map(|s| s.to_string()).as_deref(),
+        Some("0,2-3")
+    );
 }
 
 #[test]
@@ -38,7 +42,10 @@ fn a_link_without_name_shows_its_hash_and_round_trips_through_the_saved_text() {
     assert_eq!(m.name, HEX);
     let again = PendingMagnet::parse(&m.to_uri()).unwrap();
     assert_eq!(again.link, m.link);
-    assert_eq!(again.link.select_only, Some(vec![1, 4]));
+    assert_eq!(
+        again.link.select_only.as_ref().map(|s| s.to_string()).as_deref(),
+        Some("1,4")
+    );
     assert_eq!(
         PendingMagnet::parse(&format!("magnet:?xt=urn:btih:{HEX}"))
             .unwrap()
@@ -77,20 +84,34 @@ fn selection_and_skips_become_file_priorities_once_the_files_are_known() {
     use FilePriorityName::{Normal, Skip};
     let meta = three_files();
     assert_eq!(priorities_for(&meta, None, &[]), vec![Normal; 3]);
-    assert_eq!(priorities_for(&meta, Some(&[1]), &[]), vec![Skip, Normal, Skip]);
+    assert_eq!(
+        priorities_for(&meta, Some(&FileSelection::from_ranges(vec![(1, 1)])), &[]),
+        vec![Skip, Normal, Skip]
+    );
     // skip_files (a prefix list) on top of the selection.
     assert_eq!(
-        priorities_for(&meta, Some(&[0, 1]), &[Normal, Skip]),
+        priorities_for(
+            &meta,
+            Some(&FileSelection::from_ranges(vec![(0, 0), (1, 1)])),
+            &[Normal, Skip]
+        ),
         vec![Normal, Skip, Skip]
     );
     assert_eq!(priorities_for(&meta, None, &[Skip]), vec![Skip, Normal, Normal]);
     // Indexes past the file list are ignored; a selection of none of the files
     // would skip everything and is ignored as a whole.
     assert_eq!(
-        priorities_for(&meta, Some(&[2, 9]), &[Normal, Normal, Normal, Skip]),
+        priorities_for(
+            &meta,
+            Some(&FileSelection::from_ranges(vec![(2, 2), (9, 9)])),
+            &[Normal, Normal, Normal, Skip]
+        ),
         vec![Skip, Skip, Normal]
     );
-    assert_eq!(priorities_for(&meta, Some(&[7]), &[]), vec![Normal; 3]);
+    assert_eq!(
+        priorities_for(&meta, Some(&FileSelection::from_ranges(vec![(7, 7)])), &[]),
+        vec![Normal; 3]
+    );
 }
 
 #[test]
