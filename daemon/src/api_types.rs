@@ -420,6 +420,45 @@ pub struct ShardStats {
     /// This shard's share of the global limits, bytes/s; none = unlimited.
     pub download_share: Option<u64>,
     pub upload_share: Option<u64>,
+    /// How busy the shard's core was over the last second, 0 to 100 (time the
+    /// executor spent running tasks, not waiting for I/O).
+    #[serde(default)]
+    pub busy_percent: f64,
+}
+
+/// How loud an alert is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSeverity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// One alert, firing or resolved (`GET /api/v1/alerts`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertView {
+    /// Increasing per daemon run.
+    pub id: u64,
+    /// The rule's name (`torrent_stalled`, `tracker_failing`, a config rule's `name`).
+    pub rule: String,
+    pub severity: AlertSeverity,
+    /// The torrent it is about, for per-torrent rules.
+    pub torrent_id: Option<u32>,
+    pub torrent_name: Option<String>,
+    /// For people: what crossed which threshold.
+    pub message: String,
+    /// Unix seconds.
+    pub fired_at: u64,
+    /// None while it is still firing.
+    pub resolved_at: Option<u64>,
+}
+
+/// `GET /api/v1/alerts`: what fires now, and what fired lately (newest first, bounded).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertList {
+    pub active: Vec<AlertView>,
+    pub recent: Vec<AlertView>,
 }
 
 /// One event of `GET /api/v1/events` (the SSE `event:` is `kind`, `data:` this JSON).
@@ -428,7 +467,8 @@ pub struct ApiEvent {
     /// Increasing per daemon run.
     pub seq: u64,
     /// `added`, `metadata_received`, `state_changed`, `completed`, `error`,
-    /// `tracker_error`, `peer_banned`, `removed`, `record_problem`, `limit_reached`.
+    /// `tracker_error`, `peer_banned`, `removed`, `record_problem`, `limit_reached`,
+    /// `alert_fired`, `alert_resolved` (`message` is the alert as JSON).
     pub kind: String,
     pub id: Option<u32>,
     pub info_hash: Option<String>,

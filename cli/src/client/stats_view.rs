@@ -122,6 +122,7 @@ mod tests {
                     upload_rate: 0,
                     download_share: Some(5_000_000),
                     upload_share: None,
+                    busy_percent: 0.0,
                 },
                 ShardStats {
                     shard: 1,
@@ -131,6 +132,7 @@ mod tests {
                     upload_rate: 0,
                     download_share: Some(5_000_000),
                     upload_share: None,
+                    busy_percent: 0.0,
                 },
             ],
             events_dropped: 0,

@@ -503,6 +503,7 @@ impl DaemonCore {
                     upload_rate: 0,
                     download_share,
                     upload_share,
+                    busy_percent: 0.0,
                 }
             })
             .collect();

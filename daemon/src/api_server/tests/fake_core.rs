@@ -297,6 +297,7 @@ fn stats() -> SessionStats {
             upload_rate: 512,
             download_share: None,
             upload_share: Some(500_000),
+            busy_percent: 0.0,
         }],
         events_dropped: 0,
         handovers: 7,
