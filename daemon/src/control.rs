@@ -196,6 +196,13 @@ pub enum ControlRequest {
         edit: CategoryEdit,
         reply: Reply<CategoryBook>,
     },
+    /// A config reload's hooks (None: unchanged) and watch dir (its other live
+    /// keys come as a `PatchSession`).
+    Reconfigure {
+        hooks: Option<crate::daemon_config::HooksConfig>,
+        watch_dir: Option<std::path::PathBuf>,
+        reply: Reply<()>,
+    },
 }
 
 /// What the API side holds: a way to send requests to the core and to follow its
