@@ -59,6 +59,7 @@
 //! ```
 
 mod error;
+pub mod metrics;
 mod table_reader;
 mod units;
 mod values;
@@ -100,6 +101,7 @@ const SCHEMA: Schema = &[
         "",
         &[
             "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht",
+            "metrics",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
@@ -129,6 +131,7 @@ const SCHEMA: Schema = &[
     ("session", &["shards"]),
     ("lsd", &["enabled"]),
     ("pex", &["enabled"]),
+    ("metrics", metrics::KEYS),
 ];
 
 /// Everything the config file sets; see the module docs for keys and defaults.
@@ -148,6 +151,7 @@ pub struct DaemonConfig {
     pub lsd: DiscoveryToggle,
     /// Peer exchange (BEP 11).
     pub pex: DiscoveryToggle,
+    pub metrics: metrics::MetricsConfig,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -436,6 +440,9 @@ impl DaemonConfig {
         }
         if let Some(t) = root.table("dht", "dht")? {
             read_dht(&t, &mut config.dht)?;
+        }
+        if let Some(t) = root.table("metrics", "metrics")? {
+            metrics::read_metrics(&t, &mut config.metrics)?;
         }
         Ok(config)
     }
