@@ -228,6 +228,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         pex: config.pex.enabled && !args.no_pex,
         dht,
         qbittorrent: config.api.qbittorrent.clone(),
+        metrics: config.metrics,
     };
     start_foreground(opts)
 }

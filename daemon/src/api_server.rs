@@ -169,6 +169,8 @@ pub(crate) fn router(state: ApiState) -> Router {
             get(session_routes::session).patch(session_routes::patch_session),
         )
         .route("/api/v1/stats", get(session_routes::stats))
+        .route("/api/v1/metrics", get(crate::metrics::json))
+        .route("/metrics", get(crate::metrics::prometheus_text))
         .route("/api/v1/shutdown", post(session_routes::shutdown))
         .route("/api/v1/events", get(event_stream::events));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {
