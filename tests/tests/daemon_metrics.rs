@@ -118,7 +118,9 @@ fn metrics_follow_a_real_download_and_promtool_accepts_them() {
     assert!(payload >= LEN as f64, "payload received {payload}: {text}");
     assert!(sum_over_shards("ccbt_protocol_bytes_total", ",direction=\"down\"") > 0.0);
     assert!(sum_over_shards("ccbt_peer_handshakes_total", ",result=\"ok\"") >= 1.0);
-    assert!(sum_over_shards("ccbt_block_request_seconds_count", "") >= pieces * 4.0, "{text}");
+    // Every 16 KiB block was requested and arrived once (no loss on loopback).
+    let blocks = LEN.div_ceil(16 << 10) as f64;
+    assert!(sum_over_shards("ccbt_block_request_seconds_count", "") >= blocks, "{text}");
     assert_eq!(sum_over_shards("ccbt_piece_hash_seconds_count", ""), pieces, "{text}");
     assert_eq!(sum_over_shards("ccbt_piece_write_seconds_count", ""), pieces, "{text}");
     assert_eq!(sum_over_shards("ccbt_piece_hash_failures_total", ""), 0.0);
@@ -190,7 +192,8 @@ fn per_torrent_series_stop_at_the_cap_and_metrics_can_be_turned_off() {
     let message = off.get("/metrics").expect_error(404, "not_found");
     assert!(message.contains("[metrics] enabled = false"), "{message}");
     let run = off.btbt(&["metrics"]);
-    let said = run.expect_code(1);
+    // The API's 404, as for any refused request.
+    let said = run.expect_code(2);
     assert!(said.contains("metrics are turned off"), "{said}");
 }
 
