@@ -141,7 +141,11 @@ impl LiveConfig {
             let hooks = hooks_changed.then(|| config.hooks.clone());
             let watch_dir = config.watch.dir.clone();
             self.handle
-                .call(|reply| ControlRequest::Reconfigure { hooks, watch_dir, reply })
+                .call(|reply| ControlRequest::Reconfigure {
+                    hooks,
+                    watch_dir,
+                    reply,
+                })
                 .await?;
         }
         Ok(())
@@ -194,7 +198,9 @@ fn rate_setting(limit: Option<u64>) -> LimitSetting<u64> {
 }
 
 fn secs_setting(d: Option<Duration>) -> LimitSetting<u64> {
-    d.map_or(LimitSetting::Keyword(LimitKeyword::None), |d| LimitSetting::Value(d.as_secs()))
+    d.map_or(LimitSetting::Keyword(LimitKeyword::None), |d| {
+        LimitSetting::Value(d.as_secs())
+    })
 }
 
 /// The session settings among `keys`, as a patch; false when none is one.

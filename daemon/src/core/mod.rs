@@ -56,6 +56,8 @@ pub struct CoreSetup {
     pub settings: SessionSettings,
     pub hooks: crate::hooks::HookRunner,
     pub watch_dir: Option<PathBuf>,
+    /// `[metrics]`: whether `/metrics` answers, and the per-torrent series.
+    pub metrics: crate::daemon_config::metrics::MetricsConfig,
 }
 
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
@@ -108,6 +110,7 @@ pub struct DaemonCore {
     change_log: change_log::ChangeLog,
     /// The qBittorrent API's categories and tags.
     categories: categories::CategoryBook,
+    metrics_config: crate::daemon_config::metrics::MetricsConfig,
 }
 
 fn unix_now() -> u64 {
@@ -153,6 +156,7 @@ impl DaemonCore {
             internal_rx: Some(internal_rx),
             change_log: change_log::ChangeLog::new(unix_now()),
             categories,
+            metrics_config: setup.metrics,
         };
         core.restore();
         core.session_base = core.lifetime_totals();
