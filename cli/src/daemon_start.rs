@@ -228,6 +228,13 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         pex: config.pex.enabled && !args.no_pex,
         dht,
         qbittorrent: config.api.qbittorrent.clone(),
+        ip_filter: config
+            .security
+            .ip_filter
+            .iter()
+            .cloned()
+            .map(absolute)
+            .collect::<Result<_, _>>()?,
     };
     start_foreground(opts)
 }

@@ -196,6 +196,20 @@ pub enum ControlRequest {
         edit: CategoryEdit,
         reply: Reply<CategoryBook>,
     },
+    /// The IP filter's status, a reload, or a lookup.
+    IpFilter(IpFilterRequest),
+}
+
+/// What the API asks of the IP filter.
+#[derive(Debug)]
+pub enum IpFilterRequest {
+    Status(Reply<crate::api_types::IpFilterStatus>),
+    /// Read the lists again now; an error when the reload was refused.
+    Reload(Reply<crate::api_types::IpFilterStatus>),
+    Check {
+        address: std::net::IpAddr,
+        reply: Reply<crate::api_types::IpFilterCheck>,
+    },
 }
 
 /// What the API side holds: a way to send requests to the core and to follow its

@@ -59,6 +59,7 @@
 //! ```
 
 mod error;
+pub mod security;
 mod table_reader;
 mod units;
 mod values;
@@ -100,8 +101,10 @@ const SCHEMA: Schema = &[
         "",
         &[
             "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht",
+            "security",
         ],
     ),
+    ("security", security::SECURITY_KEYS),
     ("dht", &["enabled", "port", "bootstrap"]),
     ("network", &["listen"]),
     (
@@ -148,6 +151,7 @@ pub struct DaemonConfig {
     pub lsd: DiscoveryToggle,
     /// Peer exchange (BEP 11).
     pub pex: DiscoveryToggle,
+    pub security: security::SecurityConfig,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -436,6 +440,9 @@ impl DaemonConfig {
         }
         if let Some(t) = root.table("dht", "dht")? {
             read_dht(&t, &mut config.dht)?;
+        }
+        if let Some(t) = root.table("security", "security")? {
+            security::read_security(&t, &mut config.security)?;
         }
         Ok(config)
     }

@@ -15,6 +15,7 @@ pub mod core;
 pub mod daemon_config;
 pub mod dht_nodes;
 pub mod hooks;
+pub mod ip_filter_loader;
 pub mod qbittorrent_api;
 pub mod queue_policy;
 pub mod rate_split;

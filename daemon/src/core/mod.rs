@@ -7,6 +7,7 @@ mod automation;
 pub mod categories;
 pub mod change_log;
 mod compat_requests;
+mod ip_filter_requests;
 mod magnet;
 mod managed;
 mod persist;
@@ -54,6 +55,8 @@ pub struct CoreSetup {
     pub settings: SessionSettings,
     pub hooks: crate::hooks::HookRunner,
     pub watch_dir: Option<PathBuf>,
+    /// The IP filter's lists and their watcher.
+    pub ip_filter: crate::ip_filter_loader::IpFilterService,
 }
 
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
@@ -104,6 +107,7 @@ pub struct DaemonCore {
     change_log: change_log::ChangeLog,
     /// The qBittorrent API's categories and tags.
     categories: categories::CategoryBook,
+    ip_filter: crate::ip_filter_loader::IpFilterService,
 }
 
 fn unix_now() -> u64 {
@@ -148,6 +152,7 @@ impl DaemonCore {
             internal_rx: Some(internal_rx),
             change_log: change_log::ChangeLog::new(unix_now()),
             categories,
+            ip_filter: setup.ip_filter,
         };
         core.restore();
         core.session_base = core.lifetime_totals();
