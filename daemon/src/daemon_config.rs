@@ -56,6 +56,9 @@
 //! enabled = true
 //! # port = 6881                    # UDP; default: the peer port's number
 //! # bootstrap = ["router.bittorrent.com:6881"]   # default: the public routers
+//! [security]                       # see docs/security.md
+//! # ip_filter = ["~/lists/level1.gz"]   # blocklists (eMule, P2P, CIDR; plain or
+//! #                                # gzip), reloaded when a file changes
 //! ```
 
 mod error;

@@ -255,8 +255,10 @@ impl IpFilterService {
     }
 
     /// Reloads the lists (with `paths` as the new `[security] ip_filter`, when
-    /// given) off the calling thread; the receiver gets the status after it. A
-    /// reload that fails keeps the filter in force (and the old paths).
+    /// given) off the calling thread; the receiver gets the status after it (drop
+    /// it to reload in the background: the outcome is logged and in the status).
+    /// A reload that fails keeps the filter in force (and the old paths). This is
+    /// the one call a change of the config key needs.
     pub fn reload(&self, paths: Option<Vec<PathBuf>>) -> oneshot::Receiver<IpFilterStatus> {
         let (tx, rx) = oneshot::channel();
         // A full queue already holds reloads that will read the files afresh.
@@ -282,12 +284,6 @@ impl IpFilterService {
         };
         filter.is_blocked(ip)
     }
-}
-
-/// The config part's one call when `[security] ip_filter` changes: reload from
-/// the new paths (in the background; the outcome is logged and in the status).
-pub fn reload_ip_filter(service: &IpFilterService, paths: Vec<PathBuf>) {
-    drop(service.reload(Some(paths)));
 }
 
 /// A file's modification time and length, or None when it cannot be read.
@@ -345,12 +341,12 @@ impl Watcher {
         // Taken before reading: a change made while reading is seen next poll.
         let stamps = stamps(&paths);
         let loaded = load_lists(&paths);
-        let mut state = match self.state.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
         if let Some(error) = loaded.error {
             tracing::warn!(%error, "IP filter: reload refused; the filter in force stays");
+            let mut state = match self.state.lock() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
             // Seen: the next poll waits for another change rather than failing again.
             if paths == state.paths {
                 self.stamps = stamps;
@@ -360,10 +356,16 @@ impl Watcher {
         }
         let filter = Arc::new(loaded.filter);
         log_loaded(&filter, &loaded.lists, loaded.took);
+        // Outside the lock: a shard's full command queue may hold this up, and the
+        // control thread reads the status meanwhile.
         if self.control.set(filter.clone()).is_err() {
             tracing::debug!("IP filter: the session has stopped");
         }
         self.stamps = stamps;
+        let mut state = match self.state.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         state.status = status_of(&paths, &filter, loaded.lists, loaded.took, None);
         state.paths = paths;
         state.filter = filter;

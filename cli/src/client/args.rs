@@ -97,6 +97,9 @@ pub enum ClientCommand {
     },
     /// The list, refreshed each second, until q or Ctrl-C
     Watch,
+    /// The IP filter: its lists and counts, test an address, reload the lists
+    #[command(subcommand, visible_alias = "ipfilter")]
+    Filter(super::ipfilter_cmd::FilterCommand),
 }
 
 /// Options of `download` and `magnet`.

@@ -9,6 +9,7 @@ pub mod detail_view;
 pub mod endpoint;
 pub mod files_cmd;
 pub mod foreground;
+pub mod ipfilter_cmd;
 pub mod limit_values;
 pub mod limits_cmd;
 pub mod list_view;
@@ -64,6 +65,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         }
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
+        ClientCommand::Filter(cmd) => ipfilter_cmd::run(&client, cmd),
     }
 }
 
