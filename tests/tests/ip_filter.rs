@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ccbt_tests::clients::{Client, Libtorrent, Opts, Swarm};
+use ccbt_tests::clients::{Client, Libtorrent, Swarm};
 use ccbt_tests::daemon_runs::{num, wait_until, DaemonOpts, DaemonUnderTest};
 use serde_json::Value;
 
