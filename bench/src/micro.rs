@@ -76,7 +76,14 @@ pub(crate) fn bench_iters(
     result(name, op, bytes_per_op, runs, iters, &samples)
 }
 
-pub(crate) fn result(name: &str, op: &str, bytes_per_op: Option<u64>, runs: usize, ops: u64, samples: &[f64]) -> MicroResult {
+pub(crate) fn result(
+    name: &str,
+    op: &str,
+    bytes_per_op: Option<u64>,
+    runs: usize,
+    ops: u64,
+    samples: &[f64],
+) -> MicroResult {
     let ns = Stat::of(samples).unwrap_or_default();
     MicroResult {
         name: name.to_string(),

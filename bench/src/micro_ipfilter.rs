@@ -66,7 +66,9 @@ pub fn run(runs: usize, want: &dyn Fn(&str) -> bool, push: &mut dyn FnMut(MicroR
         &samples,
     ));
     let mut rng = rand::rngs::SmallRng::seed_from_u64(8);
-    let probes: Vec<IpAddr> = (0..4096).map(|_| IpAddr::V4(Ipv4Addr::from(rng.gen::<u32>()))).collect();
+    let probes: Vec<IpAddr> = (0..4096)
+        .map(|_| IpAddr::V4(Ipv4Addr::from(rng.gen::<u32>())))
+        .collect();
     let mut i = 0usize;
     push(bench_iters(
         &format!("ipfilter/lookup IPv4 ({} ranges)", filter.ranges_v4()),

@@ -95,7 +95,8 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
     let store = StateStore::new(state.root());
     let mut session = start_session(&opts)?;
     // Before any torrent runs or any discovery starts: no blocked peer gets in first.
-    let ip_filter = crate::ip_filter_loader::IpFilterService::start(opts.ip_filter.clone(), session.ip_filter_control());
+    let ip_filter =
+        crate::ip_filter_loader::IpFilterService::start(opts.ip_filter.clone(), session.ip_filter_control());
     session.set_pex_enabled(opts.pex);
     if opts.lsd && !session.listen_addr().ip().is_loopback() {
         if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {

@@ -34,8 +34,8 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::TcpStream;
 
 use crate::connection_budget::ConnectionBudget;
-use crate::peer_filter::PeerFilter;
 use crate::peer_connection::{answer_handshake, dial_handshake, handshake_err, PeerError};
+use crate::peer_filter::PeerFilter;
 use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
 
 /// Connections one magnet holds open at once (dialled and accepted together).

@@ -26,7 +26,5 @@ pub use messages::{
 };
 pub use query::QueryReply;
 pub use router::Router;
-pub use session::{
-    BlockedCounts, IpFilterControl, Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES,
-};
+pub use session::{BlockedCounts, IpFilterControl, Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use ccbt_engine::connection_policy::ConnectionLimits;
 use ccbt_engine::file_priority::FilePriority;
+use ccbt_engine::ip_filter::IpFilter;
 use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::dht_socket::DhtSocket;
-use ccbt_engine::ip_filter::IpFilter;
 use ccbt_io::listen_socket::{ListenError, SharedListener};
 pub use ccbt_io::peer_filter::{BlockedCounters, BlockedCounts};
 use ccbt_io::tracker::TrackerIoError;

@@ -89,32 +89,52 @@ fn a_blocked_libtorrent_peer_is_refused_both_ways_until_the_list_file_is_edited(
     // The lists as loaded, with their bad lines by number.
     let status = daemon.btbt(&["filter", "stats", "--json"]).json();
     assert_eq!(status["enabled"], true, "{status}");
-    assert_eq!(status["ranges_v4"], 4, "127.0.0.2, 10.0.0.0-6, 10.0.0.8-255, 192.168.77/24: {status}");
+    assert_eq!(
+        status["ranges_v4"], 4,
+        "127.0.0.2, 10.0.0.0-6, 10.0.0.8-255, 192.168.77/24: {status}"
+    );
     assert_eq!(status["ranges_v6"], 1, "{status}");
     let listed = status["lists"].as_array().unwrap();
     assert_eq!(listed[0]["malformed_lines"], 1, "{status}");
     assert_eq!(listed[0]["malformed_examples"][0]["line"], 3, "{status}");
-    assert_eq!(listed[0]["malformed_examples"][0]["text"], "this is not a range", "{status}");
+    assert_eq!(
+        listed[0]["malformed_examples"][0]["text"], "this is not a range",
+        "{status}"
+    );
     assert_eq!(listed[1]["compression"], "gzip", "{status}");
     assert_eq!(listed[1]["allowed_ranges"], 1, "{status}");
     assert_eq!(listed[1]["malformed_examples"][0]["line"], 3, "{status}");
     assert_eq!(listed[2]["formats"]["cidr"], 2, "{status}");
     let text = daemon.btbt(&["filter", "stats"]).ok().to_string();
-    assert!(text.contains("line 3: not an IP address: \"this is not a range\""), "{text}");
+    assert!(
+        text.contains("line 3: not an IP address: \"this is not a range\""),
+        "{text}"
+    );
     assert!(daemon.btbt(&["ipfilter", "test", "127.0.0.2"]).ok().contains("BLOCKED"));
     assert!(daemon.btbt(&["filter", "check", "10.0.0.7"]).ok().contains("allowed"));
-    assert!(daemon.btbt(&["filter", "test", "10.0.0.8:6881"]).ok().contains("BLOCKED"));
+    assert!(daemon
+        .btbt(&["filter", "test", "10.0.0.8:6881"])
+        .ok()
+        .contains("BLOCKED"));
     assert!(daemon.btbt(&["filter", "test", "127.0.0.3"]).ok().contains("allowed"));
 
     // Offered by the user and by the tracker: neither dialled.
     let blocked_addr = blocked_seeder.listen_addr().to_string();
     let added = daemon.add_torrent(&swarm.torrent, &[("peer", blocked_addr.as_str())]);
     let id = added["id"].to_string();
-    let counts = wait_until("the tracker's and the user's offers dropped", Duration::from_secs(30), || {
-        let c = blocked_counts(&daemon);
-        (num(&c["by_source"], "tracker") >= 1 && num(&c["by_source"], "manual") >= 1).then_some(c)
-    });
-    assert_eq!(num(&counts, "outgoing"), 0, "nothing known got through to a dial: {counts}");
+    let counts = wait_until(
+        "the tracker's and the user's offers dropped",
+        Duration::from_secs(30),
+        || {
+            let c = blocked_counts(&daemon);
+            (num(&c["by_source"], "tracker") >= 1 && num(&c["by_source"], "manual") >= 1).then_some(c)
+        },
+    );
+    assert_eq!(
+        num(&counts, "outgoing"),
+        0,
+        "nothing known got through to a dial: {counts}"
+    );
     // Told of the daemon by the tracker, the blocked seeder dials it: refused at accept.
     blocked_seeder.reannounce();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -123,7 +143,11 @@ fn a_blocked_libtorrent_peer_is_refused_both_ways_until_the_list_file_is_edited(
         std::thread::sleep(Duration::from_millis(500));
     }
     let t = daemon.torrent(&id);
-    assert_eq!(num(&t, "verified_bytes"), 0, "nothing came from the blocked seeder: {t}");
+    assert_eq!(
+        num(&t, "verified_bytes"),
+        0,
+        "nothing came from the blocked seeder: {t}"
+    );
     assert_eq!(num(&t, "peers"), 0, "{t}");
     assert_eq!(blocked_seeder.status().uploaded_bytes, 0);
 
@@ -140,7 +164,11 @@ fn a_blocked_libtorrent_peer_is_refused_both_ways_until_the_list_file_is_edited(
         std::thread::sleep(Duration::from_millis(500));
     }
     swarm.assert_copy(&daemon.opts.download_dir, Duration::from_secs(10));
-    assert_eq!(blocked_seeder.status().uploaded_bytes, 0, "the blocked seeder sent nothing");
+    assert_eq!(
+        blocked_seeder.status().uploaded_bytes,
+        0,
+        "the blocked seeder sent nothing"
+    );
     assert!(open_seeder.status().uploaded_bytes >= LEN, "from {open_addr}");
     drop(open_seeder);
     drop(blocked_seeder);
@@ -153,11 +181,15 @@ fn a_blocked_libtorrent_peer_is_refused_both_ways_until_the_list_file_is_edited(
         &swarm.opts().with_listen_ip(BLOCKED_IP).with_peer(daemon.listen()),
     );
     let refused_before = num(&blocked_counts(&daemon), "incoming");
-    wait_until("the blocked downloader refused at accept", Duration::from_secs(30), || {
-        leecher.add_peer(daemon.listen()).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        (num(&blocked_counts(&daemon), "incoming") > refused_before).then_some(())
-    });
+    wait_until(
+        "the blocked downloader refused at accept",
+        Duration::from_secs(30),
+        || {
+            leecher.add_peer(daemon.listen()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            (num(&blocked_counts(&daemon), "incoming") > refused_before).then_some(())
+        },
+    );
     assert_eq!(leecher.status().done_bytes, 0);
 
     // ...until the list no longer names it: the daemon sees the edit by itself.

@@ -95,19 +95,18 @@ pub fn render_status(s: &IpFilterStatus) -> String {
         b.incoming,
         b.outgoing,
         b.disconnected,
-        if sources.is_empty() { "none".to_string() } else { sources.join(", ") }
+        if sources.is_empty() {
+            "none".to_string()
+        } else {
+            sources.join(", ")
+        }
     ));
     for list in &s.lists {
         match &list.error {
             Some(error) => out.push_str(&format!("list       {}: NOT READ: {error}\n", list.path)),
             None => out.push_str(&format!(
                 "list       {} ({}): {} lines, {} blocked ranges, {} allowed, {} malformed\n",
-                list.path,
-                list.compression,
-                list.lines,
-                list.blocked_ranges,
-                list.allowed_ranges,
-                list.malformed_lines
+                list.path, list.compression, list.lines, list.blocked_ranges, list.allowed_ranges, list.malformed_lines
             )),
         }
         for m in &list.malformed_examples {
@@ -160,7 +159,9 @@ mod tests {
                 incoming: 2,
                 outgoing: 0,
                 disconnected: 0,
-                by_source: [("tracker".to_string(), 3), ("dht".to_string(), 0)].into_iter().collect(),
+                by_source: [("tracker".to_string(), 3), ("dht".to_string(), 0)]
+                    .into_iter()
+                    .collect(),
             },
         };
         assert_eq!(

@@ -37,7 +37,9 @@ pub(crate) async fn check(
     let address: IpAddr = match text.parse::<IpAddr>() {
         Ok(ip) => ip,
         Err(_) => text.parse::<SocketAddr>().map(|a| a.ip()).map_err(|_| {
-            ApiError::bad_request(format!("'{text}' is not an IP address (such as 1.2.3.4 or 2001:db8::1)"))
+            ApiError::bad_request(format!(
+                "'{text}' is not an IP address (such as 1.2.3.4 or 2001:db8::1)"
+            ))
         })?,
     };
     state

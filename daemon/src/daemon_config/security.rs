@@ -38,9 +38,7 @@ pub(super) fn read_security(t: &TableReader<'_, '_>, security: &mut SecurityConf
 fn ip_filter_lists(f: &Field<'_, '_>) -> Result<Vec<PathBuf>, ConfigError> {
     let items = match f.value().as_str() {
         Some(one) => vec![one],
-        None => f
-            .strings()
-            .map_err(|_| f.wrong_type("a path or an array of paths"))?,
+        None => f.strings().map_err(|_| f.wrong_type("a path or an array of paths"))?,
     };
     if items.len() > MAX_IP_FILTER_LISTS {
         return Err(f.out_of_range(format!("at most {MAX_IP_FILTER_LISTS} lists")));
@@ -80,22 +78,38 @@ mod tests {
         let one = read("[security]\nip_filter = \"/lists/a.gz\"\n").unwrap();
         assert_eq!(one.security.ip_filter, vec![PathBuf::from("/lists/a.gz")]);
         let two = read("[security]\nip_filter = [\"/lists/a.gz\", \"b.txt\"]\n").unwrap();
-        assert_eq!(two.security.ip_filter, vec![PathBuf::from("/lists/a.gz"), PathBuf::from("b.txt")]);
+        assert_eq!(
+            two.security.ip_filter,
+            vec![PathBuf::from("/lists/a.gz"), PathBuf::from("b.txt")]
+        );
         assert!(read("").unwrap().security.ip_filter.is_empty());
     }
 
     #[test]
     fn bad_values_name_the_file_line_and_key() {
         let e = read("[security]\n\nip_filter = 3\n").unwrap_err().to_string();
-        assert_eq!(e, "/etc/ccbt.toml:3: `security.ip_filter` must be a path or an array of paths, not integer");
-        let e = read("[security]\nip_filter = [\"a\", \"a\"]\n").unwrap_err().to_string();
-        assert!(e.starts_with("/etc/ccbt.toml:2: `security.ip_filter`: 'a' is listed twice"), "{e}");
+        assert_eq!(
+            e,
+            "/etc/ccbt.toml:3: `security.ip_filter` must be a path or an array of paths, not integer"
+        );
+        let e = read("[security]\nip_filter = [\"a\", \"a\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/ccbt.toml:2: `security.ip_filter`: 'a' is listed twice"),
+            "{e}"
+        );
         let e = read("[security]\nip_filter = [\"\"]\n").unwrap_err().to_string();
         assert!(e.contains("an empty path"), "{e}");
         let many: Vec<String> = (0..=super::MAX_IP_FILTER_LISTS).map(|i| format!("\"l{i}\"")).collect();
-        let e = read(&format!("[security]\nip_filter = [{}]\n", many.join(","))).unwrap_err().to_string();
+        let e = read(&format!("[security]\nip_filter = [{}]\n", many.join(",")))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("out of range: at most 32 lists"), "{e}");
         let e = read("[security]\nip_filters = []\n").unwrap_err().to_string();
-        assert!(e.contains("unknown key `security.ip_filters`") && e.contains("security.ip_filter"), "{e}");
+        assert!(
+            e.contains("unknown key `security.ip_filters`") && e.contains("security.ip_filter"),
+            "{e}"
+        );
     }
 }

@@ -35,15 +35,31 @@ fn plain_and_gzip_lists_of_every_format_load_with_their_bad_lines_numbered() {
     let cidr = write(dir.path(), "cidr.txt", &gzip("10.0.0.0/8\n2001:db8::/32\n127.0.0.2\n"));
     let loaded = load_lists(&[emule.clone(), p2p, cidr]);
     assert!(loaded.error.is_none(), "{:?}", loaded.error);
-    let [e, p, c] = &loaded.lists[..] else { panic!("three lists") };
-    assert_eq!((e.compression.as_str(), e.lines, e.blocked_ranges, e.malformed_lines), ("plain", 4, 2, 1));
+    let [e, p, c] = &loaded.lists[..] else {
+        panic!("three lists")
+    };
+    assert_eq!(
+        (e.compression.as_str(), e.lines, e.blocked_ranges, e.malformed_lines),
+        ("plain", 4, 2, 1)
+    );
     assert_eq!(e.malformed_examples[0].line, 4);
     assert_eq!(e.malformed_examples[0].text, "not a line");
-    assert_eq!((p.compression.as_str(), p.blocked_ranges, p.malformed_lines), ("gzip", 2, 1));
+    assert_eq!(
+        (p.compression.as_str(), p.blocked_ranges, p.malformed_lines),
+        ("gzip", 2, 1)
+    );
     assert_eq!(p.malformed_examples[0].line, 3);
     assert_eq!(p.formats.get("p2p"), Some(&2));
     assert_eq!((c.compression.as_str(), c.blocked_ranges), ("gzip", 3));
-    for blocked in ["1.2.3.4", "2.0.0.9", "5.6.7.0", "8.8.8.3", "10.9.9.9", "2001:db8::1", "127.0.0.2"] {
+    for blocked in [
+        "1.2.3.4",
+        "2.0.0.9",
+        "5.6.7.0",
+        "8.8.8.3",
+        "10.9.9.9",
+        "2001:db8::1",
+        "127.0.0.2",
+    ] {
         assert!(loaded.filter.is_blocked(ip(blocked)), "{blocked}");
     }
     for open in ["1.2.4.0", "8.8.8.4", "127.0.0.1", "11.0.0.0"] {

@@ -43,10 +43,26 @@ fn a_mixed_list_loads_and_reports_its_bad_lines_by_number() {
         vec![("emule", 1), ("p2p", 1), ("cidr", 2), ("range", 1), ("single", 1)]
     );
     let f = b.build();
-    for blocked in ["1.2.3.0", "1.2.3.255", "5.6.7.5", "10.200.0.1", "9.9.9.9", "2001:db8::77", "fe80::5"] {
+    for blocked in [
+        "1.2.3.0",
+        "1.2.3.255",
+        "5.6.7.5",
+        "10.200.0.1",
+        "9.9.9.9",
+        "2001:db8::77",
+        "fe80::5",
+    ] {
         assert!(f.is_blocked(ip(blocked)), "{blocked}");
     }
-    for open in ["1.2.4.0", "5.6.7.10", "11.0.0.0", "9.9.9.8", "2001:db9::", "fe80::a", "127.0.0.1"] {
+    for open in [
+        "1.2.4.0",
+        "5.6.7.10",
+        "11.0.0.0",
+        "9.9.9.8",
+        "2001:db9::",
+        "fe80::a",
+        "127.0.0.1",
+    ] {
         assert!(!f.is_blocked(ip(open)), "{open}");
     }
     assert_eq!(f.ranges_v4(), 4);
