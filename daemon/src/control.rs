@@ -196,6 +196,13 @@ pub enum ControlRequest {
         edit: CategoryEdit,
         reply: Reply<CategoryBook>,
     },
+    /// A config reload's hooks (None: unchanged) and watch dir (its other live
+    /// keys come as a `PatchSession`).
+    Reconfigure {
+        hooks: Option<crate::daemon_config::HooksConfig>,
+        watch_dir: Option<std::path::PathBuf>,
+        reply: Reply<()>,
+    },
     /// The IP filter's status, a reload, or a lookup.
     IpFilter(IpFilterRequest),
 }
@@ -209,6 +216,13 @@ pub enum IpFilterRequest {
     Check {
         address: std::net::IpAddr,
         reply: Reply<crate::api_types::IpFilterCheck>,
+    },
+    /// `security.ip_filter` changed (a config reload or `config set`): read these
+    /// lists from now on. Answered at once; the reload runs in the background and
+    /// says how it went in the log and the status.
+    SetLists {
+        paths: Vec<std::path::PathBuf>,
+        reply: Reply<()>,
     },
 }
 

@@ -27,6 +27,10 @@ impl DaemonCore {
                     let _ = reply.send(answer);
                 });
             }
+            IpFilterRequest::SetLists { paths, reply } => {
+                drop(self.ip_filter.reload(Some(paths)));
+                let _ = reply.send(Ok(()));
+            }
             IpFilterRequest::Check { address, reply } => {
                 let _ = reply.send(Ok(IpFilterCheck {
                     address: address.to_string(),

@@ -38,11 +38,18 @@ impl DaemonCore {
             }
             ControlRequest::GetTorrent { id, reply } => self.with_view(&id, reply, views::detail),
             ControlRequest::AddTorrent { source, options, reply } => {
-                let added = self.add(source, options);
-                if let Ok(a) = &added {
-                    self.touch(a.id);
+                match self.add(source, options) {
+                    Ok(added) => {
+                        self.touch(added.id);
+                        // Answered once the session file holding it is written.
+                        self.after_session_write.push(Box::new(move || {
+                            let _ = reply.send(Ok(added));
+                        }));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
                 }
-                let _ = reply.send(added);
             }
             ControlRequest::PatchTorrent { id, patch, reply } => self.patch_torrent(&id, patch, reply),
             ControlRequest::RemoveTorrent { id, delete_data, reply } => self.remove(&id, delete_data, reply),
@@ -103,6 +110,15 @@ impl DaemonCore {
                 let _ = reply.send(self.edit_categories(edit));
             }
             ControlRequest::IpFilter(request) => self.ip_filter_request(request),
+            ControlRequest::Reconfigure {
+                hooks,
+                watch_dir,
+                reply,
+            } => {
+                self.settings.watch_dir = watch_dir.as_ref().map(|d| d.display().to_string());
+                self.automation.reconfigure(hooks.as_ref(), watch_dir);
+                let _ = reply.send(Ok(()));
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use toml::de::DeValue;
 
 use super::error::ConfigError;
 use super::table_reader::Field;
-use super::units::{parse_duration, parse_rate};
+use ccbt_engine::config_model::{parse_duration, parse_rate};
 use super::MAX_ACTIVE_LIMIT;
 use crate::queue_policy::UNLIMITED;
 

@@ -138,6 +138,7 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
         ControlRequest::IpFilter(crate::control::IpFilterRequest::Reload(reply)) => {
             drop(reply.send(Err(ApiError::conflict("the fake core has no lists"))))
         }
+        ControlRequest::IpFilter(crate::control::IpFilterRequest::SetLists { reply, .. }) => drop(reply.send(Ok(()))),
         ControlRequest::IpFilter(crate::control::IpFilterRequest::Check { address, reply }) => {
             drop(reply.send(Ok(crate::api_types::IpFilterCheck {
                 address: address.to_string(),
@@ -148,6 +149,7 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             let mut book = crate::control::CategoryBook::default();
             drop(reply.send(book.apply(&edit).map(|_| book)));
         }
+        ControlRequest::Reconfigure { reply, .. } => drop(reply.send(Ok(()))),
     }
 }
 
