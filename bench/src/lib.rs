@@ -18,6 +18,7 @@ pub mod daemon_proc;
 pub mod data;
 pub mod jsonproc;
 pub mod micro;
+pub mod micro_ipfilter;
 pub mod participant;
 pub mod procstat;
 pub mod report;

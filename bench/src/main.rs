@@ -100,7 +100,7 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Micro-benchmarks: bencode, wire framing, piece picker, SHA-1, piece-to-file mapping
+    /// Micro-benchmarks: bencode, wire framing, piece picker, SHA-1, piece-to-file mapping, IP filter
     Micro {
         /// Runs per benchmark (the median is reported)
         #[arg(long, default_value_t = 9)]

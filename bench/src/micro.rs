@@ -43,7 +43,7 @@ const TARGET: Duration = Duration::from_millis(50);
 /// Times `f(iters)` (which returns the time its `iters` ops took, setup excluded)
 /// after calibrating `iters` to about 50 ms.
 /// Runs `op` `n` times (its result kept from the optimizer) and returns the time taken.
-fn repeat_timed<T>(n: u64, mut op: impl FnMut() -> T) -> Duration {
+pub(crate) fn repeat_timed<T>(n: u64, mut op: impl FnMut() -> T) -> Duration {
     let t = Instant::now();
     for _ in 0..n {
         black_box(op());
@@ -51,7 +51,7 @@ fn repeat_timed<T>(n: u64, mut op: impl FnMut() -> T) -> Duration {
     t.elapsed()
 }
 
-fn bench_iters(
+pub(crate) fn bench_iters(
     name: &str,
     op: &str,
     bytes_per_op: Option<u64>,
@@ -76,7 +76,14 @@ fn bench_iters(
     result(name, op, bytes_per_op, runs, iters, &samples)
 }
 
-fn result(name: &str, op: &str, bytes_per_op: Option<u64>, runs: usize, ops: u64, samples: &[f64]) -> MicroResult {
+pub(crate) fn result(
+    name: &str,
+    op: &str,
+    bytes_per_op: Option<u64>,
+    runs: usize,
+    ops: u64,
+    samples: &[f64],
+) -> MicroResult {
     let ns = Stat::of(samples).unwrap_or_default();
     MicroResult {
         name: name.to_string(),
@@ -424,6 +431,7 @@ pub fn run_all(runs: usize, filter: Option<&str>) -> Vec<MicroResult> {
             Err(e) => eprintln!("ccbt-bench micro: layout benchmark skipped: {e}"),
         }
     }
+    crate::micro_ipfilter::run(runs, &want, &mut push);
     out
 }
 

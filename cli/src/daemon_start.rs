@@ -285,6 +285,13 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         pex: config.pex.enabled,
         dht,
         qbittorrent: config.api.qbittorrent.clone(),
+        ip_filter: config
+            .security
+            .ip_filter
+            .iter()
+            .cloned()
+            .map(absolute)
+            .collect::<Result<_, _>>()?,
         config: Some(ConfigOrigin {
             inputs: inputs.clone(),
             loaded: loaded.clone(),

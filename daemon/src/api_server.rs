@@ -12,6 +12,7 @@ mod config_routes;
 mod connection_limit;
 mod error_response;
 mod event_stream;
+mod ip_filter_routes;
 mod query_options;
 mod request_body;
 mod session_routes;
@@ -181,7 +182,10 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/metrics", get(crate::metrics::json))
         .route("/metrics", get(crate::metrics::prometheus_text))
         .route("/api/v1/shutdown", post(session_routes::shutdown))
-        .route("/api/v1/events", get(event_stream::events));
+        .route("/api/v1/events", get(event_stream::events))
+        .route("/api/v1/ipfilter", get(ip_filter_routes::status))
+        .route("/api/v1/ipfilter/reload", post(ip_filter_routes::reload))
+        .route("/api/v1/ipfilter/check/{addr}", get(ip_filter_routes::check));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {
         if let Some(action) = TorrentAction::from_path(name) {
             api = api.route(

@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod ip_filter;
+pub use ip_filter::{IpFilterBlocked, IpFilterCheck, IpFilterList, IpFilterStatus, MalformedListLine};
+
 /// Version of this API; bumped on an incompatible change.
 pub const API_VERSION: u32 = 1;
 /// The API's default address: the same port as the original Python ccbt's IPC server.
@@ -408,6 +411,9 @@ pub struct SessionStats {
     /// Connections handed from the accepting shard to their owner.
     pub handovers: u64,
     pub uptime_secs: u64,
+    /// What the IP filter refused since the daemon started.
+    #[serde(default)]
+    pub ip_filter_blocked: IpFilterBlocked,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -148,6 +148,12 @@ impl LiveConfig {
                 })
                 .await?;
         }
+        if keys.contains(&"security.ip_filter") {
+            let paths = config.security.ip_filter.clone();
+            self.handle
+                .call(|reply| ControlRequest::IpFilter(crate::control::IpFilterRequest::SetLists { paths, reply }))
+                .await?;
+        }
         Ok(())
     }
 

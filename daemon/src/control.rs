@@ -205,6 +205,27 @@ pub enum ControlRequest {
         watch_dir: Option<std::path::PathBuf>,
         reply: Reply<()>,
     },
+    /// The IP filter's status, a reload, or a lookup.
+    IpFilter(IpFilterRequest),
+}
+
+/// What the API asks of the IP filter.
+#[derive(Debug)]
+pub enum IpFilterRequest {
+    Status(Reply<crate::api_types::IpFilterStatus>),
+    /// Read the lists again now; an error when the reload was refused.
+    Reload(Reply<crate::api_types::IpFilterStatus>),
+    Check {
+        address: std::net::IpAddr,
+        reply: Reply<crate::api_types::IpFilterCheck>,
+    },
+    /// `security.ip_filter` changed (a config reload or `config set`): read these
+    /// lists from now on. Answered at once; the reload runs in the background and
+    /// says how it went in the log and the status.
+    SetLists {
+        paths: Vec<std::path::PathBuf>,
+        reply: Reply<()>,
+    },
 }
 
 /// What the API side holds: a way to send requests to the core and to follow its

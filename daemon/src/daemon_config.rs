@@ -56,12 +56,16 @@
 //! enabled = true
 //! # port = 6881                    # UDP; default: the peer port's number
 //! # bootstrap = ["router.bittorrent.com:6881"]   # default: the public routers
+//! [security]                       # see docs/security.md
+//! # ip_filter = ["~/lists/level1.gz"]   # blocklists (eMule, P2P, CIDR; plain or
+//! #                                # gzip), reloaded when a file changes
 //! ```
 
 pub mod effective;
 mod error;
 pub mod metrics;
 mod redial;
+pub mod security;
 pub mod sources;
 mod table_reader;
 mod values;
@@ -104,9 +108,10 @@ const SCHEMA: Schema = &[
         "",
         &[
             "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
-            "dht", "redial", "metrics",
+            "dht", "redial", "metrics", "security",
         ],
     ),
+    ("security", security::SECURITY_KEYS),
     ("dht", &["enabled", "port", "bootstrap"]),
     ("network", &["listen"]),
     (
@@ -157,6 +162,7 @@ pub struct DaemonConfig {
     pub pex: DiscoveryToggle,
     pub redial: RedialConfig,
     pub metrics: metrics::MetricsConfig,
+    pub security: security::SecurityConfig,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -464,6 +470,9 @@ fn read_tables(root: &TableReader<'_, '_>, config: &mut DaemonConfig) -> Result<
         }
         if let Some(t) = root.table("metrics", "metrics")? {
             metrics::read_metrics(&t, &mut config.metrics)?;
+        }
+        if let Some(t) = root.table("security", "security")? {
+            security::read_security(&t, &mut config.security)?;
         }
         Ok(())
     }

@@ -51,6 +51,8 @@ pub struct DaemonOptions {
     pub pex: bool,
     /// The DHT node's settings (None = no DHT); the state dir adds the saved table.
     pub dht: Option<ccbt_shards::DhtSettings>,
+    /// `[security] ip_filter`: blocklist files (empty = no IP filter).
+    pub ip_filter: Vec<PathBuf>,
     /// The layered config these options came from: served on `/api/v1/config`,
     /// its file watched and re-read. None: not from a config (tests).
     pub config: Option<ConfigOrigin>,
@@ -104,6 +106,9 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
         .collect::<Result<Vec<_>, _>>()?;
     let store = StateStore::new(state.root());
     let mut session = start_session(&opts)?;
+    // Before any torrent runs or any discovery starts: no blocked peer gets in first.
+    let ip_filter =
+        crate::ip_filter_loader::IpFilterService::start(opts.ip_filter.clone(), session.ip_filter_control());
     session.set_pex_enabled(opts.pex);
     if opts.lsd && !session.listen_addr().ip().is_loopback() {
         if let Err(error) = session.start_lsd(ccbt_shards::LsdSettings::default()) {
@@ -141,6 +146,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 hooks: HookRunner::start(&opts.hooks),
                 watch_dir: opts.watch_dir.clone(),
                 metrics: opts.metrics,
+                ip_filter,
             },
             inbox.events.clone(),
         )

@@ -16,6 +16,7 @@ pub mod connection_policy;
 pub mod dht;
 pub mod file_layout;
 pub mod file_priority;
+pub mod ip_filter;
 pub mod latency;
 pub mod lsd;
 pub mod magnet;

@@ -35,6 +35,7 @@ use glommio::net::TcpStream;
 
 use crate::connection_budget::ConnectionBudget;
 use crate::peer_connection::{answer_handshake, dial_handshake, handshake_err, PeerError};
+use crate::peer_filter::PeerFilter;
 use crate::tracker::{AnnounceProgress, TrackerConfig, TrackerStatus, TrackerTask};
 
 /// Connections one magnet holds open at once (dialled and accepted together).
@@ -65,6 +66,8 @@ pub struct MetadataSetup {
     pub peers: Vec<SocketAddr>,
     pub budget: Rc<ConnectionBudget>,
     pub redial: RedialPolicy,
+    /// The session's IP filter, as this shard holds it.
+    pub filter: Rc<PeerFilter>,
 }
 
 /// One open connection, as the task drives it.
@@ -93,6 +96,7 @@ pub struct MetadataTask {
     opening: Cell<usize>,
     next_key: Cell<u64>,
     budget: Rc<ConnectionBudget>,
+    filter: Rc<PeerFilter>,
     tracker: RefCell<Option<Rc<TrackerTask>>>,
     wake: LocalSender<()>,
     wake_rx: RefCell<Option<LocalReceiver<()>>>,
@@ -115,12 +119,16 @@ impl MetadataTask {
             opening: Cell::new(0),
             next_key: Cell::new(0),
             budget: setup.budget,
+            filter: setup.filter,
             tracker: RefCell::new(None),
             wake,
             wake_rx: RefCell::new(Some(wake_rx)),
             cancelled: Cell::new(false),
         });
         for addr in &setup.peers {
+            if task.filter.refuses_learned(*addr, PeerSource::Manual) {
+                continue;
+            }
             if task.book.borrow_mut().add_pinned(*addr) {
                 task.learned.borrow_mut().push((*addr, PeerSource::Manual));
             }
@@ -163,7 +171,7 @@ impl MetadataTask {
             let mut book = self.book.borrow_mut();
             let mut learned = self.learned.borrow_mut();
             for addr in addrs {
-                if refused.contains(addr) {
+                if refused.contains(addr) || self.filter.refuses_learned(*addr, source) {
                     continue;
                 }
                 if book.add_from(*addr, source) {
@@ -181,6 +189,9 @@ impl MetadataTask {
 
     /// An address the user named (`--peer` while the magnet waits): pinned.
     pub fn add_pinned_peer(&self, addr: SocketAddr) {
+        if self.filter.refuses_learned(addr, PeerSource::Manual) {
+            return;
+        }
         if self.book.borrow_mut().add_pinned(addr) {
             self.learned.borrow_mut().push((addr, PeerSource::Manual));
         }
@@ -279,6 +290,10 @@ impl MetadataTask {
         }
         let due = self.book.borrow_mut().due(Instant::now(), false, room);
         for addr in due {
+            if self.filter.refuses_dial(addr) {
+                self.book.borrow_mut().remove(addr);
+                continue;
+            }
             let Some(slot) = self.budget.start_dial() else {
                 self.book.borrow_mut().ended(addr, false);
                 continue;

@@ -22,6 +22,7 @@ use ccbt_engine::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 
 use crate::connection_budget::ConnectionBudget;
 use crate::peer_connection::PeerError;
+use crate::peer_filter::PeerFilter;
 use crate::peer_outbox::{Outgoing, PeerLink};
 use crate::piece_hasher::TimedSha1;
 use crate::rate_limit::{RateLimit, ShardRateLimits};
@@ -107,6 +108,8 @@ pub struct TorrentSetup {
     pub budget: Rc<ConnectionBudget>,
     /// When to redial peers that failed.
     pub redial: RedialPolicy,
+    /// The session's IP filter, as this shard holds it.
+    pub filter: Rc<PeerFilter>,
     /// What the last run recorded: pieces it vouches for are not read again
     /// where their files are unchanged.
     pub resume: Option<ResumeRecord>,
@@ -130,6 +133,7 @@ pub struct TorrentTask {
     next_key: Cell<u64>,
     peer_book: RefCell<PeerBook>,
     pub(crate) budget: Rc<ConnectionBudget>,
+    filter: Rc<PeerFilter>,
     stopped: Cell<bool>,
     failed: RefCell<Option<String>>,
     events: EventSink,
@@ -241,11 +245,14 @@ impl TorrentTask {
             peer_book: RefCell::new({
                 let mut book = PeerBook::with_policy(setup.redial);
                 for a in &setup.peers {
-                    book.add_pinned(*a);
+                    if !setup.filter.refuses_learned(*a, PeerSource::Manual) {
+                        book.add_pinned(*a);
+                    }
                 }
                 book
             }),
             budget: setup.budget,
+            filter: setup.filter,
             stopped: Cell::new(false),
             failed: RefCell::new(None),
             events,
@@ -314,6 +321,9 @@ impl TorrentTask {
 
     /// Adds a peer address the user named: it is redialed for as long as the torrent runs.
     pub fn add_known_peer(self: &Rc<Self>, addr: SocketAddr) {
+        if self.filter.refuses_learned(addr, PeerSource::Manual) {
+            return;
+        }
         if self.peer_book.borrow_mut().add_pinned(addr) {
             self.dial_known_peers();
         }
@@ -328,6 +338,9 @@ impl TorrentTask {
     pub fn add_known_peers_from(self: &Rc<Self>, addrs: &[SocketAddr], source: PeerSource) {
         let mut added = false;
         for a in addrs {
+            if self.filter.refuses_learned(*a, source) {
+                continue;
+            }
             added |= self.peer_book.borrow_mut().add_from(*a, source);
         }
         if added {
@@ -373,6 +386,16 @@ impl TorrentTask {
         // Incoming connections are not in the book.
         r.connected = r.connected.max(self.links.borrow().len());
         r
+    }
+
+    /// Closes the connections to addresses the filter blocks now (after a reload).
+    pub fn close_filtered_peers(&self) {
+        for link in self.links.borrow().values() {
+            if self.filter.blocks(link.addr) {
+                self.filter.count_disconnected();
+                let _ = link.close.try_send(());
+            }
+        }
     }
 
     /// Closes every connection and stops the periodic work; files are closed when the last reference goes.
@@ -579,7 +602,8 @@ impl TorrentTask {
         let seeding = self.engine.borrow().is_complete();
         let due = self.peer_book.borrow_mut().due(now, seeding, room);
         for addr in due {
-            if self.engine.borrow().is_banned(addr.ip(), now) {
+            // Known before a reload blocked it.
+            if self.engine.borrow().is_banned(addr.ip(), now) || self.filter.refuses_dial(addr) {
                 self.peer_book.borrow_mut().remove(addr);
                 continue;
             }

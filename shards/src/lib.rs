@@ -27,6 +27,6 @@ pub use messages::{
 };
 pub use query::QueryReply;
 pub use router::Router;
-pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
+pub use session::{BlockedCounts, IpFilterControl, Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;
 pub use shard_metrics::{ShardMetrics, ShardMetricsBoard};

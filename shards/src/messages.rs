@@ -123,6 +123,9 @@ pub enum ShardCommand {
     StartDht(Box<crate::dht_service::DhtStart>),
     /// Every shard: ask the DHT node for peers of this shard's torrents.
     AttachDht(crate::dht_service::DhtLink),
+    /// Every shard: the IP filter to use from now on (connections to addresses it
+    /// blocks are closed).
+    SetIpFilter(Arc<ccbt_engine::ip_filter::IpFilter>),
 }
 
 /// A setting a running torrent takes at once.

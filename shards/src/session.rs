@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use ccbt_engine::connection_policy::ConnectionLimits;
 use ccbt_engine::file_priority::FilePriority;
+use ccbt_engine::ip_filter::IpFilter;
 use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::dht_socket::DhtSocket;
 use ccbt_io::listen_socket::{ListenError, SharedListener};
+pub use ccbt_io::peer_filter::{BlockedCounters, BlockedCounts};
 use ccbt_io::tracker::TrackerIoError;
 use crossbeam_channel::{Receiver, Sender};
 use glommio::channels::channel_mesh::MeshBuilder;
@@ -95,6 +97,33 @@ pub struct Session {
     dht: Option<DhtHandle>,
     /// Each shard's latest figures for monitoring.
     metrics: Arc<crate::shard_metrics::ShardMetricsBoard>,
+    /// What the IP filter blocked, counted by every shard.
+    blocked: Arc<BlockedCounters>,
+}
+
+/// Swaps the session's IP filter from any thread (a file watcher, say) and reads
+/// what it blocked; cheap to clone, outlives nothing it needs.
+#[derive(Clone)]
+pub struct IpFilterControl {
+    commands: Vec<Sender<ShardCommand>>,
+    blocked: Arc<BlockedCounters>,
+}
+
+impl IpFilterControl {
+    /// Every shard uses `filter` from its next command on, and closes the
+    /// connections it holds to addresses `filter` blocks.
+    pub fn set(&self, filter: Arc<IpFilter>) -> Result<(), SessionError> {
+        for c in &self.commands {
+            c.send(ShardCommand::SetIpFilter(filter.clone()))
+                .map_err(|_| SessionError::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// What the filter blocked so far, over every shard.
+    pub fn blocked(&self) -> BlockedCounts {
+        self.blocked.snapshot()
+    }
 }
 
 /// The session's side of its DHT node.
@@ -119,6 +148,7 @@ impl Session {
         let router = Arc::new(Router::new());
         let lsd_torrents = Arc::new(LsdTorrents::new(n));
         let metrics = Arc::new(crate::shard_metrics::ShardMetricsBoard::new(n));
+        let blocked = Arc::new(BlockedCounters::default());
         let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
         let mut commands = Vec::with_capacity(n);
@@ -137,6 +167,7 @@ impl Session {
                 redial: config.redial,
                 lsd: lsd_torrents.clone(),
                 metrics: metrics.clone(),
+                blocked: blocked.clone(),
             };
             let shard_listener = listener.try_clone()?;
             let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -187,6 +218,7 @@ impl Session {
             pex_enabled: true,
             dht: None,
             metrics,
+            blocked,
         })
     }
 
@@ -213,6 +245,25 @@ impl Session {
     /// Events from every shard.
     pub fn events(&self) -> &Receiver<SessionEvent> {
         &self.events
+    }
+
+    /// Sets the IP filter of every shard (see [`IpFilterControl::set`]); until
+    /// the first call nothing is blocked.
+    pub fn set_ip_filter(&self, filter: Arc<IpFilter>) -> Result<(), SessionError> {
+        self.ip_filter_control().set(filter)
+    }
+
+    /// A handle that swaps the IP filter from another thread.
+    pub fn ip_filter_control(&self) -> IpFilterControl {
+        IpFilterControl {
+            commands: self.commands.clone(),
+            blocked: self.blocked.clone(),
+        }
+    }
+
+    /// What the IP filter blocked so far, over every shard.
+    pub fn ip_filter_blocked(&self) -> BlockedCounts {
+        self.blocked.snapshot()
     }
 
     /// Turns peer exchange (BEP 11) off (or on again) for the torrents added from

@@ -14,6 +14,7 @@ use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::connection_budget::ConnectionBudget;
 use ccbt_io::metadata_task::MetadataTask;
+use ccbt_io::peer_filter::PeerFilter;
 use ccbt_io::rate_limit::ShardRateLimits;
 use ccbt_io::read_cache::ReadCache;
 use ccbt_io::socket_transfer::TransferableSocket;
@@ -92,6 +93,8 @@ pub(crate) struct ShardContext {
     pub lsd: Arc<crate::lsd_service::LsdTorrents>,
     /// Where this shard publishes its figures for monitoring, once a status.
     pub metrics: Arc<crate::shard_metrics::ShardMetricsBoard>,
+    /// The session-wide counts of what the IP filter blocked.
+    pub blocked: Arc<ccbt_io::peer_filter::BlockedCounters>,
 }
 
 struct Shard {
@@ -105,6 +108,8 @@ struct Shard {
     start_slots: glommio::sync::Semaphore,
     cache: Rc<RefCell<ReadCache>>,
     budget: Rc<ConnectionBudget>,
+    /// The IP filter, swapped whole by [`ShardCommand::SetIpFilter`].
+    filter: Rc<PeerFilter>,
     senders: Option<Senders<AdoptConnection>>,
     /// The shard's own payload limits, drawn from by all its torrents.
     rate_limits: Rc<ShardRateLimits>,
@@ -125,6 +130,7 @@ pub(crate) async fn run(
     let cache = Rc::new(RefCell::new(ReadCache::new(ctx.read_cache_bytes as u64)));
     let budget = ConnectionBudget::new(ctx.connection_limits);
     let events = Rc::new(EventOutbox::new(ctx.events.clone()));
+    let filter = PeerFilter::new(Arc::default(), ctx.blocked.clone());
     let shard = Rc::new(Shard {
         ctx,
         torrents: RefCell::new(HashMap::new()),
@@ -134,6 +140,7 @@ pub(crate) async fn run(
         start_slots: glommio::sync::Semaphore::new(MAX_CONCURRENT_STARTS),
         cache,
         budget,
+        filter,
         senders,
         rate_limits: Rc::new(ShardRateLimits::unlimited()),
         pending_changes: PendingChanges::default(),
@@ -229,6 +236,12 @@ async fn command_loop(shard: &Rc<Shard>) {
                 let weak = Rc::downgrade(shard);
                 let demand = move || weak.upgrade().map(|s| dht_demand(&s));
                 glommio::spawn_local(crate::dht_service::lookup_loop(link, demand)).detach();
+            }
+            Ok(ShardCommand::SetIpFilter(filter)) => {
+                shard.filter.set(filter);
+                for task in shard.running() {
+                    task.close_filtered_peers();
+                }
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {
                 // Events that found the channel full go out as soon as there is
@@ -466,6 +479,7 @@ impl Shard {
             trackers: add.trackers,
             budget: self.budget.clone(),
             redial: self.ctx.redial,
+            filter: self.filter.clone(),
             resume: add.resume,
             cancel,
             // Always built held: a hold or release that came during the check
@@ -643,6 +657,9 @@ async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
             shard.routing.set(shard.routing.get() + 1);
             let _routed = RoutingSlot(&shard.routing);
             let Ok(addr) = stream.peer_addr() else { return };
+            if shard.filter.refuses_incoming(addr) {
+                return;
+            }
             let mut stream = stream;
             let mut prefix = [0u8; HANDSHAKE_ROUTING_LEN];
             let read = futures_lite::future::or(async { stream.read_exact(&mut prefix).await.is_ok() }, async {

@@ -6,6 +6,7 @@ Usage: /usr/bin/python3 lt_client.py '<json>' where json has
   save_path  directory the torrent's name lives in (existing data is rechecked)
   listen     "127.0.0.1:PORT" (PORT 0: the OS picks; the real port is printed)
   peers      optional list of "HOST:PORT" to dial once the torrent is added
+  outgoing   optional IP outgoing connections leave from (default: unbound)
 
 stdout, one JSON object a line:
   {"type":"listening","port":N}
@@ -41,7 +42,9 @@ def main():
     args = json.loads(sys.argv[1])
     settings = session_settings(
         listen=args.get("listen", "127.0.0.1:0"),
-        outgoing_interfaces="",
+        # Dial from the listen address when the test gave one, so the peer is seen
+        # at that address (unbound, a dial from 127.0.0.x leaves from 127.0.0.1).
+        outgoing_interfaces=args.get("outgoing", ""),
         alert_mask=lt.alert_category.error
         | lt.alert_category.status
         | lt.alert_category.tracker

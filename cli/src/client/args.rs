@@ -106,6 +106,9 @@ pub enum ClientCommand {
         #[arg(short = 'o', long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// The IP filter: its lists and counts, test an address, reload the lists
+    #[command(subcommand, visible_alias = "ipfilter")]
+    Filter(super::ipfilter_cmd::FilterCommand),
 }
 
 /// Options of `download` and `magnet`.

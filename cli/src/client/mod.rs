@@ -9,6 +9,7 @@ pub mod detail_view;
 pub mod endpoint;
 pub mod files_cmd;
 pub mod foreground;
+pub mod ipfilter_cmd;
 pub mod limit_values;
 pub mod limits_cmd;
 pub mod list_view;
@@ -66,6 +67,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
         ClientCommand::Metrics { format, output } => metrics_cmd::metrics(&client, format, output),
+        ClientCommand::Filter(cmd) => ipfilter_cmd::run(&client, cmd),
     }
 }
 

@@ -7,6 +7,7 @@ mod automation;
 pub mod categories;
 pub mod change_log;
 mod compat_requests;
+mod ip_filter_requests;
 mod magnet;
 mod managed;
 mod persist;
@@ -58,6 +59,8 @@ pub struct CoreSetup {
     pub watch_dir: Option<PathBuf>,
     /// `[metrics]`: whether `/metrics` answers, and the per-torrent series.
     pub metrics: crate::daemon_config::metrics::MetricsConfig,
+    /// The IP filter's lists and their watcher.
+    pub ip_filter: crate::ip_filter_loader::IpFilterService,
 }
 
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
@@ -111,6 +114,7 @@ pub struct DaemonCore {
     /// The qBittorrent API's categories and tags.
     categories: categories::CategoryBook,
     metrics_config: crate::daemon_config::metrics::MetricsConfig,
+    ip_filter: crate::ip_filter_loader::IpFilterService,
 }
 
 fn unix_now() -> u64 {
@@ -157,6 +161,7 @@ impl DaemonCore {
             change_log: change_log::ChangeLog::new(unix_now()),
             categories,
             metrics_config: setup.metrics,
+            ip_filter: setup.ip_filter,
         };
         core.restore();
         core.session_base = core.lifetime_totals();

@@ -112,6 +112,7 @@ impl DaemonCore {
             ControlRequest::EditCategories { edit, reply } => {
                 let _ = reply.send(self.edit_categories(edit));
             }
+            ControlRequest::IpFilter(request) => self.ip_filter_request(request),
             ControlRequest::Reconfigure {
                 hooks,
                 watch_dir,
@@ -558,6 +559,7 @@ impl DaemonCore {
             events_dropped: self.events.dropped(),
             handovers: self.session.router().handovers(),
             uptime_secs: self.started.elapsed().as_secs(),
+            ip_filter_blocked: crate::ip_filter_loader::blocked_view(&self.session.ip_filter_blocked()),
         }
     }
 

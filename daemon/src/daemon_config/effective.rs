@@ -82,6 +82,12 @@ impl DaemonConfig {
             "pex.enabled" => json!(self.pex.enabled),
             "redial.base_ms" => json!(self.redial.base_ms),
             "redial.max_ms" => json!(self.redial.max_ms),
+            "security.ip_filter" => json!(self
+                .security
+                .ip_filter
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()),
             _ => return None,
         };
         Some(value)

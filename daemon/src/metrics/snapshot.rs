@@ -383,6 +383,7 @@ pub mod for_tests {
             events_dropped: 0,
             handovers: 1,
             uptime_secs: 30,
+            ip_filter_blocked: Default::default(),
         };
         let second_row = ShardStats {
             shard: 1,

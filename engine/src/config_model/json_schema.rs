@@ -34,7 +34,7 @@ fn value_schema(kind: ValueKind) -> Value {
         ValueKind::TimeOfDay => json!({ "type": "string", "pattern": "^[0-9]{1,2}:[0-9]{2}$" }),
         ValueKind::Text | ValueKind::Path | ValueKind::SocketAddr => json!({ "type": "string", "minLength": 1 }),
         ValueKind::Secret => json!({ "type": "string", "minLength": 1, "writeOnly": true }),
-        ValueKind::SocketAddrList | ValueKind::HostPortList => string_list,
+        ValueKind::SocketAddrList | ValueKind::HostPortList | ValueKind::PathList => string_list,
         ValueKind::Weekdays => json!({ "type": "array", "items": {
             "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         } }),

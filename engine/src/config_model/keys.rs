@@ -14,7 +14,7 @@ use Reload::{Live, Restart};
 
 /// Every section, in the order the reference documents them.
 pub const SECTIONS: &[&[KeySpec]] = &[
-    NETWORK, API, STORAGE, LIMITS, QUEUE, SEEDING, WATCH, HOOKS, SESSION, DHT, LSD, PEX, REDIAL, METRICS,
+    NETWORK, API, STORAGE, LIMITS, QUEUE, SEEDING, WATCH, HOOKS, SESSION, DHT, LSD, PEX, REDIAL, METRICS, SECURITY,
 ];
 
 const fn key(path: &'static str, kind: ValueKind, default: &'static str, reload: Reload, doc: &'static str) -> KeySpec {
@@ -341,3 +341,10 @@ const METRICS: &[KeySpec] = &[
         "With more torrents than this, the per-torrent series are left out (ccbt_torrent_series_omitted says how many).",
     ),
 ];
+const SECURITY: &[KeySpec] = &[key(
+    "security.ip_filter",
+    ValueKind::PathList,
+    "[] (no IP filter)",
+    Live,
+    "Blocklists (eMule ipfilter.dat, PeerGuardian P2P, CIDR; plain or gzip), at most 32; reloaded when a file changes.",
+)];

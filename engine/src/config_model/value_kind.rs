@@ -38,6 +38,8 @@ pub enum ValueKind {
     HostPortList,
     /// A list of weekday names (`mon` … `sun`).
     Weekdays,
+    /// A list of file system paths (a single path is a list of one).
+    PathList,
 }
 
 /// A value as the TOML file would hold it.
@@ -69,6 +71,7 @@ impl ValueKind {
             ValueKind::SocketAddrList => "list of IP:PORT",
             ValueKind::HostPortList => "list of HOST:PORT",
             ValueKind::Weekdays => "list of days (mon … sun)",
+            ValueKind::PathList => "list of paths",
         }
     }
 
@@ -76,7 +79,7 @@ impl ValueKind {
     pub fn is_list(self) -> bool {
         matches!(
             self,
-            ValueKind::SocketAddrList | ValueKind::HostPortList | ValueKind::Weekdays
+            ValueKind::SocketAddrList | ValueKind::HostPortList | ValueKind::Weekdays | ValueKind::PathList
         )
     }
 
@@ -100,14 +103,16 @@ impl ValueKind {
             | ValueKind::Rate
             | ValueKind::Duration
             | ValueKind::DurationOrUnlimited => Ok(integer().unwrap_or_else(|| RawValue::String(trimmed.to_string()))),
-            ValueKind::SocketAddrList | ValueKind::HostPortList | ValueKind::Weekdays => Ok(RawValue::List(
-                trimmed
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            )),
+            ValueKind::SocketAddrList | ValueKind::HostPortList | ValueKind::Weekdays | ValueKind::PathList => {
+                Ok(RawValue::List(
+                    trimmed
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ))
+            }
             ValueKind::TimeOfDay | ValueKind::Path | ValueKind::SocketAddr => Ok(RawValue::String(trimmed.to_string())),
             // Kept as written: leading spaces may matter in a command or password.
             ValueKind::Text | ValueKind::Secret => Ok(RawValue::String(text.to_string())),

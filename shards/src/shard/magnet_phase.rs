@@ -27,6 +27,7 @@ impl Shard {
             peers: magnet.peers.clone(),
             budget: self.budget.clone(),
             redial: self.ctx.redial,
+            filter: self.filter.clone(),
         });
         self.torrents.borrow_mut().insert(
             info_hash,

@@ -52,6 +52,7 @@ impl Libtorrent {
         std::fs::create_dir_all(dir).unwrap();
         let work = super::work_dir("libtorrent", opts);
         let args = json!({
+            "outgoing": opts.listen_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             "torrent": torrent,
             "save_path": dir,
             "listen": format!("{}:0", opts.listen_ip()),

@@ -133,6 +133,19 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             ))));
         }
         ControlRequest::Categories(reply) => drop(reply.send(Ok(Default::default()))),
+        ControlRequest::IpFilter(crate::control::IpFilterRequest::Status(reply)) => {
+            drop(reply.send(Ok(Default::default())))
+        }
+        ControlRequest::IpFilter(crate::control::IpFilterRequest::Reload(reply)) => {
+            drop(reply.send(Err(ApiError::conflict("the fake core has no lists"))))
+        }
+        ControlRequest::IpFilter(crate::control::IpFilterRequest::SetLists { reply, .. }) => drop(reply.send(Ok(()))),
+        ControlRequest::IpFilter(crate::control::IpFilterRequest::Check { address, reply }) => {
+            drop(reply.send(Ok(crate::api_types::IpFilterCheck {
+                address: address.to_string(),
+                blocked: address.is_loopback(),
+            })))
+        }
         ControlRequest::EditCategories { edit, reply } => {
             let mut book = crate::control::CategoryBook::default();
             drop(reply.send(book.apply(&edit).map(|_| book)));
@@ -304,5 +317,6 @@ fn stats() -> SessionStats {
         events_dropped: 0,
         handovers: 7,
         uptime_secs: 60,
+        ip_filter_blocked: Default::default(),
     }
 }
