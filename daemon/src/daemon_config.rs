@@ -100,8 +100,8 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht",
-            "metrics",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
+            "dht", "metrics",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),

@@ -89,7 +89,9 @@ fn metrics_follow_a_real_download_and_promtool_accepts_them() {
     );
     let hash = swarm.info_hash.as_str();
     assert!(
-        during.contains(&format!("ccbt_torrent_peers{{info_hash=\"{hash}\",name=\"payload.bin\"}} ")),
+        during.contains(&format!(
+            "ccbt_torrent_peers{{info_hash=\"{hash}\",name=\"payload.bin\"}} "
+        )),
         "per-torrent series: {during}"
     );
     assert_eq!(sample(&during, "ccbt_torrent_series_omitted"), Some(0.0));
@@ -120,7 +122,10 @@ fn metrics_follow_a_real_download_and_promtool_accepts_them() {
     assert!(sum_over_shards("ccbt_peer_handshakes_total", ",result=\"ok\"") >= 1.0);
     // Every 16 KiB block was requested and arrived once (no loss on loopback).
     let blocks = LEN.div_ceil(16 << 10) as f64;
-    assert!(sum_over_shards("ccbt_block_request_seconds_count", "") >= blocks, "{text}");
+    assert!(
+        sum_over_shards("ccbt_block_request_seconds_count", "") >= blocks,
+        "{text}"
+    );
     assert_eq!(sum_over_shards("ccbt_piece_hash_seconds_count", ""), pieces, "{text}");
     assert_eq!(sum_over_shards("ccbt_piece_write_seconds_count", ""), pieces, "{text}");
     assert_eq!(sum_over_shards("ccbt_piece_hash_failures_total", ""), 0.0);
@@ -204,7 +209,11 @@ fn a_real_prometheus_server_scrapes_the_daemon() {
     let api: SocketAddr = daemon.api_url().trim_start_matches("http://").parse().unwrap();
     let prom_port = free_port();
     let config = tmp.path().join("prometheus.yml");
-    std::fs::write(&config, prometheus_config(api, &daemon.opts.state_dir.join("api.token"))).unwrap();
+    std::fs::write(
+        &config,
+        prometheus_config(api, &daemon.opts.state_dir.join("api.token")),
+    )
+    .unwrap();
     let mut prometheus = DaemonProcess::spawn(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))

@@ -87,7 +87,9 @@ fn gauge<'a, V: prometheus_client::encoding::EncodeGaugeValue + Copy>(
     help: &str,
     samples: impl IntoIterator<Item = (Labels<'a>, V)>,
 ) -> fmt::Result {
-    family(encoder, name, help, MetricType::Gauge, samples, |m, v| m.encode_gauge(&v))
+    family(encoder, name, help, MetricType::Gauge, samples, |m, v| {
+        m.encode_gauge(&v)
+    })
 }
 
 fn histogram<'a>(
@@ -118,7 +120,12 @@ fn none() -> Labels<'static> {
 
 fn session_families(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result {
     let t = &s.session;
-    gauge(e, "ccbt_uptime_seconds", "Seconds since the daemon started.", [(none(), t.uptime_secs)])?;
+    gauge(
+        e,
+        "ccbt_uptime_seconds",
+        "Seconds since the daemon started.",
+        [(none(), t.uptime_secs)],
+    )?;
     gauge(
         e,
         "ccbt_torrents",
@@ -136,7 +143,12 @@ fn session_families(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Resu
             (vec![("queue", "seed")], t.queued_seeds),
         ],
     )?;
-    gauge(e, "ccbt_peers", "Peers connected over all torrents.", [(none(), t.peers)])?;
+    gauge(
+        e,
+        "ccbt_peers",
+        "Peers connected over all torrents.",
+        [(none(), t.peers)],
+    )?;
     gauge(
         e,
         "ccbt_payload_rate_bytes_per_second",
@@ -205,7 +217,12 @@ fn dht_families(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result {
             (vec![("direction", "sent")], d.replies_sent),
         ],
     )?;
-    counter(e, "ccbt_dht_query_timeouts", "DHT queries of ours that timed out.", [(none(), d.timeouts)])?;
+    counter(
+        e,
+        "ccbt_dht_query_timeouts",
+        "DHT queries of ours that timed out.",
+        [(none(), d.timeouts)],
+    )?;
     counter(
         e,
         "ccbt_dht_errors_received",
@@ -227,7 +244,12 @@ fn dht_families(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result {
             (vec![("direction", "received")], d.announces_received),
         ],
     )?;
-    counter(e, "ccbt_dht_lookups", "get_peers lookups completed.", [(none(), d.lookups_done)])?;
+    counter(
+        e,
+        "ccbt_dht_lookups",
+        "get_peers lookups completed.",
+        [(none(), d.lookups_done)],
+    )?;
     counter(
         e,
         "ccbt_dht_send_errors",
@@ -277,8 +299,18 @@ fn shard_families(e: &mut DescriptorEncoder, shards: &[ShardFigures]) -> fmt::Re
         "Seconds the shard's executor spent running tasks.",
         shards.iter().enumerate().map(|(i, s)| (plain(i), s.busy_seconds)),
     )?;
-    gauge(e, "ccbt_shard_torrents", "Torrents the shard runs.", each(&|s| u64::from(s.torrents)))?;
-    gauge(e, "ccbt_shard_peers", "Peers connected on the shard.", each(&|s| s.peers as u64))?;
+    gauge(
+        e,
+        "ccbt_shard_torrents",
+        "Torrents the shard runs.",
+        each(&|s| u64::from(s.torrents)),
+    )?;
+    gauge(
+        e,
+        "ccbt_shard_peers",
+        "Peers connected on the shard.",
+        each(&|s| s.peers as u64),
+    )?;
     gauge(
         e,
         "ccbt_shard_payload_rate_bytes_per_second",
@@ -346,14 +378,24 @@ fn shard_families(e: &mut DescriptorEncoder, shards: &[ShardFigures]) -> fmt::Re
         "Addresses banned for corrupt data or hostile protocol.",
         each(&|s| s.peers_banned),
     )?;
-    gauge(e, "ccbt_peer_connections", "Open peer connections.", each(&|s| s.open_connections as u64))?;
+    gauge(
+        e,
+        "ccbt_peer_connections",
+        "Open peer connections.",
+        each(&|s| s.open_connections as u64),
+    )?;
     gauge(
         e,
         "ccbt_peer_half_open_connections",
         "Outgoing dials not answered yet.",
         each(&|s| s.half_open_connections as u64),
     )?;
-    counter(e, "ccbt_tracker_announces", "Tracker announces sent.", each(&|s| s.tracker_announces))?;
+    counter(
+        e,
+        "ccbt_tracker_announces",
+        "Tracker announces sent.",
+        each(&|s| s.tracker_announces),
+    )?;
     counter(
         e,
         "ccbt_tracker_announce_errors",
@@ -361,11 +403,36 @@ fn shard_families(e: &mut DescriptorEncoder, shards: &[ShardFigures]) -> fmt::Re
         each(&|s| s.tracker_announce_errors),
     )?;
     counter(e, "ccbt_disk_reads", "Storage reads.", each(&|s| s.disk_reads))?;
-    counter(e, "ccbt_disk_read_bytes", "Bytes read from storage.", each(&|s| s.disk_read_bytes))?;
-    counter(e, "ccbt_disk_read_errors", "Storage reads that failed.", each(&|s| s.disk_read_errors))?;
-    counter(e, "ccbt_disk_writes", "Storage writes (one per piece).", each(&|s| s.disk_writes))?;
-    counter(e, "ccbt_disk_write_bytes", "Bytes written to storage.", each(&|s| s.disk_write_bytes))?;
-    counter(e, "ccbt_disk_write_errors", "Storage writes that failed.", each(&|s| s.disk_write_errors))?;
+    counter(
+        e,
+        "ccbt_disk_read_bytes",
+        "Bytes read from storage.",
+        each(&|s| s.disk_read_bytes),
+    )?;
+    counter(
+        e,
+        "ccbt_disk_read_errors",
+        "Storage reads that failed.",
+        each(&|s| s.disk_read_errors),
+    )?;
+    counter(
+        e,
+        "ccbt_disk_writes",
+        "Storage writes (one per piece).",
+        each(&|s| s.disk_writes),
+    )?;
+    counter(
+        e,
+        "ccbt_disk_write_bytes",
+        "Bytes written to storage.",
+        each(&|s| s.disk_write_bytes),
+    )?;
+    counter(
+        e,
+        "ccbt_disk_write_errors",
+        "Storage writes that failed.",
+        each(&|s| s.disk_write_errors),
+    )?;
     counter(
         e,
         "ccbt_read_cache_hits",
@@ -458,9 +525,12 @@ fn torrent_families(e: &mut DescriptorEncoder, torrents: &[TorrentFigures], omit
         e,
         "ccbt_torrent_payload_bytes",
         "A torrent's payload bytes over its life in this state dir, by direction.",
-        torrents
-            .iter()
-            .flat_map(|t| [(with(t, "direction", "down"), t.downloaded), (with(t, "direction", "up"), t.uploaded)]),
+        torrents.iter().flat_map(|t| {
+            [
+                (with(t, "direction", "down"), t.downloaded),
+                (with(t, "direction", "up"), t.uploaded),
+            ]
+        }),
     )?;
     gauge(
         e,
@@ -473,7 +543,12 @@ fn torrent_families(e: &mut DescriptorEncoder, torrents: &[TorrentFigures], omit
             ]
         }),
     )?;
-    gauge(e, "ccbt_torrent_peers", "A torrent's connected peers.", torrents.iter().map(|t| (labels(t), t.peers)))?;
+    gauge(
+        e,
+        "ccbt_torrent_peers",
+        "A torrent's connected peers.",
+        torrents.iter().map(|t| (labels(t), t.peers)),
+    )?;
     gauge(
         e,
         "ccbt_torrent_progress_ratio",
@@ -518,4 +593,3 @@ fn state_label(state: &str) -> &'static str {
 #[cfg(test)]
 #[path = "exposition_tests.rs"]
 mod tests;
-

@@ -34,13 +34,22 @@ fn counters_end_in_total_and_carry_their_labels() {
     let text = text();
     assert!(text.contains("# TYPE ccbt_payload_bytes_total counter"), "{text}");
     let payload = samples(&text, "ccbt_payload_bytes_total");
-    assert!(payload.contains(&"ccbt_payload_bytes_total{shard=\"0\",direction=\"down\"} 1048576"), "{payload:?}");
-    assert!(payload.contains(&"ccbt_payload_bytes_total{shard=\"1\",direction=\"up\"} 0"), "{payload:?}");
+    assert!(
+        payload.contains(&"ccbt_payload_bytes_total{shard=\"0\",direction=\"down\"} 1048576"),
+        "{payload:?}"
+    );
+    assert!(
+        payload.contains(&"ccbt_payload_bytes_total{shard=\"1\",direction=\"up\"} 0"),
+        "{payload:?}"
+    );
     let disconnects = samples(&text, "ccbt_peer_disconnects_total");
     assert_eq!(disconnects.len(), 16, "eight reasons on two shards: {disconnects:?}");
     assert!(disconnects.contains(&"ccbt_peer_disconnects_total{shard=\"0\",reason=\"peer_closed\"} 2"));
     let handshakes = samples(&text, "ccbt_peer_handshakes_total");
-    assert!(handshakes.contains(&"ccbt_peer_handshakes_total{shard=\"0\",result=\"ok\"} 5"), "{handshakes:?}");
+    assert!(
+        handshakes.contains(&"ccbt_peer_handshakes_total{shard=\"0\",result=\"ok\"} 5"),
+        "{handshakes:?}"
+    );
     assert_eq!(
         samples(&text, "ccbt_piece_hash_failures_total")[0],
         "ccbt_piece_hash_failures_total{shard=\"0\"} 1"
@@ -75,15 +84,37 @@ fn histograms_are_cumulative_with_inf_sum_and_count() {
     let shard0: Vec<&str> = buckets.iter().copied().filter(|l| l.contains("shard=\"0\"")).collect();
     assert_eq!(shard0.len(), 19, "18 bounds and +Inf: {shard0:?}");
     // 3 ms lands in le=0.005, 70 ms in le=0.1; the counts add up from there.
-    assert!(shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.0025\"} 0"), "{shard0:?}");
-    assert!(shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.005\"} 1"), "{shard0:?}");
-    assert!(shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.05\"} 1"), "{shard0:?}");
-    assert!(shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.1\"} 2"), "{shard0:?}");
-    assert!(shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"+Inf\"} 2"), "{shard0:?}");
-    assert!(samples(&text, "ccbt_block_request_seconds_sum").contains(&"ccbt_block_request_seconds_sum{shard=\"0\"} 0.073"));
-    assert!(samples(&text, "ccbt_block_request_seconds_count").contains(&"ccbt_block_request_seconds_count{shard=\"0\"} 2"));
+    assert!(
+        shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.0025\"} 0"),
+        "{shard0:?}"
+    );
+    assert!(
+        shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.005\"} 1"),
+        "{shard0:?}"
+    );
+    assert!(
+        shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.05\"} 1"),
+        "{shard0:?}"
+    );
+    assert!(
+        shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"0.1\"} 2"),
+        "{shard0:?}"
+    );
+    assert!(
+        shard0.contains(&"ccbt_block_request_seconds_bucket{shard=\"0\",le=\"+Inf\"} 2"),
+        "{shard0:?}"
+    );
+    assert!(
+        samples(&text, "ccbt_block_request_seconds_sum").contains(&"ccbt_block_request_seconds_sum{shard=\"0\"} 0.073")
+    );
+    assert!(
+        samples(&text, "ccbt_block_request_seconds_count").contains(&"ccbt_block_request_seconds_count{shard=\"0\"} 2")
+    );
     let empty = samples(&text, "ccbt_disk_read_seconds_count");
-    assert!(empty.contains(&"ccbt_disk_read_seconds_count{shard=\"1\"} 0"), "{empty:?}");
+    assert!(
+        empty.contains(&"ccbt_disk_read_seconds_count{shard=\"1\"} 0"),
+        "{empty:?}"
+    );
 }
 
 #[test]
@@ -97,7 +128,10 @@ fn torrent_names_are_escaped_in_labels() {
         ]
     );
     assert!(samples(&text, "ccbt_torrent_state")[0].contains("state=\"downloading\"} 1"));
-    assert_eq!(samples(&text, "ccbt_torrent_series_omitted"), vec!["ccbt_torrent_series_omitted 0"]);
+    assert_eq!(
+        samples(&text, "ccbt_torrent_series_omitted"),
+        vec!["ccbt_torrent_series_omitted 0"]
+    );
 }
 
 #[test]
@@ -123,27 +157,26 @@ fn per_torrent_series_are_off_by_default_and_capped() {
     snapshot.torrents = Vec::new();
     snapshot.torrents_omitted = 3;
     let text = encode(snapshot).unwrap();
-    assert_eq!(samples(&text, "ccbt_torrent_series_omitted"), vec!["ccbt_torrent_series_omitted 3"]);
+    assert_eq!(
+        samples(&text, "ccbt_torrent_series_omitted"),
+        vec!["ccbt_torrent_series_omitted 3"]
+    );
     assert!(!text.contains("info_hash="), "no per-torrent series over the cap");
 }
 
 fn sample_summaries(n: u32) -> Vec<crate::api_types::TorrentSummary> {
-    let base: crate::api_types::TorrentSummary =
-        serde_json::from_value(serde_json::json!({
-            "id": 1, "info_hash": "00", "name": "t", "state": "seeding", "progress": 1.0,
-            "verified_bytes": 1, "total_bytes": 1, "wanted_bytes": 1, "download_rate": 0,
-            "upload_rate": 0, "downloaded": 0, "uploaded": 0, "ratio": 0.0, "peers": 0,
-            "eta_secs": null, "labels": [], "download_dir": "/d", "error": null,
-            "queue_position": null, "shard": 0, "added_at": 0, "completed_at": null,
-            "seconds_downloading": 0, "seconds_seeding": 0, "sequential": false,
-            "force_started": false, "download_limit": null, "upload_limit": null,
-            "ratio_limit": null, "seed_time_limit_secs": null, "private": false
-        }))
-        .unwrap();
+    let base: crate::api_types::TorrentSummary = serde_json::from_value(serde_json::json!({
+        "id": 1, "info_hash": "00", "name": "t", "state": "seeding", "progress": 1.0,
+        "verified_bytes": 1, "total_bytes": 1, "wanted_bytes": 1, "download_rate": 0,
+        "upload_rate": 0, "downloaded": 0, "uploaded": 0, "ratio": 0.0, "peers": 0,
+        "eta_secs": null, "labels": [], "download_dir": "/d", "error": null,
+        "queue_position": null, "shard": 0, "added_at": 0, "completed_at": null,
+        "seconds_downloading": 0, "seconds_seeding": 0, "sequential": false,
+        "force_started": false, "download_limit": null, "upload_limit": null,
+        "ratio_limit": null, "seed_time_limit_secs": null, "private": false
+    }))
+    .unwrap();
     (0..n)
-        .map(|i| crate::api_types::TorrentSummary {
-            id: i,
-            ..base.clone()
-        })
+        .map(|i| crate::api_types::TorrentSummary { id: i, ..base.clone() })
         .collect()
 }

@@ -384,7 +384,10 @@ pub mod for_tests {
             handovers: 1,
             uptime_secs: 30,
         };
-        let second_row = ShardStats { shard: 1, ..row.clone() };
+        let second_row = ShardStats {
+            shard: 1,
+            ..row.clone()
+        };
         MetricsSnapshot {
             session: session_figures(&stats, QueuedCounts { downloads: 1, seeds: 0 }, 2),
             dht: Some(DhtFigures {
