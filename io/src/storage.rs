@@ -351,10 +351,7 @@ impl Storage {
     /// must lie within the piece. Fails with [`StorageError::Missing`] if the bytes
     /// are not on disk.
     pub async fn read(&self, piece: PieceIndex, offset: u32, len: u32) -> Result<Bytes, StorageError> {
-        let started = Instant::now();
-        let read = self.inner.read(piece, offset, len).await;
-        count_disk_read(u64::from(len), started.elapsed(), read.is_ok());
-        read
+        self.inner.read(piece, offset, len).await
     }
 
     /// Reads a whole piece (for the read cache, or to verify it).
@@ -436,7 +433,15 @@ impl Inner {
             .any(|s| s.file_offset + u64::from(s.length) > self.files[s.file_index].len_at_open)
     }
 
+    /// Every storage read (serving and the start's check) is timed and counted here.
     async fn read(&self, piece: PieceIndex, offset: u32, len: u32) -> Result<Bytes, StorageError> {
+        let started = Instant::now();
+        let read = self.read_uncounted(piece, offset, len).await;
+        count_disk_read(u64::from(len), started.elapsed(), read.is_ok());
+        read
+    }
+
+    async fn read_uncounted(&self, piece: PieceIndex, offset: u32, len: u32) -> Result<Bytes, StorageError> {
         let size = self.piece_size_checked(piece)?;
         if u64::from(offset) + u64::from(len) > u64::from(size) {
             let len = u64::from(len);

@@ -307,7 +307,7 @@ impl Shard {
         };
         match life {
             Some(TorrentLife::Running(task)) => {
-                task.export_to_shard_counters();
+                task.export_to_shard_counters(&task.stats());
                 self.cache.borrow_mut().remove_torrent(info_hash);
                 self.ending.set(self.ending.get() + 1);
                 glommio::spawn_local(async move {
@@ -826,8 +826,8 @@ fn publish_metrics(shard: &Shard, busy: &mut crate::shard_metrics::BusyMeter) {
 }
 
 fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
-    t.export_to_shard_counters();
     let stats = t.stats();
+    t.export_to_shard_counters(&stats);
     let error = t.failure();
     let state = if error.is_some() {
         TorrentState::Failed

@@ -532,7 +532,7 @@ impl DaemonCore {
         let mut upload_rate = 0;
         let mut peers = 0;
         for t in self.torrents.values() {
-            let s = self.summary_of(t);
+            let s = views::live_figures(t);
             *by_state.entry(s.state.as_str().to_string()).or_default() += 1;
             download_rate += s.download_rate;
             upload_rate += s.upload_rate;

@@ -30,10 +30,35 @@ fn limit_value<T: Copy>(setting: LimitSetting<T>, global: Option<T>) -> Option<T
     }
 }
 
-pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary {
+/// What a torrent adds to the session's figures: its state, and its payload rates
+/// and peers (counted only while it runs). Cheap: no strings, for `stats` and
+/// `/metrics` over thousands of torrents.
+pub(crate) struct LiveFigures {
+    pub state: TorrentStateName,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub peers: usize,
+}
+
+pub(crate) fn live_figures(t: &Managed) -> LiveFigures {
     let state = t.state();
     let running = matches!(state, TorrentStateName::Downloading | TorrentStateName::Seeding);
-    let stats = t.status.as_ref().map(|s| &s.stats);
+    let stats = t.status.as_ref().map(|s| &s.stats).filter(|_| running);
+    LiveFigures {
+        state,
+        download_rate: stats.map_or(0, |s| s.download_rate),
+        upload_rate: stats.map_or(0, |s| s.upload_rate),
+        peers: stats.map_or(0, |s| s.peers),
+    }
+}
+
+pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary {
+    let LiveFigures {
+        state,
+        download_rate,
+        upload_rate,
+        peers,
+    } = live_figures(t);
     let wanted = t.wanted_bytes();
     let verified = t.verified_bytes();
     let verified_wanted = verified.min(wanted);
@@ -44,12 +69,6 @@ pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary 
     } else {
         verified_wanted as f64 / wanted as f64
     };
-    let download_rate = if running {
-        stats.map_or(0, |s| s.download_rate)
-    } else {
-        0
-    };
-    let upload_rate = if running { stats.map_or(0, |s| s.upload_rate) } else { 0 };
     let eta_secs = if t.complete || download_rate == 0 {
         None
     } else {
@@ -69,7 +88,7 @@ pub(crate) fn summary(t: &Managed, session: &SessionSettings) -> TorrentSummary 
         downloaded: t.downloaded(),
         uploaded: t.uploaded(),
         ratio: t.ratio(),
-        peers: if running { stats.map_or(0, |s| s.peers) } else { 0 },
+        peers,
         eta_secs,
         labels: t.settings.labels.clone(),
         download_dir: t.settings.download_dir.display().to_string(),

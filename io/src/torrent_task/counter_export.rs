@@ -4,6 +4,7 @@
 //! torrents still there would drop.
 
 use ccbt_engine::latency::LatencyBuckets;
+use ccbt_engine::torrent::TorrentStats;
 
 use super::TorrentTask;
 use crate::shard_counters;
@@ -19,15 +20,13 @@ pub(crate) struct ExportedFigures {
 impl TorrentTask {
     /// Adds the engine's figures that grew since the last call to the shard's
     /// counters. The shard calls it with each status and once more at a remove.
-    pub fn export_to_shard_counters(&self) {
-        let now = {
-            let engine = self.engine.borrow();
-            let stats = engine.stats(std::time::Instant::now());
-            ExportedFigures {
-                hash_failures: stats.hash_failures,
-                peers_banned: stats.peers_banned,
-                block_latency: engine.block_latency_buckets(),
-            }
+    /// `stats` is the torrent's [`TorrentTask::stats`] of the same moment (the
+    /// shard has just taken it for the status).
+    pub fn export_to_shard_counters(&self, stats: &TorrentStats) {
+        let now = ExportedFigures {
+            hash_failures: stats.hash_failures,
+            peers_banned: stats.peers_banned,
+            block_latency: self.engine.borrow().block_latency_buckets(),
         };
         let before = self.exported.replace(now);
         shard_counters::count(|c| {
