@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use ccbt_daemon::daemon_config::sources::{find_config_file, load, ConfigInputs, FlagValue};
 use ccbt_daemon::run::{run_foreground, ConfigOrigin, DaemonOptions};
-use ccbt_engine::config_model::RawValue;
 use ccbt_daemon::state_dir::read_endpoint;
+use ccbt_engine::config_model::RawValue;
 
 use crate::error::CliError;
 
@@ -142,10 +142,7 @@ pub fn start_detached(state_dir: &Path, api_url: &str, json: bool) -> Result<i32
 /// Where the config is read from for `btbt daemon start` (and `btbt config`
 /// without a daemon): `--config FILE` or the usual places, the environment, and
 /// the flags given, each a key of the config model.
-pub fn config_inputs(
-    config_file: Option<&Path>,
-    flags: Vec<FlagValue>,
-) -> Result<ConfigInputs, CliError> {
+pub fn config_inputs(config_file: Option<&Path>, flags: Vec<FlagValue>) -> Result<ConfigInputs, CliError> {
     let file = match config_file {
         Some(path) => Some(absolute(path.to_path_buf())?),
         None => {
@@ -167,19 +164,30 @@ pub fn config_inputs(
 }
 
 /// The flags of `daemon start` that set config keys, as the keys they set.
-fn start_flags(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::ApiOptions) -> Result<Vec<FlagValue>, CliError> {
+fn start_flags(
+    args: &crate::daemon_cmd::StartArgs,
+    api: &crate::client::args::ApiOptions,
+) -> Result<Vec<FlagValue>, CliError> {
     let text = |s: String| RawValue::String(s);
     let mut flags = Vec::new();
     let mut flag = |flag: &'static str, key: &'static str, value: RawValue| flags.push(FlagValue { flag, key, value });
     if let Some(dir) = &api.state_dir {
-        flag("--state-dir", "storage.state_dir", text(absolute(dir.clone())?.display().to_string()));
+        flag(
+            "--state-dir",
+            "storage.state_dir",
+            text(absolute(dir.clone())?.display().to_string()),
+        );
     }
     if let Some(url) = api.api.clone().or_else(|| std::env::var("CCBT_API").ok()) {
         let name = if api.api.is_some() { "--api" } else { "CCBT_API" };
         flag(name, "api.listen", text(api_socket_addr(&url)?.to_string()));
     }
     if let Some(dir) = &args.download_dir {
-        flag("--download-dir", "storage.download_dir", text(absolute(dir.clone())?.display().to_string()));
+        flag(
+            "--download-dir",
+            "storage.download_dir",
+            text(absolute(dir.clone())?.display().to_string()),
+        );
     }
     if let Some(listen) = args.listen {
         flag("--listen", "network.listen", text(listen.to_string()));

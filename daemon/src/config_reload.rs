@@ -141,7 +141,11 @@ impl LiveConfig {
             let hooks = hooks_changed.then(|| config.hooks.clone());
             let watch_dir = config.watch.dir.clone();
             self.handle
-                .call(|reply| ControlRequest::Reconfigure { hooks, watch_dir, reply })
+                .call(|reply| ControlRequest::Reconfigure {
+                    hooks,
+                    watch_dir,
+                    reply,
+                })
                 .await?;
         }
         Ok(())
@@ -194,7 +198,9 @@ fn rate_setting(limit: Option<u64>) -> LimitSetting<u64> {
 }
 
 fn secs_setting(d: Option<Duration>) -> LimitSetting<u64> {
-    d.map_or(LimitSetting::Keyword(LimitKeyword::None), |d| LimitSetting::Value(d.as_secs()))
+    d.map_or(LimitSetting::Keyword(LimitKeyword::None), |d| {
+        LimitSetting::Value(d.as_secs())
+    })
 }
 
 /// The session settings among `keys`, as a patch; false when none is one.
@@ -247,19 +253,24 @@ fn file_stamp(path: &std::path::Path) -> Option<(u64, SystemTime)> {
 }
 
 /// Polls the config file and reloads when it changes, until the task is dropped.
-/// A file that is gone keeps the running config (an editor's save may remove and
-/// re-create it); its return is a change.
+/// A change is read once it has settled (the same size and mtime on two polls in
+/// a row), so a file caught half-written by an editor is not read; a file that
+/// is gone keeps the running config (an editor's save may remove and re-create
+/// it), and its return is a change.
 pub async fn watch_file(live: Arc<LiveConfig>, path: PathBuf) {
-    let mut last = file_stamp(&path);
+    let mut applied = file_stamp(&path);
+    let mut seen = applied;
     let mut every = tokio::time::interval(POLL_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         let now = file_stamp(&path);
-        if now == last || now.is_none() {
+        let settled = now == seen;
+        seen = now;
+        if now == applied || now.is_none() || !settled {
             continue;
         }
-        last = now;
+        applied = now;
         match live.reload().await {
             Ok(report) if report.applied.is_empty() && report.needs_restart.is_empty() => {
                 tracing::info!(file = %path.display(), "config: re-read, nothing changed");

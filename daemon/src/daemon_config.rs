@@ -102,7 +102,8 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht", "redial",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
+            "dht", "redial",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
@@ -520,9 +521,7 @@ fn compat_credentials(t: &TableReader<'_, '_>, forbidden: &[char]) -> Result<Opt
     let username = u.string()?;
     if username.is_empty() || username.chars().any(|c| c.is_control() || forbidden.contains(&c)) {
         let also: String = forbidden.iter().map(|c| format!(" nor '{c}'")).collect();
-        return Err(u.bad_value(format!(
-            "a username is not empty and has no control characters{also}"
-        )));
+        return Err(u.bad_value(format!("a username is not empty and has no control characters{also}")));
     }
     let password = p.string()?;
     if password.is_empty() {

@@ -151,9 +151,10 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             listen: listen.to_string(),
         })?;
         announce_start(&opts, &api_url, listen, shards, state.root());
-        let live_config = opts.config.clone().map(|origin| {
-            crate::config_reload::LiveConfig::new(origin.inputs, origin.loaded, handle.clone())
-        });
+        let live_config = opts
+            .config
+            .clone()
+            .map(|origin| crate::config_reload::LiveConfig::new(origin.inputs, origin.loaded, handle.clone()));
         let config_tasks = live_config.clone().map(|live| {
             let file = opts.config.as_ref().and_then(|o| o.inputs.file.clone());
             tokio::spawn(async move {

@@ -44,7 +44,12 @@ pub enum ConfigCommand {
     },
     /// Change a live key of the running daemon (kept in its state dir as a
     /// runtime override, never written into your file)
-    Set { key: String, value: String },
+    Set {
+        key: String,
+        /// As in the file, without TOML quotes: `10M`, `2h`, `unlimited`, `a:1,b:2`
+        #[arg(allow_hyphen_values = true, allow_negative_numbers = true)]
+        value: String,
+    },
     /// Drop a runtime override: the key goes back to the file, env or default
     Unset { key: String },
     /// The effective config: every key and value (with --sources, where each came from)
@@ -86,7 +91,11 @@ pub fn run_config_command(args: ConfigArgs, api: &ApiOptions) -> Result<i32, Cli
         ConfigCommand::Get { key, local } => {
             known_key(&key)?;
             let view = effective(api, &local)?;
-            let entry = view.entries.iter().find(|e| e.key == key).ok_or_else(|| unknown(&key))?;
+            let entry = view
+                .entries
+                .iter()
+                .find(|e| e.key == key)
+                .ok_or_else(|| unknown(&key))?;
             println!("{}", value_text(&entry.value));
             Ok(0)
         }
@@ -183,11 +192,7 @@ fn effective(api: &ApiOptions, local: &LocalConfig) -> Result<ConfigView, CliErr
     }
     let inputs = crate::daemon_start::config_inputs(local.file.as_deref(), Vec::new())?;
     let loaded = load(&inputs).map_err(|e| CliError::Config(e.to_string()))?;
-    Ok(view_of(
-        &loaded.config,
-        &loaded.provenance,
-        inputs.file.as_deref(),
-    ))
+    Ok(view_of(&loaded.config, &loaded.provenance, inputs.file.as_deref()))
 }
 
 fn view_of(config: &DaemonConfig, provenance: &Provenance, file: Option<&Path>) -> ConfigView {
@@ -309,7 +314,10 @@ mod tests {
             ("limits.download".to_string(), json!("5M")),
             ("queue.max_active_checks".to_string(), json!(2)),
         ];
-        assert_eq!(diff_lines(&a, &b), vec!["-limits.download = 10M", "+limits.download = 5M"]);
+        assert_eq!(
+            diff_lines(&a, &b),
+            vec!["-limits.download = 10M", "+limits.download = 5M"]
+        );
         assert!(diff_lines(&a, &a).is_empty());
     }
 

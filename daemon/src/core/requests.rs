@@ -102,7 +102,11 @@ impl DaemonCore {
             ControlRequest::EditCategories { edit, reply } => {
                 let _ = reply.send(self.edit_categories(edit));
             }
-            ControlRequest::Reconfigure { hooks, watch_dir, reply } => {
+            ControlRequest::Reconfigure {
+                hooks,
+                watch_dir,
+                reply,
+            } => {
                 self.settings.watch_dir = watch_dir.as_ref().map(|d| d.display().to_string());
                 self.automation.reconfigure(hooks.as_ref(), watch_dir);
                 let _ = reply.send(Ok(()));

@@ -62,7 +62,10 @@ impl DaemonConfig {
             "queue.max_active_downloads" => active(self.queue.max_active_downloads),
             "queue.max_active_seeds" => active(self.queue.max_active_seeds),
             "queue.max_active_checks" => active(self.queue.max_active_checks),
-            "seeding.ratio_limit" => self.seeding.ratio_limit.map_or_else(|| json!("unlimited"), |r| json!(r)),
+            "seeding.ratio_limit" => self
+                .seeding
+                .ratio_limit
+                .map_or_else(|| json!("unlimited"), |r| json!(r)),
             "seeding.seed_time_limit" => limited_duration(self.seeding.seed_time_limit),
             "seeding.idle_limit" => limited_duration(self.seeding.idle_limit),
             "watch.dir" => path(&self.watch.dir),

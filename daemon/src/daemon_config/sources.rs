@@ -157,7 +157,12 @@ pub fn load(inputs: &ConfigInputs) -> Result<LoadedConfig, ConfigError> {
 
 /// Sets one key from a value given outside the file, through the file's reader.
 /// `origin` names where the value came from in an error.
-pub fn apply_value(config: &mut DaemonConfig, key: &KeySpec, value: &RawValue, origin: &str) -> Result<(), ConfigError> {
+pub fn apply_value(
+    config: &mut DaemonConfig,
+    key: &KeySpec,
+    value: &RawValue,
+    origin: &str,
+) -> Result<(), ConfigError> {
     let fragment = fragment(config, key, value);
     config
         .apply_toml(&fragment, Path::new(origin))

@@ -170,7 +170,10 @@ fn the_file_is_found_in_the_usual_places_in_order() {
         Some(home.join(".ccbt.toml"))
     );
     std::fs::write(cwd.join("ccbt.toml"), "").unwrap();
-    assert_eq!(find_config_file(&cwd, Some(&xdg), Some(&home)), Some(cwd.join("ccbt.toml")));
+    assert_eq!(
+        find_config_file(&cwd, Some(&xdg), Some(&home)),
+        Some(cwd.join("ccbt.toml"))
+    );
 }
 
 #[test]

@@ -477,7 +477,13 @@ fn the_schema_and_the_registry_list_the_same_keys() {
         schema_tables, registry_tables,
         "daemon_config.rs SCHEMA and engine/src/config_model/keys.rs disagree on the tables"
     );
-    let dotted = |t: &str, k: &str| if t.is_empty() { k.to_string() } else { format!("{t}.{k}") };
+    let dotted = |t: &str, k: &str| {
+        if t.is_empty() {
+            k.to_string()
+        } else {
+            format!("{t}.{k}")
+        }
+    };
     let schema_keys: BTreeSet<String> = SCHEMA
         .iter()
         .flat_map(|(t, keys)| keys.iter().map(move |k| dotted(t, k)))
@@ -534,7 +540,13 @@ fn redial_keys_shorten_the_back_off() {
     let config = parse("[redial]\nbase_ms = 200\nmax_ms = 1000\n").unwrap();
     let policy = config.redial.policy();
     assert_eq!(policy.base, Duration::from_millis(200));
-    assert_eq!((policy.max, policy.pinned_max), (Duration::from_millis(1000), Duration::from_millis(1000)));
-    assert_eq!(DaemonConfig::default().redial.policy(), ccbt_engine::peer_book::RedialPolicy::default());
+    assert_eq!(
+        (policy.max, policy.pinned_max),
+        (Duration::from_millis(1000), Duration::from_millis(1000))
+    );
+    assert_eq!(
+        DaemonConfig::default().redial.policy(),
+        ccbt_engine::peer_book::RedialPolicy::default()
+    );
     assert_eq!(error("[redial]\nbase_ms = 0\n").key(), Some("redial.base_ms"));
 }

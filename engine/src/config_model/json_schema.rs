@@ -72,7 +72,13 @@ pub fn json_schema() -> Value {
             }
         }
     }
-    tables.sort_by_key(|(name, _)| std::cmp::Reverse(if name.is_empty() { 0 } else { name.matches('.').count() + 1 }));
+    tables.sort_by_key(|(name, _)| {
+        std::cmp::Reverse(if name.is_empty() {
+            0
+        } else {
+            name.matches('.').count() + 1
+        })
+    });
     let mut done: Vec<(&str, Map<String, Value>)> = Vec::new();
     for (name, mut table) in tables {
         let children: Vec<usize> = done

@@ -308,7 +308,10 @@ const REDIAL: &[KeySpec] = &[
     ),
     key(
         "redial.max_ms",
-        ValueKind::Integer { min: 1, max: 86_400_000 },
+        ValueKind::Integer {
+            min: 1,
+            max: 86_400_000,
+        },
         "(300000; 60000 for peers named by hand)",
         Restart,
         "Longest wait (ms) between dials of a failing peer, named or learned.",

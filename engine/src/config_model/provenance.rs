@@ -10,11 +10,18 @@ use std::fmt;
 pub enum ValueSource {
     Default,
     /// The config file, at a line.
-    File { path: String, line: usize },
+    File {
+        path: String,
+        line: usize,
+    },
     /// An environment variable.
-    Env { var: String },
+    Env {
+        var: String,
+    },
     /// A command-line flag (`--listen`).
-    Flag { flag: String },
+    Flag {
+        flag: String,
+    },
     /// A runtime override, kept in the state dir.
     Runtime,
 }

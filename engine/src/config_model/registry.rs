@@ -111,13 +111,18 @@ mod tests {
         for key in all_keys() {
             assert!(seen.insert(key.path), "{} is registered twice", key.path);
             assert!(
-                key.path
-                    .split('.')
-                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')),
+                key.path.split('.').all(|part| !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')),
                 "{} is not lower_snake dotted",
                 key.path
             );
-            assert!(!key.doc.is_empty() && !key.doc.contains('\n'), "{}: one line of doc", key.path);
+            assert!(
+                !key.doc.is_empty() && !key.doc.contains('\n'),
+                "{}: one line of doc",
+                key.path
+            );
             assert!(!key.default.is_empty(), "{}: say what the default is", key.path);
         }
     }
@@ -133,7 +138,10 @@ mod tests {
     #[test]
     fn typos_find_the_nearest_key() {
         assert_eq!(nearest_key("limits.downlaod"), Some("limits.download"));
-        assert_eq!(nearest_key("queue.max_active_download"), Some("queue.max_active_downloads"));
+        assert_eq!(
+            nearest_key("queue.max_active_download"),
+            Some("queue.max_active_downloads")
+        );
         assert_eq!(nearest_key("limits.max_active_seeds"), Some("queue.max_active_seeds"));
         assert_eq!(nearest_key("completely.unrelated"), None);
     }

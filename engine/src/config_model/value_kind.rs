@@ -99,9 +99,7 @@ impl ValueKind {
             ValueKind::IntegerOrUnlimited { .. }
             | ValueKind::Rate
             | ValueKind::Duration
-            | ValueKind::DurationOrUnlimited => {
-                Ok(integer().unwrap_or_else(|| RawValue::String(trimmed.to_string())))
-            }
+            | ValueKind::DurationOrUnlimited => Ok(integer().unwrap_or_else(|| RawValue::String(trimmed.to_string()))),
             ValueKind::SocketAddrList | ValueKind::HostPortList | ValueKind::Weekdays => Ok(RawValue::List(
                 trimmed
                     .split(',')
