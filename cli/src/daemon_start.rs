@@ -289,6 +289,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
             inputs: inputs.clone(),
             loaded: loaded.clone(),
         }),
+        metrics: config.metrics,
     };
     start_foreground(opts)
 }

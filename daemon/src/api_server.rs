@@ -178,6 +178,8 @@ pub(crate) fn router(state: ApiState) -> Router {
             "/api/v1/config",
             get(config_routes::get_config).patch(config_routes::patch_config),
         )
+        .route("/api/v1/metrics", get(crate::metrics::json))
+        .route("/metrics", get(crate::metrics::prometheus_text))
         .route("/api/v1/shutdown", post(session_routes::shutdown))
         .route("/api/v1/events", get(event_stream::events));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {

@@ -182,6 +182,8 @@ pub enum ControlRequest {
         reply: Reply<SessionInfo>,
     },
     Stats(Reply<SessionStats>),
+    /// Every figure `/metrics` reports (404 when metrics are off).
+    Metrics(Reply<crate::metrics::MetricsSnapshot>),
     /// Stop the daemon (answered before it stops).
     Shutdown(Reply<()>),
     /// What changed since a `sync/maindata` revision (0 = everything).

@@ -60,6 +60,7 @@
 
 pub mod effective;
 mod error;
+pub mod metrics;
 mod redial;
 pub mod sources;
 mod table_reader;
@@ -103,7 +104,7 @@ const SCHEMA: Schema = &[
         "",
         &[
             "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
-            "dht", "redial",
+            "dht", "redial", "metrics",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
@@ -134,6 +135,7 @@ const SCHEMA: Schema = &[
     ("lsd", &["enabled"]),
     ("pex", &["enabled"]),
     ("redial", &["base_ms", "max_ms"]),
+    ("metrics", metrics::KEYS),
 ];
 
 /// Everything the config file sets; see the module docs for keys and defaults.
@@ -154,6 +156,7 @@ pub struct DaemonConfig {
     /// Peer exchange (BEP 11).
     pub pex: DiscoveryToggle,
     pub redial: RedialConfig,
+    pub metrics: metrics::MetricsConfig,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -458,6 +461,9 @@ fn read_tables(root: &TableReader<'_, '_>, config: &mut DaemonConfig) -> Result<
         }
         if let Some(t) = root.table("redial", "redial")? {
             redial::read_redial(&t, &mut config.redial)?;
+        }
+        if let Some(t) = root.table("metrics", "metrics")? {
+            metrics::read_metrics(&t, &mut config.metrics)?;
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ pub mod core;
 pub mod daemon_config;
 pub mod dht_nodes;
 pub mod hooks;
+pub mod metrics;
 pub mod qbittorrent_api;
 pub mod queue_policy;
 pub mod rate_split;

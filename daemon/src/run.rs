@@ -54,6 +54,8 @@ pub struct DaemonOptions {
     /// The layered config these options came from: served on `/api/v1/config`,
     /// its file watched and re-read. None: not from a config (tests).
     pub config: Option<ConfigOrigin>,
+    /// `[metrics]`.
+    pub metrics: crate::daemon_config::metrics::MetricsConfig,
 }
 
 /// What the config was read from, and what it read.
@@ -138,6 +140,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 settings: opts.settings.clone(),
                 hooks: HookRunner::start(&opts.hooks),
                 watch_dir: opts.watch_dir.clone(),
+                metrics: opts.metrics,
             },
             inbox.events.clone(),
         )

@@ -14,7 +14,7 @@ use Reload::{Live, Restart};
 
 /// Every section, in the order the reference documents them.
 pub const SECTIONS: &[&[KeySpec]] = &[
-    NETWORK, API, STORAGE, LIMITS, QUEUE, SEEDING, WATCH, HOOKS, SESSION, DHT, LSD, PEX, REDIAL,
+    NETWORK, API, STORAGE, LIMITS, QUEUE, SEEDING, WATCH, HOOKS, SESSION, DHT, LSD, PEX, REDIAL, METRICS,
 ];
 
 const fn key(path: &'static str, kind: ValueKind, default: &'static str, reload: Reload, doc: &'static str) -> KeySpec {
@@ -315,5 +315,29 @@ const REDIAL: &[KeySpec] = &[
         "(300000; 60000 for peers named by hand)",
         Restart,
         "Longest wait (ms) between dials of a failing peer, named or learned.",
+    ),
+];
+
+const METRICS: &[KeySpec] = &[
+    key(
+        "metrics.enabled",
+        ValueKind::Bool,
+        "true",
+        Restart,
+        "Serve `GET /metrics` (Prometheus text) and `GET /api/v1/metrics` (JSON); false answers 404.",
+    ),
+    key(
+        "metrics.per_torrent",
+        ValueKind::Bool,
+        "false",
+        Restart,
+        "Add series per torrent (labels info_hash and name).",
+    ),
+    key(
+        "metrics.per_torrent_max",
+        ValueKind::Integer { min: 0, max: 100_000 },
+        "1000",
+        Restart,
+        "With more torrents than this, the per-torrent series are left out (ccbt_torrent_series_omitted says how many).",
     ),
 ];
