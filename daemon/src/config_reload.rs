@@ -259,19 +259,24 @@ fn file_stamp(path: &std::path::Path) -> Option<(u64, SystemTime)> {
 }
 
 /// Polls the config file and reloads when it changes, until the task is dropped.
-/// A file that is gone keeps the running config (an editor's save may remove and
-/// re-create it); its return is a change.
+/// A change is read once it has settled (the same size and mtime on two polls in
+/// a row), so a file caught half-written by an editor is not read; a file that
+/// is gone keeps the running config (an editor's save may remove and re-create
+/// it), and its return is a change.
 pub async fn watch_file(live: Arc<LiveConfig>, path: PathBuf) {
-    let mut last = file_stamp(&path);
+    let mut applied = file_stamp(&path);
+    let mut seen = applied;
     let mut every = tokio::time::interval(POLL_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         let now = file_stamp(&path);
-        if now == last || now.is_none() {
+        let settled = now == seen;
+        seen = now;
+        if now == applied || now.is_none() || !settled {
             continue;
         }
-        last = now;
+        applied = now;
         match live.reload().await {
             Ok(report) if report.applied.is_empty() && report.needs_restart.is_empty() => {
                 tracing::info!(file = %path.display(), "config: re-read, nothing changed");

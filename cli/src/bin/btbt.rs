@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use ccbt_cli::client::args::{ApiOptions, ClientCommand};
+use ccbt_cli::client::config_cmd::{run_config_command, ConfigArgs};
 use ccbt_cli::client::run_client_command;
 use ccbt_cli::create::{create, CreateOptions};
 use ccbt_cli::daemon_cmd::{run_daemon_command, DaemonArgs};
@@ -28,6 +29,8 @@ struct Args {
 enum Command {
     /// Run and control the daemon (start, status, exit)
     Daemon(DaemonArgs),
+    /// The configuration: get, set, unset, show, describe, schema, diff, check
+    Config(ConfigArgs),
     #[command(flatten)]
     Client(ClientCommand),
     /// Make a .torrent from a file or a directory
@@ -87,6 +90,7 @@ fn main() {
 fn run(args: Args) -> Result<i32, CliError> {
     match args.command {
         Command::Daemon(daemon) => run_daemon_command(daemon, &args.api).map(|()| 0),
+        Command::Config(config) => run_config_command(config, &args.api),
         Command::Client(client) => run_client_command(client, &args.api).map(|()| 0),
         Command::Create {
             path,

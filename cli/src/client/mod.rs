@@ -5,6 +5,7 @@
 pub mod add_cmd;
 pub mod api_client;
 pub mod args;
+pub mod config_cmd;
 pub mod detail_view;
 pub mod endpoint;
 pub mod files_cmd;

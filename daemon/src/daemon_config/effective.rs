@@ -1,6 +1,7 @@
 //! Every key's value in a [`DaemonConfig`], as `btbt config get/show` print it:
 //! rates and durations the way a user writes them, unset values as `null`,
-//! secrets never (`"<set>"` when set).
+//! secrets never (`"<set>"` when set). A key registered in
+//! `engine/src/config_model/keys.rs` needs its line here (a test says which).
 
 use std::time::Duration;
 
@@ -88,6 +89,9 @@ impl DaemonConfig {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()),
+            "metrics.enabled" => json!(self.metrics.enabled),
+            "metrics.per_torrent" => json!(self.metrics.per_torrent),
+            "metrics.per_torrent_max" => json!(self.metrics.per_torrent_max),
             _ => return None,
         };
         Some(value)

@@ -74,4 +74,13 @@ mod tests {
         }
         assert!(page.contains("| `limits.download` | rate"));
     }
+
+    #[test]
+    fn docs_config_md_is_up_to_date() {
+        assert!(
+            markdown_reference() == include_str!("../../../docs/config.md"),
+            "docs/config.md is out of date with engine/src/config_model/keys.rs; regenerate it with\n  \
+             cargo run -p ccbt-cli --bin btbt -- config describe --format markdown > docs/config.md"
+        );
+    }
 }

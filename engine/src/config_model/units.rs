@@ -83,7 +83,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 pub fn format_rate(bytes: u64) -> String {
     for (unit, power) in [("T", 4), ("G", 3), ("M", 2), ("K", 1)] {
         let size = 1u64 << (10 * power);
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }
