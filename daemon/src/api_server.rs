@@ -6,6 +6,7 @@
 //! here touches the session. Every error, ours or axum's, leaves as
 //! `{"error":{"code","message"}}` (see `docs/api.md`).
 
+mod alert_routes;
 mod auth;
 pub mod compat_auth;
 mod connection_limit;
@@ -170,7 +171,17 @@ pub(crate) fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/stats", get(session_routes::stats))
         .route("/api/v1/shutdown", post(session_routes::shutdown))
-        .route("/api/v1/events", get(event_stream::events));
+        .route("/api/v1/events", get(event_stream::events))
+        .route("/api/v1/alerts", get(alert_routes::list))
+        .route(
+            "/api/v1/alerts/rules",
+            get(alert_routes::rules).post(alert_routes::add_rule),
+        )
+        .route(
+            "/api/v1/alerts/rules/{name}",
+            axum::routing::delete(alert_routes::remove_rule),
+        )
+        .route("/api/v1/alerts/test", post(alert_routes::test));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {
         if let Some(action) = TorrentAction::from_path(name) {
             api = api.route(

@@ -196,6 +196,8 @@ pub enum ControlRequest {
         edit: CategoryEdit,
         reply: Reply<CategoryBook>,
     },
+    /// The alerts and their rules.
+    Alerts(crate::alerts::AlertRequest),
 }
 
 /// What the API side holds: a way to send requests to the core and to follow its

@@ -58,7 +58,9 @@
 //! # bootstrap = ["router.bittorrent.com:6881"]   # default: the public routers
 //! ```
 
+mod alerts;
 mod error;
+mod logging;
 mod table_reader;
 mod units;
 mod values;
@@ -69,7 +71,9 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
+pub use self::alerts::{AlertRuleConfig, AlertsConfig};
 pub use self::error::ConfigError;
+pub use self::logging::{check_log_filter, LogFormat, LoggingConfig};
 pub use self::units::{parse_duration, parse_rate};
 
 use self::table_reader::{Schema, Source, TableReader};
@@ -99,10 +103,28 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
+            "dht", "alerts", "logging",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
+    (
+        "alerts",
+        &[
+            "stall_after",
+            "tracker_fail_after",
+            "disk_free_min",
+            "hash_failures_per_min",
+            "disk_errors",
+            "webhook",
+            "webhook_timeout",
+            "webhook_retries",
+            "command",
+            "rules",
+        ],
+    ),
+    ("alerts.rules", &["name", "condition", "for", "severity"]),
+    ("logging", &["level", "format"]),
     ("network", &["listen"]),
     (
         "api",
@@ -148,6 +170,8 @@ pub struct DaemonConfig {
     pub lsd: DiscoveryToggle,
     /// Peer exchange (BEP 11).
     pub pex: DiscoveryToggle,
+    pub alerts: AlertsConfig,
+    pub logging: LoggingConfig,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -436,6 +460,12 @@ impl DaemonConfig {
         }
         if let Some(t) = root.table("dht", "dht")? {
             read_dht(&t, &mut config.dht)?;
+        }
+        if let Some(t) = root.table("alerts", "alerts")? {
+            alerts::read_alerts(&t, &mut config.alerts)?;
+        }
+        if let Some(t) = root.table("logging", "logging")? {
+            logging::read_logging(&t, &mut config.logging)?;
         }
         Ok(config)
     }

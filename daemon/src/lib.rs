@@ -7,6 +7,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerts;
 pub mod alt_speed;
 pub mod api_server;
 pub mod api_types;
@@ -15,6 +16,7 @@ pub mod core;
 pub mod daemon_config;
 pub mod dht_nodes;
 pub mod hooks;
+pub mod log_level;
 pub mod qbittorrent_api;
 pub mod queue_policy;
 pub mod rate_split;

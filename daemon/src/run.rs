@@ -51,6 +51,8 @@ pub struct DaemonOptions {
     pub pex: bool,
     /// The DHT node's settings (None = no DHT); the state dir adds the saved table.
     pub dht: Option<ccbt_shards::DhtSettings>,
+    /// `[alerts]`.
+    pub alerts: crate::daemon_config::AlertsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 settings: opts.settings.clone(),
                 hooks: HookRunner::start(&opts.hooks),
                 watch_dir: opts.watch_dir.clone(),
+                alerts: opts.alerts.clone(),
             },
             inbox.events.clone(),
         )

@@ -97,6 +97,9 @@ pub enum ClientCommand {
     },
     /// The list, refreshed each second, until q or Ctrl-C
     Watch,
+    /// Alert rules and the alerts firing: list, active, add, remove, test
+    #[command(subcommand)]
+    Alerts(super::alerts_cmd::AlertsCommand),
 }
 
 /// Options of `download` and `magnet`.

@@ -3,6 +3,7 @@
 //! functions from the API's types to text, tested against golden strings.
 
 pub mod add_cmd;
+pub mod alerts_cmd;
 pub mod api_client;
 pub mod args;
 pub mod detail_view;
@@ -64,6 +65,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         }
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
+        ClientCommand::Alerts(cmd) => alerts_cmd::run(&client, cmd),
     }
 }
 

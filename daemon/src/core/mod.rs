@@ -3,6 +3,7 @@
 //! requests from the API (`control.rs`), events from the shards, and a tick.
 
 mod add;
+mod alerting;
 mod automation;
 pub mod categories;
 pub mod change_log;
@@ -54,6 +55,8 @@ pub struct CoreSetup {
     pub settings: SessionSettings,
     pub hooks: crate::hooks::HookRunner,
     pub watch_dir: Option<PathBuf>,
+    /// `[alerts]`: built-in thresholds, config rules, webhook and command.
+    pub alerts: crate::daemon_config::AlertsConfig,
 }
 
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
@@ -104,6 +107,7 @@ pub struct DaemonCore {
     change_log: change_log::ChangeLog,
     /// The qBittorrent API's categories and tags.
     categories: categories::CategoryBook,
+    alerting: alerting::Alerting,
 }
 
 fn unix_now() -> u64 {
@@ -120,6 +124,7 @@ impl DaemonCore {
         let automation = automation::Automation::new(setup.hooks, setup.watch_dir, setup.session.shard_count());
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let categories = categories::CategoryBook::load(&setup.state_dir);
+        let alerting = alerting::Alerting::new(setup.alerts, &setup.state_dir);
         let mut core = DaemonCore {
             session: setup.session,
             store: setup.store,
@@ -148,6 +153,7 @@ impl DaemonCore {
             internal_rx: Some(internal_rx),
             change_log: change_log::ChangeLog::new(unix_now()),
             categories,
+            alerting,
         };
         core.restore();
         core.session_base = core.lifetime_totals();
@@ -259,6 +265,7 @@ impl DaemonCore {
         self.publish_state_changes();
         self.refresh_change_log_each_second();
         self.save_dirty_resume();
+        self.check_alerts();
         if self.session_dirty || self.last_session_save.elapsed() >= COUNTERS_SAVE_INTERVAL {
             self.save_session();
         }
