@@ -117,7 +117,7 @@ impl DaemonCore {
         if alerting.engine.needs_disk_free() {
             if alerting
                 .disk_checked
-                .map_or(true, |at| now.saturating_duration_since(at) >= DISK_FREE_EVERY)
+                .is_none_or(|at| now.saturating_duration_since(at) >= DISK_FREE_EVERY)
             {
                 alerting.disk_free = disk_free(&self.download_dir);
                 alerting.disk_checked = Some(now);
