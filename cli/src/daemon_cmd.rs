@@ -78,6 +78,15 @@ pub struct StartArgs {
     /// Do not use the DHT
     #[arg(long)]
     pub no_dht: bool,
+    /// Log lines as text or JSON objects, one per line [default: config `logging.format`, else text]
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+    /// Write a Chrome/Perfetto trace (JSON) of the session's spans to FILE
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Stop recording the trace at this size (e.g. 64M)
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size, default_value = "256M")]
+    pub trace_max_size: u64,
 }
 
 impl DaemonArgs {

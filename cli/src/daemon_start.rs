@@ -16,6 +16,9 @@ use ccbt_engine::config_model::RawValue;
 
 use crate::error::CliError;
 
+/// The daemon logs its own life at `info` (start, stop, errors, limits reached,
+/// alerts) and everything else from `warn`.
+const DAEMON_LOG_FILTER: &str = "warn,ccbt_daemon=info";
 /// Longest wait for a detached daemon's API to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_POLL: Duration = Duration::from_millis(100);
@@ -225,6 +228,7 @@ fn start_flags(
 /// overrides, later wins, merged into what the daemon runs with.
 pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::ApiOptions) -> Result<i32, CliError> {
     use ccbt_daemon::api_types::SessionSettings;
+    use ccbt_daemon::daemon_config::LogFormat;
 
     let inputs = config_inputs(args.config.as_deref(), start_flags(args, api)?)?;
     let loaded = load(&inputs).map_err(|e| CliError::Config(e.to_string()))?;
@@ -263,9 +267,22 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         ..Default::default()
     });
     if !args.foreground {
+        crate::init_logging_with_default(DAEMON_LOG_FILTER);
         let api_url = format!("http://{api_addr}");
         return start_detached(&state_dir, &api_url, args.json);
     }
+    let format = match args.log_format.as_deref() {
+        Some(f) => LogFormat::parse(f).unwrap_or_default(),
+        None => config.logging.format,
+    };
+    // Kept to the end: dropping it closes the trace file.
+    let _logging = crate::log_setup::init(&crate::log_setup::LogOptions {
+        default_filter: DAEMON_LOG_FILTER.to_string(),
+        level: config.logging.level.clone(),
+        format,
+        trace: args.trace.clone(),
+        trace_max_bytes: args.trace_max_size,
+    })?;
     let opts = DaemonOptions {
         state_dir,
         download_dir,
@@ -297,6 +314,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
             loaded: loaded.clone(),
         }),
         metrics: config.metrics,
+        alerts: config.alerts.clone(),
     };
     start_foreground(opts)
 }

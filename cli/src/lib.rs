@@ -5,6 +5,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod chrome_trace;
 pub mod client;
 pub mod create;
 pub mod daemon_cmd;
@@ -13,6 +14,7 @@ pub mod demo;
 pub mod download;
 pub mod error;
 pub mod flags;
+pub mod log_setup;
 pub mod output;
 pub mod piece_scan;
 pub mod size;
@@ -31,14 +33,8 @@ pub fn init_logging() {
 /// As [`init_logging`], with another filter when `RUST_LOG` is not set (the daemon
 /// logs its own life at `info`: start, stop, errors, limits reached).
 pub fn init_logging_with_default(default_filter: &str) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    // Without a trace file nothing can fail.
+    let _ = log_setup::init(&log_setup::LogOptions::with_default(default_filter));
 }
 
 /// Default shard count: one per available core.

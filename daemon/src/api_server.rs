@@ -6,6 +6,7 @@
 //! here touches the session. Every error, ours or axum's, leaves as
 //! `{"error":{"code","message"}}` (see `docs/api.md`).
 
+mod alert_routes;
 mod auth;
 pub mod compat_auth;
 mod config_routes;
@@ -185,7 +186,17 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/events", get(event_stream::events))
         .route("/api/v1/ipfilter", get(ip_filter_routes::status))
         .route("/api/v1/ipfilter/reload", post(ip_filter_routes::reload))
-        .route("/api/v1/ipfilter/check/{addr}", get(ip_filter_routes::check));
+        .route("/api/v1/ipfilter/check/{addr}", get(ip_filter_routes::check))
+        .route("/api/v1/alerts", get(alert_routes::list))
+        .route(
+            "/api/v1/alerts/rules",
+            get(alert_routes::rules).post(alert_routes::add_rule),
+        )
+        .route(
+            "/api/v1/alerts/rules/{name}",
+            axum::routing::delete(alert_routes::remove_rule),
+        )
+        .route("/api/v1/alerts/test", post(alert_routes::test));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {
         if let Some(action) = TorrentAction::from_path(name) {
             api = api.route(

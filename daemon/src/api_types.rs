@@ -467,6 +467,36 @@ pub struct AlertList {
     pub recent: Vec<AlertView>,
 }
 
+/// One alert rule (`GET /api/v1/alerts/rules`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRuleView {
+    pub name: String,
+    /// As written (see `docs/alerts.md` for the grammar).
+    pub condition: String,
+    /// How long the condition must hold before the alert fires.
+    pub for_secs: u64,
+    pub severity: AlertSeverity,
+    /// `builtin` (thresholds in `[alerts]`), `config` (`[[alerts.rules]]`) or
+    /// `runtime` (added through the API; only these can be removed through it).
+    pub source: String,
+    /// Checked once per torrent (the condition names a `torrent.` figure).
+    pub per_torrent: bool,
+}
+
+/// `POST /api/v1/alerts/rules`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAlertRule {
+    pub name: String,
+    pub condition: String,
+    /// Default 0: fires as soon as the condition holds.
+    #[serde(default)]
+    pub for_secs: u64,
+    /// Default `warning`.
+    #[serde(default)]
+    pub severity: Option<AlertSeverity>,
+}
+
 /// One event of `GET /api/v1/events` (the SSE `event:` is `kind`, `data:` this JSON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiEvent {

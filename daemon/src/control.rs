@@ -207,6 +207,8 @@ pub enum ControlRequest {
     },
     /// The IP filter's status, a reload, or a lookup.
     IpFilter(IpFilterRequest),
+    /// The alerts and their rules.
+    Alerts(crate::alerts::AlertRequest),
 }
 
 /// What the API asks of the IP filter.

@@ -67,6 +67,8 @@ pub mod metrics;
 mod redial;
 pub mod security;
 pub mod sources;
+mod alerts;
+mod logging;
 mod table_reader;
 mod values;
 
@@ -76,9 +78,11 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
+pub use self::alerts::{AlertRuleConfig, AlertsConfig};
 pub use self::error::ConfigError;
 pub use self::redial::RedialConfig;
 pub use ccbt_engine::config_model::{parse_duration, parse_rate};
+pub use self::logging::{check_log_filter, LogFormat, LoggingConfig};
 
 use self::table_reader::{Schema, Source, TableReader};
 use self::values::{active_limit, bounded_integer, duration, optional_duration, path_value, rate, ratio, socket_addr};
@@ -108,11 +112,28 @@ const SCHEMA: Schema = &[
         "",
         &[
             "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
-            "dht", "redial", "metrics", "security",
+            "dht", "redial", "metrics", "security", "alerts", "logging",
         ],
     ),
     ("security", security::SECURITY_KEYS),
     ("dht", &["enabled", "port", "bootstrap"]),
+    (
+        "alerts",
+        &[
+            "stall_after",
+            "tracker_fail_after",
+            "disk_free_min",
+            "hash_failures_per_min",
+            "disk_errors",
+            "webhook",
+            "webhook_timeout",
+            "webhook_retries",
+            "command",
+            "rules",
+        ],
+    ),
+    ("alerts.rules", &["name", "condition", "for", "severity"]),
+    ("logging", &["level", "format"]),
     ("network", &["listen"]),
     (
         "api",
@@ -163,6 +184,8 @@ pub struct DaemonConfig {
     pub redial: RedialConfig,
     pub metrics: metrics::MetricsConfig,
     pub security: security::SecurityConfig,
+    pub alerts: AlertsConfig,
+    pub logging: LoggingConfig,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -473,6 +496,12 @@ fn read_tables(root: &TableReader<'_, '_>, config: &mut DaemonConfig) -> Result<
         }
         if let Some(t) = root.table("security", "security")? {
             security::read_security(&t, &mut config.security)?;
+        }
+        if let Some(t) = root.table("alerts", "alerts")? {
+            alerts::read_alerts(&t, &mut config.alerts)?;
+        }
+        if let Some(t) = root.table("logging", "logging")? {
+            logging::read_logging(&t, &mut config.logging)?;
         }
         Ok(())
     }

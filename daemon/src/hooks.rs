@@ -117,15 +117,22 @@ struct Shared {
 }
 
 struct Job {
-    event: HookEvent,
+    /// `CCBT_EVENT`, for logs.
+    event: &'static str,
     command: String,
-    torrent: HookTorrent,
+    /// The torrent's (or alert's) name and info-hash, for logs.
+    name: String,
+    info_hash: String,
+    env: Vec<(&'static str, String)>,
 }
 
 /// Runs the configured hooks; dropping it stops taking hooks and lets the running
 /// ones end (each within its timeout) without waiting for them.
 pub struct HookRunner {
     commands: [Option<String>; 3],
+    /// Workers start with the first hook to run (at once when a hook is configured).
+    max_concurrent: usize,
+    queue_depth: usize,
     sender: Option<Sender<Job>>,
     workers: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
@@ -151,29 +158,34 @@ impl HookRunner {
         });
         let mut runner = HookRunner {
             commands,
+            max_concurrent: config.max_concurrent.max(1),
+            queue_depth,
             sender: None,
             workers: Vec::new(),
             shared,
         };
-        if runner.commands.iter().all(Option::is_none) {
-            return runner;
+        if runner.commands.iter().any(Option::is_some) {
+            runner.start_workers();
         }
-        let (sender, receiver) = crossbeam_channel::bounded(queue_depth);
-        for n in 0..config.max_concurrent.max(1) {
+        runner
+    }
+
+    fn start_workers(&mut self) {
+        let (sender, receiver) = crossbeam_channel::bounded(self.queue_depth);
+        for n in 0..self.max_concurrent {
             let receiver: Receiver<Job> = receiver.clone();
-            let shared = Arc::clone(&runner.shared);
+            let shared = Arc::clone(&self.shared);
             let spawned = std::thread::Builder::new()
                 .name(format!("ccbt-hook-{n}"))
                 .spawn(move || work(&receiver, &shared));
             match spawned {
-                Ok(handle) => runner.workers.push(handle),
+                Ok(handle) => self.workers.push(handle),
                 Err(e) => tracing::error!(error = %e, "hooks: cannot start a worker thread"),
             }
         }
-        if !runner.workers.is_empty() {
-            runner.sender = Some(sender);
+        if !self.workers.is_empty() {
+            self.sender = Some(sender);
         }
-        runner
     }
 
     fn command(&self, event: HookEvent) -> Option<&String> {
@@ -191,10 +203,37 @@ impl HookRunner {
             return HookSubmission::NotConfigured;
         };
         let job = Job {
-            event,
+            event: event.as_str(),
             command: command.clone(),
-            torrent: torrent.clone(),
+            name: torrent.name.clone(),
+            info_hash: torrent.info_hash.clone(),
+            env: torrent.environment(event),
         };
+        self.submit(job)
+    }
+
+    /// Runs `command` as a hook (same workers, timeout and bounds) with `env` added,
+    /// for what is not a torrent event (alerts); never blocks.
+    pub fn fire_command(
+        &mut self,
+        event: &'static str,
+        command: &str,
+        name: &str,
+        env: Vec<(&'static str, String)>,
+    ) -> HookSubmission {
+        if self.workers.is_empty() && !self.shared.stopping.load(Ordering::Relaxed) {
+            self.start_workers();
+        }
+        self.submit(Job {
+            event,
+            command: command.to_string(),
+            name: name.to_string(),
+            info_hash: String::new(),
+            env,
+        })
+    }
+
+    fn submit(&self, job: Job) -> HookSubmission {
         let sent = match &self.sender {
             Some(sender) if !self.shared.stopping.load(Ordering::Relaxed) => sender.try_send(job),
             _ => Err(TrySendError::Disconnected(job)),
@@ -205,9 +244,9 @@ impl HookRunner {
                 let job = e.into_inner();
                 self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    event = job.event.as_str(),
-                    torrent = %job.torrent.name,
-                    info_hash = %job.torrent.info_hash,
+                    event = job.event,
+                    torrent = %job.name,
+                    info_hash = %job.info_hash,
                     "hook dropped: too many hooks waiting"
                 );
                 HookSubmission::Dropped
@@ -254,7 +293,7 @@ fn work(receiver: &Receiver<Job>, shared: &Shared) {
     for job in receiver {
         if shared.stopping.load(Ordering::Relaxed) {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(event = job.event.as_str(), torrent = %job.torrent.name, "hook dropped: shutting down");
+            tracing::warn!(event = job.event, torrent = %job.name, "hook dropped: shutting down");
             continue;
         }
         shared.counters.started.fetch_add(1, Ordering::Relaxed);
@@ -265,7 +304,7 @@ fn work(receiver: &Receiver<Job>, shared: &Shared) {
             Outcome::Exited(_) | Outcome::NotStarted(_) => &shared.counters.failed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        let (event, name, hash) = (job.event.as_str(), &job.torrent.name, &job.torrent.info_hash);
+        let (event, name, hash) = (job.event, &job.name, &job.info_hash);
         match outcome {
             Outcome::Exited(status) if status.success() => {
                 tracing::debug!(event, torrent = %name, info_hash = %hash, "hook done");
@@ -294,7 +333,7 @@ fn run(job: &Job, timeout: Duration) -> Outcome {
     let mut child = match Command::new("sh")
         .arg("-c")
         .arg(&job.command)
-        .envs(job.torrent.environment(job.event))
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         // Its own process group, so the timeout kills what it started too.

@@ -7,6 +7,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerts;
 pub mod alt_speed;
 pub mod api_server;
 pub mod api_types;
@@ -18,6 +19,7 @@ pub mod dht_nodes;
 pub mod hooks;
 pub mod ip_filter_loader;
 pub mod metrics;
+pub mod log_level;
 pub mod qbittorrent_api;
 pub mod queue_policy;
 pub mod rate_split;

@@ -58,6 +58,8 @@ pub struct DaemonOptions {
     pub config: Option<ConfigOrigin>,
     /// `[metrics]`.
     pub metrics: crate::daemon_config::metrics::MetricsConfig,
+    /// `[alerts]`.
+    pub alerts: crate::daemon_config::AlertsConfig,
 }
 
 /// What the config was read from, and what it read.
@@ -147,6 +149,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 watch_dir: opts.watch_dir.clone(),
                 metrics: opts.metrics,
                 ip_filter,
+                alerts: opts.alerts.clone(),
             },
             inbox.events.clone(),
         )

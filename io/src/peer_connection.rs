@@ -236,16 +236,21 @@ async fn run(
     if dialed {
         task.peer_connected(addr);
     }
-    tracing::debug!(torrent = %task.info_hash, %addr, ?key, "peer connected");
+    // A connection's life as spans of the data path (debug: off at the default level).
+    let span = tracing::debug_span!("peer", torrent = %task.info_hash, peer = %addr, outgoing = dialed);
+    span.in_scope(|| tracing::debug!(?key, "peer connected"));
     task.dispatch();
 
     let (reader, writer) = futures_lite::io::split(stream);
-    let writer_task = glommio::spawn_local(write_loop(task.clone(), key, writer, outbox.clone(), wake_rx));
-    let result = futures_lite::future::or(read_loop(&task, key, addr, reader), async {
+    let writer_task = glommio::spawn_local(tracing::Instrument::instrument(
+        write_loop(task.clone(), key, writer, outbox.clone(), wake_rx),
+        tracing::debug_span!(parent: &span, "peer_write"),
+    ));
+    let reading = futures_lite::future::or(read_loop(&task, key, addr, reader), async {
         close_rx.recv().await;
         Ok(ReadEnd::ClosedByUs)
-    })
-    .await;
+    });
+    let result = tracing::Instrument::instrument(reading, span).await;
     task.links.borrow_mut().remove(&key);
     outbox.close();
     task.engine.borrow_mut().remove_peer(key, Instant::now());

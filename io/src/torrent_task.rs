@@ -532,7 +532,9 @@ impl TorrentTask {
         let piece = match cached {
             Some(p) => p,
             None => {
-                let p = self.shared_reads.read_piece(&self.storage, block.piece).await?;
+                let span = tracing::debug_span!("piece_read", torrent = %self.info_hash, piece = block.piece.0);
+                let read = self.shared_reads.read_piece(&self.storage, block.piece);
+                let p = tracing::Instrument::instrument(read, span).await?;
                 let mut cache = self.cache.borrow_mut();
                 // Peers that joined the same read find it cached by the first.
                 if !cache.contains(self.info_hash, block.piece) {
@@ -658,7 +660,8 @@ async fn write_piece(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) 
     let started = Instant::now();
     // The engine keeps no reference, so the buffer is ours: the file takes it,
     // or hands it back for the engine to reuse.
-    let written = task.storage.write_piece_data(piece, data).await;
+    let span = tracing::debug_span!("piece_write", torrent = %task.info_hash, piece = piece.0);
+    let written = tracing::Instrument::instrument(task.storage.write_piece_data(piece, data), span).await;
     match written {
         Ok(spare) => {
             task.write_latency.borrow_mut().record(started.elapsed());

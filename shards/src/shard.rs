@@ -197,7 +197,10 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::Add(add)) => {
                 let cancel = shard.begin_add(add.meta.info_hash);
                 let shard = shard.clone();
-                glommio::spawn_local(async move { shard.add(*add, cancel, Vec::new()).await }).detach();
+                // The start of a torrent (its check) as one span of the trace.
+                let span = tracing::debug_span!("torrent_start", shard = shard.ctx.id, torrent = %add.meta.info_hash);
+                let start = async move { shard.add(*add, cancel, Vec::new()).await };
+                glommio::spawn_local(tracing::Instrument::instrument(start, span)).detach();
             }
             Ok(ShardCommand::AddMagnet(magnet)) => shard.add_magnet(magnet),
             Ok(ShardCommand::AddPeer { info_hash, addr }) => {

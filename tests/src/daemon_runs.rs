@@ -50,6 +50,8 @@ pub struct DaemonOpts {
     /// `--json` on `daemon start`.
     pub json: bool,
     pub env: Vec<(String, String)>,
+    /// More `daemon start` flags (`--log-format json`, `--trace FILE`).
+    pub extra_args: Vec<String>,
     name: String,
 }
 
@@ -70,8 +72,15 @@ impl DaemonOpts {
                 ("CCBT_REDIAL_BASE_MS".into(), "200".into()),
                 ("CCBT_REDIAL_MAX_MS".into(), "1000".into()),
             ],
+            extra_args: Vec::new(),
             name: name.to_string(),
         }
+    }
+
+    /// Adds `daemon start` flags.
+    pub fn args(mut self, args: &[&str]) -> DaemonOpts {
+        self.extra_args.extend(args.iter().map(|a| a.to_string()));
+        self
     }
 
     pub fn shards(mut self, n: usize) -> DaemonOpts {
@@ -141,6 +150,7 @@ impl DaemonOpts {
         if self.json {
             args.push("--json".into());
         }
+        args.extend(self.extra_args.iter().cloned());
         args
     }
 

@@ -72,9 +72,8 @@ enum Command {
 
 fn main() {
     let args = Args::parse();
-    if matches!(&args.command, Command::Daemon(d) if d.is_start()) {
-        ccbt_cli::init_logging_with_default("warn,ccbt_daemon=info");
-    } else {
+    // `daemon start` sets up its logging once its config is read.
+    if !matches!(&args.command, Command::Daemon(d) if d.is_start()) {
         ccbt_cli::init_logging();
     }
     let code = match run(args) {

@@ -78,6 +78,9 @@ struct Args {
     /// No peer exchange (BEP 11) with peers
     #[arg(long)]
     no_pex: bool,
+    /// Log lines on stderr as text or JSON objects, one per line
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,8 +103,10 @@ enum Command {
 }
 
 fn main() {
-    ccbt_cli::init_logging();
     let args = Args::parse();
+    let mut logging = ccbt_cli::log_setup::LogOptions::with_default("warn");
+    logging.format = ccbt_daemon::daemon_config::LogFormat::parse(&args.log_format).unwrap_or_default();
+    let _logging = ccbt_cli::log_setup::init(&logging);
     let code = match run(args) {
         Ok(()) => 0,
         Err(e) => {

@@ -109,6 +109,9 @@ pub enum ClientCommand {
     /// The IP filter: its lists and counts, test an address, reload the lists
     #[command(subcommand, visible_alias = "ipfilter")]
     Filter(super::ipfilter_cmd::FilterCommand),
+    /// Alert rules and the alerts firing: list, active, add, remove, test
+    #[command(subcommand)]
+    Alerts(super::alerts_cmd::AlertsCommand),
 }
 
 /// Options of `download` and `magnet`.

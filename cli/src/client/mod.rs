@@ -3,6 +3,7 @@
 //! functions from the API's types to text, tested against golden strings.
 
 pub mod add_cmd;
+pub mod alerts_cmd;
 pub mod api_client;
 pub mod args;
 pub mod config_cmd;
@@ -69,6 +70,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         ClientCommand::Watch => watch::watch(&client),
         ClientCommand::Metrics { format, output } => metrics_cmd::metrics(&client, format, output),
         ClientCommand::Filter(cmd) => ipfilter_cmd::run(&client, cmd),
+        ClientCommand::Alerts(cmd) => alerts_cmd::run(&client, cmd),
     }
 }
 

@@ -77,6 +77,11 @@ impl Automation {
         self.hooks.fire(HookEvent::Error, &ht);
     }
 
+    /// The hook runner, for commands that are not torrent events (alerts).
+    pub fn hooks_mut(&mut self) -> &mut HookRunner {
+        &mut self.hooks
+    }
+
     pub fn record_usage(&mut self, shard: usize, usage: ShardReport) {
         if let Some(u) = self.usage_down.get_mut(shard) {
             *u = ShardUsage {

@@ -3,6 +3,7 @@
 //! requests from the API (`control.rs`), events from the shards, and a tick.
 
 mod add;
+mod alerting;
 mod automation;
 pub mod categories;
 pub mod change_log;
@@ -61,6 +62,8 @@ pub struct CoreSetup {
     pub metrics: crate::daemon_config::metrics::MetricsConfig,
     /// The IP filter's lists and their watcher.
     pub ip_filter: crate::ip_filter_loader::IpFilterService,
+    /// `[alerts]`: built-in thresholds, config rules, webhook and command.
+    pub alerts: crate::daemon_config::AlertsConfig,
 }
 
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
@@ -115,6 +118,7 @@ pub struct DaemonCore {
     categories: categories::CategoryBook,
     metrics_config: crate::daemon_config::metrics::MetricsConfig,
     ip_filter: crate::ip_filter_loader::IpFilterService,
+    alerting: alerting::Alerting,
 }
 
 fn unix_now() -> u64 {
@@ -131,6 +135,7 @@ impl DaemonCore {
         let automation = automation::Automation::new(setup.hooks, setup.watch_dir, setup.session.shard_count());
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let categories = categories::CategoryBook::load(&setup.state_dir);
+        let alerting = alerting::Alerting::new(setup.alerts, &setup.state_dir);
         let mut core = DaemonCore {
             session: setup.session,
             store: setup.store,
@@ -162,6 +167,7 @@ impl DaemonCore {
             categories,
             metrics_config: setup.metrics,
             ip_filter: setup.ip_filter,
+            alerting,
         };
         core.restore();
         core.session_base = core.lifetime_totals();
@@ -285,6 +291,7 @@ impl DaemonCore {
         self.publish_state_changes();
         self.refresh_change_log_each_second();
         self.save_dirty_resume();
+        self.check_alerts();
         if self.session_dirty || self.last_session_save.elapsed() >= COUNTERS_SAVE_INTERVAL {
             self.save_session();
         }

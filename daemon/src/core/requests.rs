@@ -33,6 +33,7 @@ impl DaemonCore {
             self.touch(id);
         }
         match req {
+            ControlRequest::Alerts(req) => self.handle_alert_request(req),
             ControlRequest::ListTorrents(reply) => {
                 let _ = reply.send(Ok(self.summaries()));
             }

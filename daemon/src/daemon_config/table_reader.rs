@@ -169,6 +169,34 @@ impl<'a, 'i> TableReader<'a, 'i> {
         }
     }
 
+    /// The array of tables `key` (`[[name.key]]`), each checked against the keys of
+    /// `name`; none when absent.
+    pub fn tables(&self, key: &'static str, name: &'static str) -> Result<Vec<TableReader<'a, 'i>>, ConfigError> {
+        let Some((k, value)) = self.entry(key) else {
+            return Ok(Vec::new());
+        };
+        let wrong_type = |line, found| ConfigError::WrongType {
+            path: self.source.path.to_path_buf(),
+            line,
+            key: self.dotted(key),
+            expected: "an array of tables ([[...]])",
+            found,
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            return Err(wrong_type(self.source.line(k.span().start), value.get_ref().type_str()));
+        };
+        items
+            .iter()
+            .map(|item| {
+                let line = self.source.line(item.span().start);
+                match item.get_ref() {
+                    DeValue::Table(table) => TableReader::checked(self.source, self.schema, name, table, line),
+                    other => Err(wrong_type(line, other.type_str())),
+                }
+            })
+            .collect()
+    }
+
     /// The value of `key`, if present.
     pub fn field(&self, key: &str) -> Option<Field<'a, 'i>> {
         self.entry(key).map(|(k, value)| {

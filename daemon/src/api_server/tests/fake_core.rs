@@ -151,6 +151,24 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             drop(reply.send(book.apply(&edit).map(|_| book)));
         }
         ControlRequest::Reconfigure { reply, .. } => drop(reply.send(Ok(()))),
+        ControlRequest::Alerts(request) => answer_alerts(request),
+    }
+}
+
+/// The alert routes, answered by a real engine with the default rules.
+fn answer_alerts(request: crate::alerts::AlertRequest) {
+    use crate::alerts::{AlertEngine, AlertRequest};
+    let mut engine = AlertEngine::new(&crate::daemon_config::AlertsConfig::default(), Vec::new());
+    match request {
+        AlertRequest::List(reply) => drop(reply.send(Ok(engine.list()))),
+        AlertRequest::Rules(reply) => drop(reply.send(Ok(Vec::new()))),
+        AlertRequest::AddRule { rule, reply } => {
+            drop(reply.send(Err(ApiError::bad_request(format!("fake core: {}", rule.name)))))
+        }
+        AlertRequest::RemoveRule { name, reply } => {
+            drop(reply.send(Err(ApiError::not_found(format!("no rule named {name:?}")))))
+        }
+        AlertRequest::Test(reply) => drop(reply.send(Ok(engine.fire_test(1)[0].view().clone()))),
     }
 }
 
