@@ -7,6 +7,7 @@
 //! `{"error":{"code","message"}}` (see `docs/api.md`).
 
 mod auth;
+mod changes_route;
 pub mod compat_auth;
 mod connection_limit;
 mod error_response;
@@ -149,6 +150,7 @@ pub async fn serve(
 pub(crate) fn router(state: ApiState) -> Router {
     let mut api = Router::new()
         .route("/api/v1/torrents", get(torrent_routes::list).post(torrent_routes::add))
+        .route("/api/v1/torrents/changes", get(changes_route::changes))
         .route(
             "/api/v1/torrents/{id}",
             get(torrent_routes::detail)
