@@ -133,6 +133,8 @@ impl Fetcher {
         if let Err(e) = self.fetch_all() {
             match e {
                 ApiFailure::Unreachable { .. } => self.down(e),
+                // Nothing to show yet (a wrong token, say): the whole screen says why.
+                other if !self.up => self.down(other),
                 other => self.send(Update::Failed(other.to_string())),
             }
         }

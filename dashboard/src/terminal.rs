@@ -50,9 +50,10 @@ pub fn run(api: Arc<dyn DaemonApi>, options: RunOptions) -> Result<(), Dashboard
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(DashboardError::NotATerminal);
     }
-    // Raw mode, the alternate screen, and the panic hook that undoes both.
-    let mut terminal = ratatui::try_init()?;
+    // Raw mode, the alternate screen, and the panic hook that undoes both; the
+    // guard first, so a failure half-way through is undone too.
     let _restore = RestoreOnDrop;
+    let mut terminal = ratatui::try_init()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (update_tx, updates) = mpsc::channel();
     let (command_tx, commands) = mpsc::channel::<Command>();

@@ -5,6 +5,7 @@
 pub mod add_cmd;
 pub mod api_client;
 pub mod args;
+pub mod dashboard_cmd;
 pub mod detail_view;
 pub mod endpoint;
 pub mod files_cmd;
@@ -64,6 +65,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         }
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
+        ClientCommand::Dashboard(args) => dashboard_cmd::dashboard(api, &args),
     }
 }
 

@@ -69,7 +69,12 @@ pub(super) fn daemon_down(frame: &mut Frame, area: Rect, app: &App) {
     let text = match &app.connection {
         Connection::Down { reason, attempts } => vec![
             Line::from(Span::styled(
-                "No daemon answers",
+                // `ApiFailure::Unreachable`'s words; anything else did answer.
+                if reason.starts_with("no daemon answers") {
+                    "No daemon answers"
+                } else {
+                    "The daemon does not answer bitonic"
+                },
                 Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
             )),
             Line::raw(""),
