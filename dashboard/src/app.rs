@@ -488,7 +488,8 @@ impl App {
         }
     }
 
-    /// The key help of the bottom line, for this view and mode.
+    /// The key help of the bottom line, for this view and mode; help and quit first,
+    /// so they show at 80 columns whatever is cut.
     pub fn help_line(&self) -> &'static str {
         match (&self.mode, self.view) {
             (Mode::Search, _) => "type to filter  Enter keep  Esc clear",
@@ -496,13 +497,13 @@ impl App {
             (Mode::Prompt { .. }, _) => "Enter apply  Esc cancel",
             (Mode::Help, _) => "any key closes the help",
             (Mode::Normal, View::Torrents) => {
-                "↑↓/jk move  Enter open  / search  s sort  f state  t label  p pause  r resume  d/D remove  a add  l limits  Tab view  ? help  q quit"
+                "? help  q quit  ↑↓ move  Enter open  / search  s sort  f/t filter  p pause  r resume  d/D remove  a add  l limits  Tab view"
             }
             (Mode::Normal, View::Torrent) => {
-                "←→ pane  ↑↓ scroll  Esc back  p pause  r resume  d/D remove  l limits  Tab view  ? help  q quit"
+                "? help  q quit  ←→ pane  ↑↓ scroll  Esc back  p pause  r resume  d/D remove  l limits  Tab view"
             }
-            (Mode::Normal, View::Session) => "l session limits  a add  Tab view  ? help  q quit",
-            (Mode::Normal, View::Alerts) => "a add  Tab view  ? help  q quit",
+            (Mode::Normal, View::Session) => "? help  q quit  l session limits  a add  Tab view",
+            (Mode::Normal, View::Alerts) => "? help  q quit  a add  Tab view",
         }
     }
 }
