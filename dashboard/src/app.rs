@@ -38,7 +38,12 @@ pub enum DetailTab {
 }
 
 impl DetailTab {
-    pub const ALL: [DetailTab; 4] = [DetailTab::Files, DetailTab::Peers, DetailTab::Trackers, DetailTab::Pieces];
+    pub const ALL: [DetailTab; 4] = [
+        DetailTab::Files,
+        DetailTab::Peers,
+        DetailTab::Trackers,
+        DetailTab::Pieces,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -63,9 +68,16 @@ pub enum Mode {
     /// Typing after `/`: the list filters as you type.
     Search,
     /// `d`/`D` waits for y/n.
-    ConfirmRemove { id: u32, name: String, delete_data: bool },
+    ConfirmRemove {
+        id: u32,
+        name: String,
+        delete_data: bool,
+    },
     /// `a` or `l` waits for a line.
-    Prompt { kind: PromptKind, input: String },
+    Prompt {
+        kind: PromptKind,
+        input: String,
+    },
     Help,
 }
 
@@ -97,10 +109,20 @@ pub enum AlertsState {
 /// What the threads that talk to the daemon should do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Act { id: u32, action: TorrentAction },
-    Remove { id: u32, delete_data: bool },
+    Act {
+        id: u32,
+        action: TorrentAction,
+    },
+    Remove {
+        id: u32,
+        delete_data: bool,
+    },
     Add(String),
-    SetLimits { target: LimitTarget, down: String, up: String },
+    SetLimits {
+        target: LimitTarget,
+        down: String,
+        up: String,
+    },
     /// What is on screen, so only that is fetched: a torrent's detail, the alerts.
     Focus(Focus),
     /// Fetch changes now (an event said something happened).
@@ -122,7 +144,10 @@ pub enum Update {
     FullList(Vec<TorrentSummary>),
     Stats(SessionStats),
     Detail(Box<TorrentDetail>),
-    Pieces { id: u32, map: PieceMap },
+    Pieces {
+        id: u32,
+        map: PieceMap,
+    },
     Alerts(AlertsState),
     Event(ApiEvent),
     /// A call could not reach the daemon.
@@ -266,10 +291,7 @@ impl App {
                 self.flash(format!("resolved: {}", alert_text(&event)), now);
             }
             "completed" => self.flash(format!("completed: {name}"), now),
-            "error" => self.flash(
-                format!("{name}: {}", event.message.as_deref().unwrap_or("error")),
-                now,
-            ),
+            "error" => self.flash(format!("{name}: {}", event.message.as_deref().unwrap_or("error")), now),
             "added" => self.flash(format!("added: {name}"), now),
             "removed" => self.flash(format!("removed: {name}"), now),
             _ => {}

@@ -51,7 +51,9 @@ impl Fetcher {
         let mut next = Instant::now();
         let mut last_fetch: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
-            let wait = next.saturating_duration_since(Instant::now()).min(Duration::from_millis(200));
+            let wait = next
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(200));
             match commands.recv_timeout(wait) {
                 Ok(command) => {
                     let soon = self.command(command);

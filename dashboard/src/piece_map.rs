@@ -8,7 +8,9 @@ pub fn have_pieces(bitfield_hex: &str, num_pieces: u32) -> Vec<bool> {
     (0..num_pieces as usize)
         .map(|i| {
             let byte = i / 8;
-            let text = bytes.get(byte * 2..byte * 2 + 2).and_then(|h| std::str::from_utf8(h).ok());
+            let text = bytes
+                .get(byte * 2..byte * 2 + 2)
+                .and_then(|h| std::str::from_utf8(h).ok());
             match text.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(b) => b & (0x80 >> (i % 8)) != 0,
                 None => false,

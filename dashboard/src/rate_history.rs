@@ -35,11 +35,19 @@ impl RateHistory {
 
     /// Download rates as chart points (x = sample index, oldest 0).
     pub fn down_points(&self) -> Vec<(f64, f64)> {
-        self.samples.iter().enumerate().map(|(i, s)| (i as f64, s.0 as f64)).collect()
+        self.samples
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as f64, s.0 as f64))
+            .collect()
     }
 
     pub fn up_points(&self) -> Vec<(f64, f64)> {
-        self.samples.iter().enumerate().map(|(i, s)| (i as f64, s.1 as f64)).collect()
+        self.samples
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as f64, s.1 as f64))
+            .collect()
     }
 
     /// The highest rate either way (the chart's top).
@@ -80,7 +88,11 @@ impl TorrentHistories {
         self.histories
             .retain(|id, (history, _)| store.get(*id).is_some() && !history.is_idle());
         while self.histories.len() > MAX_TORRENT_HISTORIES {
-            let oldest = self.histories.iter().min_by_key(|(_, (_, moved))| *moved).map(|(id, _)| *id);
+            let oldest = self
+                .histories
+                .iter()
+                .min_by_key(|(_, (_, moved))| *moved)
+                .map(|(id, _)| *id);
             match oldest {
                 Some(id) => self.histories.remove(&id),
                 None => break,

@@ -86,7 +86,9 @@ mod tests {
     use super::*;
 
     fn event_json(seq: u64, kind: &str) -> String {
-        format!(r#"{{"seq":{seq},"kind":"{kind}","id":3,"info_hash":null,"name":"a","state":null,"message":null,"time":1}}"#)
+        format!(
+            r#"{{"seq":{seq},"kind":"{kind}","id":3,"info_hash":null,"name":"a","state":null,"message":null,"time":1}}"#
+        )
     }
 
     #[test]

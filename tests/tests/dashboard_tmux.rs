@@ -24,11 +24,19 @@ impl Tmux {
     /// Starts `command` in a detached session of `width` x `height`.
     fn start(command: &str, width: u16, height: u16) -> Tmux {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let socket = format!("ccbt-bitonic-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let socket = format!(
+            "ccbt-bitonic-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let tmux = Tmux { socket };
         let (w, h) = (width.to_string(), height.to_string());
         let out = tmux.run(&["new-session", "-d", "-s", "t", "-x", &w, "-y", &h, command]);
-        assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Keep the pane after its process exits, to read its exit status.
         tmux.run(&["set-option", "-t", "t", "remain-on-exit", "on"]);
         tmux
@@ -66,7 +74,10 @@ impl Tmux {
             if pred(&screen) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; the screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -89,14 +100,21 @@ impl Tmux {
             if let Some(status) = self.exit_status() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "bitonic still runs after q:\n{}", self.screen());
+            assert!(
+                Instant::now() < deadline,
+                "bitonic still runs after q:\n{}",
+                self.screen()
+            );
             std::thread::sleep(Duration::from_millis(100));
         };
         let screen = self.screen();
         assert_eq!(status, 0, "bitonic's exit status; the screen:\n{screen}");
         assert!(!screen.contains("panicked"), "{screen}");
         // The alternate screen is gone: the terminal shows what it showed before.
-        assert!(!screen.contains("? help  q quit"), "the terminal was not restored:\n{screen}");
+        assert!(
+            !screen.contains("? help  q quit"),
+            "the terminal was not restored:\n{screen}"
+        );
     }
 }
 
@@ -125,7 +143,10 @@ fn percent_on_row(screen: &str, name: &str) -> Option<u32> {
 }
 
 fn tmux_missing() -> bool {
-    Command::new("tmux").arg("-V").output().map_or(true, |o| !o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map_or(true, |o| !o.status.success())
 }
 
 #[test]
@@ -151,7 +172,9 @@ fn bitonic_follows_a_download_pauses_it_and_lists_each_shard() {
     assert!(first.contains("downloading"), "{first}");
 
     tmux.keys(&["p"]);
-    daemon.wait_torrent(&id, "paused by bitonic's p", Duration::from_secs(15), |t| t["state"] == "paused");
+    daemon.wait_torrent(&id, "paused by bitonic's p", Duration::from_secs(15), |t| {
+        t["state"] == "paused"
+    });
     tmux.wait_for("the row to say paused", |s| {
         s.lines().any(|l| l.contains("movie.bin") && l.contains("paused"))
     });
@@ -161,7 +184,9 @@ fn bitonic_follows_a_download_pauses_it_and_lists_each_shard() {
     assert!(session.contains("Core busy"), "{session}");
 
     tmux.keys(&["BTab", "r"]);
-    daemon.wait_torrent(&id, "resumed by bitonic's r", Duration::from_secs(15), |t| t["state"] != "paused");
+    daemon.wait_torrent(&id, "resumed by bitonic's r", Duration::from_secs(15), |t| {
+        t["state"] != "paused"
+    });
     assert_eq!(daemon.torrent(&id)["info_hash"], hash.as_str());
     tmux.quit();
     daemon.terminate();
@@ -180,19 +205,24 @@ fn bitonic_at_80x24_opens_a_torrent_and_redraws_on_resize() {
 
     let tmux = Tmux::start(&bitonic_command(&daemon), 80, 24);
     let screen = tmux.wait_for("the seeding torrent", |s| {
-        s.lines().any(|l| l.contains("album.bin") && l.contains("seeding") && l.contains("100%"))
+        s.lines()
+            .any(|l| l.contains("album.bin") && l.contains("seeding") && l.contains("100%"))
     });
     assert!(screen.lines().count() <= 24, "{screen}");
     assert!(screen.lines().all(|l| l.chars().count() <= 80), "{screen}");
     assert!(screen.contains("? help  q quit"), "the help line:\n{screen}");
 
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the files pane", |s| s.contains("Files") && s.contains("album.bin") && s.contains("normal"));
+    tmux.wait_for("the files pane", |s| {
+        s.contains("Files") && s.contains("album.bin") && s.contains("normal")
+    });
     tmux.keys(&["Right", "Right", "Right"]);
     tmux.wait_for("the piece map", |s| s.contains("64 of 64 pieces verified"));
 
     tmux.resize(120, 30);
-    tmux.wait_for("a redraw at 120 columns", |s| s.lines().any(|l| l.trim_end().chars().count() > 80));
+    tmux.wait_for("a redraw at 120 columns", |s| {
+        s.lines().any(|l| l.trim_end().chars().count() > 80)
+    });
     tmux.keys(&["Escape"]);
     tmux.keys(&["?"]);
     tmux.wait_for("the help", |s| s.contains("sort by the next column"));

@@ -84,7 +84,9 @@ impl DashboardClient {
 fn failure(e: CliError) -> ApiFailure {
     match e {
         CliError::DaemonUnreachable { url, reason } => ApiFailure::Unreachable { url, reason },
-        CliError::Api { status: 404, message, .. } => ApiFailure::NotFound(message),
+        CliError::Api {
+            status: 404, message, ..
+        } => ApiFailure::NotFound(message),
         CliError::Api { message, .. } => ApiFailure::Refused(message),
         CliError::BadResponse { url, reason } => ApiFailure::BadAnswer(format!("{url}: {reason}")),
         other => ApiFailure::Refused(other.to_string()),
@@ -96,7 +98,10 @@ fn current_dir() -> Result<PathBuf, ApiFailure> {
 }
 
 /// An empty word leaves the limit as it is.
-fn rate(word: &str, parse: fn(&str) -> Result<ccbt_daemon::api_types::LimitSetting<u64>, String>) -> Result<Option<ccbt_daemon::api_types::LimitSetting<u64>>, ApiFailure> {
+fn rate(
+    word: &str,
+    parse: fn(&str) -> Result<ccbt_daemon::api_types::LimitSetting<u64>, String>,
+) -> Result<Option<ccbt_daemon::api_types::LimitSetting<u64>>, ApiFailure> {
     if word.is_empty() {
         Ok(None)
     } else {

@@ -58,12 +58,25 @@ fn pause_and_resume_act_on_the_selected_row() {
 fn remove_asks_first_and_capital_d_deletes_data() {
     let mut app = app_with_two();
     assert!(app.on_key(key(KeyCode::Char('d'))).is_empty());
-    assert!(matches!(app.mode, Mode::ConfirmRemove { id: 1, delete_data: false, .. }));
+    assert!(matches!(
+        app.mode,
+        Mode::ConfirmRemove {
+            id: 1,
+            delete_data: false,
+            ..
+        }
+    ));
     assert!(app.on_key(key(KeyCode::Char('n'))).is_empty(), "n cancels");
     assert_eq!(app.mode, Mode::Normal);
     app.on_key(key(KeyCode::Char('D')));
     let commands = app.on_key(key(KeyCode::Char('y')));
-    assert_eq!(commands[0], Command::Remove { id: 1, delete_data: true });
+    assert_eq!(
+        commands[0],
+        Command::Remove {
+            id: 1,
+            delete_data: true
+        }
+    );
 }
 
 #[test]
@@ -122,7 +135,11 @@ fn enter_opens_a_torrent_and_focus_follows_the_view() {
     assert_eq!(app.detail.as_ref().map(|d| d.tab), Some(DetailTab::Peers));
     app.on_key(key(KeyCode::Left));
     app.on_key(key(KeyCode::Left));
-    assert_eq!(app.detail.as_ref().map(|d| d.tab), Some(DetailTab::Pieces), "the panes wrap");
+    assert_eq!(
+        app.detail.as_ref().map(|d| d.tab),
+        Some(DetailTab::Pieces),
+        "the panes wrap"
+    );
     assert_eq!(app.on_key(key(KeyCode::Esc)), vec![Command::Focus(Focus::default())]);
     assert_eq!(app.view, View::Torrents);
     // Tab, Tab: the alerts view, which wants the alerts.
@@ -202,7 +219,10 @@ fn alert_events_count_and_flash() {
     };
     app.apply(Update::Event(event("alert_fired")), now);
     assert_eq!(app.firing_alerts, 1);
-    assert_eq!(app.current_flash(now), Some("alert: torrent_stalled no progress for 5m"));
+    assert_eq!(
+        app.current_flash(now),
+        Some("alert: torrent_stalled no progress for 5m")
+    );
     app.apply(Update::Event(event("alert_resolved")), now);
     assert_eq!(app.firing_alerts, 0);
     assert!(app.current_flash(now + FLASH_FOR).is_none(), "messages go away");

@@ -42,7 +42,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         AlertsState::Loaded(list) => list,
         other => {
             let text = match other {
-                AlertsState::Unsupported => "this daemon has no alerts API (GET /api/v1/alerts answers 404)".to_string(),
+                AlertsState::Unsupported => {
+                    "this daemon has no alerts API (GET /api/v1/alerts answers 404)".to_string()
+                }
                 AlertsState::Failed(reason) => format!("the alerts could not be read: {reason}"),
                 _ => "loading the alerts…".to_string(),
             };
@@ -58,7 +60,12 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         .active
         .iter()
         .map(|a| row(a, true))
-        .chain(list.recent.iter().filter(|a| a.resolved_at.is_some()).map(|a| row(a, false)))
+        .chain(
+            list.recent
+                .iter()
+                .filter(|a| a.resolved_at.is_some())
+                .map(|a| row(a, false)),
+        )
         .take(area.height.saturating_sub(1) as usize)
         .collect();
     let header = Row::new(["", "Severity", "Rule", "Torrent", "Message"])

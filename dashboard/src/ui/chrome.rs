@@ -149,9 +149,10 @@ pub(super) fn overlays(frame: &mut Frame, area: Rect, app: &App) {
         Mode::Prompt { kind, input } => {
             let (title, hint) = match kind {
                 PromptKind::Add => (" add ".to_string(), "a magnet link, or a .torrent path on this machine"),
-                PromptKind::Limits(LimitTarget::Session) => {
-                    (" session limits ".to_string(), "DOWN UP, e.g. `10M 1M`, `none none`; - keeps one")
-                }
+                PromptKind::Limits(LimitTarget::Session) => (
+                    " session limits ".to_string(),
+                    "DOWN UP, e.g. `10M 1M`, `none none`; - keeps one",
+                ),
                 PromptKind::Limits(LimitTarget::Torrent(id)) => (
                     format!(" limits of torrent {id} "),
                     "DOWN UP, e.g. `10M 1M`, `none`, `global`; - keeps one",

@@ -21,12 +21,8 @@ use crate::app::{App, Connection, View};
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &mut App, now: Instant) {
-    let [title, body, bottom] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(frame.area());
+    let [title, body, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(frame.area());
     chrome::title_bar(frame, title, app);
     let unreachable = matches!(app.connection, Connection::Down { .. } | Connection::Connecting);
     if unreachable {

@@ -53,15 +53,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
                 Cell::from(s.peers.to_string()),
                 Cell::from(format::rate(s.download_rate)),
                 Cell::from(format::rate(s.upload_rate)),
-                Cell::from(format!("{} {:>3.0}%", format::bar(busy / 100.0, bar_width), busy)).style(
-                    Style::new().fg(if busy >= 90.0 {
+                Cell::from(format!("{} {:>3.0}%", format::bar(busy / 100.0, bar_width), busy)).style(Style::new().fg(
+                    if busy >= 90.0 {
                         Color::Red
                     } else if busy >= 60.0 {
                         Color::Yellow
                     } else {
                         Color::Green
-                    }),
-                ),
+                    },
+                )),
             ])
         })
         .collect();

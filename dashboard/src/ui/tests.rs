@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use ccbt_daemon::api_types::{
-    AlertList, AlertSeverity, AlertView, FileEntry, FilePriorityName, PeerEntry, PeersBySource, PieceMap,
-    SessionStats, ShardStats, TorrentChanges, TorrentDetail, TrackerEntry,
+    AlertList, AlertSeverity, AlertView, FileEntry, FilePriorityName, PeerEntry, PeersBySource, PieceMap, SessionStats,
+    ShardStats, TorrentChanges, TorrentDetail, TrackerEntry,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
@@ -185,7 +185,10 @@ fn torrent_view_panes_at_both_sizes() {
             Instant::now(),
         );
         let text = screen(&mut app, w, h);
-        assert!(text.contains("disc1/") && text.contains("track.flac"), "{w}x{h}:\n{text}");
+        assert!(
+            text.contains("disc1/") && text.contains("track.flac"),
+            "{w}x{h}:\n{text}"
+        );
         assert!(text.contains("high") && text.contains("skip"), "{text}");
         press(&mut app, KeyCode::Right);
         let text = screen(&mut app, w, h);

@@ -54,7 +54,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         .iter()
         .map(|tab| {
             if *tab == open.tab {
-                Span::styled(format!(" {} ", tab.title()), Style::new().add_modifier(Modifier::REVERSED))
+                Span::styled(
+                    format!(" {} ", tab.title()),
+                    Style::new().add_modifier(Modifier::REVERSED),
+                )
             } else {
                 Span::raw(format!(" {} ", tab.title()))
             }
@@ -98,7 +101,11 @@ fn files(frame: &mut Frame, area: Rect, detail: &TorrentDetail, scroll: usize) {
         .map(|l| {
             Row::new(vec![
                 Cell::from(format!("{}{}", "  ".repeat(l.depth), l.name)),
-                Cell::from(format!("{} {:>4}", format::bar(l.progress(), 6), format::percent(l.progress()))),
+                Cell::from(format!(
+                    "{} {:>4}",
+                    format::bar(l.progress(), 6),
+                    format::percent(l.progress())
+                )),
                 Cell::from(format::bytes(l.length)),
                 Cell::from(l.priority.map_or("", priority_name)),
             ])
@@ -159,7 +166,10 @@ fn peers(frame: &mut Frame, area: Rect, detail: &TorrentDetail, scroll: usize) {
 
 fn trackers(frame: &mut Frame, area: Rect, detail: &TorrentDetail, scroll: usize) {
     if detail.trackers.is_empty() {
-        frame.render_widget(Paragraph::new("no trackers (peers come from DHT, PEX, LSD or by hand)"), area);
+        frame.render_widget(
+            Paragraph::new("no trackers (peers come from DHT, PEX, LSD or by hand)"),
+            area,
+        );
         return;
     }
     let count = |n: Option<u32>| n.map_or("-".to_string(), |n| n.to_string());

@@ -66,7 +66,11 @@ fn cell(t: &TorrentSummary, column: Column, wide: bool) -> Cell<'static> {
         Column::State => Cell::from(t.state.as_str()).style(state_style(t.state)),
         Column::Progress => {
             let bar = if wide { 10 } else { 6 };
-            Cell::from(format!("{} {:>4}", format::bar(t.progress, bar), format::percent(t.progress)))
+            Cell::from(format!(
+                "{} {:>4}",
+                format::bar(t.progress, bar),
+                format::percent(t.progress)
+            ))
         }
         Column::Size => Cell::from(format::bytes(t.wanted_bytes)),
         Column::Down => Cell::from(format::rate(t.download_rate)),
@@ -139,10 +143,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         } else {
             "no torrent matches the filters (`c` clears them)"
         };
-        frame.render_widget(
-            Table::new(Vec::<Row>::new(), widths.clone()).header(header),
-            table_area,
-        );
+        frame.render_widget(Table::new(Vec::<Row>::new(), widths.clone()).header(header), table_area);
         if table_area.height > 2 {
             let below = Rect {
                 y: table_area.y + 2,
