@@ -9,6 +9,7 @@
 mod auth;
 mod changes_route;
 pub mod compat_auth;
+mod config_routes;
 mod connection_limit;
 mod error_response;
 mod event_stream;
@@ -101,6 +102,8 @@ pub(crate) struct ApiState {
     /// Turns true when the server stops, which ends the open event streams (a
     /// graceful shutdown waits for every response to end).
     pub(crate) stopping: watch::Receiver<bool>,
+    /// The running config (`/api/v1/config`); None where there is none.
+    pub(crate) config: Option<Arc<crate::config_reload::LiveConfig>>,
 }
 
 /// Serves the API on every listener (the API address and `[api] extra_listen`, the
@@ -110,6 +113,7 @@ pub async fn serve(
     listeners: Vec<tokio::net::TcpListener>,
     handle: ControlHandle,
     auth: ApiAuth,
+    config: Option<Arc<crate::config_reload::LiveConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stopping) = watch::channel(false);
@@ -117,6 +121,7 @@ pub async fn serve(
         handle,
         auth: Arc::new(auth),
         stopping: stopping.clone(),
+        config,
     });
     let servers = listeners.into_iter().map(|listener| {
         if let Ok(addr) = listener.local_addr() {
@@ -171,6 +176,12 @@ pub(crate) fn router(state: ApiState) -> Router {
             get(session_routes::session).patch(session_routes::patch_session),
         )
         .route("/api/v1/stats", get(session_routes::stats))
+        .route(
+            "/api/v1/config",
+            get(config_routes::get_config).patch(config_routes::patch_config),
+        )
+        .route("/api/v1/metrics", get(crate::metrics::json))
+        .route("/metrics", get(crate::metrics::prometheus_text))
         .route("/api/v1/shutdown", post(session_routes::shutdown))
         .route("/api/v1/events", get(event_stream::events));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {

@@ -182,6 +182,8 @@ pub enum ControlRequest {
         reply: Reply<SessionInfo>,
     },
     Stats(Reply<SessionStats>),
+    /// Every figure `/metrics` reports (404 when metrics are off).
+    Metrics(Reply<crate::metrics::MetricsSnapshot>),
     /// Stop the daemon (answered before it stops).
     Shutdown(Reply<()>),
     /// What changed since a `sync/maindata` revision (0 = everything).
@@ -195,6 +197,13 @@ pub enum ControlRequest {
     EditCategories {
         edit: CategoryEdit,
         reply: Reply<CategoryBook>,
+    },
+    /// A config reload's hooks (None: unchanged) and watch dir (its other live
+    /// keys come as a `PatchSession`).
+    Reconfigure {
+        hooks: Option<crate::daemon_config::HooksConfig>,
+        watch_dir: Option<std::path::PathBuf>,
+        reply: Reply<()>,
     },
 }
 

@@ -10,11 +10,13 @@
 pub mod alt_speed;
 pub mod api_server;
 pub mod api_types;
+pub mod config_reload;
 pub mod control;
 pub mod core;
 pub mod daemon_config;
 pub mod dht_nodes;
 pub mod hooks;
+pub mod metrics;
 pub mod qbittorrent_api;
 pub mod queue_policy;
 pub mod rate_split;

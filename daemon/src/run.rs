@@ -51,6 +51,18 @@ pub struct DaemonOptions {
     pub pex: bool,
     /// The DHT node's settings (None = no DHT); the state dir adds the saved table.
     pub dht: Option<ccbt_shards::DhtSettings>,
+    /// The layered config these options came from: served on `/api/v1/config`,
+    /// its file watched and re-read. None: not from a config (tests).
+    pub config: Option<ConfigOrigin>,
+    /// `[metrics]`.
+    pub metrics: crate::daemon_config::metrics::MetricsConfig,
+}
+
+/// What the config was read from, and what it read.
+#[derive(Clone, Debug)]
+pub struct ConfigOrigin {
+    pub inputs: crate::daemon_config::sources::ConfigInputs,
+    pub loaded: crate::daemon_config::sources::LoadedConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +140,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 settings: opts.settings.clone(),
                 hooks: HookRunner::start(&opts.hooks),
                 watch_dir: opts.watch_dir.clone(),
+                metrics: opts.metrics,
             },
             inbox.events.clone(),
         )
@@ -141,13 +154,26 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             listen: listen.to_string(),
         })?;
         announce_start(&opts, &api_url, listen, shards, state.root());
+        let live_config = opts
+            .config
+            .clone()
+            .map(|origin| crate::config_reload::LiveConfig::new(origin.inputs, origin.loaded, handle.clone()));
+        let config_tasks = live_config.clone().map(|live| {
+            let file = opts.config.as_ref().and_then(|o| o.inputs.file.clone());
+            tokio::spawn(async move {
+                live.apply_at_start().await;
+                if let Some(file) = file {
+                    crate::config_reload::watch_file(live, file).await;
+                }
+            })
+        });
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let auth = ApiAuth {
             token,
             transmission: opts.transmission.clone(),
             qbittorrent: opts.qbittorrent.clone(),
         };
-        let server = tokio::spawn(api_server::serve(listeners, handle, auth, async move {
+        let server = tokio::spawn(api_server::serve(listeners, handle, auth, live_config, async move {
             let _ = api_stopped.await;
         }));
         let dht_saver = dht_watch.clone().map(|watch| {
@@ -162,6 +188,9 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             })
         });
         core.run(inbox, stop_signal()).await;
+        if let Some(task) = config_tasks {
+            task.abort();
+        }
         if let Some(saver) = dht_saver {
             saver.abort();
         }

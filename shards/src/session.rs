@@ -93,6 +93,8 @@ pub struct Session {
     pex_enabled: bool,
     /// The DHT node's request queue and status, once started.
     dht: Option<DhtHandle>,
+    /// Each shard's latest figures for monitoring.
+    metrics: Arc<crate::shard_metrics::ShardMetricsBoard>,
 }
 
 /// The session's side of its DHT node.
@@ -116,6 +118,7 @@ impl Session {
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
         let lsd_torrents = Arc::new(LsdTorrents::new(n));
+        let metrics = Arc::new(crate::shard_metrics::ShardMetricsBoard::new(n));
         let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
         let mut commands = Vec::with_capacity(n);
@@ -133,6 +136,7 @@ impl Session {
                 connection_limits: config.connection_limits,
                 redial: config.redial,
                 lsd: lsd_torrents.clone(),
+                metrics: metrics.clone(),
             };
             let shard_listener = listener.try_clone()?;
             let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -182,7 +186,14 @@ impl Session {
             lsd_torrents,
             pex_enabled: true,
             dht: None,
+            metrics,
         })
+    }
+
+    /// Each shard's figures as it last published them (at most a status interval
+    /// old); reading them never waits for a shard.
+    pub fn shard_metrics(&self) -> Vec<crate::shard_metrics::ShardMetrics> {
+        self.metrics.read()
     }
 
     /// The address peers connect to.

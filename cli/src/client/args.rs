@@ -99,6 +99,15 @@ pub enum ClientCommand {
     Watch,
     /// bitonic, the live dashboard: torrents, one torrent in depth, the session's shards, alerts
     Dashboard(super::dashboard_cmd::DashboardArgs),
+    /// The daemon's monitoring figures once (what GET /metrics serves)
+    Metrics {
+        /// Output format
+        #[arg(short = 'f', long, value_enum, default_value = "prometheus")]
+        format: super::metrics_cmd::MetricsFormat,
+        /// Write to this file instead of stdout
+        #[arg(short = 'o', long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Options of `download` and `magnet`.

@@ -13,6 +13,7 @@ pub mod foreground;
 pub mod limit_values;
 pub mod limits_cmd;
 pub mod list_view;
+pub mod metrics_cmd;
 pub mod queue_cmd;
 pub mod stats_view;
 pub mod table;
@@ -66,6 +67,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
         ClientCommand::Dashboard(args) => dashboard_cmd::dashboard(api, &args),
+        ClientCommand::Metrics { format, output } => metrics_cmd::metrics(&client, format, output),
     }
 }
 

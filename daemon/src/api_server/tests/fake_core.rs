@@ -117,6 +117,7 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             drop(reply.send(Ok(session())));
         }
         ControlRequest::Stats(reply) => drop(reply.send(Ok(stats()))),
+        ControlRequest::Metrics(reply) => drop(reply.send(Ok(crate::metrics::snapshot::for_tests::sample()))),
         ControlRequest::Shutdown(reply) => {
             record(seen, Seen::Shutdown);
             drop(reply.send(Ok(())));
@@ -136,6 +137,7 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             let mut book = crate::control::CategoryBook::default();
             drop(reply.send(book.apply(&edit).map(|_| book)));
         }
+        ControlRequest::Reconfigure { reply, .. } => drop(reply.send(Ok(()))),
     }
 }
 

@@ -60,7 +60,7 @@ impl TestServer {
                     qbittorrent: None,
                     transmission: None,
                 };
-                serve(vec![listener], handle, auth, async move {
+                serve(vec![listener], handle, auth, None, async move {
                     let _ = stop_rx.await;
                 })
                 .await
