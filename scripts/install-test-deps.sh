@@ -8,6 +8,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
 command -v mktorrent >/dev/null 2>&1 || need+=(mktorrent)
+# bitonic's terminal tests (tests/tests/dashboard_tmux.rs) run it inside tmux.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 /usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || need+=(python3-libtorrent)
 # promtool and a Prometheus server check and scrape /metrics (tests/tests/daemon_metrics.rs).
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
@@ -17,6 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v mktorrent >/dev/null 2>&1 || { echo "error: mktorrent could not be installed" >&2; exit 1; }
+command -v tmux >/dev/null 2>&1 || { echo "error: tmux could not be installed" >&2; exit 1; }
 /usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || { echo "error: python3-libtorrent could not be installed" >&2; exit 1; }
 command -v promtool >/dev/null 2>&1 || { echo "error: prometheus (promtool) could not be installed" >&2; exit 1; }
 

@@ -8,6 +8,7 @@
 
 mod alert_routes;
 mod auth;
+mod changes_route;
 pub mod compat_auth;
 mod config_routes;
 mod connection_limit;
@@ -156,6 +157,7 @@ pub async fn serve(
 pub(crate) fn router(state: ApiState) -> Router {
     let mut api = Router::new()
         .route("/api/v1/torrents", get(torrent_routes::list).post(torrent_routes::add))
+        .route("/api/v1/torrents/changes", get(changes_route::changes))
         .route(
             "/api/v1/torrents/{id}",
             get(torrent_routes::detail)

@@ -549,6 +549,23 @@ mod double_option {
     }
 }
 
+/// `GET /api/v1/torrents/changes?since=REV`: the torrents that changed since a
+/// revision this daemon run handed out, so a client follows 10,000 torrents without
+/// fetching them all each second (bitonic does). The same record as the qBittorrent
+/// API's `sync/maindata`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TorrentChanges {
+    /// Pass it as `since` next time.
+    pub revision: u64,
+    /// `since` was 0, from another daemon run, or too old: `torrents` is every
+    /// torrent, and the client drops any it holds that are not in it.
+    pub full: bool,
+    /// Torrents with a field changed since `since` (whole summaries), by id.
+    pub torrents: Vec<TorrentSummary>,
+    /// Info-hashes of the torrents removed since `since`.
+    pub removed: Vec<String>,
+}
+
 /// One key of `GET /api/v1/config`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConfigEntry {

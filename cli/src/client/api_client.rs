@@ -104,6 +104,27 @@ impl ApiClient {
             })
     }
 
+    /// `GET {route}` left open: the body is read as it comes (the event stream).
+    /// The connection ends after `max_secs` at most, so a reader that waits on a
+    /// daemon gone silent is freed; it opens the stream again.
+    pub fn open_stream(&self, route: &str, max_secs: u64) -> Result<minreq::ResponseLazy, CliError> {
+        let url = self.url(route);
+        let mut request = minreq::get(url.clone())
+            .with_timeout(max_secs)
+            .with_follow_redirects(false);
+        if let Some(token) = &self.endpoint.token {
+            request = request.with_header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send_lazy().map_err(|e| transport_error(&url, e))?;
+        match response.status_code {
+            200..=299 => Ok(response),
+            code => Err(CliError::BadResponse {
+                url,
+                reason: format!("the stream answered HTTP {code}"),
+            }),
+        }
+    }
+
     fn url(&self, route: &str) -> String {
         format!("{}{API_PREFIX}{route}", self.endpoint.base_url)
     }

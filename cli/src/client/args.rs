@@ -97,6 +97,8 @@ pub enum ClientCommand {
     },
     /// The list, refreshed each second, until q or Ctrl-C
     Watch,
+    /// bitonic, the live dashboard: torrents, one torrent in depth, the session's shards, alerts
+    Dashboard(super::dashboard_cmd::DashboardArgs),
     /// The daemon's monitoring figures once (what GET /metrics serves)
     Metrics {
         /// Output format

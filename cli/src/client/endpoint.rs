@@ -147,7 +147,7 @@ pub fn is_loopback_url(url: &str) -> bool {
 }
 
 /// The token in `path`, trimmed; none when it cannot be read or is empty.
-fn read_token(path: &Path) -> Option<String> {
+pub(crate) fn read_token(path: &Path) -> Option<String> {
     use std::io::Read;
     let file = std::fs::File::open(path).ok()?;
     let mut text = String::new();

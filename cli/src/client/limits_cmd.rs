@@ -27,7 +27,7 @@ pub fn render_limits(s: &SessionInfo) -> String {
 /// The patch as JSON without its unset fields. `SessionPatch` writes an unset
 /// `alt_speed_schedule` as `null`, which the API reads as "clear the schedule";
 /// absent means "unchanged" for every field.
-fn without_nulls(patch: &SessionPatch) -> serde_json::Value {
+pub(crate) fn without_nulls(patch: &SessionPatch) -> serde_json::Value {
     match serde_json::to_value(patch) {
         Ok(serde_json::Value::Object(mut fields)) => {
             fields.retain(|_, v| !v.is_null());

@@ -7,6 +7,7 @@ pub mod alerts_cmd;
 pub mod api_client;
 pub mod args;
 pub mod config_cmd;
+pub mod dashboard_cmd;
 pub mod detail_view;
 pub mod endpoint;
 pub mod files_cmd;
@@ -68,6 +69,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         }
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
+        ClientCommand::Dashboard(args) => dashboard_cmd::dashboard(api, &args),
         ClientCommand::Metrics { format, output } => metrics_cmd::metrics(&client, format, output),
         ClientCommand::Filter(cmd) => ipfilter_cmd::run(&client, cmd),
         ClientCommand::Alerts(cmd) => alerts_cmd::run(&client, cmd),

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod bind_rules;
+mod changes_tests;
 mod event_stream_tests;
 mod fake_core;
 mod happy_paths;
