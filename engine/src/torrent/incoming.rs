@@ -44,7 +44,7 @@ impl Torrent {
         self.violations.record(why.kind());
         self.disconnect(key, DisconnectReason::Protocol(why), now);
         if hostile {
-            self.strike(ip, 1, now);
+            self.strike(ip, super::bans::WHOLE_STRIKE, super::BanReason::HostileProtocol, now);
         }
     }
 

@@ -301,6 +301,16 @@ fn a_good_copy_blames_only_the_peer_whose_blocks_differed() {
         Driver::disconnect_reason(&actions, good),
         Some(DisconnectReason::Banned)
     );
+    // The session's list hears of the proven liar, once, and of nobody else.
+    assert_eq!(
+        d.torrent.take_bans(),
+        vec![crate::torrent::BanNotice {
+            ip: super::driver::addr(1).ip(),
+            reason: crate::torrent::BanReason::ProvenCorruptBlock,
+        }]
+    );
+    assert!(d.torrent.take_bans().is_empty());
+    assert!(!d.torrent.is_banned(super::driver::addr(2).ip(), d.now));
 }
 
 #[test]
