@@ -20,11 +20,14 @@ const MAX_STRIKE_RECORDS: usize = 4096;
 /// Bans not yet taken by the caller ([`Torrent::take_bans`]) at most; older ones go.
 const MAX_UNTAKEN_BANS: usize = 256;
 
-/// Strikes are counted in halves: a piece that failed with a peer's blocks among
-/// others' is half a strike until smart-ban settles it (see `smart_ban.rs`); a piece
-/// it sent alone, or a hostile protocol violation, is a whole one.
-pub(super) const WHOLE_STRIKE: u32 = 2;
-pub(super) const HALF_STRIKE: u32 = 1;
+/// Strikes are counted in fifths. A piece that failed with a peer's blocks among
+/// others' is a suspicion, a fifth of a strike, until smart-ban settles it (see
+/// `smart_ban.rs`): many pieces fail at once when a liar joins a swarm, before any
+/// is fetched again, and the honest peers that sent the rest of those pieces must
+/// not be banned for them. A piece it sent alone, a proven bad block, or a hostile
+/// protocol violation is a whole strike.
+pub(super) const WHOLE_STRIKE: u32 = 5;
+pub(super) const SUSPICION: u32 = 1;
 
 /// Why an address was banned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -128,7 +131,7 @@ pub(crate) struct Strikes {
 }
 
 impl Strikes {
-    /// Adds `weight` (half strikes) to `ip`; returns its total.
+    /// Adds `weight` (fifths of a strike) to `ip`; returns its total.
     fn add(&mut self, ip: IpAddr, weight: u32) -> u32 {
         if self.count.len() >= MAX_STRIKE_RECORDS && !self.count.contains_key(&ip) {
             // Old strikes of hosts long gone are worth less than a bound on memory.
@@ -167,8 +170,8 @@ impl Torrent {
     }
 
     /// Blames a host: for bad blocks it sent, or for a hostile protocol violation
-    /// (see [`super::ViolationKind::is_hostile`]). `weight` is in half strikes
-    /// ([`WHOLE_STRIKE`], [`HALF_STRIKE`]); [`super::TorrentConfig::max_hash_failures`]
+    /// (see [`super::ViolationKind::is_hostile`]). `weight` is in fifths of a strike
+    /// ([`WHOLE_STRIKE`], [`SUSPICION`]); [`super::TorrentConfig::max_hash_failures`]
     /// whole strikes ban its address and drop every connection from it.
     pub(super) fn strike(&mut self, ip: IpAddr, weight: u32, reason: BanReason, now: Instant) {
         let limit = self.config.max_hash_failures.saturating_mul(WHOLE_STRIKE);

@@ -18,6 +18,7 @@ mod choking;
 mod config;
 mod eviction;
 mod extensions;
+mod flood;
 mod incoming;
 #[cfg(test)]
 mod invariants;
@@ -44,6 +45,7 @@ use rand::SeedableRng;
 pub use bans::{BanNotice, BanReason, BanTable, MAX_BANNED_ADDRS};
 pub use config::TorrentConfig;
 pub use extensions::{MAX_SERVES_PER_PIECE, METADATA_SERVE_WINDOW, PEX_FIRST_DELAY};
+pub use flood::{FloodAnomaly, FLOOD_WINDOW};
 pub use peer_view::PeerView;
 pub use smart_ban::MAX_REMEMBERED_FAILED_PIECES;
 pub use stats::TorrentStats;

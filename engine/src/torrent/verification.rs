@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use super::assembly::AssembledPiece;
-use super::bans::{BanReason, HALF_STRIKE, WHOLE_STRIKE};
+use super::bans::{BanReason, SUSPICION, WHOLE_STRIKE};
 use super::{Action, DisconnectReason, Torrent};
 use crate::piece_memory::PieceData;
 use crate::types::{PeerKey, PieceIndex};
@@ -29,7 +29,7 @@ impl Torrent {
             if let Some(settled) = self.smart_ban.piece_passed(piece, &assembled.data) {
                 // The good copy shows whose blocks of the earlier failed copies were wrong.
                 for ip in settled.cleared {
-                    self.forgive(ip, HALF_STRIKE);
+                    self.forgive(ip, SUSPICION);
                 }
                 for ip in settled.liars {
                     self.ban_address(ip, BanReason::ProvenCorruptBlock, now);
@@ -46,8 +46,8 @@ impl Torrent {
     }
 
     /// The piece's data is wrong: its blocks go back to the picker and whoever sent
-    /// them is blamed: a whole strike when one address sent it all; otherwise half a
-    /// strike each, lifted or turned into a ban once a good copy shows whose blocks
+    /// them is blamed: a whole strike when one address sent it all; otherwise a
+    /// suspicion each (a fifth of a strike), lifted or turned into a ban once a good copy shows whose blocks
     /// differed (smart-ban).
     fn piece_failed(&mut self, piece: PieceIndex, assembled: AssembledPiece, now: Instant) {
         self.hash_failures += 1;
@@ -64,7 +64,7 @@ impl Torrent {
             self.strike(only, WHOLE_STRIKE, BanReason::CorruptData, now);
         } else {
             for ip in charged {
-                self.strike(ip, HALF_STRIKE, BanReason::CorruptData, now);
+                self.strike(ip, SUSPICION, BanReason::CorruptData, now);
             }
         }
         self.refill_all(now);
