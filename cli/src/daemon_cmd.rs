@@ -240,6 +240,7 @@ mod tests {
             events_dropped: 0,
             handovers: 0,
             uptime_secs: 65,
+            peer_guard: Default::default(),
         };
         let text = render_status(&info, &stats);
         assert!(

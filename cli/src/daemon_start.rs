@@ -228,6 +228,9 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         pex: config.pex.enabled && !args.no_pex,
         dht,
         qbittorrent: config.api.qbittorrent.clone(),
+        connection_limits: config.peers,
+        bans: config.bans,
+        cors_origins: config.api.cors_origins.clone(),
     };
     start_foreground(opts)
 }

@@ -7,8 +7,10 @@
 //! `{"error":{"code","message"}}` (see `docs/api.md`).
 
 mod auth;
+pub mod auth_failures;
 pub mod compat_auth;
 mod connection_limit;
+mod cors;
 mod error_response;
 mod event_stream;
 mod query_options;
@@ -58,6 +60,8 @@ pub struct ApiAuth {
     pub qbittorrent: Option<compat_auth::CompatCredentials>,
     /// `[api.transmission]` username and password: HTTP Basic on `/transmission/rpc`.
     pub transmission: Option<compat_auth::CompatCredentials>,
+    /// `[api] cors_origins`: browser origins allowed to call the API (empty = no CORS headers).
+    pub cors_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for ApiAuth {
@@ -100,6 +104,8 @@ pub(crate) struct ApiState {
     /// Turns true when the server stops, which ends the open event streams (a
     /// graceful shutdown waits for every response to end).
     pub(crate) stopping: watch::Receiver<bool>,
+    /// Failed authentications by client address (the native API's token).
+    pub(crate) auth_failures: Arc<auth_failures::AuthFailures>,
 }
 
 /// Serves the API on every listener (the API address and `[api] extra_listen`, the
@@ -116,6 +122,7 @@ pub async fn serve(
         handle,
         auth: Arc::new(auth),
         stopping: stopping.clone(),
+        auth_failures: Arc::default(),
     });
     let servers = listeners.into_iter().map(|listener| {
         if let Ok(addr) = listener.local_addr() {
@@ -169,6 +176,8 @@ pub(crate) fn router(state: ApiState) -> Router {
             get(session_routes::session).patch(session_routes::patch_session),
         )
         .route("/api/v1/stats", get(session_routes::stats))
+        .route("/api/v1/bans", get(session_routes::bans))
+        .route("/api/v1/bans/{addr}", axum::routing::delete(session_routes::unban))
         .route("/api/v1/shutdown", post(session_routes::shutdown))
         .route("/api/v1/events", get(event_stream::events));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {
@@ -195,4 +204,5 @@ pub(crate) fn router(state: ApiState) -> Router {
             &state.auth.token,
         ))
         .merge(transmission)
+        .layer(axum::middleware::from_fn_with_state(state, cors::cors))
 }

@@ -58,7 +58,9 @@
 //! # bootstrap = ["router.bittorrent.com:6881"]   # default: the public routers
 //! ```
 
+mod bans;
 mod error;
+mod peers;
 mod table_reader;
 mod units;
 mod values;
@@ -92,6 +94,8 @@ pub const MAX_SHARDS: usize = 256;
 pub const MAX_EXTRA_LISTEN: usize = 8;
 /// Most hooks running at once a config may ask for.
 pub const MAX_HOOKS_CONCURRENT: usize = 64;
+/// Most `[api] cors_origins`.
+pub const MAX_CORS_ORIGINS: usize = 32;
 /// Longest a config file may be; it is read whole.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
@@ -99,14 +103,22 @@ const SCHEMA: Schema = &[
     (
         "",
         &[
-            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex", "dht",
+            "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
+            "dht", "peers", "bans",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
     ("network", &["listen"]),
     (
         "api",
-        &["listen", "token", "extra_listen", "transmission", "qbittorrent"],
+        &[
+            "listen",
+            "token",
+            "extra_listen",
+            "transmission",
+            "qbittorrent",
+            "cors_origins",
+        ],
     ),
     ("api.transmission", &["username", "password"]),
     ("api.qbittorrent", &["username", "password"]),
@@ -129,6 +141,17 @@ const SCHEMA: Schema = &[
     ("session", &["shards"]),
     ("lsd", &["enabled"]),
     ("pex", &["enabled"]),
+    (
+        "peers",
+        &[
+            "max_connections",
+            "max_per_torrent",
+            "max_half_open",
+            "max_per_ip",
+            "handshakes_per_sec",
+        ],
+    ),
+    ("bans", &["duration", "max_bans"]),
 ];
 
 /// Everything the config file sets; see the module docs for keys and defaults.
@@ -148,6 +171,10 @@ pub struct DaemonConfig {
     pub lsd: DiscoveryToggle,
     /// Peer exchange (BEP 11).
     pub pex: DiscoveryToggle,
+    /// `[peers]`: connection limits (see `daemon_config/peers.rs`).
+    pub peers: ccbt_engine::connection_policy::ConnectionLimits,
+    /// `[bans]`: ban duration and list size (see `daemon_config/bans.rs`).
+    pub bans: crate::ban_list::BanPolicy,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -215,6 +242,8 @@ pub struct ApiConfig {
     /// `[api.qbittorrent]`: the qBittorrent Web API's login; none = only loopback
     /// clients are served (qBittorrent's "bypass authentication for localhost").
     pub qbittorrent: Option<CompatCredentials>,
+    /// Origins whose browser pages may call the API (CORS); empty = no CORS headers.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -225,6 +254,7 @@ impl Default for ApiConfig {
             extra_listen: Vec::new(),
             transmission: None,
             qbittorrent: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -437,6 +467,12 @@ impl DaemonConfig {
         if let Some(t) = root.table("dht", "dht")? {
             read_dht(&t, &mut config.dht)?;
         }
+        if let Some(t) = root.table("peers", "peers")? {
+            peers::read_peers(&t, &mut config.peers)?;
+        }
+        if let Some(t) = root.table("bans", "bans")? {
+            bans::read_bans(&t, &mut config.bans)?;
+        }
         Ok(config)
     }
 }
@@ -459,6 +495,21 @@ fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigEr
                 "{} is not a loopback address: set `api.token` to serve the API there",
                 api.listen
             )));
+        }
+    }
+    if let Some(f) = t.field("cors_origins") {
+        let items = f.strings()?;
+        if items.len() > MAX_CORS_ORIGINS {
+            return Err(f.out_of_range(format!("at most {MAX_CORS_ORIGINS} origins")));
+        }
+        for item in items {
+            let scheme_ok = item.starts_with("http://") || item.starts_with("https://");
+            if !scheme_ok || item.ends_with('/') || item.chars().any(|c| c.is_whitespace()) {
+                return Err(f.bad_value(format!(
+                    "{item:?} is not an origin: SCHEME://HOST[:PORT] as a browser sends it, e.g. https://dash.example.org"
+                )));
+            }
+            api.cors_origins.push(item.to_string());
         }
     }
     if let Some(f) = t.field("extra_listen") {

@@ -10,6 +10,7 @@
 pub mod alt_speed;
 pub mod api_server;
 pub mod api_types;
+pub mod ban_list;
 pub mod control;
 pub mod core;
 pub mod daemon_config;

@@ -51,6 +51,12 @@ pub struct DaemonOptions {
     pub pex: bool,
     /// The DHT node's settings (None = no DHT); the state dir adds the saved table.
     pub dht: Option<ccbt_shards::DhtSettings>,
+    /// `[peers]`: connection limits of each shard.
+    pub connection_limits: ConnectionLimits,
+    /// `[bans]`: how long bans last and how many are kept.
+    pub bans: crate::ban_list::BanPolicy,
+    /// `[api] cors_origins`: browser origins allowed to call the API (empty = no CORS).
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +134,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 settings: opts.settings.clone(),
                 hooks: HookRunner::start(&opts.hooks),
                 watch_dir: opts.watch_dir.clone(),
+                bans: opts.bans,
             },
             inbox.events.clone(),
         )
@@ -146,6 +153,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             token,
             transmission: opts.transmission.clone(),
             qbittorrent: opts.qbittorrent.clone(),
+            cors_origins: opts.cors_origins.clone(),
         };
         let server = tokio::spawn(api_server::serve(listeners, handle, auth, async move {
             let _ = api_stopped.await;
@@ -228,7 +236,7 @@ fn start_session(opts: &DaemonOptions) -> Result<Session, DaemonError> {
             listen: opts.listen,
             our_id: opts.our_id,
             read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
-            connection_limits: ConnectionLimits::default(),
+            connection_limits: opts.connection_limits,
             redial: opts.redial,
         });
         match started {

@@ -123,6 +123,9 @@ pub enum ShardCommand {
     StartDht(Box<crate::dht_service::DhtStart>),
     /// Every shard: ask the DHT node for peers of this shard's torrents.
     AttachDht(crate::dht_service::DhtLink),
+    /// The session's ban list, each address with the time its ban has left; it
+    /// replaces the one before (an address missing from it is unbanned).
+    SetBans(Arc<Vec<(std::net::IpAddr, std::time::Duration)>>),
 }
 
 /// A setting a running torrent takes at once.
@@ -250,6 +253,12 @@ pub enum SessionEvent {
     },
     /// A shard finished its shutdown.
     ShardStopped { shard: usize },
+    /// A torrent banned an address (hash failures, a proven bad block, hostile protocol).
+    PeerBanned {
+        info_hash: InfoHash,
+        ip: std::net::IpAddr,
+        reason: ccbt_engine::torrent::BanReason,
+    },
     /// A resume record of a running torrent: its verified pieces changed (at most
     /// once per `RESUME_INTERVAL`), or it completed.
     Resume { info_hash: InfoHash, record: ResumeRecord },

@@ -93,6 +93,8 @@ pub struct Session {
     pex_enabled: bool,
     /// The DHT node's request queue and status, once started.
     dht: Option<DhtHandle>,
+    /// Refusals, violations and bans, counted by every shard.
+    peer_guard: Arc<ccbt_io::peer_guard::PeerGuardCounters>,
 }
 
 /// The session's side of its DHT node.
@@ -115,6 +117,7 @@ impl Session {
         let listen = listener.local_addr();
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
+        let peer_guard = Arc::new(ccbt_io::peer_guard::PeerGuardCounters::default());
         let lsd_torrents = Arc::new(LsdTorrents::new(n));
         let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
@@ -133,6 +136,7 @@ impl Session {
                 connection_limits: config.connection_limits,
                 redial: config.redial,
                 lsd: lsd_torrents.clone(),
+                peer_guard: peer_guard.clone(),
             };
             let shard_listener = listener.try_clone()?;
             let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -182,6 +186,7 @@ impl Session {
             lsd_torrents,
             pex_enabled: true,
             dht: None,
+            peer_guard,
         })
     }
 
@@ -342,6 +347,24 @@ impl Session {
         sender
             .send(ShardCommand::SetShardLimits { download, upload })
             .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Refusals by reason, protocol violations (floods by anomaly) and bans, over all shards.
+    pub fn peer_guard(&self) -> ccbt_io::peer_guard::PeerGuardSnapshot {
+        self.peer_guard.snapshot()
+    }
+
+    /// Replaces the session's ban list on every shard: each address is refused for
+    /// the time left (and its connections dropped); addresses no longer listed are
+    /// let in again, by every torrent.
+    pub fn set_bans(&self, bans: Vec<(std::net::IpAddr, Duration)>) -> Result<(), SessionError> {
+        let bans = Arc::new(bans);
+        for sender in &self.commands {
+            sender
+                .send(ShardCommand::SetBans(bans.clone()))
+                .map_err(|_| SessionError::Stopped)?;
+        }
+        Ok(())
     }
 
     /// Sets how much each file of a torrent is wanted (by index; missing entries

@@ -138,6 +138,7 @@ mod tests {
             events_dropped: 0,
             handovers: 4,
             uptime_secs: 3_700,
+            peer_guard: Default::default(),
         };
         assert_eq!(
             render_stats(&stats),

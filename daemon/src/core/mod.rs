@@ -4,6 +4,7 @@
 
 mod add;
 mod automation;
+mod bans;
 pub mod categories;
 pub mod change_log;
 mod compat_requests;
@@ -54,6 +55,8 @@ pub struct CoreSetup {
     pub settings: SessionSettings,
     pub hooks: crate::hooks::HookRunner,
     pub watch_dir: Option<PathBuf>,
+    /// How long bans last and how many the session's list keeps.
+    pub bans: crate::ban_list::BanPolicy,
 }
 
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
@@ -104,6 +107,8 @@ pub struct DaemonCore {
     change_log: change_log::ChangeLog,
     /// The qBittorrent API's categories and tags.
     categories: categories::CategoryBook,
+    /// Every address a torrent banned, pushed to every shard, kept in the state dir.
+    bans: crate::ban_list::BanList,
 }
 
 fn unix_now() -> u64 {
@@ -120,6 +125,10 @@ impl DaemonCore {
         let automation = automation::Automation::new(setup.hooks, setup.watch_dir, setup.session.shard_count());
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let categories = categories::CategoryBook::load(&setup.state_dir);
+        let bans = crate::ban_list::BanList::load(&setup.state_dir, setup.bans, unix_now()).unwrap_or_else(|e| {
+            tracing::warn!("starting with an empty ban list: {e}");
+            crate::ban_list::BanList::new(&setup.state_dir, setup.bans)
+        });
         let mut core = DaemonCore {
             session: setup.session,
             store: setup.store,
@@ -148,7 +157,9 @@ impl DaemonCore {
             internal_rx: Some(internal_rx),
             change_log: change_log::ChangeLog::new(unix_now()),
             categories,
+            bans,
         };
+        core.push_bans();
         core.restore();
         core.session_base = core.lifetime_totals();
         core.apply_rate_limits();
@@ -252,6 +263,7 @@ impl DaemonCore {
             let uploaded = t.uploaded();
             t.idle.tick(state == TorrentStateName::Seeding, uploaded);
         }
+        self.expire_bans(now);
         self.check_seed_limits();
         self.apply_rate_limits();
         self.schedule();

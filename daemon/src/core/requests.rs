@@ -94,6 +94,12 @@ impl DaemonCore {
             ControlRequest::Stats(reply) => {
                 let _ = reply.send(Ok(self.stats()));
             }
+            ControlRequest::ListBans(reply) => {
+                let _ = reply.send(Ok(self.list_bans()));
+            }
+            ControlRequest::Unban { addr, reply } => {
+                let _ = reply.send(self.unban(&addr));
+            }
             ControlRequest::Shutdown(reply) => self.shutdown_requested = Some(reply),
             ControlRequest::SyncMainData { rid, reply } => self.sync_main_data(rid, reply),
             ControlRequest::Categories(reply) => {
@@ -524,6 +530,7 @@ impl DaemonCore {
             }
         }
         let (down, up) = self.lifetime_totals();
+        let guard = self.session.peer_guard();
         SessionStats {
             download_rate,
             upload_rate,
@@ -538,6 +545,20 @@ impl DaemonCore {
             events_dropped: self.events.dropped(),
             handovers: self.session.router().handovers(),
             uptime_secs: self.started.elapsed().as_secs(),
+            peer_guard: crate::api_types::PeerGuardStats {
+                refusals: guard
+                    .refusals
+                    .iter()
+                    .map(|(k, n)| (k.label().to_string(), *n))
+                    .collect(),
+                violations: guard
+                    .violations
+                    .iter()
+                    .map(|(k, n)| (k.label().to_string(), *n))
+                    .collect(),
+                bans_issued: guard.bans,
+                bans_in_force: self.bans.len(),
+            },
         }
     }
 }
