@@ -59,6 +59,8 @@ fn the_liar_beside_an_honest_seeder_is_banned_persistently_and_the_download_is_i
         "{stats}"
     );
 
+    // The list was written when the ban came: a kill -9 does not lose it.
+    daemon.kill9();
     daemon.restart();
     let bans = wait_until("the ban list after a restart", Duration::from_secs(30), || {
         let bans = banned_ips(&daemon);
