@@ -9,6 +9,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need=()
 command -v mktorrent >/dev/null 2>&1 || need+=(mktorrent)
 /usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || need+=(python3-libtorrent)
+# promtool and a Prometheus server check and scrape /metrics (tests/tests/daemon_metrics.rs).
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     $SUDO apt-get update -qq
@@ -16,6 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v mktorrent >/dev/null 2>&1 || { echo "error: mktorrent could not be installed" >&2; exit 1; }
 /usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || { echo "error: python3-libtorrent could not be installed" >&2; exit 1; }
+command -v promtool >/dev/null 2>&1 || { echo "error: prometheus (promtool) could not be installed" >&2; exit 1; }
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "installing cargo-nextest"

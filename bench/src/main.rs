@@ -22,7 +22,8 @@ use serde_json::json;
         seeding 10,000 torrents is killed with SIGKILL and restarted: time until all seed again, \
         against a full recheck and against libtorrent restarting from its resume data), magnet (time to \
         metadata and to the first verified piece from a magnet, against libtorrent and rqbit), maindata \
-        (qBittorrent `sync/maindata` at 10,000 torrents: a full answer, then incremental ones). Every contestant \
+        (qBittorrent `sync/maindata` at 10,000 torrents: a full answer, then incremental ones), metrics \
+        (`GET /metrics` at 10,000 torrents, per-torrent series off). Every contestant \
         is a separate process measured from outside (/proc): wall time, MB/s, CPU seconds, \
         CPU-s/GiB, peak RSS; median and spread over the repeats, and ccbt / peer ratios.\n\n\
         Output: markdown on stdout, progress on stderr, JSON in --json-out. Exit status: 0 when \
@@ -36,7 +37,7 @@ struct Args {
     /// Reduced sizes, contestants and repeats: about two minutes
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (repeatable or comma-separated): download, seed, fanout, many, restart, magnet, maindata
+    /// Scenarios to run (repeatable or comma-separated): download, seed, fanout, many, restart, magnet, maindata, metrics
     /// [default: all]
     #[arg(long = "scenario", value_delimiter = ',')]
     scenarios: Vec<String>,

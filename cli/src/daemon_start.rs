@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ccbt_daemon::run::{run_foreground, DaemonOptions};
+use ccbt_daemon::daemon_config::sources::{find_config_file, load, ConfigInputs, FlagValue};
+use ccbt_daemon::run::{run_foreground, ConfigOrigin, DaemonOptions};
 use ccbt_daemon::state_dir::read_endpoint;
+use ccbt_engine::config_model::RawValue;
 
 use crate::error::CliError;
 
@@ -137,40 +139,107 @@ pub fn start_detached(state_dir: &Path, api_url: &str, json: bool) -> Result<i32
     Ok(0)
 }
 
-/// `btbt daemon start`: the config file, then flags, then the global `--api` and
-/// `--state-dir`, merged into what the daemon runs with.
+/// Where the config is read from for `btbt daemon start` (and `btbt config`
+/// without a daemon): `--config FILE` or the usual places, the environment, and
+/// the flags given, each a key of the config model.
+pub fn config_inputs(config_file: Option<&Path>, flags: Vec<FlagValue>) -> Result<ConfigInputs, CliError> {
+    let file = match config_file {
+        Some(path) => Some(absolute(path.to_path_buf())?),
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| CliError::Daemon(format!("no current directory: {e}")))?;
+            let xdg = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            find_config_file(&cwd, xdg.as_deref(), home.as_deref())
+        }
+    };
+    Ok(ConfigInputs {
+        file,
+        env: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with(ccbt_engine::config_model::ENV_PREFIX))
+            .collect(),
+        flags,
+        default_state_dir: ccbt_daemon::state_dir::default_state_dir(),
+    })
+}
+
+/// The flags of `daemon start` that set config keys, as the keys they set.
+fn start_flags(
+    args: &crate::daemon_cmd::StartArgs,
+    api: &crate::client::args::ApiOptions,
+) -> Result<Vec<FlagValue>, CliError> {
+    let text = |s: String| RawValue::String(s);
+    let mut flags = Vec::new();
+    let mut flag = |flag: &'static str, key: &'static str, value: RawValue| flags.push(FlagValue { flag, key, value });
+    if let Some(dir) = &api.state_dir {
+        flag(
+            "--state-dir",
+            "storage.state_dir",
+            text(absolute(dir.clone())?.display().to_string()),
+        );
+    }
+    if let Some(url) = api.api.clone().or_else(|| std::env::var("CCBT_API").ok()) {
+        let name = if api.api.is_some() { "--api" } else { "CCBT_API" };
+        flag(name, "api.listen", text(api_socket_addr(&url)?.to_string()));
+    }
+    if let Some(dir) = &args.download_dir {
+        flag(
+            "--download-dir",
+            "storage.download_dir",
+            text(absolute(dir.clone())?.display().to_string()),
+        );
+    }
+    if let Some(listen) = args.listen {
+        flag("--listen", "network.listen", text(listen.to_string()));
+    }
+    if let Some(shards) = args.shards {
+        let cores = crate::default_shards();
+        let shards = crate::flags::check_shards("--shards", shards, cores)?;
+        flag("--shards", "session.shards", RawValue::Integer(shards as i64));
+    }
+    for (on, name, key) in [
+        (args.no_lsd, "--no-lsd", "lsd.enabled"),
+        (args.no_pex, "--no-pex", "pex.enabled"),
+        (args.no_dht, "--no-dht", "dht.enabled"),
+    ] {
+        if on {
+            flag(name, key, RawValue::Bool(false));
+        }
+    }
+    if let Some(port) = args.dht_port {
+        flag("--dht-port", "dht.port", RawValue::Integer(i64::from(port)));
+    }
+    if !args.dht_bootstrap.is_empty() {
+        let nodes = args
+            .dht_bootstrap
+            .iter()
+            .map(|b| crate::flags::check_host_port("--dht-bootstrap", b))
+            .collect::<Result<_, _>>()?;
+        flag("--dht-bootstrap", "dht.bootstrap", RawValue::List(nodes));
+    }
+    Ok(flags)
+}
+
+/// `btbt daemon start`: defaults, the config file, `CCBT_*` variables, the flags
+/// (with the global `--api` and `--state-dir`) and the state dir's runtime
+/// overrides, later wins, merged into what the daemon runs with.
 pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::ApiOptions) -> Result<i32, CliError> {
     use ccbt_daemon::api_types::SessionSettings;
-    use ccbt_daemon::daemon_config::DaemonConfig;
 
-    let config = match &args.config {
-        Some(path) => DaemonConfig::from_file(path).map_err(|e| CliError::Config(e.to_string()))?,
-        None => DaemonConfig::default(),
-    };
-    let state_dir = api
-        .state_dir
-        .clone()
-        .or_else(|| config.storage.state_dir.clone())
-        .unwrap_or_else(ccbt_daemon::state_dir::default_state_dir);
-    let state_dir = absolute(state_dir)?;
-    let api_addr = match api.api.as_deref().or(std::env::var("CCBT_API").ok().as_deref()) {
-        Some(url) => api_socket_addr(url)?,
-        None => config.api.listen,
-    };
-    let download_dir = match args
-        .download_dir
-        .clone()
-        .or_else(|| config.storage.download_dir.clone())
-    {
+    let inputs = config_inputs(args.config.as_deref(), start_flags(args, api)?)?;
+    let loaded = load(&inputs).map_err(|e| CliError::Config(e.to_string()))?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let config = &loaded.config;
+    let state_dir = absolute(loaded.state_dir.clone())?;
+    let api_addr = config.api.listen;
+    let download_dir = match config.storage.download_dir.clone() {
         Some(d) => absolute(d)?,
         None => std::env::current_dir().map_err(|e| CliError::Daemon(format!("no current directory: {e}")))?,
     };
     let cores = crate::default_shards();
-    let shards = crate::flags::check_shards(
-        "--shards",
-        args.shards.or(config.session.shards).unwrap_or(cores),
-        cores,
-    )?;
+    let shards = crate::flags::check_shards("session.shards", config.session.shards.unwrap_or(cores), cores)?;
     let queue = &config.queue;
     let settings = SessionSettings {
         download_limit: config.limits.download,
@@ -188,23 +257,11 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         idle_limit_secs: config.seeding.idle_limit.map(|d| d.as_secs()),
         watch_dir: config.watch.dir.as_ref().map(|d| d.display().to_string()),
     };
-    let dht = if args.no_dht || !config.dht.enabled {
-        None
-    } else {
-        let bootstrap = if args.dht_bootstrap.is_empty() {
-            config.dht.bootstrap.clone()
-        } else {
-            args.dht_bootstrap
-                .iter()
-                .map(|b| crate::flags::check_host_port("--dht-bootstrap", b))
-                .collect::<Result<_, _>>()?
-        };
-        Some(ccbt_shards::DhtSettings {
-            port: args.dht_port.or(config.dht.port),
-            bootstrap,
-            ..Default::default()
-        })
-    };
+    let dht = config.dht.enabled.then(|| ccbt_shards::DhtSettings {
+        port: config.dht.port,
+        bootstrap: config.dht.bootstrap.clone(),
+        ..Default::default()
+    });
     if !args.foreground {
         let api_url = format!("http://{api_addr}");
         return start_detached(&state_dir, &api_url, args.json);
@@ -212,7 +269,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
     let opts = DaemonOptions {
         state_dir,
         download_dir,
-        listen: args.listen.unwrap_or(config.network.listen),
+        listen: config.network.listen,
         api: api_addr,
         shards,
         configured_token: config.api.token.clone(),
@@ -221,16 +278,21 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         settings,
         hooks: config.hooks.clone(),
         watch_dir: config.watch.dir.clone(),
-        redial: crate::download::redial_policy_from_env(),
+        redial: config.redial.policy(),
         our_id: crate::download::new_peer_id(),
         json: args.json,
-        lsd: config.lsd.enabled && !args.no_lsd,
-        pex: config.pex.enabled && !args.no_pex,
+        lsd: config.lsd.enabled,
+        pex: config.pex.enabled,
         dht,
         qbittorrent: config.api.qbittorrent.clone(),
         connection_limits: config.peers,
         bans: config.bans,
         cors_origins: config.api.cors_origins.clone(),
+        config: Some(ConfigOrigin {
+            inputs: inputs.clone(),
+            loaded: loaded.clone(),
+        }),
+        metrics: config.metrics,
     };
     start_foreground(opts)
 }
@@ -244,7 +306,7 @@ fn absolute(path: PathBuf) -> Result<PathBuf, CliError> {
 }
 
 /// `--api` for the daemon itself: where to listen, from `http://HOST:PORT` or `HOST:PORT`.
-fn api_socket_addr(url: &str) -> Result<std::net::SocketAddr, CliError> {
+pub fn api_socket_addr(url: &str) -> Result<std::net::SocketAddr, CliError> {
     let hostport = url.trim_start_matches("http://").trim_end_matches('/').to_string();
     hostport.parse().map_err(|_| CliError::BadApiUrl {
         url: url.to_string(),

@@ -9,6 +9,7 @@
 mod auth;
 pub mod auth_failures;
 pub mod compat_auth;
+mod config_routes;
 mod connection_limit;
 mod cors;
 mod error_response;
@@ -106,6 +107,8 @@ pub(crate) struct ApiState {
     pub(crate) stopping: watch::Receiver<bool>,
     /// Failed authentications by client address (the native API's token).
     pub(crate) auth_failures: Arc<auth_failures::AuthFailures>,
+    /// The running config (`/api/v1/config`); None where there is none.
+    pub(crate) config: Option<Arc<crate::config_reload::LiveConfig>>,
 }
 
 /// Serves the API on every listener (the API address and `[api] extra_listen`, the
@@ -115,6 +118,7 @@ pub async fn serve(
     listeners: Vec<tokio::net::TcpListener>,
     handle: ControlHandle,
     auth: ApiAuth,
+    config: Option<Arc<crate::config_reload::LiveConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stopping) = watch::channel(false);
@@ -123,6 +127,7 @@ pub async fn serve(
         auth: Arc::new(auth),
         stopping: stopping.clone(),
         auth_failures: Arc::default(),
+        config,
     });
     let servers = listeners.into_iter().map(|listener| {
         if let Ok(addr) = listener.local_addr() {
@@ -178,6 +183,12 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/stats", get(session_routes::stats))
         .route("/api/v1/bans", get(session_routes::bans))
         .route("/api/v1/bans/{addr}", axum::routing::delete(session_routes::unban))
+        .route(
+            "/api/v1/config",
+            get(config_routes::get_config).patch(config_routes::patch_config),
+        )
+        .route("/api/v1/metrics", get(crate::metrics::json))
+        .route("/metrics", get(crate::metrics::prometheus_text))
         .route("/api/v1/shutdown", post(session_routes::shutdown))
         .route("/api/v1/events", get(event_stream::events));
     for name in ["pause", "resume", "force-start", "verify", "reannounce"] {

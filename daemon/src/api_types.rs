@@ -545,3 +545,37 @@ mod double_option {
         Option::<T>::deserialize(d).map(Some)
     }
 }
+
+/// One key of `GET /api/v1/config`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigEntry {
+    /// Dotted path: `limits.download`.
+    pub key: String,
+    /// As a user writes it (`"10M"`, `"48h"`, `8`, `"unlimited"`); `null` = unset;
+    /// a secret shows as `"<set>"`.
+    pub value: serde_json::Value,
+    /// Where it came from: `default`, `file:PATH:LINE`, `env:VAR`, `flag:--x`, `runtime`.
+    pub source: String,
+    /// `live` (applied while running) or `restart`.
+    pub reload: String,
+}
+
+/// `GET /api/v1/config`: the running daemon's effective config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigView {
+    /// The config file it reads and watches, if any.
+    pub file: Option<String>,
+    pub entries: Vec<ConfigEntry>,
+    /// Keys whose new value (from the file) waits for a restart.
+    pub needs_restart: Vec<String>,
+}
+
+/// `PATCH /api/v1/config`: a runtime override of one live key, or its removal
+/// (`value` null). Kept in the state dir, never written into the user's file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPatch {
+    pub key: String,
+    /// As typed on the command line (`10M`, `2h`, `a:1,b:2`); null = unset.
+    pub value: Option<String>,
+}

@@ -189,6 +189,8 @@ pub enum ControlRequest {
         addr: String,
         reply: Reply<BanView>,
     },
+    /// Every figure `/metrics` reports (404 when metrics are off).
+    Metrics(Reply<crate::metrics::MetricsSnapshot>),
     /// Stop the daemon (answered before it stops).
     Shutdown(Reply<()>),
     /// What changed since a `sync/maindata` revision (0 = everything).
@@ -202,6 +204,13 @@ pub enum ControlRequest {
     EditCategories {
         edit: CategoryEdit,
         reply: Reply<CategoryBook>,
+    },
+    /// A config reload's hooks (None: unchanged) and watch dir (its other live
+    /// keys come as a `PatchSession`).
+    Reconfigure {
+        hooks: Option<crate::daemon_config::HooksConfig>,
+        watch_dir: Option<std::path::PathBuf>,
+        reply: Reply<()>,
     },
 }
 

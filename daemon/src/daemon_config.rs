@@ -59,10 +59,13 @@
 //! ```
 
 mod bans;
+pub mod effective;
 mod error;
+pub mod metrics;
 mod peers;
+mod redial;
+pub mod sources;
 mod table_reader;
-mod units;
 mod values;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -72,7 +75,8 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 pub use self::error::ConfigError;
-pub use self::units::{parse_duration, parse_rate};
+pub use self::redial::RedialConfig;
+pub use ccbt_engine::config_model::{parse_duration, parse_rate};
 
 use self::table_reader::{Schema, Source, TableReader};
 use self::values::{active_limit, bounded_integer, duration, optional_duration, path_value, rate, ratio, socket_addr};
@@ -104,7 +108,7 @@ const SCHEMA: Schema = &[
         "",
         &[
             "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
-            "dht", "peers", "bans",
+            "dht", "redial", "metrics", "peers", "bans",
         ],
     ),
     ("dht", &["enabled", "port", "bootstrap"]),
@@ -152,6 +156,8 @@ const SCHEMA: Schema = &[
         ],
     ),
     ("bans", &["duration", "max_bans"]),
+    ("redial", &["base_ms", "max_ms"]),
+    ("metrics", metrics::KEYS),
 ];
 
 /// Everything the config file sets; see the module docs for keys and defaults.
@@ -175,6 +181,8 @@ pub struct DaemonConfig {
     pub peers: ccbt_engine::connection_policy::ConnectionLimits,
     /// `[bans]`: ban duration and list size (see `daemon_config/bans.rs`).
     pub bans: crate::ban_list::BanPolicy,
+    pub redial: RedialConfig,
+    pub metrics: metrics::MetricsConfig,
 }
 
 /// A peer discovery service that can be turned off (on by default).
@@ -385,27 +393,32 @@ pub struct SessionConfig {
 impl DaemonConfig {
     /// Reads and checks a config file.
     pub fn from_file(path: &Path) -> Result<DaemonConfig, ConfigError> {
-        let read_error = |source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let len = std::fs::metadata(path).map_err(read_error)?.len();
-        if len > MAX_CONFIG_BYTES {
-            return Err(read_error(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{len} bytes, more than the {MAX_CONFIG_BYTES} a config may have"),
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(read_error)?;
-        DaemonConfig::from_toml(&text, path)
+        DaemonConfig::from_toml(&sources::read_config_text(path)?, path)
     }
 
-    /// Checks a config's text; `path` names it in errors.
+    /// Checks a config's text over the defaults; `path` names it in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<DaemonConfig, ConfigError> {
-        let source = Source { path, text };
+        let mut config = DaemonConfig::default();
+        config.apply_toml(text, path)?;
+        Ok(config)
+    }
+
+    /// Reads a config's text over this one: the keys it sets replace theirs, the
+    /// rest stay. Returns each key it set with its line. On an error `self` is
+    /// unchanged.
+    pub fn apply_toml(&mut self, text: &str, path: &Path) -> Result<Vec<(String, usize)>, ConfigError> {
+        let source = Source::new(path, text);
         let document = DeTable::parse(text).map_err(|e| source.syntax_error(&e))?;
         let root = TableReader::root(&source, SCHEMA, &document)?;
-        let mut config = DaemonConfig::default();
+        let mut config = self.clone();
+        read_tables(&root, &mut config)?;
+        *self = config;
+        Ok(source.keys_read())
+    }
+}
+
+fn read_tables(root: &TableReader<'_, '_>, config: &mut DaemonConfig) -> Result<(), ConfigError> {
+    {
         if let Some(t) = root.table("network", "network")? {
             if let Some(f) = t.field("listen") {
                 config.network.listen = socket_addr(&f)?;
@@ -415,8 +428,14 @@ impl DaemonConfig {
             read_api(&t, &mut config.api)?;
         }
         if let Some(t) = root.table("storage", "storage")? {
-            config.storage.download_dir = t.field("download_dir").map(|f| path_value(&f)).transpose()?;
-            config.storage.state_dir = t.field("state_dir").map(|f| path_value(&f)).transpose()?;
+            for (key, slot) in [
+                ("download_dir", &mut config.storage.download_dir),
+                ("state_dir", &mut config.storage.state_dir),
+            ] {
+                if let Some(f) = t.field(key) {
+                    *slot = Some(path_value(&f)?);
+                }
+            }
         }
         if let Some(t) = root.table("limits", "limits")? {
             read_limits(&t, &mut config.limits)?;
@@ -434,20 +453,22 @@ impl DaemonConfig {
             }
         }
         if let Some(t) = root.table("seeding", "seeding")? {
-            config.seeding.ratio_limit = t.field("ratio_limit").map(|f| ratio(&f)).transpose()?.flatten();
-            config.seeding.seed_time_limit = t
-                .field("seed_time_limit")
-                .map(|f| optional_duration(&f))
-                .transpose()?
-                .flatten();
-            config.seeding.idle_limit = t
-                .field("idle_limit")
-                .map(|f| optional_duration(&f))
-                .transpose()?
-                .flatten();
+            if let Some(f) = t.field("ratio_limit") {
+                config.seeding.ratio_limit = ratio(&f)?;
+            }
+            for (key, slot) in [
+                ("seed_time_limit", &mut config.seeding.seed_time_limit),
+                ("idle_limit", &mut config.seeding.idle_limit),
+            ] {
+                if let Some(f) = t.field(key) {
+                    *slot = optional_duration(&f)?;
+                }
+            }
         }
         if let Some(t) = root.table("watch", "watch")? {
-            config.watch.dir = t.field("dir").map(|f| path_value(&f)).transpose()?;
+            if let Some(f) = t.field("dir") {
+                config.watch.dir = Some(path_value(&f)?);
+            }
         }
         if let Some(t) = root.table("hooks", "hooks")? {
             read_hooks(&t, &mut config.hooks)?;
@@ -473,13 +494,19 @@ impl DaemonConfig {
         if let Some(t) = root.table("bans", "bans")? {
             bans::read_bans(&t, &mut config.bans)?;
         }
-        Ok(config)
+        if let Some(t) = root.table("redial", "redial")? {
+            redial::read_redial(&t, &mut config.redial)?;
+        }
+        if let Some(t) = root.table("metrics", "metrics")? {
+            metrics::read_metrics(&t, &mut config.metrics)?;
+        }
+        Ok(())
     }
 }
 
 fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigError> {
     if let Some(q) = t.table("qbittorrent", "api.qbittorrent")? {
-        api.qbittorrent = compat_credentials(&q)?;
+        api.qbittorrent = compat_credentials(&q, &[])?;
     }
     if let Some(f) = t.field("token") {
         let token = f.string()?;
@@ -533,48 +560,33 @@ fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigEr
         }
     }
     if let Some(s) = t.table("transmission", "api.transmission")? {
-        // Both or neither: one alone is a mistake, named by the key that is missing.
-        if s.field("username").is_some() || s.field("password").is_some() {
-            let (u, p) = (s.required("username")?, s.required("password")?);
-            let (username, password) = (u.string()?, p.string()?);
-            if username.is_empty() || username.contains(':') {
-                return Err(u.bad_value("a username is not empty and has no ':'"));
-            }
-            if password.is_empty() {
-                return Err(p.bad_value("an empty password; leave both keys out to serve loopback only"));
-            }
-            api.transmission = Some(CompatCredentials {
-                username: username.to_string(),
-                password: password.to_string(),
-            });
-        }
+        // HTTP Basic puts `user:password` in one string: a ':' in the user would split it.
+        api.transmission = compat_credentials(&s, &[':'])?;
     }
     Ok(())
 }
 
-/// A compatibility API's `username` and `password`: both or neither, neither empty.
-fn compat_credentials(
-    t: &TableReader<'_, '_>,
-) -> Result<Option<crate::api_server::compat_auth::CompatCredentials>, ConfigError> {
-    match (t.field("username"), t.field("password")) {
-        (None, None) => Ok(None),
-        (Some(u), Some(p)) => {
-            let username = u.string()?;
-            if username.is_empty() || username.chars().any(char::is_control) {
-                return Err(u.bad_value("a username is not empty and has no control characters"));
-            }
-            let password = p.string()?;
-            if password.is_empty() {
-                return Err(p.bad_value("an empty password; leave both keys out to serve loopback clients only"));
-            }
-            Ok(Some(crate::api_server::compat_auth::CompatCredentials {
-                username: username.to_string(),
-                password: password.to_string(),
-            }))
-        }
-        (Some(f), None) => Err(f.bad_value("`password` is missing: set both or neither")),
-        (None, Some(f)) => Err(f.bad_value("`username` is missing: set both or neither")),
+/// A compatibility API's `username` and `password`: both or neither (one alone is
+/// a mistake, named by the key that is missing), neither empty, the username
+/// without control characters nor any of `forbidden`.
+fn compat_credentials(t: &TableReader<'_, '_>, forbidden: &[char]) -> Result<Option<CompatCredentials>, ConfigError> {
+    if t.field("username").is_none() && t.field("password").is_none() {
+        return Ok(None);
     }
+    let (u, p) = (t.required("username")?, t.required("password")?);
+    let username = u.string()?;
+    if username.is_empty() || username.chars().any(|c| c.is_control() || forbidden.contains(&c)) {
+        let also: String = forbidden.iter().map(|c| format!(" nor '{c}'")).collect();
+        return Err(u.bad_value(format!("a username is not empty and has no control characters{also}")));
+    }
+    let password = p.string()?;
+    if password.is_empty() {
+        return Err(p.bad_value("an empty password; leave both keys out to serve loopback clients only"));
+    }
+    Ok(Some(CompatCredentials {
+        username: username.to_string(),
+        password: password.to_string(),
+    }))
 }
 
 fn read_limits(t: &TableReader<'_, '_>, limits: &mut LimitsConfig) -> Result<(), ConfigError> {

@@ -57,6 +57,18 @@ pub struct DaemonOptions {
     pub bans: crate::ban_list::BanPolicy,
     /// `[api] cors_origins`: browser origins allowed to call the API (empty = no CORS).
     pub cors_origins: Vec<String>,
+    /// The layered config these options came from: served on `/api/v1/config`,
+    /// its file watched and re-read. None: not from a config (tests).
+    pub config: Option<ConfigOrigin>,
+    /// `[metrics]`.
+    pub metrics: crate::daemon_config::metrics::MetricsConfig,
+}
+
+/// What the config was read from, and what it read.
+#[derive(Clone, Debug)]
+pub struct ConfigOrigin {
+    pub inputs: crate::daemon_config::sources::ConfigInputs,
+    pub loaded: crate::daemon_config::sources::LoadedConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +147,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 hooks: HookRunner::start(&opts.hooks),
                 watch_dir: opts.watch_dir.clone(),
                 bans: opts.bans,
+                metrics: opts.metrics,
             },
             inbox.events.clone(),
         )
@@ -148,6 +161,19 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             listen: listen.to_string(),
         })?;
         announce_start(&opts, &api_url, listen, shards, state.root());
+        let live_config = opts
+            .config
+            .clone()
+            .map(|origin| crate::config_reload::LiveConfig::new(origin.inputs, origin.loaded, handle.clone()));
+        let config_tasks = live_config.clone().map(|live| {
+            let file = opts.config.as_ref().and_then(|o| o.inputs.file.clone());
+            tokio::spawn(async move {
+                live.apply_at_start().await;
+                if let Some(file) = file {
+                    crate::config_reload::watch_file(live, file).await;
+                }
+            })
+        });
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let auth = ApiAuth {
             token,
@@ -155,7 +181,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             qbittorrent: opts.qbittorrent.clone(),
             cors_origins: opts.cors_origins.clone(),
         };
-        let server = tokio::spawn(api_server::serve(listeners, handle, auth, async move {
+        let server = tokio::spawn(api_server::serve(listeners, handle, auth, live_config, async move {
             let _ = api_stopped.await;
         }));
         let dht_saver = dht_watch.clone().map(|watch| {
@@ -170,6 +196,9 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             })
         });
         core.run(inbox, stop_signal()).await;
+        if let Some(task) = config_tasks {
+            task.abort();
+        }
         if let Some(saver) = dht_saver {
             saver.abort();
         }

@@ -11,6 +11,7 @@ pub mod allowed_fast;
 pub mod bencode;
 pub mod bitfield;
 pub mod choker;
+pub mod config_model;
 pub mod connection_policy;
 pub mod dht;
 pub mod file_layout;

@@ -18,6 +18,7 @@ pub mod piece_hasher;
 pub mod rate_limit;
 pub mod read_cache;
 pub mod resume;
+pub mod shard_counters;
 mod shared_reads;
 pub mod socket_transfer;
 pub mod storage;

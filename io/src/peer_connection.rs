@@ -18,6 +18,7 @@ use glommio::net::TcpStream;
 
 use crate::connection_budget::HalfOpenSlot;
 use crate::peer_outbox::{new_link, Outbox, Outgoing};
+use crate::shard_counters;
 use crate::torrent_task::TorrentTask;
 
 /// Longest wait for a TCP connect or a handshake (defined with the session).
@@ -73,7 +74,7 @@ async fn with_timeout<T>(
 /// `slot` counts the dial against the shard's half-open bound until the handshake ends.
 /// The caller ([`TorrentTask`]'s dialling) has already skipped banned addresses.
 pub async fn dial(task: Rc<TorrentTask>, addr: SocketAddr, slot: HalfOpenSlot) -> Result<bool, PeerError> {
-    let (stream, established) = dial_handshake(addr, task.info_hash, task.our_id()).await?;
+    let (stream, established) = count_handshake(dial_handshake(addr, task.info_hash, task.our_id()).await)?;
     drop(slot);
     run(task, stream, addr, established).await.map(|()| true)
 }
@@ -121,8 +122,22 @@ pub async fn accept(
     // id, and a held torrent looks like one we do not have.
     refuse_held(&task, addr)?;
     refuse_banned(&task, addr)?;
-    let established = answer_handshake(&mut stream, addr, session).await?;
+    let established = count_handshake(answer_handshake(&mut stream, addr, session).await)?;
     run(task, stream, addr, established).await
+}
+
+/// Counts a torrent's handshake, done or failed, on the shard's counters (both
+/// handshakes went through: 68 bytes each way).
+fn count_handshake<T>(result: Result<T, PeerError>) -> Result<T, PeerError> {
+    shard_counters::count(|c| match &result {
+        Ok(_) => {
+            c.handshakes += 1;
+            c.protocol_bytes_down += HANDSHAKE_LEN as u64;
+            c.protocol_bytes_up += HANDSHAKE_LEN as u64;
+        }
+        Err(_) => c.handshake_failures += 1,
+    });
+    result
 }
 
 /// Sends our handshake to a peer that dialled us and reads the rest of theirs (the
@@ -229,7 +244,7 @@ async fn run(
     let writer_task = glommio::spawn_local(write_loop(task.clone(), key, writer, outbox.clone(), wake_rx));
     let result = futures_lite::future::or(read_loop(&task, key, addr, reader), async {
         close_rx.recv().await;
-        Ok(())
+        Ok(ReadEnd::ClosedByUs)
     })
     .await;
     task.links.borrow_mut().remove(&key);
@@ -237,7 +252,22 @@ async fn run(
     task.engine.borrow_mut().remove_peer(key, Instant::now());
     task.dispatch();
     writer_task.await;
-    result
+    // Ours (an engine decision, an eviction, a full outbox) are counted where they
+    // are decided; a malformed frame is counted by the engine as a violation.
+    match &result {
+        Ok(ReadEnd::ClosedByPeer) => shard_counters::count(|c| c.disconnects.peer_closed += 1),
+        Err(PeerError::Io { .. }) => shard_counters::count(|c| c.disconnects.io_error += 1),
+        _ => {}
+    }
+    result.map(|_| ())
+}
+
+/// How a connection's reading ended without an error.
+enum ReadEnd {
+    /// The peer closed its side.
+    ClosedByPeer,
+    /// We let the peer go.
+    ClosedByUs,
 }
 
 async fn read_loop(
@@ -245,7 +275,7 @@ async fn read_loop(
     key: ccbt_engine::PeerKey,
     addr: SocketAddr,
     mut reader: ReadHalf<TcpStream>,
-) -> Result<(), PeerError> {
+) -> Result<ReadEnd, PeerError> {
     let limits = WireLimits::default().with_piece_count(task.meta.num_pieces());
     let mut decoder = MessageDecoder::new(limits);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -261,10 +291,12 @@ async fn read_loop(
         let n = reader.read(&mut buf[start..]).await.map_err(io_err(addr))?;
         buf.truncate(start + n);
         if n == 0 {
-            return Ok(());
+            return Ok(ReadEnd::ClosedByPeer);
         }
         let now = Instant::now();
+        let (mut payload, mut framed) = (0u64, 0u64);
         loop {
+            let before = buf.len();
             let message = match decoder.decode(&mut buf) {
                 Ok(message) => message,
                 Err(source) => {
@@ -276,12 +308,20 @@ async fn read_loop(
                 }
             };
             let Some(message) = message else { break };
+            framed += (before - buf.len()) as u64;
+            if let Message::Piece { data, .. } = &message {
+                payload += data.len() as u64;
+            }
             log_unreadable_extension_handshake(task, addr, &message);
             task.engine.borrow_mut().on_message(key, message, now);
         }
+        shard_counters::count(|c| {
+            c.payload_bytes_down += payload;
+            c.protocol_bytes_down += framed - payload;
+        });
         task.dispatch();
         if !task.links.borrow().contains_key(&key) {
-            return Ok(());
+            return Ok(ReadEnd::ClosedByUs);
         }
         let pause = task.charge_download(n as u64);
         if !pause.is_zero() {
@@ -346,6 +386,10 @@ async fn write_loop(
         }
         let now = Instant::now();
         let payload: u64 = sent_blocks.iter().map(|l| *l as u64).sum();
+        shard_counters::count(|c| {
+            c.payload_bytes_up += payload;
+            c.protocol_bytes_up += buf.len() as u64 - payload;
+        });
         {
             let mut engine = task.engine.borrow_mut();
             for len in &sent_blocks {

@@ -54,7 +54,9 @@ impl PieceHasher for TimedSha1 {
     fn finish(self: Box<Self>) -> [u8; 20] {
         let started = Instant::now();
         let digest = self.sha.finalize().into();
-        self.recorder.borrow_mut().record(self.spent + started.elapsed());
+        let took = self.spent + started.elapsed();
+        self.recorder.borrow_mut().record(took);
+        crate::shard_counters::count(|c| c.hash_latency.record(took));
         digest
     }
 }

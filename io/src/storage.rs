@@ -76,6 +76,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use ccbt_engine::file_layout::{FileLayout, LayoutError};
@@ -92,6 +93,8 @@ pub use handles::{files_per_executor, set_files_per_executor, DEFAULT_FILES_PER_
 use open_files::close_detached;
 use open_files::{close_handle, open_retrying, OpenFile};
 use paths::Existing;
+
+use crate::shard_counters::{count_disk_read, count_disk_write};
 pub use recheck::RecheckOutcome;
 
 /// One file of the torrent, in torrent order.
@@ -296,7 +299,10 @@ impl Storage {
     /// Writes a whole piece: `data` must be exactly the piece's size. One write per
     /// file span (a piece crossing a file boundary is two writes).
     pub async fn write_piece(&self, piece: PieceIndex, data: &[u8]) -> Result<(), StorageError> {
-        self.inner.write_piece(piece, data).await
+        let started = Instant::now();
+        let written = self.inner.write_piece(piece, data).await;
+        count_disk_write(data.len() as u64, started.elapsed(), written.is_ok());
+        written
     }
 
     /// Like [`Storage::write_piece`], taking the buffer: a piece that lies in one
@@ -305,7 +311,10 @@ impl Storage {
     /// an error (the bytes are gone with the buffer), as it only happens when the
     /// disk is full.
     pub async fn write_piece_owned(&self, piece: PieceIndex, data: Vec<u8>) -> Result<Option<Vec<u8>>, StorageError> {
-        self.inner.write_piece_owned(piece, data).await
+        let (started, len) = (Instant::now(), data.len() as u64);
+        let written = self.inner.write_piece_owned(piece, data).await;
+        count_disk_write(len, started.elapsed(), written.is_ok());
+        written
     }
 
     /// Writes a whole piece handed out by the engine, in whatever memory it was
@@ -317,30 +326,41 @@ impl Storage {
         piece: PieceIndex,
         data: PieceData,
     ) -> Result<Option<PieceData>, StorageError> {
-        let data = match data.downcast::<DmaPiece>() {
-            Ok(dma) => return Ok(self.inner.write_piece_dma(piece, dma).await?.map(PieceData::new)),
-            Err(data) => data,
+        let started = Instant::now();
+        let len = u64::from(self.inner.piece_size_checked(piece)?);
+        let written = match data.downcast::<DmaPiece>() {
+            Ok(dma) => self
+                .inner
+                .write_piece_dma(piece, dma)
+                .await
+                .map(|spare| spare.map(PieceData::new)),
+            Err(data) => match data.downcast::<Vec<u8>>() {
+                Ok(vec) => self
+                    .inner
+                    .write_piece_owned(piece, vec)
+                    .await
+                    .map(|spare| spare.map(PieceData::from)),
+                Err(data) => self.inner.write_piece(piece, &data).await.map(|()| Some(data)),
+            },
         };
-        match data.downcast::<Vec<u8>>() {
-            Ok(vec) => Ok(self.inner.write_piece_owned(piece, vec).await?.map(PieceData::from)),
-            Err(data) => {
-                self.inner.write_piece(piece, &data).await?;
-                Ok(Some(data))
-            }
-        }
+        count_disk_write(len, started.elapsed(), written.is_ok());
+        written
     }
 
     /// Reads `len` bytes at `offset` within `piece` (e.g. a 16 KiB block). The range
     /// must lie within the piece. Fails with [`StorageError::Missing`] if the bytes
     /// are not on disk.
     pub async fn read(&self, piece: PieceIndex, offset: u32, len: u32) -> Result<Bytes, StorageError> {
-        self.inner.read(piece, offset, len).await
+        let started = Instant::now();
+        let read = self.inner.read(piece, offset, len).await;
+        count_disk_read(u64::from(len), started.elapsed(), read.is_ok());
+        read
     }
 
     /// Reads a whole piece (for the read cache, or to verify it).
     pub async fn read_piece(&self, piece: PieceIndex) -> Result<Bytes, StorageError> {
         let size = self.inner.piece_size_checked(piece)?;
-        self.inner.read(piece, 0, size).await
+        self.read(piece, 0, size).await
     }
 
     /// fdatasyncs every file written since the last call (including files whose

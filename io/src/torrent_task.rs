@@ -31,6 +31,7 @@ use crate::storage::{DmaPiece, Preallocation, Storage, StorageError};
 use crate::tracker::{TrackerStatus, TrackerTask};
 use ccbt_engine::tracker::tiers::tiers_from_metainfo;
 
+mod counter_export;
 mod detail;
 mod hold;
 mod live_settings;
@@ -158,6 +159,8 @@ pub struct TorrentTask {
     check: CheckSummary,
     /// Resume records taken of this torrent, and its writes in flight.
     resume: ResumeSnapshots,
+    /// The engine's figures as last added to the shard's counters.
+    exported: Cell<counter_export::ExportedFigures>,
 }
 
 impl TorrentTask {
@@ -263,6 +266,7 @@ impl TorrentTask {
             write_latency: RefCell::new(LatencyRecorder::new()),
             check,
             resume: ResumeSnapshots::new(recorded),
+            exported: Cell::default(),
         });
         let tiers = setup
             .trackers
@@ -357,6 +361,7 @@ impl TorrentTask {
             Admission::AdmitEvicting(victim) => {
                 if let Some(link) = self.links.borrow_mut().remove(&victim) {
                     tracing::debug!(torrent = %self.info_hash, evicted = %link.addr, newcomer = %addr, "evicting an idle peer");
+                    crate::shard_counters::count(|c| c.disconnects.evicted += 1);
                     let _ = link.close.try_send(());
                 }
                 self.engine.borrow_mut().remove_peer(victim, now);
@@ -451,6 +456,7 @@ impl TorrentTask {
                         self.budget.counters().violation(violation.kind());
                     }
                     if let Some(link) = self.links.borrow().get(&peer) {
+                        crate::shard_counters::count_engine_disconnect(&reason);
                         match reason {
                             DisconnectReason::BothSeeding => self.peer_book.borrow_mut().mark_seed(link.addr),
                             DisconnectReason::Banned => self.peer_book.borrow_mut().remove(link.addr),
@@ -502,6 +508,7 @@ impl TorrentTask {
         if let Some(link) = self.links.borrow().get(&peer) {
             if !link.outbox.push(item) {
                 tracing::debug!(torrent = %self.info_hash, addr = %link.addr, "peer does not read: outbox full, disconnecting");
+                crate::shard_counters::count(|c| c.disconnects.outbox_full += 1);
                 let _ = link.close.try_send(());
             }
         }
@@ -668,6 +675,7 @@ async fn write_piece(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) 
     match written {
         Ok(spare) => {
             task.write_latency.borrow_mut().record(started.elapsed());
+            crate::shard_counters::count(|c| c.pieces_verified += 1);
             let mut engine = task.engine.borrow_mut();
             engine.piece_written(piece, true, Instant::now());
             if let Some(buf) = spare {
@@ -675,6 +683,7 @@ async fn write_piece(task: Rc<TorrentTask>, piece: PieceIndex, data: PieceData) 
             }
         }
         Err(e) => {
+            crate::shard_counters::count(|c| c.piece_write_failures += 1);
             task.engine.borrow_mut().piece_written(piece, false, Instant::now());
             task.fail(format!("torrent {}: {e}", task.info_hash));
         }

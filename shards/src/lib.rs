@@ -15,6 +15,7 @@ mod query;
 pub mod router;
 pub mod session;
 mod shard;
+pub mod shard_metrics;
 mod torrent_change;
 
 pub use ccbt_engine::file_priority::FilePriority;
@@ -28,3 +29,4 @@ pub use query::QueryReply;
 pub use router::Router;
 pub use session::{Session, SessionConfig, SessionError, DEFAULT_READ_CACHE_BYTES};
 pub use shard::STATUS_INTERVAL;
+pub use shard_metrics::{ShardMetrics, ShardMetricsBoard};

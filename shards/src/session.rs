@@ -95,6 +95,8 @@ pub struct Session {
     dht: Option<DhtHandle>,
     /// Refusals, violations and bans, counted by every shard.
     peer_guard: Arc<ccbt_io::peer_guard::PeerGuardCounters>,
+    /// Each shard's latest figures for monitoring.
+    metrics: Arc<crate::shard_metrics::ShardMetricsBoard>,
 }
 
 /// The session's side of its DHT node.
@@ -119,6 +121,7 @@ impl Session {
         let router = Arc::new(Router::new());
         let peer_guard = Arc::new(ccbt_io::peer_guard::PeerGuardCounters::default());
         let lsd_torrents = Arc::new(LsdTorrents::new(n));
+        let metrics = Arc::new(crate::shard_metrics::ShardMetricsBoard::new(n));
         let (event_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE_DEPTH);
         let mesh: MeshBuilder<AdoptConnection, _> = MeshBuilder::full(n, MESH_CHANNEL_DEPTH);
         let mut commands = Vec::with_capacity(n);
@@ -137,6 +140,7 @@ impl Session {
                 redial: config.redial,
                 lsd: lsd_torrents.clone(),
                 peer_guard: peer_guard.clone(),
+                metrics: metrics.clone(),
             };
             let shard_listener = listener.try_clone()?;
             let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -187,7 +191,14 @@ impl Session {
             pex_enabled: true,
             dht: None,
             peer_guard,
+            metrics,
         })
+    }
+
+    /// Each shard's figures as it last published them (at most a status interval
+    /// old); reading them never waits for a shard.
+    pub fn shard_metrics(&self) -> Vec<crate::shard_metrics::ShardMetrics> {
+        self.metrics.read()
     }
 
     /// The address peers connect to.

@@ -92,6 +92,8 @@ pub(crate) struct ShardContext {
     pub lsd: Arc<crate::lsd_service::LsdTorrents>,
     /// The session's refusal, violation and ban counters.
     pub peer_guard: Arc<ccbt_io::peer_guard::PeerGuardCounters>,
+    /// Where this shard publishes its figures for monitoring, once a status.
+    pub metrics: Arc<crate::shard_metrics::ShardMetricsBoard>,
 }
 
 struct Shard {
@@ -332,6 +334,7 @@ impl Shard {
         };
         match life {
             Some(TorrentLife::Running(task)) => {
+                task.export_to_shard_counters();
                 self.cache.borrow_mut().remove_torrent(info_hash);
                 self.ending.set(self.ending.get() + 1);
                 glommio::spawn_local(async move {
@@ -795,9 +798,11 @@ fn lsd_announceable(tasks: &[Rc<TorrentTask>]) -> Vec<InfoHash> {
 }
 
 async fn status_loop(shard: Rc<Shard>) {
+    let mut busy = crate::shard_metrics::BusyMeter::new();
     loop {
         glommio::timer::sleep(STATUS_INTERVAL).await;
         let torrents = statuses(&shard);
+        publish_metrics(&shard, &mut busy);
         if !shard.events.status(SessionEvent::Status {
             shard: shard.ctx.id,
             torrents,
@@ -848,7 +853,25 @@ fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
         .collect()
 }
 
+/// Publishes the shard's figures for monitoring (after [`statuses`], which adds
+/// each torrent's engine figures to the shard's counters).
+fn publish_metrics(shard: &Shard, busy: &mut crate::shard_metrics::BusyMeter) {
+    let (busy_percent, busy) = busy.sample();
+    shard.ctx.metrics.publish(crate::shard_metrics::ShardMetrics {
+        shard: shard.ctx.id,
+        io: ccbt_io::shard_counters::snapshot(),
+        busy_percent,
+        busy,
+        cache: shard.cache.borrow().stats(),
+        open_connections: shard.budget.open(),
+        half_open: shard.budget.half_open(),
+        open_files: ccbt_io::storage::Storage::executor_open_file_count(),
+        running_torrents: shard.running().len(),
+    });
+}
+
 fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
+    t.export_to_shard_counters();
     let stats = t.stats();
     let error = t.failure();
     let state = if error.is_some() {

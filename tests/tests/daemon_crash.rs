@@ -106,3 +106,23 @@ fn daemon_kill9_and_restart_bring_back_complete_half_and_paused_torrents() {
     assert_eq!(daemon.torrent(&paused_id)["state"], "paused");
     daemon.terminate();
 }
+
+#[test]
+fn an_add_answered_survives_a_kill9_right_after_the_answer() {
+    // The answer to an add comes only once the session file holding it is written:
+    // a kill -9 at once must not lose it, nor its label and paused state.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("daemon");
+    let opts = DaemonOpts::new(&root, "d");
+    let (torrent, hash) = payload_torrent(&root.join("data"), "quick.bin", 1 << 20, 23, 65536, &[]);
+    let mut daemon = DaemonUnderTest::start(opts);
+    let added = daemon.add_torrent(&torrent, &[("paused", "true"), ("label", "kept")]);
+    daemon.kill9();
+    daemon.restart();
+    let list = daemon.list();
+    assert_eq!(list.len(), 1, "the add survived: {list:?}");
+    assert_eq!(list[0]["info_hash"], json!(hash), "{list:?}");
+    assert_eq!(list[0]["id"], added["id"], "{list:?}");
+    assert_eq!(list[0]["state"], json!("paused"), "{list:?}");
+    assert_eq!(list[0]["labels"], json!(["kept"]), "{list:?}");
+}

@@ -15,10 +15,11 @@ pub enum ScenarioKind {
     Restart,
     Magnet,
     Maindata,
+    Metrics,
 }
 
 impl ScenarioKind {
-    pub const ALL: [ScenarioKind; 7] = [
+    pub const ALL: [ScenarioKind; 8] = [
         ScenarioKind::Download,
         ScenarioKind::Seed,
         ScenarioKind::Fanout,
@@ -26,6 +27,7 @@ impl ScenarioKind {
         ScenarioKind::Restart,
         ScenarioKind::Magnet,
         ScenarioKind::Maindata,
+        ScenarioKind::Metrics,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +39,7 @@ impl ScenarioKind {
             ScenarioKind::Restart => "restart",
             ScenarioKind::Magnet => "magnet",
             ScenarioKind::Maindata => "maindata",
+            ScenarioKind::Metrics => "metrics",
         }
     }
 
@@ -49,8 +52,9 @@ impl ScenarioKind {
             "restart" | "5" => Ok(ScenarioKind::Restart),
             "magnet" | "6" => Ok(ScenarioKind::Magnet),
             "maindata" | "7" => Ok(ScenarioKind::Maindata),
+            "metrics" | "8" => Ok(ScenarioKind::Metrics),
             other => Err(format!(
-                "unknown scenario {other:?} (one of: download, seed, fanout, many, restart, magnet, maindata)"
+                "unknown scenario {other:?} (one of: download, seed, fanout, many, restart, magnet, maindata, metrics)"
             )),
         }
     }
@@ -68,7 +72,7 @@ impl ScenarioKind {
             (ScenarioKind::Fanout, true) => vec![C::Ccbt, C::LIBTORRENT],
             (ScenarioKind::Many, _) | (ScenarioKind::Restart, _) => vec![C::Ccbt, C::LIBTORRENT],
             (ScenarioKind::Magnet, _) => vec![C::Ccbt, C::LIBTORRENT, C::RQBIT],
-            (ScenarioKind::Maindata, _) => vec![C::Ccbt],
+            (ScenarioKind::Maindata, _) | (ScenarioKind::Metrics, _) => vec![C::Ccbt],
         }
     }
 
@@ -77,7 +81,7 @@ impl ScenarioKind {
         match self {
             ScenarioKind::Many | ScenarioKind::Restart => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT),
             ScenarioKind::Magnet => matches!(c, Contestant::Ccbt | Contestant::LIBTORRENT | Contestant::RQBIT),
-            ScenarioKind::Maindata => matches!(c, Contestant::Ccbt),
+            ScenarioKind::Maindata | ScenarioKind::Metrics => matches!(c, Contestant::Ccbt),
             _ => true,
         }
     }

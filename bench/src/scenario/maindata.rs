@@ -39,7 +39,8 @@ fn call(root: &str, rid: u64) -> Result<(Value, usize, Duration), String> {
     Ok((v, size, took))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile (0 to 1) of sorted values, nearest rank; 0 when empty.
+pub(super) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

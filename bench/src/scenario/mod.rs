@@ -36,6 +36,7 @@ mod fanout;
 mod magnet;
 mod maindata;
 mod many;
+mod metrics;
 mod restart;
 mod seed;
 mod transfer;
@@ -252,6 +253,13 @@ impl Harness {
                     let sets = data::many(&root, &[sizes.restart_count], sizes.many_small, sizes.many_probe)?;
                     for set in &sets {
                         let r = self.maindata(set);
+                        finish(r, self, &mut results);
+                    }
+                }
+                ScenarioKind::Metrics => {
+                    let sets = data::many(&root, &[sizes.restart_count], sizes.many_small, sizes.many_probe)?;
+                    for set in &sets {
+                        let r = self.metrics(set);
                         finish(r, self, &mut results);
                     }
                 }

@@ -100,6 +100,15 @@ pub enum ClientCommand {
     },
     /// The list, refreshed each second, until q or Ctrl-C
     Watch,
+    /// The daemon's monitoring figures once (what GET /metrics serves)
+    Metrics {
+        /// Output format
+        #[arg(short = 'f', long, value_enum, default_value = "prometheus")]
+        format: super::metrics_cmd::MetricsFormat,
+        /// Write to this file instead of stdout
+        #[arg(short = 'o', long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Options of `download` and `magnet`.

@@ -12,6 +12,7 @@ pub mod foreground;
 pub mod limit_values;
 pub mod limits_cmd;
 pub mod list_view;
+pub mod metrics_cmd;
 pub mod peers_cmd;
 pub mod queue_cmd;
 pub mod stats_view;
@@ -67,6 +68,7 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         ClientCommand::Peers(PeersCommand::Unban { addr }) => peers_cmd::unban(&client, &addr),
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
+        ClientCommand::Metrics { format, output } => metrics_cmd::metrics(&client, format, output),
     }
 }
 

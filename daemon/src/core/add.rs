@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use ccbt_engine::metainfo::Metainfo;
 use ccbt_engine::torrent::TorrentConfig;
+use ccbt_engine::InfoHash;
 use ccbt_io::storage::Preallocation;
 use ccbt_shards::{AddTorrent, SessionError};
 
+use super::magnet::PendingMagnet;
 use super::managed::LifetimeTotals;
 use super::{unix_now, AfterStop, DaemonCore, Life, Managed, StopReason, TorrentSettings};
 use crate::api_types::{AddRequest, AddResponse, FilePriorityName, LimitKeyword, LimitSetting};
@@ -58,6 +60,17 @@ pub(super) fn absolute_dir(field: &str, dir: &str) -> Result<PathBuf, ApiError> 
     Ok(path)
 }
 
+/// What differs between a `.torrent` add and a magnet add.
+pub(super) struct NewTorrent {
+    pub info_hash: InfoHash,
+    pub meta: Option<Arc<Metainfo>>,
+    pub magnet: Option<PendingMagnet>,
+    pub download_dir: PathBuf,
+    pub file_priorities: Vec<FilePriorityName>,
+    pub trackers: Option<Vec<Vec<String>>>,
+    pub peers: Vec<SocketAddr>,
+}
+
 impl DaemonCore {
     pub(super) fn add(&mut self, source: AddSource, options: AddRequest) -> Result<AddResponse, ApiError> {
         let (bytes, origin) = match source {
@@ -86,16 +99,31 @@ impl DaemonCore {
         self.store
             .save_metainfo(&info_hash.0, &bytes)
             .map_err(|e| ApiError::internal(format!("cannot keep a copy of the torrent: {e}")))?;
+        let added = NewTorrent {
+            info_hash,
+            meta: Some(Arc::new(meta)),
+            magnet: None,
+            download_dir,
+            file_priorities: priorities,
+            trackers: None,
+            peers,
+        };
+        Ok(self.insert_new(added, &options))
+    }
+
+    /// A torrent just added (a `.torrent` or a magnet): the next id, the end of the
+    /// queue, the session's limits; then into the session.
+    pub(super) fn insert_new(&mut self, added: NewTorrent, options: &AddRequest) -> AddResponse {
         let id = self.next_id;
         self.next_id += 1;
         let queue_position = self.torrents.values().map(|t| t.queue_position + 1).max().unwrap_or(0);
         let managed = Managed {
             id,
-            info_hash,
-            meta: Some(Arc::new(meta)),
-            magnet: None,
+            info_hash: added.info_hash,
+            meta: added.meta,
+            magnet: added.magnet,
             settings: TorrentSettings {
-                download_dir,
+                download_dir: added.download_dir,
                 labels: options.labels.clone(),
                 sequential: options.sequential,
                 download_limit: None,
@@ -103,9 +131,9 @@ impl DaemonCore {
                 ratio_limit: LimitSetting::Keyword(LimitKeyword::Global),
                 seed_time_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
                 idle_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
-                file_priorities: priorities,
-                trackers: None,
-                peers,
+                file_priorities: added.file_priorities,
+                trackers: added.trackers,
+                peers: added.peers,
                 force_started: false,
             },
             stop: options.paused.then_some(StopReason::Paused),
@@ -128,7 +156,7 @@ impl DaemonCore {
             held: false,
             idle: Default::default(),
         };
-        Ok(self.insert_added(managed))
+        self.insert_added(managed)
     }
 
     /// Puts a new torrent in the session: indexed, announced, queued.

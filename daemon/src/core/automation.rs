@@ -51,6 +51,18 @@ impl Automation {
         }
     }
 
+    /// A config reload: new hooks if given (the old runner's running hooks
+    /// finish, its waiting ones are dropped and counted), and the watch dir if it
+    /// changed.
+    pub fn reconfigure(&mut self, hooks: Option<&crate::daemon_config::HooksConfig>, watch_dir: Option<PathBuf>) {
+        if let Some(hooks) = hooks {
+            self.hooks = HookRunner::start(hooks);
+        }
+        if self.watch.as_ref().map(|w| w.dir()) != watch_dir.as_deref() {
+            self.watch = watch_dir.map(WatchDir::new);
+        }
+    }
+
     pub fn hook_added(&self, t: &Managed) {
         self.hooks.fire(HookEvent::Added, &hook_torrent(t));
     }

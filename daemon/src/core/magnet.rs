@@ -12,9 +12,8 @@ use ccbt_engine::InfoHash;
 use ccbt_io::storage::Preallocation;
 use ccbt_shards::{AddMagnet, SessionError};
 
-use super::managed::LifetimeTotals;
-use super::{unix_now, DaemonCore, Life, Managed, StopReason, TorrentSettings};
-use crate::api_types::{AddRequest, AddResponse, FilePriorityName, LimitKeyword, LimitSetting};
+use super::{DaemonCore, Life};
+use crate::api_types::{AddRequest, AddResponse, FilePriorityName};
 use crate::control::ApiError;
 
 /// Most `x.pe` peers taken from one link (a link is outside input).
@@ -143,49 +142,16 @@ impl DaemonCore {
             .save_magnet(&info_hash.0, &magnet.to_uri())
             .map_err(|e| ApiError::internal(format!("cannot keep the magnet link: {e}")))?;
         let trackers = magnet.tracker_tiers();
-        let id = self.next_id;
-        self.next_id += 1;
-        let queue_position = self.torrents.values().map(|t| t.queue_position + 1).max().unwrap_or(0);
-        let managed = Managed {
-            id,
+        let added = super::add::NewTorrent {
             info_hash,
             meta: None,
             magnet: Some(magnet),
-            settings: TorrentSettings {
-                download_dir,
-                labels: options.labels.clone(),
-                sequential: options.sequential,
-                download_limit: None,
-                upload_limit: None,
-                ratio_limit: LimitSetting::Keyword(LimitKeyword::Global),
-                seed_time_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
-                idle_limit_secs: LimitSetting::Keyword(LimitKeyword::Global),
-                file_priorities: priorities,
-                trackers: (!trackers.is_empty()).then_some(trackers),
-                peers,
-                force_started: false,
-            },
-            stop: options.paused.then_some(StopReason::Paused),
-            life: Life::Idle,
-            status: None,
-            shard: None,
-            resume: None,
-            resume_dirty: false,
-            recheck_next_start: false,
-            check: None,
-            record_problem: None,
-            error: None,
-            totals: LifetimeTotals::default(),
-            complete: false,
-            added_at: unix_now(),
-            completed_at: None,
-            queue_position,
-            published_state: None,
-            checked: false,
-            held: false,
-            idle: Default::default(),
+            download_dir,
+            file_priorities: priorities,
+            trackers: (!trackers.is_empty()).then_some(trackers),
+            peers,
         };
-        Ok(self.insert_added(managed))
+        Ok(self.insert_new(added, &options))
     }
 
     /// Sends a magnet to a shard, which fetches its metadata from peers and then

@@ -44,6 +44,8 @@ const SHUTDOWN_DRAIN: Duration = Duration::from_secs(20);
 const SCHEDULE_EVERY: Duration = Duration::from_millis(10);
 /// Shard events handled in one go before the queue and the API get a turn.
 const EVENT_BATCH: usize = 1024;
+/// Most control requests handled before an add's session write (bounds its wait).
+const REQUEST_BATCH: usize = 256;
 
 /// What the core is started with.
 pub struct CoreSetup {
@@ -57,6 +59,8 @@ pub struct CoreSetup {
     pub watch_dir: Option<PathBuf>,
     /// How long bans last and how many the session's list keeps.
     pub bans: crate::ban_list::BanPolicy,
+    /// `[metrics]`: whether `/metrics` answers, and the per-torrent series.
+    pub metrics: crate::daemon_config::metrics::MetricsConfig,
 }
 
 /// A torrent being removed: gone from the list, waiting for its shard to let go of
@@ -88,6 +92,8 @@ pub struct DaemonCore {
     started: Instant,
     /// Something other than counters changed since the session file was written.
     session_dirty: bool,
+    /// Answers that wait for the next session-file write (adds).
+    after_session_write: Vec<store_writer::AfterWrite>,
     last_session_save: Instant,
     /// Lifetime totals of torrents already removed, kept in the session totals.
     removed_downloaded: u64,
@@ -109,6 +115,7 @@ pub struct DaemonCore {
     categories: categories::CategoryBook,
     /// Every address a torrent banned, pushed to every shard, kept in the state dir.
     bans: crate::ban_list::BanList,
+    metrics_config: crate::daemon_config::metrics::MetricsConfig,
 }
 
 fn unix_now() -> u64 {
@@ -145,6 +152,7 @@ impl DaemonCore {
             events,
             started: Instant::now(),
             session_dirty: false,
+            after_session_write: Vec::new(),
             last_session_save: Instant::now(),
             removed_downloaded: 0,
             removed_uploaded: 0,
@@ -158,6 +166,7 @@ impl DaemonCore {
             change_log: change_log::ChangeLog::new(unix_now()),
             categories,
             bans,
+            metrics_config: setup.metrics,
         };
         core.push_bans();
         core.restore();
@@ -204,7 +213,19 @@ impl DaemonCore {
         loop {
             let schedule_at = tokio::time::Instant::from_std(self.last_schedule + SCHEDULE_EVERY);
             tokio::select! {
-                Some(req) = inbox.requests.recv() => self.handle(req),
+                Some(req) = inbox.requests.recv() => {
+                    self.handle(req);
+                    // Requests already waiting join the same session-file write.
+                    for _ in 1..REQUEST_BATCH {
+                        match inbox.requests.try_recv() {
+                            Ok(req) => self.handle(req),
+                            Err(_) => break,
+                        }
+                    }
+                    if !self.after_session_write.is_empty() {
+                        self.save_session();
+                    }
+                }
                 Some(ev) = session_events.recv() => {
                     self.on_session_event(ev);
                     for _ in 1..EVENT_BATCH {

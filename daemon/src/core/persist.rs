@@ -165,7 +165,8 @@ impl DaemonCore {
             total_downloaded: down,
             total_uploaded: up,
         };
-        self.writer.send(WriteJob::Session(Box::new(record)));
+        let after = std::mem::take(&mut self.after_session_write);
+        self.writer.send(WriteJob::Session(Box::new(record), after));
         self.session_dirty = false;
         self.last_session_save = std::time::Instant::now();
     }

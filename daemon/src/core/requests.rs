@@ -10,7 +10,7 @@ use super::managed::Managed;
 use super::{views, AfterStop, DaemonCore, Life, PendingRemoval, StopReason};
 use crate::api_types::{
     FilePriorityName, LimitKeyword, LimitSetting, SessionInfo, SessionPatch, SessionStats, ShardStats, TorrentPatch,
-    TorrentSummary,
+    TorrentStateName, TorrentSummary,
 };
 use crate::control::{ApiError, ControlRequest, Reply, TorrentAction};
 
@@ -38,11 +38,18 @@ impl DaemonCore {
             }
             ControlRequest::GetTorrent { id, reply } => self.with_view(&id, reply, views::detail),
             ControlRequest::AddTorrent { source, options, reply } => {
-                let added = self.add(source, options);
-                if let Ok(a) = &added {
-                    self.touch(a.id);
+                match self.add(source, options) {
+                    Ok(added) => {
+                        self.touch(added.id);
+                        // Answered once the session file holding it is written.
+                        self.after_session_write.push(Box::new(move || {
+                            let _ = reply.send(Ok(added));
+                        }));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
                 }
-                let _ = reply.send(added);
             }
             ControlRequest::PatchTorrent { id, patch, reply } => self.patch_torrent(&id, patch, reply),
             ControlRequest::RemoveTorrent { id, delete_data, reply } => self.remove(&id, delete_data, reply),
@@ -100,6 +107,9 @@ impl DaemonCore {
             ControlRequest::Unban { addr, reply } => {
                 let _ = reply.send(self.unban(&addr));
             }
+            ControlRequest::Metrics(reply) => {
+                let _ = reply.send(self.metrics());
+            }
             ControlRequest::Shutdown(reply) => self.shutdown_requested = Some(reply),
             ControlRequest::SyncMainData { rid, reply } => self.sync_main_data(rid, reply),
             ControlRequest::Categories(reply) => {
@@ -107,6 +117,15 @@ impl DaemonCore {
             }
             ControlRequest::EditCategories { edit, reply } => {
                 let _ = reply.send(self.edit_categories(edit));
+            }
+            ControlRequest::Reconfigure {
+                hooks,
+                watch_dir,
+                reply,
+            } => {
+                self.settings.watch_dir = watch_dir.as_ref().map(|d| d.display().to_string());
+                self.automation.reconfigure(hooks.as_ref(), watch_dir);
+                let _ = reply.send(Ok(()));
             }
         }
     }
@@ -498,6 +517,7 @@ impl DaemonCore {
 
     fn stats(&self) -> SessionStats {
         let mut by_state: BTreeMap<String, u32> = BTreeMap::new();
+        let busy: Vec<f64> = self.session.shard_metrics().iter().map(|m| m.busy_percent).collect();
         let mut shards: Vec<ShardStats> = (0..self.session.shard_count())
             .map(|shard| {
                 let (download_share, upload_share) = self.automation.shard_share(shard);
@@ -509,7 +529,7 @@ impl DaemonCore {
                     upload_rate: 0,
                     download_share,
                     upload_share,
-                    busy_percent: 0.0,
+                    busy_percent: busy.get(shard).copied().unwrap_or(0.0),
                 }
             })
             .collect();
@@ -560,5 +580,39 @@ impl DaemonCore {
                 bans_in_force: self.bans.len(),
             },
         }
+    }
+
+    /// What `/metrics` reports: the session's figures, each shard's last published
+    /// ones, and per torrent under the config's switch and cap.
+    fn metrics(&self) -> Result<crate::metrics::MetricsSnapshot, ApiError> {
+        use crate::metrics::snapshot;
+        if !self.metrics_config.enabled {
+            return Err(crate::metrics::disabled());
+        }
+        let stats = self.stats();
+        let mut queued = snapshot::QueuedCounts::default();
+        for t in self.torrents.values().filter(|t| t.state() == TorrentStateName::Queued) {
+            if t.wanted_bytes() > 0 && t.verified_bytes() >= t.wanted_bytes() {
+                queued.seeds += 1;
+            } else {
+                queued.downloads += 1;
+            }
+        }
+        let shard_metrics = self.session.shard_metrics();
+        let shards = stats
+            .shards
+            .iter()
+            .zip(shard_metrics.iter())
+            .map(|(row, m)| snapshot::shard_figures(row, m))
+            .collect();
+        let (torrents, torrents_omitted) =
+            snapshot::per_torrent(&self.metrics_config, self.torrents.len(), || self.summaries());
+        Ok(crate::metrics::MetricsSnapshot {
+            session: snapshot::session_figures(&stats, queued, self.session.router().unroutable()),
+            dht: self.session.dht_status().as_ref().map(snapshot::DhtFigures::from),
+            shards,
+            torrents,
+            torrents_omitted,
+        })
     }
 }

@@ -8,9 +8,14 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::state_store::{ResumeFile, SessionRecord, StateStore};
 
+/// Run once the session file holding a change is on disk (or failed to be written,
+/// which is logged): an add is answered only then, so a kill -9 after the answer
+/// cannot lose it.
+pub(crate) type AfterWrite = Box<dyn FnOnce() + Send>;
+
 pub(crate) enum WriteJob {
     Resume([u8; 20], ResumeFile),
-    Session(Box<SessionRecord>),
+    Session(Box<SessionRecord>, Vec<AfterWrite>),
     /// A removed torrent's records go, after any write of them still queued.
     Remove([u8; 20]),
 }
@@ -58,7 +63,9 @@ fn write_loop(store: &StateStore, jobs: &Receiver<WriteJob>) {
         // Of several session snapshots waiting, only the newest is written.
         let mut batch = vec![first];
         batch.extend(jobs.try_iter());
-        let newest_session = batch.iter().rposition(|j| matches!(j, WriteJob::Session(_)));
+        let newest_session = batch.iter().rposition(|j| matches!(j, WriteJob::Session(..)));
+        // Acknowledgements of the snapshots skipped wait for the newest one's write.
+        let mut waiting: Vec<AfterWrite> = Vec::new();
         for (i, job) in batch.into_iter().enumerate() {
             match job {
                 WriteJob::Resume(hash, file) => {
@@ -66,12 +73,15 @@ fn write_loop(store: &StateStore, jobs: &Receiver<WriteJob>) {
                         tracing::error!(error = %e, "cannot write a resume record");
                     }
                 }
-                WriteJob::Session(record) if Some(i) == newest_session => {
+                WriteJob::Session(record, after) if Some(i) == newest_session => {
                     if let Err(e) = store.save_session(&record) {
                         tracing::error!(error = %e, "cannot write the session file");
                     }
+                    for ack in waiting.drain(..).chain(after) {
+                        ack();
+                    }
                 }
-                WriteJob::Session(_) => {}
+                WriteJob::Session(_, after) => waiting.extend(after),
                 WriteJob::Remove(hash) => {
                     if let Err(e) = store.remove_torrent_files(&hash) {
                         tracing::warn!(error = %e, "cannot delete a removed torrent's saved state");

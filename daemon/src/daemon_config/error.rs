@@ -51,6 +51,15 @@ pub enum ConfigError {
     },
     #[error("{}:{line}: `{key}` is required in this table", path.display())]
     MissingKey { path: PathBuf, line: usize, key: String },
+    /// A `CCBT_*` variable (or a flag) whose value does not read: named, with the
+    /// key it sets.
+    #[error("{origin} (`{key}`): {problem}")]
+    NotFromFile {
+        /// `environment variable CCBT_LIMITS_DOWNLOAD`, `flag --listen`.
+        origin: String,
+        key: String,
+        problem: String,
+    },
 }
 
 impl ConfigError {
@@ -58,7 +67,8 @@ impl ConfigError {
     pub fn key(&self) -> Option<&str> {
         match self {
             ConfigError::Read { .. } | ConfigError::Syntax { .. } => None,
-            ConfigError::UnknownKey { key, .. }
+            ConfigError::NotFromFile { key, .. }
+            | ConfigError::UnknownKey { key, .. }
             | ConfigError::WrongType { key, .. }
             | ConfigError::OutOfRange { key, .. }
             | ConfigError::BadValue { key, .. }
@@ -69,13 +79,33 @@ impl ConfigError {
     /// The 1-based line the error is on, if it is on one.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::NotFromFile { .. } => None,
             ConfigError::Syntax { line, .. }
             | ConfigError::UnknownKey { line, .. }
             | ConfigError::WrongType { line, .. }
             | ConfigError::OutOfRange { line, .. }
             | ConfigError::BadValue { line, .. }
             | ConfigError::MissingKey { line, .. } => Some(*line),
+        }
+    }
+}
+
+impl ConfigError {
+    /// What is wrong, without where: the text after `FILE:LINE: `.
+    pub fn problem(&self) -> String {
+        match self {
+            ConfigError::Read { source, .. } => source.to_string(),
+            ConfigError::Syntax { message, .. } => format!("not valid TOML: {message}"),
+            ConfigError::UnknownKey { key, nearest, .. } => format!("unknown key `{key}`{}", did_you_mean(nearest)),
+            ConfigError::WrongType {
+                key, expected, found, ..
+            } => format!("`{key}` must be {expected}, not {found}"),
+            ConfigError::OutOfRange {
+                key, value, allowed, ..
+            } => format!("`{key}` = {value} is out of range: {allowed}"),
+            ConfigError::BadValue { key, message, .. } => format!("`{key}`: {message}"),
+            ConfigError::MissingKey { key, .. } => format!("`{key}` is required in this table"),
+            ConfigError::NotFromFile { problem, .. } => problem.clone(),
         }
     }
 }

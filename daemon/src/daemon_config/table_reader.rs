@@ -1,6 +1,7 @@
 //! Reading a parsed TOML document table by table against the list of known keys,
 //! so that every error can name the file, the line and the dotted key.
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::path::Path;
 
@@ -12,13 +13,28 @@ use super::error::ConfigError;
 /// Every table of the config and the keys it may hold; `""` is the top level.
 pub(super) type Schema = &'static [(&'static str, &'static [&'static str])];
 
-/// The config file's name and text, to turn byte offsets into lines.
+/// The config file's name and text, to turn byte offsets into lines; and the keys
+/// read from it, for where each effective value came from.
 pub(super) struct Source<'a> {
     pub path: &'a Path,
     pub text: &'a str,
+    read: RefCell<Vec<(String, usize)>>,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    pub fn new(path: &'a Path, text: &'a str) -> Source<'a> {
+        Source {
+            path,
+            text,
+            read: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Every key a reader looked at, dotted, with its line, in reading order.
+    pub fn keys_read(&self) -> Vec<(String, usize)> {
+        self.read.borrow().clone()
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_column(&self, offset: usize) -> (usize, usize) {
         let before = self.text.get(..offset.min(self.text.len())).unwrap_or(self.text);
@@ -155,12 +171,19 @@ impl<'a, 'i> TableReader<'a, 'i> {
 
     /// The value of `key`, if present.
     pub fn field(&self, key: &str) -> Option<Field<'a, 'i>> {
-        self.entry(key).map(|(k, value)| Field {
-            source: self.source,
-            key: self.dotted(key),
-            line: self.source.line(k.span().start),
-            span: value.span(),
-            value: value.get_ref(),
+        self.entry(key).map(|(k, value)| {
+            let field = Field {
+                source: self.source,
+                key: self.dotted(key),
+                line: self.source.line(k.span().start),
+                span: value.span(),
+                value: value.get_ref(),
+            };
+            let mut read = self.source.read.borrow_mut();
+            if !read.iter().any(|(seen, _)| *seen == field.key) {
+                read.push((field.key.clone(), field.line));
+            }
+            field
         })
     }
 

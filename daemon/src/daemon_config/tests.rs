@@ -466,3 +466,87 @@ fn dht_table_defaults_and_checks() {
     let err = DaemonConfig::from_toml("[dht]\nenabled = \"yes\"\n", path).unwrap_err();
     assert!(err.to_string().contains("enabled"), "{err}");
 }
+
+#[test]
+fn the_schema_and_the_registry_list_the_same_keys() {
+    use ccbt_engine::config_model::{all_keys, table_names};
+    use std::collections::BTreeSet;
+    let schema_tables: BTreeSet<&str> = SCHEMA.iter().map(|(t, _)| *t).collect();
+    let registry_tables: BTreeSet<&str> = table_names().into_iter().collect();
+    assert_eq!(
+        schema_tables, registry_tables,
+        "daemon_config.rs SCHEMA and engine/src/config_model/keys.rs disagree on the tables"
+    );
+    let dotted = |t: &str, k: &str| {
+        if t.is_empty() {
+            k.to_string()
+        } else {
+            format!("{t}.{k}")
+        }
+    };
+    let schema_keys: BTreeSet<String> = SCHEMA
+        .iter()
+        .flat_map(|(t, keys)| keys.iter().map(move |k| dotted(t, k)))
+        .filter(|k| !schema_tables.contains(k.as_str()))
+        .collect();
+    let registry_keys: BTreeSet<String> = all_keys().map(|k| k.path.to_string()).collect();
+    assert_eq!(
+        schema_keys, registry_keys,
+        "daemon_config.rs SCHEMA and engine/src/config_model/keys.rs disagree on the keys"
+    );
+}
+
+#[test]
+fn the_registry_defaults_are_the_defaults() {
+    use ccbt_engine::config_model::all_keys;
+    let config = DaemonConfig::default();
+    for key in all_keys() {
+        let value = config.effective_value(key.path).unwrap();
+        // A default said in words ("(one per core)") is an unset value here.
+        if key.default.starts_with('(') {
+            assert!(value.is_null() || key.path == "dht.bootstrap", "{}: {value}", key.path);
+            continue;
+        }
+        assert_eq!(
+            effective::value_text(&value),
+            key.default.trim_matches(|c| c == '[' || c == ']'),
+            "{}",
+            key.path
+        );
+    }
+}
+
+#[test]
+fn both_credential_tables_follow_one_rule() {
+    for table in ["api.transmission", "api.qbittorrent"] {
+        let e = error(&format!("[{table}]\nusername = \"u\"\n"));
+        assert!(
+            matches!(&e, ConfigError::MissingKey { key, .. } if *key == format!("{table}.password")),
+            "{e:?}"
+        );
+        let e = error(&format!("[{table}]\nusername = \"a\\u0001\"\npassword = \"p\"\n"));
+        assert_eq!(e.key(), Some(format!("{table}.username").as_str()));
+        let e = error(&format!("[{table}]\nusername = \"a\"\npassword = \"\"\n"));
+        assert!(e.to_string().contains("an empty password"), "{e}");
+    }
+    // Only HTTP Basic (Transmission) cannot carry a ':' in the username.
+    let e = error("[api.transmission]\nusername = \"a:b\"\npassword = \"p\"\n");
+    assert!(e.to_string().contains("nor ':'"), "{e}");
+    assert!(parse("[api.qbittorrent]\nusername = \"a:b\"\npassword = \"p\"\n").is_ok());
+}
+
+#[test]
+fn redial_keys_shorten_the_back_off() {
+    let config = parse("[redial]\nbase_ms = 200\nmax_ms = 1000\n").unwrap();
+    let policy = config.redial.policy();
+    assert_eq!(policy.base, Duration::from_millis(200));
+    assert_eq!(
+        (policy.max, policy.pinned_max),
+        (Duration::from_millis(1000), Duration::from_millis(1000))
+    );
+    assert_eq!(
+        DaemonConfig::default().redial.policy(),
+        ccbt_engine::peer_book::RedialPolicy::default()
+    );
+    assert_eq!(error("[redial]\nbase_ms = 0\n").key(), Some("redial.base_ms"));
+}

@@ -8,9 +8,9 @@ use toml::de::DeValue;
 
 use super::error::ConfigError;
 use super::table_reader::Field;
-use super::units::{parse_duration, parse_rate};
 use super::MAX_ACTIVE_LIMIT;
 use crate::queue_policy::UNLIMITED;
+use ccbt_engine::config_model::{parse_duration, parse_rate};
 
 fn is_unlimited_keyword(f: &Field<'_, '_>) -> bool {
     matches!(f.value(), DeValue::String(s) if s == "unlimited" || s == "none")

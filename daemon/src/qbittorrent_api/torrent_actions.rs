@@ -68,23 +68,48 @@ async fn patch(state: &QbtState, hash: &str, patch: TorrentPatch) -> Result<(), 
     }
 }
 
-pub(super) async fn simple(
-    State(state): State<QbtState>,
-    form: QbtForm,
-    action: TorrentAction,
-) -> Result<Response, QbtError> {
-    for t in selected(&state, &form).await? {
-        let id = t.info_hash;
-        match state
-            .handle
-            .call(|reply| ControlRequest::Action { id, action, reply })
-            .await
-        {
+/// Sends one request per torrent, named by its hash, skipping what [`skippable`] skips.
+async fn request_each<T>(
+    state: &QbtState,
+    torrents: impl IntoIterator<Item = TorrentSummary>,
+    request: impl Fn(String, crate::control::Reply<T>) -> ControlRequest,
+) -> Result<(), QbtError> {
+    for t in torrents {
+        match state.handle.call(|reply| request(t.info_hash, reply)).await {
             Ok(_) => {}
             Err(e) if skippable(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(())
+}
+
+/// Patches each torrent with what `change` makes of it (None: leave it as it is).
+async fn patch_each(
+    state: &QbtState,
+    torrents: Vec<TorrentSummary>,
+    change: impl Fn(&TorrentSummary) -> Option<TorrentPatch>,
+) -> Result<(), QbtError> {
+    for t in &torrents {
+        if let Some(p) = change(t) {
+            patch(state, &t.info_hash, p).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn simple(
+    State(state): State<QbtState>,
+    form: QbtForm,
+    action: TorrentAction,
+) -> Result<Response, QbtError> {
+    let torrents = selected(&state, &form).await?;
+    request_each(&state, torrents, |id, reply| ControlRequest::Action {
+        id,
+        action,
+        reply,
+    })
+    .await?;
     Ok(text(""))
 }
 
@@ -100,36 +125,25 @@ pub(super) async fn queue_move(
     } else {
         torrents.sort_by_key(|t| t.queue_position);
     }
-    for t in torrents {
-        let id = t.info_hash;
-        match state
-            .handle
-            .call(|reply| ControlRequest::MoveInQueue { id, to, reply })
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if skippable(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    request_each(&state, torrents, |id, reply| ControlRequest::MoveInQueue {
+        id,
+        to,
+        reply,
+    })
+    .await?;
     Ok(text(""))
 }
 
 pub(super) async fn delete(State(state): State<QbtState>, form: QbtForm) -> Result<Response, QbtError> {
     // qBittorrent keeps the files when `deleteFiles` is missing.
     let delete_data = form.bool("deleteFiles")?.unwrap_or(false);
-    for t in selected(&state, &form).await? {
-        let id = t.info_hash;
-        match state
-            .handle
-            .call(|reply| ControlRequest::RemoveTorrent { id, delete_data, reply })
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if e.status == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let torrents = selected(&state, &form).await?;
+    request_each(&state, torrents, |id, reply| ControlRequest::RemoveTorrent {
+        id,
+        delete_data,
+        reply,
+    })
+    .await?;
     Ok(text(""))
 }
 
@@ -139,18 +153,16 @@ pub(super) async fn set_category(State(state): State<QbtState>, form: QbtForm) -
     if !category.is_empty() && !book.categories.contains_key(&category) {
         return Err(QbtError::conflict("Incorrect category name"));
     }
-    for t in selected(&state, &form).await? {
-        let current = category_of(&t, &book.categories).to_string();
-        let mut labels: Vec<String> = t.labels.iter().filter(|l| **l != current).cloned().collect();
+    let torrents = selected(&state, &form).await?;
+    patch_each(&state, torrents, |t| {
+        let current = category_of(t, &book.categories);
+        let mut labels: Vec<String> = t.labels.iter().filter(|l| *l != current).cloned().collect();
         if !category.is_empty() {
             labels.insert(0, category.clone());
         }
-        let p = TorrentPatch {
-            labels: Some(labels),
-            ..TorrentPatch::default()
-        };
-        patch(&state, &t.info_hash, p).await?;
-    }
+        Some(labels_patch(labels))
+    })
+    .await?;
     Ok(text(""))
 }
 
@@ -166,45 +178,44 @@ pub(super) async fn add_tags(State(state): State<QbtState>, form: QbtForm) -> Re
             reply,
         })
         .await?;
-    for t in selected(&state, &form).await? {
+    let torrents = selected(&state, &form).await?;
+    patch_each(&state, torrents, |t| {
         let mut labels = t.labels.clone();
         for tag in &tags {
             if !labels.contains(tag) {
                 labels.push(tag.clone());
             }
         }
-        if labels != t.labels {
-            let p = TorrentPatch {
-                labels: Some(labels),
-                ..TorrentPatch::default()
-            };
-            patch(&state, &t.info_hash, p).await?;
-        }
-    }
+        (labels != t.labels).then(|| labels_patch(labels))
+    })
+    .await?;
     Ok(text(""))
 }
 
 pub(super) async fn remove_tags(State(state): State<QbtState>, form: QbtForm) -> Result<Response, QbtError> {
     let tags: Vec<String> = split_list(form.get("tags").unwrap_or(""), ',').collect();
     let book = state.handle.call(ControlRequest::Categories).await?;
-    for t in selected(&state, &form).await? {
-        let category = category_of(&t, &book.categories).to_string();
+    let torrents = selected(&state, &form).await?;
+    patch_each(&state, torrents, |t| {
+        let category = category_of(t, &book.categories);
         // No tags named: every tag goes (the category stays).
         let labels: Vec<String> = t
             .labels
             .iter()
-            .filter(|l| **l == category || (!tags.is_empty() && !tags.contains(l)))
+            .filter(|l| *l == category || (!tags.is_empty() && !tags.contains(l)))
             .cloned()
             .collect();
-        if labels != t.labels {
-            let p = TorrentPatch {
-                labels: Some(labels),
-                ..TorrentPatch::default()
-            };
-            patch(&state, &t.info_hash, p).await?;
-        }
-    }
+        (labels != t.labels).then(|| labels_patch(labels))
+    })
+    .await?;
     Ok(text(""))
+}
+
+fn labels_patch(labels: Vec<String>) -> TorrentPatch {
+    TorrentPatch {
+        labels: Some(labels),
+        ..TorrentPatch::default()
+    }
 }
 
 /// qBittorrent's share-limit values: -2 the global default, -1 none, else the value.
@@ -251,9 +262,8 @@ pub(super) async fn set_share_limits(State(state): State<QbtState>, form: QbtFor
         .ok_or_else(|| QbtError::bad_request("missing parameter: seedingTimeLimit"))?;
     let inactive: Option<f64> = form.number("inactiveSeedingTimeLimit")?;
     let p = share_limits_patch(Some(ratio), Some(minutes), inactive)?;
-    for t in selected(&state, &form).await? {
-        patch(&state, &t.info_hash, p.clone()).await?;
-    }
+    let torrents = selected(&state, &form).await?;
+    patch_each(&state, torrents, |_| Some(p.clone())).await?;
     Ok(text(""))
 }
 
@@ -264,22 +274,17 @@ pub(super) async fn set_force_start(State(state): State<QbtState>, form: QbtForm
     } else {
         TorrentAction::Resume
     };
-    for t in selected(&state, &form).await? {
-        // Turning force off leaves a stopped torrent stopped.
-        if !on && !t.force_started {
-            continue;
-        }
-        let id = t.info_hash;
-        match state
-            .handle
-            .call(|reply| ControlRequest::Action { id, action, reply })
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if skippable(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    // Turning force off leaves a stopped torrent stopped.
+    let torrents = selected(&state, &form)
+        .await?
+        .into_iter()
+        .filter(|t| on || t.force_started);
+    request_each(&state, torrents, |id, reply| ControlRequest::Action {
+        id,
+        action,
+        reply,
+    })
+    .await?;
     Ok(text(""))
 }
 
@@ -288,22 +293,21 @@ pub(super) async fn set_location(State(state): State<QbtState>, form: QbtForm) -
     if location.is_empty() {
         return Err(QbtError::bad_request("Save path cannot be empty"));
     }
-    for t in selected(&state, &form).await? {
-        if t.download_dir == location {
-            continue;
-        }
-        let p = TorrentPatch {
+    let torrents = selected(&state, &form).await?;
+    patch_each(&state, torrents, |t| {
+        (t.download_dir != location).then(|| TorrentPatch {
             move_to: Some(location.clone()),
             ..TorrentPatch::default()
-        };
-        patch(&state, &t.info_hash, p).await.map_err(|e| {
-            if e.status == 400 {
-                e
-            } else {
-                QbtError::conflict(format!("Cannot move to {location}: {}", e.body))
-            }
-        })?;
-    }
+        })
+    })
+    .await
+    .map_err(|e| {
+        if e.status == 400 {
+            e
+        } else {
+            QbtError::conflict(format!("Cannot move to {location}: {}", e.body))
+        }
+    })?;
     Ok(text(""))
 }
 
@@ -320,36 +324,35 @@ fn rate_patch(form: &QbtForm) -> Result<LimitSetting<u64>, QbtError> {
 
 pub(super) async fn set_download_limit(State(state): State<QbtState>, form: QbtForm) -> Result<Response, QbtError> {
     let limit = rate_patch(&form)?;
-    for t in selected(&state, &form).await? {
-        let p = TorrentPatch {
-            download_limit: Some(limit),
-            ..TorrentPatch::default()
-        };
-        patch(&state, &t.info_hash, p).await?;
-    }
+    let torrents = selected(&state, &form).await?;
+    let p = TorrentPatch {
+        download_limit: Some(limit),
+        ..TorrentPatch::default()
+    };
+    patch_each(&state, torrents, |_| Some(p.clone())).await?;
     Ok(text(""))
 }
 
 pub(super) async fn set_upload_limit(State(state): State<QbtState>, form: QbtForm) -> Result<Response, QbtError> {
     let limit = rate_patch(&form)?;
-    for t in selected(&state, &form).await? {
-        let p = TorrentPatch {
-            upload_limit: Some(limit),
-            ..TorrentPatch::default()
-        };
-        patch(&state, &t.info_hash, p).await?;
-    }
+    let torrents = selected(&state, &form).await?;
+    let p = TorrentPatch {
+        upload_limit: Some(limit),
+        ..TorrentPatch::default()
+    };
+    patch_each(&state, torrents, |_| Some(p.clone())).await?;
     Ok(text(""))
 }
 
 pub(super) async fn toggle_sequential(State(state): State<QbtState>, form: QbtForm) -> Result<Response, QbtError> {
-    for t in selected(&state, &form).await? {
-        let p = TorrentPatch {
+    let torrents = selected(&state, &form).await?;
+    patch_each(&state, torrents, |t| {
+        Some(TorrentPatch {
             sequential: Some(!t.sequential),
             ..TorrentPatch::default()
-        };
-        patch(&state, &t.info_hash, p).await?;
-    }
+        })
+    })
+    .await?;
     Ok(text(""))
 }
 

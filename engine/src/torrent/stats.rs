@@ -74,4 +74,9 @@ impl Torrent {
             pex_messages_sent: self.pex_messages_sent,
         }
     }
+
+    /// Request → arrival of every block so far, in the exported buckets.
+    pub fn block_latency_buckets(&self) -> crate::latency::LatencyBuckets {
+        self.block_latency.buckets()
+    }
 }

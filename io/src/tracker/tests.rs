@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use ccbt_engine::bencode::{encode, Value};
 use ccbt_engine::tracker::tiers::AnnouncePolicy;
-use ccbt_engine::tracker::udp::UdpRequest;
+use ccbt_engine::tracker::udp::{UdpEvent, UdpRequest};
 use ccbt_engine::tracker::AnnounceEvent;
 use ccbt_engine::{InfoHash, PeerId};
 
@@ -299,6 +299,49 @@ fn a_silent_udp_tracker_times_out() {
     silent.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     assert_eq!(silent.recv(&mut buf).unwrap(), 16, "a connect request was sent");
     drop(silent);
+}
+
+#[test]
+fn a_stray_datagram_keeps_the_receive_posted_for_the_answer() {
+    // The tracker first sends a datagram of another transaction, then the answers:
+    // the client must skip it and still read the real answer with its receive.
+    let tracker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    tracker.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let url = format!("udp://{}", tracker.local_addr().unwrap());
+    let serve = std::thread::spawn(move || {
+        let mut buf = [0u8; 128];
+        let (n, from) = tracker.recv_from(&mut buf).unwrap();
+        assert_eq!(n, 16, "a connect request");
+        let tid = &buf[12..16];
+        let mut stray = vec![0, 0, 0, 0];
+        stray.extend_from_slice(&[0xEE; 4]);
+        stray.extend_from_slice(&[0x11; 8]);
+        tracker.send_to(&stray, from).unwrap();
+        let mut connected = vec![0, 0, 0, 0];
+        connected.extend_from_slice(tid);
+        connected.extend_from_slice(&[0x22; 8]);
+        tracker.send_to(&connected, from).unwrap();
+        let (n, from) = tracker.recv_from(&mut buf).unwrap();
+        assert_eq!(n, 16 + 20, "one scrape request");
+        assert_eq!(&buf[..8], &[0x22; 8], "the connection id was used");
+        let mut scraped = vec![0, 0, 0, 2];
+        scraped.extend_from_slice(&buf[12..16]);
+        scraped.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 5]);
+        tracker.send_to(&scraped, from).unwrap();
+    });
+    run(move || async move {
+        let mut rng = rand::rngs::mock::StepRng::new(1, 1);
+        let mut client = udp_client::UdpTrackerClient::connect(&url, &mut rng).await.unwrap();
+        let event = client
+            .request(UdpRequest::Scrape(vec![HASH]), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let UdpEvent::Scraped(stats) = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!((stats[0].seeders, stats[0].completed, stats[0].leechers), (7, 3, 5));
+    });
+    serve.join().unwrap();
 }
 
 #[test]

@@ -335,6 +335,10 @@ async fn announce(shared: &Rc<Shared>, due: DueAnnounce) {
         http_announce(shared, &due.url, &req, shared.options.http_timeout).await
     };
     let now = Instant::now();
+    crate::shard_counters::count(|c| {
+        c.tracker_announces += 1;
+        c.tracker_announce_errors += u64::from(result.is_err());
+    });
     let response = match result {
         Ok(r) => r,
         Err(e) => {

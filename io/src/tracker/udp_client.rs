@@ -90,59 +90,85 @@ impl UdpTrackerClient {
     }
 
     async fn drive(&mut self, deadline: Instant, timeout: Duration) -> Result<UdpEvent, TrackerIoError> {
-        loop {
+        // One receive stays posted across the loop's turns: a receive abandoned for the
+        // retransmit timer (as a fresh `future::or` each turn would do) can lose the
+        // answer it was filling, costing a whole retransmit interval.
+        let socket = &self.socket;
+        let mut receiving = Box::pin(receive(socket, std::mem::take(&mut self.buf)));
+        let outcome = loop {
             let now = Instant::now();
             if now >= deadline {
-                return Err(TrackerIoError::Timeout {
+                break Err(TrackerIoError::Timeout {
                     url: display_url(&self.url),
                     during: "waiting for the UDP tracker",
                     after: timeout,
                 });
             }
             if let Some(UdpEvent::Failed(e)) = self.exchange.handle_timeout(now) {
-                return Err(self.protocol(e));
+                break Err(protocol_error(&self.url, e));
             }
+            let mut sent = Ok(());
             while let Some(packet) = self.exchange.poll_transmit(now) {
-                self.socket.send(&packet).await.map_err(|source| TrackerIoError::Io {
-                    url: display_url(&self.url),
-                    during: "sending to the UDP tracker",
-                    source: source.into(),
-                })?;
+                if let Err(source) = socket.send(&packet).await {
+                    sent = Err(TrackerIoError::Io {
+                        url: display_url(&self.url),
+                        during: "sending to the UDP tracker",
+                        source: source.into(),
+                    });
+                    break;
+                }
+            }
+            if let Err(e) = sent {
+                break Err(e);
             }
             let wake = self.exchange.poll_timeout().map_or(deadline, |t| t.min(deadline));
             let wait = wake.saturating_duration_since(Instant::now());
-            let socket = &self.socket;
-            let buf = &mut self.buf;
-            let received = futures_lite::future::or(async { Some(socket.recv(buf).await) }, async {
+            let received = futures_lite::future::or(async { Some((&mut receiving).await) }, async {
                 glommio::timer::sleep(wait).await;
                 None
             })
             .await;
-            match received {
-                None => {}
-                Some(Err(source)) => {
+            let Some((buf, result)) = received else { continue };
+            match result {
+                Err(source) => {
+                    self.buf = buf;
                     return Err(TrackerIoError::Io {
                         url: display_url(&self.url),
                         during: "receiving from the UDP tracker",
                         source: source.into(),
-                    })
+                    });
                 }
-                Some(Ok(n)) => {
-                    let datagram = &self.buf[..n.min(self.buf.len())];
-                    match self.exchange.handle_datagram(Instant::now(), datagram) {
-                        None => {}
-                        Some(UdpEvent::Failed(e)) => return Err(self.protocol(e)),
-                        Some(event) => return Ok(event),
+                Ok(n) => {
+                    let event = self.exchange.handle_datagram(Instant::now(), &buf[..n.min(buf.len())]);
+                    match event {
+                        None => receiving.set(receive(socket, buf)),
+                        Some(UdpEvent::Failed(e)) => {
+                            self.buf = buf;
+                            return Err(protocol_error(&self.url, e));
+                        }
+                        Some(event) => {
+                            self.buf = buf;
+                            return Ok(event);
+                        }
                     }
                 }
             }
-        }
+        };
+        // The posted receive still holds the buffer; the next request allocates anew.
+        self.buf = vec![0u8; MAX_DATAGRAM];
+        outcome
     }
+}
 
-    fn protocol(&self, source: ccbt_engine::tracker::TrackerError) -> TrackerIoError {
-        TrackerIoError::Protocol {
-            url: display_url(&self.url),
-            source,
-        }
+/// One receive into an owned buffer, handed back with the result.
+async fn receive(socket: &UdpSocket, mut buf: Vec<u8>) -> (Vec<u8>, glommio::Result<usize, ()>) {
+    let result = socket.recv(&mut buf).await;
+    (buf, result)
+}
+
+fn protocol_error(url: &str, source: ccbt_engine::tracker::TrackerError) -> TrackerIoError {
+    TrackerIoError::Protocol {
+        url: display_url(url),
+        source,
     }
 }

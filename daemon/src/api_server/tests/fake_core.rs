@@ -123,6 +123,7 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
         } else {
             Err(ApiError::not_found(format!("{addr} is not banned")))
         })),
+        ControlRequest::Metrics(reply) => drop(reply.send(Ok(crate::metrics::snapshot::for_tests::sample()))),
         ControlRequest::Shutdown(reply) => {
             record(seen, Seen::Shutdown);
             drop(reply.send(Ok(())));
@@ -142,6 +143,7 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             let mut book = crate::control::CategoryBook::default();
             drop(reply.send(book.apply(&edit).map(|_| book)));
         }
+        ControlRequest::Reconfigure { reply, .. } => drop(reply.send(Ok(()))),
     }
 }
 

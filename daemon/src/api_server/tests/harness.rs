@@ -63,7 +63,7 @@ impl TestServer {
                     transmission: None,
                     cors_origins: vec![CORS_ORIGIN.to_string()],
                 };
-                serve(vec![listener], handle, auth, async move {
+                serve(vec![listener], handle, auth, None, async move {
                     let _ = stop_rx.await;
                 })
                 .await

@@ -9,4 +9,5 @@ mod event_stream_tests;
 mod fake_core;
 mod happy_paths;
 mod harness;
+mod metrics_routes;
 mod transmission_rpc_http;

@@ -1,5 +1,6 @@
 //! Rates and durations as people write them in the config: `512K`, `10M`, `1.5G`
-//! (bytes/s, binary units as `ccbt --max-*`), `30s`, `15m`, `2h`, `1h30m`.
+//! (bytes/s, binary units as `ccbt --max-*`), `30s`, `15m`, `2h`, `1h30m`; and
+//! back, for showing effective values the way a user would write them.
 
 use std::time::Duration;
 
@@ -77,6 +78,34 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// A rate as the config would write it: the largest binary unit that divides it
+/// (`10M`, `1536K`), else plain bytes.
+pub fn format_rate(bytes: u64) -> String {
+    for (unit, power) in [("T", 4), ("G", 3), ("M", 2), ("K", 1)] {
+        let size = 1u64 << (10 * power);
+        if bytes >= size && bytes % size == 0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}
+
+/// A duration as the config would write it: `2h`, `1h30m`, `45s`, `0s`.
+pub fn format_duration(duration: Duration) -> String {
+    let mut secs = duration.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +149,18 @@ mod tests {
             parse_duration("999999999999999999d"),
             Err("'999999999999999999d' is too long".into())
         );
+    }
+
+    #[test]
+    fn formatting_reads_back_the_same() {
+        for bytes in [0, 1, 1000, 1024, 1536, 10 << 20, 3 << 30, (1 << 40) + 1] {
+            assert_eq!(parse_rate(&format_rate(bytes)), Ok(bytes), "{bytes}");
+        }
+        assert_eq!(format_rate(10 << 20), "10M");
+        for secs in [0, 1, 59, 60, 5400, 86_400, 90_061] {
+            let d = Duration::from_secs(secs);
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{secs}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
     }
 }

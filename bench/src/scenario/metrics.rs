@@ -1,0 +1,116 @@
+//! Scenario 8, metrics: `GET /metrics` on a daemon holding thousands of seeding
+//! torrents (the restart scenario's data set), per-torrent series off as by
+//! default. Measured: [`SCRAPES`] scrapes one after the other, their time (p50,
+//! p99, largest) and size. The target is a scrape under 50 ms at 10,000
+//! torrents: a scrape must not grow with the torrents when their series are off.
+
+use std::time::{Duration, Instant};
+
+use crate::daemon_proc::DaemonSetup;
+use crate::data::{self, ManySet};
+use crate::report::{truncate, RunResult, ScenarioResult};
+
+use super::maindata::percentile;
+use super::restart::write_config;
+use super::{log, Harness};
+
+/// Scrapes timed.
+pub const SCRAPES: usize = 100;
+/// One scrape's time limit.
+const SCRAPE_TIMEOUT_SECS: u64 = 60;
+
+/// One scrape: its size in bytes, its sample lines and its time.
+fn scrape(root: &str, token: &str) -> Result<(usize, usize, Duration), String> {
+    let url = format!("{root}/metrics");
+    let t = Instant::now();
+    let resp = minreq::get(&url)
+        .with_header("Authorization", format!("Bearer {token}"))
+        .with_timeout(SCRAPE_TIMEOUT_SECS)
+        .send()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let took = t.elapsed();
+    if resp.status_code != 200 {
+        return Err(format!("GET {url}: status {}", resp.status_code));
+    }
+    let text = resp.as_str().map_err(|e| format!("GET {url}: {e}"))?;
+    let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+    Ok((text.len(), samples, took))
+}
+
+impl Harness {
+    pub(super) fn metrics(&mut self, set: &ManySet) -> ScenarioResult {
+        let title = format!(
+            "metrics: `GET /metrics` on a daemon seeding {} torrents ({} each), per-torrent series off",
+            set.count,
+            data::human(set.small_bytes)
+        );
+        let mut sc = self.new_scenario(
+            &format!("metrics-{}", set.count),
+            title,
+            "scrapes one after the other (see the notes)",
+            0,
+        );
+        sc.columns = vec![];
+        match self.metrics_ccbt(set) {
+            Ok(notes) => sc.notes.extend(notes),
+            Err(e) => sc.runs.push(RunResult::failed("ccbt", 0, truncate(&e, 800))),
+        }
+        sc
+    }
+
+    fn metrics_ccbt(&self, set: &ManySet) -> Result<Vec<String>, String> {
+        let root = self.env.work.join(format!("metrics-{}-ccbt", set.count));
+        crate::util::remove_tree(&root);
+        let config = root.join("ccbt.toml");
+        write_config(&config)?;
+        let setup = DaemonSetup {
+            btbt: self.cfg.btbt.clone(),
+            state_dir: root.join("state"),
+            download_dir: set.data_dir.clone(),
+            config: Some(config),
+            work: self.env.work.clone(),
+        };
+        log(&format!("metrics-{}: ccbt adds every torrent", set.count));
+        let small = set.small_bytes * set.count as u64 + set.probe_bytes;
+        let (mut daemon, load_secs) = self.ccbt_load(set, &setup, self.restart_timeout(set.count, small))?;
+        let api = daemon.api_root().to_string();
+        let token_path = setup.state_dir.join("api.token");
+        let result = (|| {
+            let token = std::fs::read_to_string(&token_path)
+                .map_err(|e| format!("{}: {e}", token_path.display()))?
+                .trim()
+                .to_string();
+            // The first scrape warms what the others reuse (connection, allocator).
+            scrape(&api, &token)?;
+            let mut times = Vec::with_capacity(SCRAPES);
+            let mut sizes = Vec::with_capacity(SCRAPES);
+            let mut samples = 0;
+            for _ in 0..SCRAPES {
+                let (size, lines, took) = scrape(&api, &token)?;
+                times.push(took.as_secs_f64() * 1000.0);
+                sizes.push(size);
+                samples = lines;
+            }
+            times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            sizes.sort_unstable();
+            Ok(vec![
+                format!(
+                    "ccbt: {} torrents added over the native API until all seeded in {load_secs:.1} s",
+                    set.count
+                ),
+                format!(
+                    "{SCRAPES} scrapes of /metrics: p50 {:.2} ms, p99 {:.2} ms, largest {:.2} ms (target: under 50 ms)",
+                    percentile(&times, 0.5),
+                    percentile(&times, 0.99),
+                    times.last().copied().unwrap_or(0.0),
+                ),
+                format!(
+                    "answer: {} bytes (p50), {samples} samples",
+                    sizes.get(sizes.len() / 2).copied().unwrap_or(0)
+                ),
+            ])
+        })();
+        daemon.kill();
+        result
+    }
+}

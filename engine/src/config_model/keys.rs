@@ -1,0 +1,343 @@
+//! The registry: every key a user may set, once.
+//!
+//! **Adding a section** (`[metrics]`, `[security]`, …): a `const` slice of
+//! [`KeySpec`] below and one line in [`SECTIONS`]; the daemon reads it in
+//! `daemon/src/daemon_config/<section>.rs`. A test in the daemon fails until its
+//! `SCHEMA` and this registry list the same keys, and another until
+//! `docs/config.md` is regenerated (`cargo run -p ccbt-cli --bin btbt -- config
+//! describe --format markdown > docs/config.md`).
+
+use super::registry::{KeySpec, Reload};
+use super::value_kind::ValueKind;
+
+use Reload::{Live, Restart};
+
+/// Every section, in the order the reference documents them.
+pub const SECTIONS: &[&[KeySpec]] = &[
+    NETWORK, API, STORAGE, LIMITS, QUEUE, SEEDING, WATCH, HOOKS, SESSION, DHT, LSD, PEX, REDIAL, METRICS,
+];
+
+const fn key(path: &'static str, kind: ValueKind, default: &'static str, reload: Reload, doc: &'static str) -> KeySpec {
+    KeySpec {
+        path,
+        kind,
+        default,
+        reload,
+        doc,
+    }
+}
+
+const NETWORK: &[KeySpec] = &[key(
+    "network.listen",
+    ValueKind::SocketAddr,
+    "0.0.0.0:6881",
+    Restart,
+    "Address peers connect to (TCP).",
+)];
+
+const API: &[KeySpec] = &[
+    key(
+        "api.listen",
+        ValueKind::SocketAddr,
+        "127.0.0.1:64124",
+        Restart,
+        "The control API's address; one that is not loopback needs `api.token`.",
+    ),
+    key(
+        "api.token",
+        ValueKind::Secret,
+        "(made once, kept in the state dir)",
+        Restart,
+        "The API's bearer token, at least 16 characters, no spaces.",
+    ),
+    key(
+        "api.extra_listen",
+        ValueKind::SocketAddrList,
+        "[]",
+        Restart,
+        "More addresses serving the same APIs (e.g. 127.0.0.1:9091 for Transmission tools), at most 8.",
+    ),
+    key(
+        "api.transmission.username",
+        ValueKind::Text,
+        "(none: loopback clients only)",
+        Restart,
+        "HTTP Basic user of /transmission/rpc; set with the password or neither.",
+    ),
+    key(
+        "api.transmission.password",
+        ValueKind::Secret,
+        "(none: loopback clients only)",
+        Restart,
+        "HTTP Basic password of /transmission/rpc.",
+    ),
+    key(
+        "api.qbittorrent.username",
+        ValueKind::Text,
+        "(none: loopback clients only)",
+        Restart,
+        "Login of the qBittorrent Web API; set with the password or neither.",
+    ),
+    key(
+        "api.qbittorrent.password",
+        ValueKind::Secret,
+        "(none: loopback clients only)",
+        Restart,
+        "Password of the qBittorrent Web API.",
+    ),
+];
+
+const STORAGE: &[KeySpec] = &[
+    key(
+        "storage.download_dir",
+        ValueKind::Path,
+        "(the directory the daemon starts in)",
+        Live,
+        "Where new torrents' data goes unless they name their own.",
+    ),
+    key(
+        "storage.state_dir",
+        ValueKind::Path,
+        "($XDG_DATA_HOME/ccbt, else ~/.local/share/ccbt)",
+        Restart,
+        "Resume records, the API token, runtime overrides and the daemon's log.",
+    ),
+];
+
+const LIMITS: &[KeySpec] = &[
+    key(
+        "limits.download",
+        ValueKind::Rate,
+        "unlimited",
+        Live,
+        "Global download limit (payload bytes/s).",
+    ),
+    key(
+        "limits.upload",
+        ValueKind::Rate,
+        "unlimited",
+        Live,
+        "Global upload limit (payload bytes/s).",
+    ),
+    key(
+        "limits.alt_download",
+        ValueKind::Rate,
+        "unlimited",
+        Live,
+        "Download limit while the alternative limits are on.",
+    ),
+    key(
+        "limits.alt_upload",
+        ValueKind::Rate,
+        "unlimited",
+        Live,
+        "Upload limit while the alternative limits are on.",
+    ),
+    key(
+        "limits.alt_schedule.begin",
+        ValueKind::TimeOfDay,
+        "(no schedule)",
+        Live,
+        "Local time the alternative limits turn on; set with `end`.",
+    ),
+    key(
+        "limits.alt_schedule.end",
+        ValueKind::TimeOfDay,
+        "(no schedule)",
+        Live,
+        "Local time they turn off; before `begin` spans midnight.",
+    ),
+    key(
+        "limits.alt_schedule.days",
+        ValueKind::Weekdays,
+        "(every day)",
+        Live,
+        "Days the schedule applies on.",
+    ),
+];
+
+const QUEUE: &[KeySpec] = &[
+    key(
+        "queue.max_active_downloads",
+        ValueKind::IntegerOrUnlimited { max: 1_000_000 },
+        "8",
+        Live,
+        "Torrents downloading at once; the rest wait in the queue.",
+    ),
+    key(
+        "queue.max_active_seeds",
+        ValueKind::IntegerOrUnlimited { max: 1_000_000 },
+        "unlimited",
+        Live,
+        "Torrents seeding at once (a seedbox seeds everything it holds).",
+    ),
+    key(
+        "queue.max_active_checks",
+        ValueKind::IntegerOrUnlimited { max: 1_000_000 },
+        "2",
+        Live,
+        "Torrents hashing their data at once (disk-bound: few).",
+    ),
+];
+
+const SEEDING: &[KeySpec] = &[
+    key(
+        "seeding.ratio_limit",
+        ValueKind::Ratio,
+        "unlimited",
+        Live,
+        "Stop seeding at this upload/download ratio, for torrents without their own.",
+    ),
+    key(
+        "seeding.seed_time_limit",
+        ValueKind::DurationOrUnlimited,
+        "unlimited",
+        Live,
+        "Stop seeding after this long, for torrents without their own.",
+    ),
+    key(
+        "seeding.idle_limit",
+        ValueKind::DurationOrUnlimited,
+        "unlimited",
+        Live,
+        "Stop seeding after uploading nothing this long.",
+    ),
+];
+
+const WATCH: &[KeySpec] = &[key(
+    "watch.dir",
+    ValueKind::Path,
+    "(none)",
+    Live,
+    "*.torrent files dropped here are added.",
+)];
+
+const HOOKS: &[KeySpec] = &[
+    key(
+        "hooks.on_added",
+        ValueKind::Text,
+        "(none)",
+        Live,
+        "Command (sh -c) run when a torrent is added; the torrent is in CCBT_* variables.",
+    ),
+    key(
+        "hooks.on_completed",
+        ValueKind::Text,
+        "(none)",
+        Live,
+        "Command run when a torrent completes.",
+    ),
+    key(
+        "hooks.on_error",
+        ValueKind::Text,
+        "(none)",
+        Live,
+        "Command run when a torrent stops on an error.",
+    ),
+    key(
+        "hooks.timeout",
+        ValueKind::Duration,
+        "1m",
+        Live,
+        "A hook still running after this is killed (1s to 24h).",
+    ),
+    key(
+        "hooks.max_concurrent",
+        ValueKind::Integer { min: 1, max: 64 },
+        "4",
+        Live,
+        "Hooks running at once; more wait their turn.",
+    ),
+];
+
+const SESSION: &[KeySpec] = &[key(
+    "session.shards",
+    ValueKind::Integer { min: 1, max: 256 },
+    "(one per core)",
+    Restart,
+    "Executors, each pinned to a core, that the torrents are spread over.",
+)];
+
+const DHT: &[KeySpec] = &[
+    key(
+        "dht.enabled",
+        ValueKind::Bool,
+        "true",
+        Restart,
+        "The DHT (BEP 5); private torrents never use it.",
+    ),
+    key(
+        "dht.port",
+        ValueKind::Integer { min: 1, max: 65535 },
+        "(the peer port's number)",
+        Restart,
+        "UDP port of the DHT node.",
+    ),
+    key(
+        "dht.bootstrap",
+        ValueKind::HostPortList,
+        "(the public routers)",
+        Restart,
+        "Nodes to join the DHT through, at most 32.",
+    ),
+];
+
+const LSD: &[KeySpec] = &[key(
+    "lsd.enabled",
+    ValueKind::Bool,
+    "true",
+    Restart,
+    "Local service discovery (BEP 14) on the LAN; never on a loopback-only peer address.",
+)];
+
+const PEX: &[KeySpec] = &[key(
+    "pex.enabled",
+    ValueKind::Bool,
+    "true",
+    Restart,
+    "Peer exchange (BEP 11); private torrents never use it.",
+)];
+
+const REDIAL: &[KeySpec] = &[
+    key(
+        "redial.base_ms",
+        ValueKind::Integer { min: 1, max: 3_600_000 },
+        "3000",
+        Restart,
+        "First wait (ms) before a peer that failed is dialled again; it doubles per failure.",
+    ),
+    key(
+        "redial.max_ms",
+        ValueKind::Integer {
+            min: 1,
+            max: 86_400_000,
+        },
+        "(300000; 60000 for peers named by hand)",
+        Restart,
+        "Longest wait (ms) between dials of a failing peer, named or learned.",
+    ),
+];
+
+const METRICS: &[KeySpec] = &[
+    key(
+        "metrics.enabled",
+        ValueKind::Bool,
+        "true",
+        Restart,
+        "Serve `GET /metrics` (Prometheus text) and `GET /api/v1/metrics` (JSON); false answers 404.",
+    ),
+    key(
+        "metrics.per_torrent",
+        ValueKind::Bool,
+        "false",
+        Restart,
+        "Add series per torrent (labels info_hash and name).",
+    ),
+    key(
+        "metrics.per_torrent_max",
+        ValueKind::Integer { min: 0, max: 100_000 },
+        "1000",
+        Restart,
+        "With more torrents than this, the per-torrent series are left out (ccbt_torrent_series_omitted says how many).",
+    ),
+];
