@@ -250,6 +250,7 @@ mod tests {
             handovers: 0,
             uptime_secs: 65,
             ip_filter_blocked: Default::default(),
+            peer_guard: Default::default(),
         };
         let text = render_status(&info, &stats);
         assert!(

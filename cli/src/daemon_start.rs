@@ -309,6 +309,9 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
             .cloned()
             .map(absolute)
             .collect::<Result<_, _>>()?,
+        connection_limits: config.peers,
+        bans: config.bans,
+        cors_origins: config.api.cors_origins.clone(),
         config: Some(ConfigOrigin {
             inputs: inputs.clone(),
             loaded: loaded.clone(),

@@ -314,6 +314,8 @@ fn drive(
                 );
             }
             SessionEvent::Resume { .. } | SessionEvent::Stopped { .. } => {}
+            // The torrent refuses the address itself; a one-shot run keeps no list.
+            SessionEvent::PeerBanned { .. } => {}
         }
     }
     Ok(failed.into_iter().collect())

@@ -8,10 +8,12 @@
 
 mod alert_routes;
 mod auth;
+pub mod auth_failures;
 mod changes_route;
 pub mod compat_auth;
 mod config_routes;
 mod connection_limit;
+mod cors;
 mod error_response;
 mod event_stream;
 mod ip_filter_routes;
@@ -62,6 +64,8 @@ pub struct ApiAuth {
     pub qbittorrent: Option<compat_auth::CompatCredentials>,
     /// `[api.transmission]` username and password: HTTP Basic on `/transmission/rpc`.
     pub transmission: Option<compat_auth::CompatCredentials>,
+    /// `[api] cors_origins`: browser origins allowed to call the API (empty = no CORS headers).
+    pub cors_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for ApiAuth {
@@ -104,6 +108,8 @@ pub(crate) struct ApiState {
     /// Turns true when the server stops, which ends the open event streams (a
     /// graceful shutdown waits for every response to end).
     pub(crate) stopping: watch::Receiver<bool>,
+    /// Failed authentications by client address (the native API's token).
+    pub(crate) auth_failures: Arc<auth_failures::AuthFailures>,
     /// The running config (`/api/v1/config`); None where there is none.
     pub(crate) config: Option<Arc<crate::config_reload::LiveConfig>>,
 }
@@ -123,6 +129,7 @@ pub async fn serve(
         handle,
         auth: Arc::new(auth),
         stopping: stopping.clone(),
+        auth_failures: Arc::default(),
         config,
     });
     let servers = listeners.into_iter().map(|listener| {
@@ -178,6 +185,8 @@ pub(crate) fn router(state: ApiState) -> Router {
             get(session_routes::session).patch(session_routes::patch_session),
         )
         .route("/api/v1/stats", get(session_routes::stats))
+        .route("/api/v1/bans", get(session_routes::bans))
+        .route("/api/v1/bans/{addr}", axum::routing::delete(session_routes::unban))
         .route(
             "/api/v1/config",
             get(config_routes::get_config).patch(config_routes::patch_config),
@@ -223,4 +232,5 @@ pub(crate) fn router(state: ApiState) -> Router {
             &state.auth.token,
         ))
         .merge(transmission)
+        .layer(axum::middleware::from_fn_with_state(state, cors::cors))
 }

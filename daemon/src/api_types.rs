@@ -414,6 +414,39 @@ pub struct SessionStats {
     /// What the IP filter refused since the daemon started.
     #[serde(default)]
     pub ip_filter_blocked: IpFilterBlocked,
+    /// What the peer defences did since the daemon started.
+    #[serde(default)]
+    pub peer_guard: PeerGuardStats,
+}
+
+/// Refusals, violations and bans since the daemon started (`GET /api/v1/stats`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerGuardStats {
+    /// Peer connections refused (or dials not made), by reason: `per_ip`,
+    /// `torrent_full`, `global_full`, `half_open`, `handshake_rate`, `banned`,
+    /// `routing_full`.
+    pub refusals: std::collections::BTreeMap<String, u64>,
+    /// Peers cut off for breaking the protocol, by kind (floods by anomaly:
+    /// `keepalive_storm`, `repeated_have`, `repeated_bitfield`, `extension_flood`,
+    /// `request_flood`, `tiny_message_flood`).
+    pub violations: std::collections::BTreeMap<String, u64>,
+    /// Addresses banned by the torrents.
+    pub bans_issued: u64,
+    /// Entries of the session's ban list now (`GET /api/v1/bans`).
+    pub bans_in_force: usize,
+}
+
+/// One entry of the session's ban list (`GET /api/v1/bans`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanView {
+    pub ip: String,
+    /// `corrupt_data`, `proven_corrupt_block`, `hostile_protocol`.
+    pub reason: String,
+    /// The torrent that banned it (hex info-hash).
+    pub info_hash: Option<String>,
+    /// Unix seconds.
+    pub banned_at: u64,
+    pub expires_at: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -15,8 +15,8 @@ pub use crate::core::categories::{CategoryBook, CategoryEdit};
 pub use crate::core::change_log::{Category, ServerFigures, SyncDelta};
 
 use crate::api_types::{
-    AddRequest, AddResponse, ApiEvent, ErrorBody, ErrorDetail, FileEntry, FilesPatch, PeerEntry, PieceMap, QueueMove,
-    SessionInfo, SessionPatch, SessionStats, TorrentDetail, TorrentPatch, TorrentSummary, TrackerEntry,
+    AddRequest, AddResponse, ApiEvent, BanView, ErrorBody, ErrorDetail, FileEntry, FilesPatch, PeerEntry, PieceMap,
+    QueueMove, SessionInfo, SessionPatch, SessionStats, TorrentDetail, TorrentPatch, TorrentSummary, TrackerEntry,
 };
 
 /// Requests waiting for the core, at most; a caller beyond it waits.
@@ -182,6 +182,13 @@ pub enum ControlRequest {
         reply: Reply<SessionInfo>,
     },
     Stats(Reply<SessionStats>),
+    /// The session's ban list.
+    ListBans(Reply<Vec<BanView>>),
+    /// Lifts the ban on an address (as typed by the user: `1.2.3.4`, `::1`, or with a port).
+    Unban {
+        addr: String,
+        reply: Reply<BanView>,
+    },
     /// Every figure `/metrics` reports (404 when metrics are off).
     Metrics(Reply<crate::metrics::MetricsSnapshot>),
     /// Stop the daemon (answered before it stops).

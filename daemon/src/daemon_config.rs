@@ -61,14 +61,16 @@
 //! #                                # gzip), reloaded when a file changes
 //! ```
 
+mod alerts;
+mod bans;
 pub mod effective;
 mod error;
+mod logging;
 pub mod metrics;
+mod peers;
 mod redial;
 pub mod security;
 pub mod sources;
-mod alerts;
-mod logging;
 mod table_reader;
 mod values;
 
@@ -80,9 +82,9 @@ use toml::de::DeTable;
 
 pub use self::alerts::{AlertRuleConfig, AlertsConfig};
 pub use self::error::ConfigError;
+pub use self::logging::{check_log_filter, LogFormat, LoggingConfig};
 pub use self::redial::RedialConfig;
 pub use ccbt_engine::config_model::{parse_duration, parse_rate};
-pub use self::logging::{check_log_filter, LogFormat, LoggingConfig};
 
 use self::table_reader::{Schema, Source, TableReader};
 use self::values::{active_limit, bounded_integer, duration, optional_duration, path_value, rate, ratio, socket_addr};
@@ -104,6 +106,8 @@ pub const MAX_SHARDS: usize = 256;
 pub const MAX_EXTRA_LISTEN: usize = 8;
 /// Most hooks running at once a config may ask for.
 pub const MAX_HOOKS_CONCURRENT: usize = 64;
+/// Most `[api] cors_origins`.
+pub const MAX_CORS_ORIGINS: usize = 32;
 /// Longest a config file may be; it is read whole.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
@@ -112,7 +116,7 @@ const SCHEMA: Schema = &[
         "",
         &[
             "network", "api", "storage", "limits", "queue", "seeding", "watch", "hooks", "session", "lsd", "pex",
-            "dht", "redial", "metrics", "security", "alerts", "logging",
+            "dht", "redial", "metrics", "security", "alerts", "logging", "peers", "bans",
         ],
     ),
     ("security", security::SECURITY_KEYS),
@@ -137,7 +141,14 @@ const SCHEMA: Schema = &[
     ("network", &["listen"]),
     (
         "api",
-        &["listen", "token", "extra_listen", "transmission", "qbittorrent"],
+        &[
+            "listen",
+            "token",
+            "extra_listen",
+            "transmission",
+            "qbittorrent",
+            "cors_origins",
+        ],
     ),
     ("api.transmission", &["username", "password"]),
     ("api.qbittorrent", &["username", "password"]),
@@ -160,6 +171,17 @@ const SCHEMA: Schema = &[
     ("session", &["shards"]),
     ("lsd", &["enabled"]),
     ("pex", &["enabled"]),
+    (
+        "peers",
+        &[
+            "max_connections",
+            "max_per_torrent",
+            "max_half_open",
+            "max_per_ip",
+            "handshakes_per_sec",
+        ],
+    ),
+    ("bans", &["duration", "max_bans"]),
     ("redial", &["base_ms", "max_ms"]),
     ("metrics", metrics::KEYS),
 ];
@@ -181,6 +203,10 @@ pub struct DaemonConfig {
     pub lsd: DiscoveryToggle,
     /// Peer exchange (BEP 11).
     pub pex: DiscoveryToggle,
+    /// `[peers]`: connection limits (see `daemon_config/peers.rs`).
+    pub peers: ccbt_engine::connection_policy::ConnectionLimits,
+    /// `[bans]`: ban duration and list size (see `daemon_config/bans.rs`).
+    pub bans: crate::ban_list::BanPolicy,
     pub redial: RedialConfig,
     pub metrics: metrics::MetricsConfig,
     pub security: security::SecurityConfig,
@@ -253,6 +279,8 @@ pub struct ApiConfig {
     /// `[api.qbittorrent]`: the qBittorrent Web API's login; none = only loopback
     /// clients are served (qBittorrent's "bypass authentication for localhost").
     pub qbittorrent: Option<CompatCredentials>,
+    /// Origins whose browser pages may call the API (CORS); empty = no CORS headers.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -263,6 +291,7 @@ impl Default for ApiConfig {
             extra_listen: Vec::new(),
             transmission: None,
             qbittorrent: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -488,6 +517,12 @@ fn read_tables(root: &TableReader<'_, '_>, config: &mut DaemonConfig) -> Result<
         if let Some(t) = root.table("dht", "dht")? {
             read_dht(&t, &mut config.dht)?;
         }
+        if let Some(t) = root.table("peers", "peers")? {
+            peers::read_peers(&t, &mut config.peers)?;
+        }
+        if let Some(t) = root.table("bans", "bans")? {
+            bans::read_bans(&t, &mut config.bans)?;
+        }
         if let Some(t) = root.table("redial", "redial")? {
             redial::read_redial(&t, &mut config.redial)?;
         }
@@ -525,6 +560,21 @@ fn read_api(t: &TableReader<'_, '_>, api: &mut ApiConfig) -> Result<(), ConfigEr
                 "{} is not a loopback address: set `api.token` to serve the API there",
                 api.listen
             )));
+        }
+    }
+    if let Some(f) = t.field("cors_origins") {
+        let items = f.strings()?;
+        if items.len() > MAX_CORS_ORIGINS {
+            return Err(f.out_of_range(format!("at most {MAX_CORS_ORIGINS} origins")));
+        }
+        for item in items {
+            let scheme_ok = item.starts_with("http://") || item.starts_with("https://");
+            if !scheme_ok || item.ends_with('/') || item.chars().any(|c| c.is_whitespace()) {
+                return Err(f.bad_value(format!(
+                    "{item:?} is not an origin: SCHEME://HOST[:PORT] as a browser sends it, e.g. https://dash.example.org"
+                )));
+            }
+            api.cors_origins.push(item.to_string());
         }
     }
     if let Some(f) = t.field("extra_listen") {

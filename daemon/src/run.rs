@@ -53,6 +53,12 @@ pub struct DaemonOptions {
     pub dht: Option<ccbt_shards::DhtSettings>,
     /// `[security] ip_filter`: blocklist files (empty = no IP filter).
     pub ip_filter: Vec<PathBuf>,
+    /// `[peers]`: connection limits of each shard.
+    pub connection_limits: ConnectionLimits,
+    /// `[bans]`: how long bans last and how many are kept.
+    pub bans: crate::ban_list::BanPolicy,
+    /// `[api] cors_origins`: browser origins allowed to call the API (empty = no CORS).
+    pub cors_origins: Vec<String>,
     /// The layered config these options came from: served on `/api/v1/config`,
     /// its file watched and re-read. None: not from a config (tests).
     pub config: Option<ConfigOrigin>,
@@ -147,6 +153,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
                 settings: opts.settings.clone(),
                 hooks: HookRunner::start(&opts.hooks),
                 watch_dir: opts.watch_dir.clone(),
+                bans: opts.bans,
                 metrics: opts.metrics,
                 ip_filter,
                 alerts: opts.alerts.clone(),
@@ -181,6 +188,7 @@ pub fn run_foreground(opts: DaemonOptions) -> Result<(), DaemonError> {
             token,
             transmission: opts.transmission.clone(),
             qbittorrent: opts.qbittorrent.clone(),
+            cors_origins: opts.cors_origins.clone(),
         };
         let server = tokio::spawn(api_server::serve(listeners, handle, auth, live_config, async move {
             let _ = api_stopped.await;
@@ -266,7 +274,7 @@ fn start_session(opts: &DaemonOptions) -> Result<Session, DaemonError> {
             listen: opts.listen,
             our_id: opts.our_id,
             read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
-            connection_limits: ConnectionLimits::default(),
+            connection_limits: opts.connection_limits,
             redial: opts.redial,
         });
         match started {

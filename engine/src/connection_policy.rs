@@ -27,6 +27,9 @@ pub const DEFAULT_MAX_GLOBAL: usize = 4000;
 pub const DEFAULT_MAX_HALF_OPEN: usize = 64;
 /// A peer with nothing useful to say for this long may be evicted for a newcomer.
 pub const DEFAULT_EVICT_IDLE_AFTER: Duration = Duration::from_secs(20);
+/// Incoming connections accepted per second (a burst of as many is allowed); the
+/// rest are closed at accept, before anything is read or allocated for them.
+pub const DEFAULT_HANDSHAKES_PER_SEC: u32 = 200;
 
 /// The bounds; [`Default`] is the constants above.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub struct ConnectionLimits {
     pub global: usize,
     pub half_open: usize,
     pub evict_idle_after: Duration,
+    /// Incoming connections accepted per second by the session (0 = no limit).
+    pub handshakes_per_sec: u32,
 }
 
 impl Default for ConnectionLimits {
@@ -46,6 +51,7 @@ impl Default for ConnectionLimits {
             global: DEFAULT_MAX_GLOBAL,
             half_open: DEFAULT_MAX_HALF_OPEN,
             evict_idle_after: DEFAULT_EVICT_IDLE_AFTER,
+            handshakes_per_sec: DEFAULT_HANDSHAKES_PER_SEC,
         }
     }
 }
@@ -89,6 +95,97 @@ pub enum Refusal {
     TorrentFull { limit: usize },
     #[error("{limit} connections over all torrents already")]
     GlobalFull { limit: usize },
+}
+
+impl Refusal {
+    pub fn kind(&self) -> RefusalKind {
+        match self {
+            Refusal::PerIp { .. } => RefusalKind::PerIp,
+            Refusal::TorrentFull { .. } => RefusalKind::TorrentFull,
+            Refusal::GlobalFull { .. } => RefusalKind::GlobalFull,
+        }
+    }
+}
+
+/// Every reason a connection is refused or a dial not made, for counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefusalKind {
+    PerIp,
+    TorrentFull,
+    GlobalFull,
+    /// A dial not made: too many still connecting.
+    HalfOpen,
+    /// An incoming connection over [`ConnectionLimits::handshakes_per_sec`].
+    HandshakeRate,
+    /// From or to a banned address.
+    Banned,
+    /// Too many accepted connections still to say which torrent they want.
+    RoutingFull,
+}
+
+impl RefusalKind {
+    pub const ALL: [RefusalKind; 7] = [
+        RefusalKind::PerIp,
+        RefusalKind::TorrentFull,
+        RefusalKind::GlobalFull,
+        RefusalKind::HalfOpen,
+        RefusalKind::HandshakeRate,
+        RefusalKind::Banned,
+        RefusalKind::RoutingFull,
+    ];
+
+    /// A stable snake_case name, for metrics labels and JSON keys.
+    pub fn label(self) -> &'static str {
+        match self {
+            RefusalKind::PerIp => "per_ip",
+            RefusalKind::TorrentFull => "torrent_full",
+            RefusalKind::GlobalFull => "global_full",
+            RefusalKind::HalfOpen => "half_open",
+            RefusalKind::HandshakeRate => "handshake_rate",
+            RefusalKind::Banned => "banned",
+            RefusalKind::RoutingFull => "routing_full",
+        }
+    }
+
+    /// Its place in [`RefusalKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A token bucket of incoming connections: `rate` a second, bursts of up to `rate`.
+#[derive(Clone, Debug)]
+pub struct AcceptRate {
+    rate: u32,
+    tokens: f64,
+    last: Instant,
+}
+
+impl AcceptRate {
+    /// A full bucket; `rate` 0 accepts everything.
+    pub fn new(rate: u32, now: Instant) -> AcceptRate {
+        AcceptRate {
+            rate,
+            tokens: rate as f64,
+            last: now,
+        }
+    }
+
+    /// Takes a token for one connection; `false` when there is none (refuse it).
+    pub fn try_accept(&mut self, now: Instant) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate as f64).min(self.rate as f64);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The decision on one newcomer.
@@ -246,6 +343,29 @@ mod tests {
             admit(&limits, counts, [], now),
             Admission::Refuse(Refusal::GlobalFull { limit: 3 })
         );
+    }
+
+    #[test]
+    fn the_accept_rate_allows_a_burst_then_its_rate() {
+        let t0 = Instant::now();
+        let mut r = AcceptRate::new(10, t0);
+        assert_eq!((0..20).filter(|_| r.try_accept(t0)).count(), 10, "a burst of the rate");
+        // Over the next two seconds: 20 more, however many knock.
+        let accepted = (1..=2000)
+            .filter(|i| r.try_accept(t0 + Duration::from_millis(*i)))
+            .count();
+        assert_eq!(accepted, 20);
+        let mut unlimited = AcceptRate::new(0, t0);
+        assert!((0..10_000).all(|_| unlimited.try_accept(t0)));
+    }
+
+    #[test]
+    fn refusal_labels_are_distinct_and_indexed() {
+        let labels: std::collections::HashSet<_> = RefusalKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(labels.len(), RefusalKind::ALL.len());
+        for (i, k) in RefusalKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod lsd_socket;
 pub mod metadata_task;
 pub mod peer_connection;
 pub mod peer_filter;
+pub mod peer_guard;
 mod peer_outbox;
 pub mod piece_hasher;
 pub mod rate_limit;

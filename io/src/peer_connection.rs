@@ -182,7 +182,8 @@ fn refuse_held(task: &TorrentTask, addr: SocketAddr) -> Result<(), PeerError> {
 
 /// Refuses an address the torrent banned for sending corrupt data.
 fn refuse_banned(task: &TorrentTask, addr: SocketAddr) -> Result<(), PeerError> {
-    if task.engine.borrow().is_banned(addr.ip(), Instant::now()) {
+    if task.is_banned(addr.ip(), Instant::now()) {
+        task.budget.refused(ccbt_engine::connection_policy::RefusalKind::Banned);
         return Err(PeerError::Refused {
             addr,
             reason: "address banned for sending corrupt data".into(),

@@ -72,6 +72,11 @@ pub enum TorrentEvent {
     Completed { info_hash: InfoHash },
     /// The torrent stopped because of an error it cannot get past (disk full, say).
     Failed { info_hash: InfoHash, error: String },
+    /// The torrent banned an address (the session adds it to its list).
+    Banned {
+        info_hash: InfoHash,
+        ban: ccbt_engine::torrent::BanNotice,
+    },
     /// A resume record: the verified pieces changed (see [`RESUME_INTERVAL`]) or
     /// the torrent completed.
     Resume { info_hash: InfoHash, record: ResumeRecord },
@@ -375,8 +380,27 @@ impl TorrentTask {
                 self.engine.borrow_mut().remove_peer(victim, now);
                 Ok(())
             }
-            Admission::Refuse(why) => Err(why),
+            Admission::Refuse(why) => {
+                self.budget.refused(why.kind());
+                Err(why)
+            }
         }
+    }
+
+    /// Bans `ip` until `until` (the session's list), dropping its connections.
+    pub fn apply_session_ban(self: &Rc<Self>, ip: std::net::IpAddr, until: Instant) {
+        self.engine.borrow_mut().apply_session_ban(ip, until, Instant::now());
+        self.dispatch();
+    }
+
+    /// Lifts a ban on `ip` (the user's unban).
+    pub fn lift_ban(&self, ip: std::net::IpAddr) {
+        self.engine.borrow_mut().lift_ban(ip);
+    }
+
+    /// Whether the torrent, or the session's list, bans `ip` now.
+    pub fn is_banned(&self, ip: std::net::IpAddr, now: Instant) -> bool {
+        self.engine.borrow().is_banned(ip, now) || self.budget.is_session_banned(ip, now)
     }
 
     /// Whether any peer can be reached: connections up, or addresses not yet
@@ -451,6 +475,9 @@ impl TorrentTask {
                 }
                 Action::Disconnect { peer, reason } => {
                     tracing::debug!(torrent = %self.info_hash, ?peer, ?reason, "disconnecting peer");
+                    if let DisconnectReason::Protocol(violation) = &reason {
+                        self.budget.counters().violation(violation.kind());
+                    }
                     if let Some(link) = self.links.borrow().get(&peer) {
                         crate::shard_counters::count_engine_disconnect(&reason);
                         match reason {
@@ -472,6 +499,15 @@ impl TorrentTask {
                     })
                 }
             }
+        }
+        let bans = self.engine.borrow_mut().take_bans();
+        for ban in bans {
+            self.budget.counters().banned();
+            tracing::info!(torrent = %self.info_hash, ip = %ban.ip, reason = ban.reason.label(), "address banned");
+            (self.events)(TorrentEvent::Banned {
+                info_hash: self.info_hash,
+                ban,
+            });
         }
     }
 
@@ -604,8 +640,13 @@ impl TorrentTask {
         let seeding = self.engine.borrow().is_complete();
         let due = self.peer_book.borrow_mut().due(now, seeding, room);
         for addr in due {
+            if self.is_banned(addr.ip(), now) {
+                self.budget.refused(ccbt_engine::connection_policy::RefusalKind::Banned);
+                self.peer_book.borrow_mut().remove(addr);
+                continue;
+            }
             // Known before a reload blocked it.
-            if self.engine.borrow().is_banned(addr.ip(), now) || self.filter.refuses_dial(addr) {
+            if self.filter.refuses_dial(addr) {
                 self.peer_book.borrow_mut().remove(addr);
                 continue;
             }

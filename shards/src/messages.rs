@@ -126,6 +126,9 @@ pub enum ShardCommand {
     /// Every shard: the IP filter to use from now on (connections to addresses it
     /// blocks are closed).
     SetIpFilter(Arc<ccbt_engine::ip_filter::IpFilter>),
+    /// The session's ban list, each address with the time its ban has left; it
+    /// replaces the one before (an address missing from it is unbanned).
+    SetBans(Arc<Vec<(std::net::IpAddr, std::time::Duration)>>),
 }
 
 /// A setting a running torrent takes at once.
@@ -253,6 +256,12 @@ pub enum SessionEvent {
     },
     /// A shard finished its shutdown.
     ShardStopped { shard: usize },
+    /// A torrent banned an address (hash failures, a proven bad block, hostile protocol).
+    PeerBanned {
+        info_hash: InfoHash,
+        ip: std::net::IpAddr,
+        reason: ccbt_engine::torrent::BanReason,
+    },
     /// A resume record of a running torrent: its verified pieces changed (at most
     /// once per `RESUME_INTERVAL`), or it completed.
     Resume { info_hash: InfoHash, record: ResumeRecord },

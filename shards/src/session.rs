@@ -95,6 +95,8 @@ pub struct Session {
     pex_enabled: bool,
     /// The DHT node's request queue and status, once started.
     dht: Option<DhtHandle>,
+    /// Refusals, violations and bans, counted by every shard.
+    peer_guard: Arc<ccbt_io::peer_guard::PeerGuardCounters>,
     /// Each shard's latest figures for monitoring.
     metrics: Arc<crate::shard_metrics::ShardMetricsBoard>,
     /// What the IP filter blocked, counted by every shard.
@@ -146,6 +148,7 @@ impl Session {
         let listen = listener.local_addr();
         let cpus = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
         let router = Arc::new(Router::new());
+        let peer_guard = Arc::new(ccbt_io::peer_guard::PeerGuardCounters::default());
         let lsd_torrents = Arc::new(LsdTorrents::new(n));
         let metrics = Arc::new(crate::shard_metrics::ShardMetricsBoard::new(n));
         let blocked = Arc::new(BlockedCounters::default());
@@ -166,6 +169,7 @@ impl Session {
                 connection_limits: config.connection_limits,
                 redial: config.redial,
                 lsd: lsd_torrents.clone(),
+                peer_guard: peer_guard.clone(),
                 metrics: metrics.clone(),
                 blocked: blocked.clone(),
             };
@@ -217,6 +221,7 @@ impl Session {
             lsd_torrents,
             pex_enabled: true,
             dht: None,
+            peer_guard,
             metrics,
             blocked,
         })
@@ -404,6 +409,24 @@ impl Session {
         sender
             .send(ShardCommand::SetShardLimits { download, upload })
             .map_err(|_| SessionError::Stopped)
+    }
+
+    /// Refusals by reason, protocol violations (floods by anomaly) and bans, over all shards.
+    pub fn peer_guard(&self) -> ccbt_io::peer_guard::PeerGuardSnapshot {
+        self.peer_guard.snapshot()
+    }
+
+    /// Replaces the session's ban list on every shard: each address is refused for
+    /// the time left (and its connections dropped); addresses no longer listed are
+    /// let in again, by every torrent.
+    pub fn set_bans(&self, bans: Vec<(std::net::IpAddr, Duration)>) -> Result<(), SessionError> {
+        let bans = Arc::new(bans);
+        for sender in &self.commands {
+            sender
+                .send(ShardCommand::SetBans(bans.clone()))
+                .map_err(|_| SessionError::Stopped)?;
+        }
+        Ok(())
     }
 
     /// Sets how much each file of a torrent is wanted (by index; missing entries

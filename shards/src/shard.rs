@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccbt_engine::connection_policy::ConnectionLimits;
+use ccbt_engine::connection_policy::{AcceptRate, ConnectionLimits, RefusalKind};
 use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::peer_source::PeerSource;
 use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
@@ -91,6 +91,8 @@ pub(crate) struct ShardContext {
     pub redial: RedialPolicy,
     /// Where this shard publishes the torrents local service discovery may announce.
     pub lsd: Arc<crate::lsd_service::LsdTorrents>,
+    /// The session's refusal, violation and ban counters.
+    pub peer_guard: Arc<ccbt_io::peer_guard::PeerGuardCounters>,
     /// Where this shard publishes its figures for monitoring, once a status.
     pub metrics: Arc<crate::shard_metrics::ShardMetricsBoard>,
     /// The session-wide counts of what the IP filter blocked.
@@ -115,6 +117,10 @@ struct Shard {
     rate_limits: Rc<ShardRateLimits>,
     /// Changes for torrents still checking, applied once they run.
     pending_changes: PendingChanges,
+    /// Incoming connections accepted per second (the accepting shard's).
+    accept_rate: RefCell<AcceptRate>,
+    /// The session's ban list as last pushed (to unban what leaves it).
+    session_bans: RefCell<Vec<std::net::IpAddr>>,
 }
 
 /// Runs a shard until the session tells it to stop.
@@ -128,7 +134,11 @@ pub(crate) async fn run(
         None => (None, None),
     };
     let cache = Rc::new(RefCell::new(ReadCache::new(ctx.read_cache_bytes as u64)));
-    let budget = ConnectionBudget::new(ctx.connection_limits);
+    let budget = ConnectionBudget::with_counters(ctx.connection_limits, ctx.peer_guard.clone());
+    let accept_rate = RefCell::new(AcceptRate::new(
+        ctx.connection_limits.handshakes_per_sec,
+        std::time::Instant::now(),
+    ));
     let events = Rc::new(EventOutbox::new(ctx.events.clone()));
     let filter = PeerFilter::new(Arc::default(), ctx.blocked.clone());
     let shard = Rc::new(Shard {
@@ -144,6 +154,8 @@ pub(crate) async fn run(
         senders,
         rate_limits: Rc::new(ShardRateLimits::unlimited()),
         pending_changes: PendingChanges::default(),
+        accept_rate,
+        session_bans: RefCell::new(Vec::new()),
     });
     // One shard accepts for all. Which of several acceptors of one socket the kernel
     // wakes is not defined (a run could route every connection by luck, or pile them
@@ -235,6 +247,7 @@ async fn command_loop(shard: &Rc<Shard>) {
             Ok(ShardCommand::StartDht(start)) => {
                 glommio::spawn_local(crate::dht_service::run(*start)).detach();
             }
+            Ok(ShardCommand::SetBans(bans)) => shard.set_bans(&bans),
             Ok(ShardCommand::AttachDht(link)) => {
                 let weak = Rc::downgrade(shard);
                 let demand = move || weak.upgrade().map(|s| dht_demand(&s));
@@ -262,6 +275,33 @@ async fn command_loop(shard: &Rc<Shard>) {
 }
 
 impl Shard {
+    /// Takes the session's ban list: refused at accept and dial from now on, and
+    /// pushed into every running torrent (which drops connections from the banned);
+    /// addresses that left the list are unbanned everywhere.
+    fn set_bans(&self, bans: &[(std::net::IpAddr, Duration)]) {
+        let now = std::time::Instant::now();
+        self.budget
+            .set_session_bans(bans.iter().map(|(ip, left)| (*ip, now + *left)));
+        let listed: std::collections::HashSet<std::net::IpAddr> = bans.iter().map(|(ip, _)| *ip).collect();
+        let before: std::collections::HashSet<std::net::IpAddr> = self.session_bans.borrow().iter().copied().collect();
+        // Only what changed touches the torrents: the list is checked at accept and
+        // dial, so a torrent needs a ban only to drop the connections it has.
+        let lifted: Vec<std::net::IpAddr> = before.difference(&listed).copied().collect();
+        let added: Vec<(std::net::IpAddr, Duration)> =
+            bans.iter().filter(|(ip, _)| !before.contains(ip)).copied().collect();
+        if !lifted.is_empty() || !added.is_empty() {
+            for task in self.running() {
+                for ip in &lifted {
+                    task.lift_ban(*ip);
+                }
+                for (ip, left) in &added {
+                    task.apply_session_ban(*ip, now + *left);
+                }
+            }
+        }
+        *self.session_bans.borrow_mut() = listed.into_iter().collect();
+    }
+
     fn running_task(&self, info_hash: &InfoHash) -> Option<Rc<TorrentTask>> {
         match self.torrents.borrow().get(info_hash) {
             Some(TorrentLife::Running(task)) => Some(task.clone()),
@@ -463,6 +503,11 @@ impl Shard {
                 TorrentEvent::Resume { info_hash, record } => SessionEvent::Resume { info_hash, record },
                 TorrentEvent::Completed { info_hash } => SessionEvent::Completed { info_hash },
                 TorrentEvent::Failed { info_hash, error } => SessionEvent::Failed { info_hash, error },
+                TorrentEvent::Banned { info_hash, ban } => SessionEvent::PeerBanned {
+                    info_hash,
+                    ip: ban.ip,
+                    reason: ban.reason,
+                },
             };
             events.lifecycle(ev);
         });
@@ -652,6 +697,23 @@ async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
         };
         if shard.routing.get() >= MAX_ROUTING {
             // Too many connections have not said which torrent they want yet.
+            shard.budget.refused(RefusalKind::RoutingFull);
+            drop(stream);
+            continue;
+        }
+        // Before anything is read or spawned for it: a flood of connections costs
+        // an accept and a close each.
+        let now = std::time::Instant::now();
+        if !shard.accept_rate.borrow_mut().try_accept(now) {
+            shard.budget.refused(RefusalKind::HandshakeRate);
+            drop(stream);
+            continue;
+        }
+        if stream
+            .peer_addr()
+            .is_ok_and(|a| shard.budget.is_session_banned(a.ip(), now))
+        {
+            shard.budget.refused(RefusalKind::Banned);
             drop(stream);
             continue;
         }

@@ -84,6 +84,9 @@ pub enum ClientCommand {
     /// Which files of a torrent are downloaded
     #[command(subcommand)]
     Files(FilesCommand),
+    /// Banned peer addresses: list them, lift a ban
+    #[command(subcommand)]
+    Peers(PeersCommand),
     /// Global rate limits; no flag prints them
     Limits {
         /// Download limit, bytes/s with a unit (10M, 500K) or none
@@ -268,6 +271,20 @@ pub enum QueueCommand {
         /// top, up, down, bottom, or a position from 1
         #[arg(value_parser = parse_queue_move, value_name = "top|up|down|bottom|POSITION")]
         to: QueueMove,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PeersCommand {
+    /// Addresses the session refuses (corrupt data, hostile protocol), with expiry
+    Bans {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift the ban on an address (IP, with or without a port)
+    Unban {
+        #[arg(value_name = "ADDR")]
+        addr: String,
     },
 }
 

@@ -17,6 +17,7 @@ pub mod limit_values;
 pub mod limits_cmd;
 pub mod list_view;
 pub mod metrics_cmd;
+pub mod peers_cmd;
 pub mod queue_cmd;
 pub mod stats_view;
 pub mod table;
@@ -27,7 +28,7 @@ pub mod watch;
 use ccbt_daemon::api_types::FilePriorityName;
 
 use api_client::ApiClient;
-use args::{ApiOptions, ClientCommand, FilesCommand, QueueCommand, TorrentCommand};
+use args::{ApiOptions, ClientCommand, FilesCommand, PeersCommand, QueueCommand, TorrentCommand};
 use torrent_cmd::TorrentAction;
 
 use crate::error::CliError;
@@ -67,6 +68,8 @@ pub fn run_client_command(command: ClientCommand, api: &ApiOptions) -> Result<()
         ClientCommand::Files(FilesCommand::Priority { id, file, priority }) => {
             files_cmd::set_priority(&client, &id, vec![file], priority)
         }
+        ClientCommand::Peers(PeersCommand::Bans { json }) => peers_cmd::bans(&client, json),
+        ClientCommand::Peers(PeersCommand::Unban { addr }) => peers_cmd::unban(&client, &addr),
         ClientCommand::Limits { down, up, json } => limits_cmd::limits(&client, down, up, json),
         ClientCommand::Watch => watch::watch(&client),
         ClientCommand::Dashboard(args) => dashboard_cmd::dashboard(api, &args),

@@ -139,6 +139,7 @@ mod tests {
             handovers: 4,
             uptime_secs: 3_700,
             ip_filter_blocked: Default::default(),
+            peer_guard: Default::default(),
         };
         assert_eq!(
             render_stats(&stats),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::request_body::{parse_json, read_limited};
 use super::{ApiState, MAX_JSON_BODY_BYTES};
-use crate::api_types::{SessionInfo, SessionPatch, SessionStats, TorrentSummary};
+use crate::api_types::{BanView, SessionInfo, SessionPatch, SessionStats, TorrentSummary};
 use crate::control::{ApiError, ControlRequest};
 
 /// The answer of a route with nothing else to say (`DELETE` of a torrent,
@@ -44,6 +44,23 @@ pub(crate) async fn patch_session(
 
 pub(crate) async fn stats(State(state): State<ApiState>) -> Result<Json<SessionStats>, ApiError> {
     state.handle.call(ControlRequest::Stats).await.map(Json)
+}
+
+/// `GET /api/v1/bans`: the session's ban list.
+pub(crate) async fn bans(State(state): State<ApiState>) -> Result<Json<Vec<BanView>>, ApiError> {
+    state.handle.call(ControlRequest::ListBans).await.map(Json)
+}
+
+/// `DELETE /api/v1/bans/{addr}`: lifts a ban; answers the entry lifted.
+pub(crate) async fn unban(
+    State(state): State<ApiState>,
+    axum::extract::Path(addr): axum::extract::Path<String>,
+) -> Result<Json<BanView>, ApiError> {
+    state
+        .handle
+        .call(|reply| ControlRequest::Unban { addr, reply })
+        .await
+        .map(Json)
 }
 
 pub(crate) async fn queue(State(state): State<ApiState>) -> Result<Json<Vec<TorrentSummary>>, ApiError> {

@@ -5,6 +5,7 @@
 mod add;
 mod alerting;
 mod automation;
+mod bans;
 pub mod categories;
 pub mod change_log;
 mod compat_requests;
@@ -58,6 +59,8 @@ pub struct CoreSetup {
     pub settings: SessionSettings,
     pub hooks: crate::hooks::HookRunner,
     pub watch_dir: Option<PathBuf>,
+    /// How long bans last and how many the session's list keeps.
+    pub bans: crate::ban_list::BanPolicy,
     /// `[metrics]`: whether `/metrics` answers, and the per-torrent series.
     pub metrics: crate::daemon_config::metrics::MetricsConfig,
     /// The IP filter's lists and their watcher.
@@ -116,6 +119,8 @@ pub struct DaemonCore {
     change_log: change_log::ChangeLog,
     /// The qBittorrent API's categories and tags.
     categories: categories::CategoryBook,
+    /// Every address a torrent banned, pushed to every shard, kept in the state dir.
+    bans: crate::ban_list::BanList,
     metrics_config: crate::daemon_config::metrics::MetricsConfig,
     ip_filter: crate::ip_filter_loader::IpFilterService,
     alerting: alerting::Alerting,
@@ -136,6 +141,10 @@ impl DaemonCore {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let categories = categories::CategoryBook::load(&setup.state_dir);
         let alerting = alerting::Alerting::new(setup.alerts, &setup.state_dir);
+        let bans = crate::ban_list::BanList::load(&setup.state_dir, setup.bans, unix_now()).unwrap_or_else(|e| {
+            tracing::warn!("starting with an empty ban list: {e}");
+            crate::ban_list::BanList::new(&setup.state_dir, setup.bans)
+        });
         let mut core = DaemonCore {
             session: setup.session,
             store: setup.store,
@@ -165,10 +174,12 @@ impl DaemonCore {
             internal_rx: Some(internal_rx),
             change_log: change_log::ChangeLog::new(unix_now()),
             categories,
+            bans,
             metrics_config: setup.metrics,
             ip_filter: setup.ip_filter,
             alerting,
         };
+        core.push_bans();
         core.restore();
         core.session_base = core.lifetime_totals();
         core.apply_rate_limits();
@@ -284,6 +295,7 @@ impl DaemonCore {
             let uploaded = t.uploaded();
             t.idle.tick(state == TorrentStateName::Seeding, uploaded);
         }
+        self.expire_bans(now);
         self.check_seed_limits();
         self.apply_rate_limits();
         self.schedule();

@@ -102,6 +102,12 @@ impl DaemonCore {
             ControlRequest::Stats(reply) => {
                 let _ = reply.send(Ok(self.stats()));
             }
+            ControlRequest::ListBans(reply) => {
+                let _ = reply.send(Ok(self.list_bans()));
+            }
+            ControlRequest::Unban { addr, reply } => {
+                let _ = reply.send(self.unban(&addr));
+            }
             ControlRequest::Metrics(reply) => {
                 let _ = reply.send(self.metrics());
             }
@@ -546,6 +552,7 @@ impl DaemonCore {
             }
         }
         let (down, up) = self.lifetime_totals();
+        let guard = self.session.peer_guard();
         SessionStats {
             download_rate,
             upload_rate,
@@ -561,6 +568,20 @@ impl DaemonCore {
             handovers: self.session.router().handovers(),
             uptime_secs: self.started.elapsed().as_secs(),
             ip_filter_blocked: crate::ip_filter_loader::blocked_view(&self.session.ip_filter_blocked()),
+            peer_guard: crate::api_types::PeerGuardStats {
+                refusals: guard
+                    .refusals
+                    .iter()
+                    .map(|(k, n)| (k.label().to_string(), *n))
+                    .collect(),
+                violations: guard
+                    .violations
+                    .iter()
+                    .map(|(k, n)| (k.label().to_string(), *n))
+                    .collect(),
+                bans_issued: guard.bans,
+                bans_in_force: self.bans.len(),
+            },
         }
     }
 

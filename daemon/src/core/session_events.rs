@@ -37,7 +37,7 @@ fn tracker_errors_new(before: Option<&ccbt_shards::TorrentStatus>, now: &ccbt_sh
 }
 
 impl DaemonCore {
-    fn id_of(&self, info_hash: &ccbt_engine::InfoHash) -> Option<u32> {
+    pub(super) fn id_of(&self, info_hash: &ccbt_engine::InfoHash) -> Option<u32> {
         self.by_hash.get(info_hash).copied()
     }
 
@@ -124,18 +124,8 @@ impl DaemonCore {
                         }
                     }
                     let new_tracker_errors = tracker_errors_new(t.status.as_ref(), &s);
-                    let banned_before = t.status.as_ref().map_or(0, |old| old.stats.peers_banned);
-                    let new_ban = (s.stats.peers_banned > banned_before)
-                        .then_some(s.stats.last_banned)
-                        .flatten();
+                    // `peer_banned` comes with the shard's own event (see `bans.rs`).
                     t.status = Some(s);
-                    if let (Some(ip), Some(t)) = (new_ban, self.torrents.get(&id)) {
-                        self.publish(
-                            "peer_banned",
-                            Some(t),
-                            Some(format!("{ip} banned: corrupt data or a hostile protocol violation")),
-                        );
-                    }
                     for message in new_tracker_errors {
                         if let Some(t) = self.torrents.get(&id) {
                             self.publish("tracker_error", Some(t), Some(message));
@@ -172,6 +162,7 @@ impl DaemonCore {
             SessionEvent::ShardStopped { shard } => {
                 tracing::debug!(shard, "shard stopped");
             }
+            SessionEvent::PeerBanned { info_hash, ip, reason } => self.on_peer_banned(info_hash, ip, reason),
         }
     }
 

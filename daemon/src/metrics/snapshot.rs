@@ -384,6 +384,7 @@ pub mod for_tests {
             handovers: 1,
             uptime_secs: 30,
             ip_filter_blocked: Default::default(),
+            peer_guard: Default::default(),
         };
         let second_row = ShardStats {
             shard: 1,

@@ -61,6 +61,8 @@ fn stats(shards: usize) -> SessionStats {
         events_dropped: 0,
         handovers: 0,
         uptime_secs: 65,
+        ip_filter_blocked: Default::default(),
+        peer_guard: Default::default(),
     }
 }
 

@@ -62,36 +62,19 @@ impl PieceBuffer {
     }
 }
 
-/// A complete piece: handed out for hashing, or a failed copy kept for blame.
+/// A complete piece, with who sent each block.
 pub(crate) struct AssembledPiece {
     pub data: PieceData,
     pub block_from: Vec<Option<Contributor>>,
 }
 
 impl AssembledPiece {
-    /// Distinct contributors, in block order.
-    pub fn contributors(&self) -> Vec<Contributor> {
-        let mut out: Vec<Contributor> = Vec::new();
+    /// Distinct addresses that sent its blocks, in block order.
+    pub fn sender_addresses(&self) -> Vec<std::net::IpAddr> {
+        let mut out: Vec<std::net::IpAddr> = Vec::new();
         for c in self.block_from.iter().flatten() {
-            if !out.iter().any(|o| o.id == c.id && o.addr == c.addr) {
-                out.push(*c);
-            }
-        }
-        out
-    }
-
-    /// Given the good copy of the same piece, the peers whose blocks differed from it.
-    pub fn culprits(&self, good: &[u8]) -> Vec<Contributor> {
-        let mut out: Vec<Contributor> = Vec::new();
-        for (i, from) in self.block_from.iter().enumerate() {
-            let Some(from) = from else { continue };
-            let start = i * BLOCK_SIZE as usize;
-            let end = (start + BLOCK_SIZE as usize).min(self.data.len()).min(good.len());
-            if start >= end {
-                continue;
-            }
-            if self.data[start..end] != good[start..end] && !out.contains(from) {
-                out.push(*from);
+            if !out.contains(&c.addr.ip()) {
+                out.push(c.addr.ip());
             }
         }
         out
@@ -119,6 +102,6 @@ mod tests {
         assert!(done.data.iter().all(|&b| b == 1 || b == 2));
         let expected: [u8; 20] = <sha1::Sha1 as sha1::Digest>::digest(&done.data[..]).into();
         assert_eq!(digest, expected);
-        assert_eq!(done.contributors().len(), 1);
+        assert_eq!(done.sender_addresses().len(), 1);
     }
 }

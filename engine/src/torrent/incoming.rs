@@ -5,6 +5,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::assembly::PieceBuffer;
+use super::flood::MessageClass;
 use super::peer::MAX_ALLOWED_FAST_FROM_PEER;
 use super::violation::{ProtocolViolation, ViolationKind};
 use super::{Action, DisconnectReason, Torrent};
@@ -44,7 +45,7 @@ impl Torrent {
         self.violations.record(why.kind());
         self.disconnect(key, DisconnectReason::Protocol(why), now);
         if hostile {
-            self.strike(ip, 1, now);
+            self.strike(ip, super::bans::WHOLE_STRIKE, super::BanReason::HostileProtocol, now);
         }
     }
 
@@ -55,6 +56,14 @@ impl Torrent {
         };
         peer.heard_from(&message, now);
         let first = peer.phase == Phase::BitfieldWindow;
+        let repeats = match &message {
+            Message::Have(p) => peer.has.get(p.0),
+            Message::Bitfield(_) | Message::HaveAll => !first,
+            _ => false,
+        };
+        if let Some((anomaly, count)) = peer.flood.record(MessageClass::of(&message, repeats), now) {
+            return Err(ProtocolViolation::Flood { anomaly, count });
+        }
         peer.phase = peer.phase.after(&message);
         let fast = peer.fast;
         let require_fast = |message: &'static str| {

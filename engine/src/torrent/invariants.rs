@@ -60,10 +60,7 @@ impl Torrent {
         for p in &self.writing {
             assert!(!have.get(p.0), "writing had piece {p}");
         }
-        for p in self.failed_copies.keys() {
-            assert!(!have.get(p.0), "failed copy of had piece {p}");
-        }
-        assert!(self.failed_copies.len() <= MAX_FAILED_COPIES);
+        assert!(self.smart_ban.len() <= super::smart_ban::MAX_REMEMBERED_FAILED_PIECES);
         assert!(self.bans.len() <= MAX_BANNED_ADDRS);
 
         // Counters.

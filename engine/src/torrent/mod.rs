@@ -8,7 +8,8 @@
 //! One job per file: `peers.rs` (joining, leaving, serving), `incoming.rs` (each
 //! message), `requests.rs` (what we ask for, timeouts), `choking.rs` (whom we
 //! upload to), `assembly.rs` + `verification.rs` (blocks into pieces, the hash
-//! verdict, blame), `bans.rs` (strikes and banned addresses), `violation.rs`
+//! verdict, blame), `smart_ban.rs` (which sender of a failed piece lied),
+//! `bans.rs` (strikes and banned addresses), `violation.rs`
 //! (typed protocol violations), `stats.rs` (counters).
 
 mod assembly;
@@ -17,6 +18,7 @@ mod choking;
 mod config;
 mod eviction;
 mod extensions;
+mod flood;
 mod incoming;
 #[cfg(test)]
 mod invariants;
@@ -25,6 +27,7 @@ mod peer;
 mod peer_view;
 mod peers;
 mod requests;
+mod smart_ban;
 mod stats;
 mod timers;
 mod verification;
@@ -39,9 +42,12 @@ use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
+pub use bans::{BanNotice, BanReason, BanTable, MAX_BANNED_ADDRS};
 pub use config::TorrentConfig;
 pub use extensions::{MAX_SERVES_PER_PIECE, METADATA_SERVE_WINDOW, PEX_FIRST_DELAY};
+pub use flood::{FloodAnomaly, FLOOD_WINDOW};
 pub use peer_view::PeerView;
+pub use smart_ban::MAX_REMEMBERED_FAILED_PIECES;
 pub use stats::TorrentStats;
 pub use timers::{PeerActivity, KEEPALIVE_INTERVAL, RATE_INTERVAL};
 pub use violation::{ProtocolViolation, ViolationCounts, ViolationKind};
@@ -54,11 +60,8 @@ use crate::piece_memory::{sha1_hashers, PieceAllocator, PieceData, PieceHasherFa
 use crate::piece_picker::{PiecePicker, PiecePriority};
 use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex};
 use crate::wire::{Message, EXTENDED_HANDSHAKE_ID};
-use assembly::{AssembledPiece, PieceBuffer};
+use assembly::PieceBuffer;
 use peer::Peer;
-
-/// Most failed piece copies kept to find out later which peer sent bad data.
-const MAX_FAILED_COPIES: usize = 32;
 
 /// Something the io layer must do for the torrent.
 #[derive(Debug, PartialEq, Eq)]
@@ -136,9 +139,12 @@ pub struct Torrent {
     /// Pieces that passed their hash and are being written; the data is the
     /// caller's, so it can hand the buffer to the disk write without a copy.
     writing: HashSet<PieceIndex>,
-    failed_copies: HashMap<PieceIndex, AssembledPiece>,
+    /// Block digests of failed pieces, to find out which sender lied.
+    smart_ban: smart_ban::SmartBan,
     strikes: bans::Strikes,
     bans: bans::BanTable,
+    /// Bans issued and not yet taken by the caller for the session's list.
+    new_bans: VecDeque<BanNotice>,
     actions: VecDeque<Action>,
     rng: SmallRng,
     deadlines: timers::Deadlines,
@@ -200,9 +206,10 @@ impl Torrent {
             allocator,
             hashers: sha1_hashers(),
             writing: HashSet::new(),
-            failed_copies: HashMap::new(),
+            smart_ban: smart_ban::SmartBan::default(),
             strikes: bans::Strikes::default(),
             bans: bans::BanTable::default(),
+            new_bans: VecDeque::new(),
             actions: VecDeque::new(),
             rng: SmallRng::seed_from_u64(rng_seed),
             deadlines: timers::Deadlines::default(),

@@ -77,6 +77,8 @@ pub(crate) struct Peer {
     pub pex_send: crate::pex::PexSendState,
     /// How many addresses it gave us with `ut_pex` lately.
     pub pex_intake: crate::pex::PexIntake,
+    /// Its messages per second, by kind, against the flood limits.
+    pub flood: super::flood::FloodMeter,
 }
 
 impl Peer {
@@ -112,6 +114,7 @@ impl Peer {
             metadata_serve: Default::default(),
             pex_send: Default::default(),
             pex_intake: Default::default(),
+            flood: Default::default(),
         }
     }
 

@@ -9,7 +9,8 @@
 use std::time::Instant;
 
 use super::assembly::AssembledPiece;
-use super::{Action, DisconnectReason, Torrent, MAX_FAILED_COPIES};
+use super::bans::{BanReason, SUSPICION, WHOLE_STRIKE};
+use super::{Action, DisconnectReason, Torrent};
 use crate::piece_memory::PieceData;
 use crate::types::{PeerKey, PieceIndex};
 use crate::wire::Message;
@@ -25,12 +26,14 @@ impl Torrent {
     ) {
         let expected = self.params.piece_hashes.get(piece.0 as usize);
         if expected == Some(&digest) {
-            if let Some(bad) = self.failed_copies.remove(&piece) {
-                // The good copy shows which blocks of the earlier failed copy were wrong.
-                for c in bad.culprits(&assembled.data) {
-                    self.strike(c.addr.ip(), 1, now);
+            if let Some(settled) = self.smart_ban.piece_passed(piece, &assembled.data) {
+                // The good copy shows whose blocks of the earlier failed copies were wrong.
+                for ip in settled.cleared {
+                    self.forgive(ip, SUSPICION);
                 }
-                self.allocator.release(bad.data);
+                for ip in settled.liars {
+                    self.ban_address(ip, BanReason::ProvenCorruptBlock, now);
+                }
             }
             self.writing.insert(piece);
             self.actions.push_back(Action::WritePiece {
@@ -43,20 +46,26 @@ impl Torrent {
     }
 
     /// The piece's data is wrong: its blocks go back to the picker and whoever sent
-    /// them is blamed (at once when one peer sent it all, else once a good copy shows
-    /// which blocks differed).
+    /// them is blamed: a whole strike when one address sent it all; otherwise a
+    /// suspicion each (a fifth of a strike), lifted or turned into a ban once a good copy shows whose blocks
+    /// differed (smart-ban).
     fn piece_failed(&mut self, piece: PieceIndex, assembled: AssembledPiece, now: Instant) {
         self.hash_failures += 1;
         self.wasted += self.picker.piece_size(piece) as u64;
         self.picker.piece_verified(piece, false);
-        let contributors = assembled.contributors();
-        if contributors.len() == 1 {
-            self.strike(contributors[0].addr.ip(), 1, now);
-            self.allocator.release(assembled.data);
-        } else if self.failed_copies.len() < MAX_FAILED_COPIES && !self.failed_copies.contains_key(&piece) {
-            self.failed_copies.insert(piece, assembled);
+        let charged = self
+            .smart_ban
+            .piece_failed(piece, &assembled.data, &assembled.block_from);
+        let senders = assembled.sender_addresses();
+        self.allocator.release(assembled.data);
+        if let [only] = senders[..] {
+            // No one else to suspect: this is its failure alone (the record stays so a
+            // later good copy may still prove it).
+            self.strike(only, WHOLE_STRIKE, BanReason::CorruptData, now);
         } else {
-            self.allocator.release(assembled.data);
+            for ip in charged {
+                self.strike(ip, SUSPICION, BanReason::CorruptData, now);
+            }
         }
         self.refill_all(now);
     }

@@ -50,6 +50,9 @@ pub enum ProtocolViolation {
     /// A broken `ut_pex` message (BEP 11) under the id we gave it.
     #[error("bad ut_pex message: {0}")]
     BadPexMessage(crate::pex::PexError),
+    /// Far more messages of one kind per second than any real client sends.
+    #[error("{} flood: {count} messages within {:?} (limit {})", anomaly.label(), super::FLOOD_WINDOW, anomaly.limit())]
+    Flood { anomaly: super::FloodAnomaly, count: u32 },
 }
 
 /// The kind of a [`ProtocolViolation`], without its details: what counters count.
@@ -64,11 +67,13 @@ pub enum ViolationKind {
     TooManyRequests,
     UnrequestedBlock,
     BadExtensionMessage,
+    /// A message flood (see [`super::FloodAnomaly`]), one kind per anomaly.
+    Flood(super::FloodAnomaly),
 }
 
 impl ViolationKind {
     /// Every kind, in a fixed order (the order of [`ViolationCounts`]).
-    pub const ALL: [ViolationKind; 9] = [
+    pub const ALL: [ViolationKind; 15] = [
         ViolationKind::Malformed,
         ViolationKind::BadBitfield,
         ViolationKind::LateHaveNone,
@@ -78,6 +83,12 @@ impl ViolationKind {
         ViolationKind::TooManyRequests,
         ViolationKind::UnrequestedBlock,
         ViolationKind::BadExtensionMessage,
+        ViolationKind::Flood(super::FloodAnomaly::KeepAliveStorm),
+        ViolationKind::Flood(super::FloodAnomaly::RepeatedHave),
+        ViolationKind::Flood(super::FloodAnomaly::RepeatedBitfield),
+        ViolationKind::Flood(super::FloodAnomaly::ExtensionFlood),
+        ViolationKind::Flood(super::FloodAnomaly::RequestFlood),
+        ViolationKind::Flood(super::FloodAnomaly::TinyMessageFlood),
     ];
 
     /// A stable snake_case name, for metrics labels and JSON keys.
@@ -92,6 +103,7 @@ impl ViolationKind {
             ViolationKind::TooManyRequests => "too_many_requests",
             ViolationKind::UnrequestedBlock => "unrequested_block",
             ViolationKind::BadExtensionMessage => "bad_extension_message",
+            ViolationKind::Flood(anomaly) => anomaly.label(),
         }
     }
 
@@ -99,11 +111,15 @@ impl ViolationKind {
     /// strike against the sender's address, so a host that keeps coming back to do
     /// it is banned like one that sends corrupt data.
     pub fn is_hostile(self) -> bool {
-        matches!(self, ViolationKind::UnrequestedBlock | ViolationKind::TooManyRequests)
+        matches!(
+            self,
+            ViolationKind::UnrequestedBlock | ViolationKind::TooManyRequests | ViolationKind::Flood(_)
+        )
     }
 
     fn index(self) -> usize {
-        self as usize
+        // ALL is short: a linear search costs less than keeping two lists in step.
+        ViolationKind::ALL.iter().position(|k| *k == self).unwrap_or(0)
     }
 }
 
@@ -121,6 +137,7 @@ impl ProtocolViolation {
             ProtocolViolation::BadExtensionMessage(_)
             | ProtocolViolation::BadMetadataMessage(_)
             | ProtocolViolation::BadPexMessage(_) => ViolationKind::BadExtensionMessage,
+            ProtocolViolation::Flood { anomaly, .. } => ViolationKind::Flood(*anomaly),
         }
     }
 }

@@ -117,6 +117,12 @@ fn answer(request: ControlRequest, seen: &SeenLog) {
             drop(reply.send(Ok(session())));
         }
         ControlRequest::Stats(reply) => drop(reply.send(Ok(stats()))),
+        ControlRequest::ListBans(reply) => drop(reply.send(Ok(vec![ban()]))),
+        ControlRequest::Unban { addr, reply } => drop(reply.send(if addr == ban().ip {
+            Ok(ban())
+        } else {
+            Err(ApiError::not_found(format!("{addr} is not banned")))
+        })),
         ControlRequest::Metrics(reply) => drop(reply.send(Ok(crate::metrics::snapshot::for_tests::sample()))),
         ControlRequest::Shutdown(reply) => {
             record(seen, Seen::Shutdown);
@@ -311,6 +317,16 @@ pub(super) fn session() -> SessionInfo {
     }
 }
 
+pub(super) fn ban() -> crate::api_types::BanView {
+    crate::api_types::BanView {
+        ip: "192.0.2.7".into(),
+        reason: "proven_corrupt_block".into(),
+        info_hash: None,
+        banned_at: 1_000,
+        expires_at: 4_600,
+    }
+}
+
 fn stats() -> SessionStats {
     SessionStats {
         download_rate: 0,
@@ -336,5 +352,11 @@ fn stats() -> SessionStats {
         handovers: 7,
         uptime_secs: 60,
         ip_filter_blocked: Default::default(),
+        peer_guard: crate::api_types::PeerGuardStats {
+            refusals: BTreeMap::from([("handshake_rate".to_string(), 2)]),
+            violations: BTreeMap::new(),
+            bans_issued: 1,
+            bans_in_force: 1,
+        },
     }
 }

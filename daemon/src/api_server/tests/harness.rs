@@ -14,6 +14,8 @@ use crate::api_server::{serve, ApiAuth};
 use crate::control::{control_channel, EventBus};
 
 pub(super) const TOKEN: &str = "test-token-0123456789abcdef";
+/// The one origin the test server allows CORS for.
+pub(super) const CORS_ORIGIN: &str = "https://dash.example.org";
 /// Seconds any one HTTP exchange of a test may take.
 const HTTP_TIMEOUT_SECS: u64 = 20;
 /// How long the server may take to stop once asked.
@@ -59,6 +61,7 @@ impl TestServer {
                     token: TOKEN.to_string(),
                     qbittorrent: None,
                     transmission: None,
+                    cors_origins: vec![CORS_ORIGIN.to_string()],
                 };
                 serve(vec![listener], handle, auth, None, async move {
                     let _ = stop_rx.await;

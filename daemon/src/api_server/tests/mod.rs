@@ -2,6 +2,7 @@
 //! current-thread tokio runtime of its own thread with a [`fake_core`] answering the
 //! requests; the tests speak HTTP with `minreq`.
 
+mod auth_hardening;
 mod bad_input;
 mod bind_rules;
 mod changes_tests;

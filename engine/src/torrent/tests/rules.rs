@@ -301,6 +301,16 @@ fn a_good_copy_blames_only_the_peer_whose_blocks_differed() {
         Driver::disconnect_reason(&actions, good),
         Some(DisconnectReason::Banned)
     );
+    // The session's list hears of the proven liar, once, and of nobody else.
+    assert_eq!(
+        d.torrent.take_bans(),
+        vec![crate::torrent::BanNotice {
+            ip: super::driver::addr(1).ip(),
+            reason: crate::torrent::BanReason::ProvenCorruptBlock,
+        }]
+    );
+    assert!(d.torrent.take_bans().is_empty());
+    assert!(!d.torrent.is_banned(super::driver::addr(2).ip(), d.now));
 }
 
 #[test]
@@ -440,4 +450,54 @@ fn blocks_sent_before_a_plain_peer_choked_us_are_not_unrequested() {
         d.torrent.stats(d.now).violations.get(ViolationKind::UnrequestedBlock),
         1
     );
+}
+
+#[test]
+fn a_keepalive_storm_is_cut_off_counted_by_kind_and_struck() {
+    let mut d = Driver::new(2, true, TorrentConfig::default());
+    let storm = d.connect(1);
+    let calm = d.connect(2);
+    d.actions();
+    let limit = FloodAnomaly::KeepAliveStorm.limit();
+    for _ in 0..limit {
+        d.deliver(storm, Message::KeepAlive);
+        d.deliver(calm, Message::KeepAlive);
+        d.now += Duration::from_micros(10);
+    }
+    assert!(
+        Driver::disconnect_reason(&d.actions(), storm).is_none(),
+        "{limit} keep-alives within a second are still tolerated"
+    );
+    d.deliver(storm, Message::KeepAlive);
+    let actions = d.actions();
+    match Driver::disconnect_reason(&actions, storm) {
+        Some(DisconnectReason::Protocol(ProtocolViolation::Flood { anomaly, count })) => {
+            assert_eq!((anomaly, count), (FloodAnomaly::KeepAliveStorm, limit + 1));
+        }
+        other => panic!("expected a flood disconnect, got {other:?}"),
+    }
+    assert!(Driver::disconnect_reason(&actions, calm).is_none());
+    let v = d.torrent.stats(d.now).violations;
+    assert_eq!(v.get(ViolationKind::Flood(FloodAnomaly::KeepAliveStorm)), 1);
+    assert_eq!(v.total(), 1);
+}
+
+#[test]
+fn a_repeated_have_flood_is_cut_off_and_fresh_haves_are_not() {
+    let mut d = Driver::new(2, true, TorrentConfig::default());
+    let peer = d.connect(1);
+    d.actions();
+    d.deliver(peer, Message::Have(PieceIndex(0)));
+    for _ in 0..FloodAnomaly::RepeatedHave.limit() {
+        d.deliver(peer, Message::Have(PieceIndex(0)));
+    }
+    assert!(Driver::disconnect_reason(&d.actions(), peer).is_none());
+    d.deliver(peer, Message::Have(PieceIndex(0)));
+    assert!(matches!(
+        Driver::disconnect_reason(&d.actions(), peer),
+        Some(DisconnectReason::Protocol(ProtocolViolation::Flood {
+            anomaly: FloodAnomaly::RepeatedHave,
+            ..
+        }))
+    ));
 }
