@@ -81,6 +81,51 @@ impl DaemonConfig {
             "dht.bootstrap" => json!(self.dht.bootstrap),
             "lsd.enabled" => json!(self.lsd.enabled),
             "pex.enabled" => json!(self.pex.enabled),
+            "api.cors_origins" => json!(self.api.cors_origins),
+            "alerts.stall_after" => limited_duration(self.alerts.stall_after),
+            "alerts.tracker_fail_after" => limited_duration(self.alerts.tracker_fail_after),
+            "alerts.disk_free_min" => self
+                .alerts
+                .disk_free_min
+                .map_or_else(|| json!("off"), |b| json!(ccbt_engine::config_model::format_rate(b))),
+            "alerts.hash_failures_per_min" => self
+                .alerts
+                .hash_failures_per_min
+                .map_or_else(|| json!("off"), |n| json!(n)),
+            "alerts.disk_errors" => json!(self.alerts.disk_errors),
+            "alerts.webhook" => json!(self.alerts.webhook),
+            "alerts.webhook_timeout" => json!(format_duration(self.alerts.webhook_timeout)),
+            "alerts.webhook_retries" => json!(self.alerts.webhook_retries),
+            "alerts.command" => json!(self.alerts.command),
+            "alerts.rules.name" | "alerts.rules.condition" | "alerts.rules.for" | "alerts.rules.severity" => {
+                if self.alerts.rules.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    json!(self
+                        .alerts
+                        .rules
+                        .iter()
+                        .map(|r| match key {
+                            "alerts.rules.name" => r.name.clone(),
+                            "alerts.rules.condition" => r.condition.clone(),
+                            "alerts.rules.for" => format_duration(r.hold),
+                            _ => format!("{:?}", r.severity).to_lowercase(),
+                        })
+                        .collect::<Vec<_>>())
+                }
+            }
+            "logging.level" => json!(self.logging.level),
+            "logging.format" => json!(match self.logging.format {
+                crate::daemon_config::LogFormat::Text => "text",
+                crate::daemon_config::LogFormat::Json => "json",
+            }),
+            "peers.max_connections" => json!(self.peers.global),
+            "peers.max_per_torrent" => json!(self.peers.per_torrent),
+            "peers.max_half_open" => json!(self.peers.half_open),
+            "peers.max_per_ip" => json!(self.peers.per_ip),
+            "peers.handshakes_per_sec" => json!(self.peers.handshakes_per_sec),
+            "bans.duration" => json!(format_duration(self.bans.duration)),
+            "bans.max_bans" => json!(self.bans.max_bans),
             "redial.base_ms" => json!(self.redial.base_ms),
             "redial.max_ms" => json!(self.redial.max_ms),
             "security.ip_filter" => json!(self

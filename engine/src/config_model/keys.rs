@@ -14,7 +14,26 @@ use Reload::{Live, Restart};
 
 /// Every section, in the order the reference documents them.
 pub const SECTIONS: &[&[KeySpec]] = &[
-    NETWORK, API, STORAGE, LIMITS, QUEUE, SEEDING, WATCH, HOOKS, SESSION, DHT, LSD, PEX, REDIAL, METRICS, SECURITY,
+    NETWORK,
+    API,
+    STORAGE,
+    LIMITS,
+    QUEUE,
+    SEEDING,
+    WATCH,
+    HOOKS,
+    SESSION,
+    DHT,
+    LSD,
+    PEX,
+    REDIAL,
+    METRICS,
+    SECURITY,
+    ALERTS,
+    ALERT_RULES,
+    LOGGING,
+    PEERS,
+    BANS,
 ];
 
 const fn key(path: &'static str, kind: ValueKind, default: &'static str, reload: Reload, doc: &'static str) -> KeySpec {
@@ -56,6 +75,13 @@ const API: &[KeySpec] = &[
         "[]",
         Restart,
         "More addresses serving the same APIs (e.g. 127.0.0.1:9091 for Transmission tools), at most 8.",
+    ),
+    key(
+        "api.cors_origins",
+        ValueKind::HostPortList,
+        "[]",
+        Restart,
+        "Browser origins sent CORS headers (e.g. http://localhost:3000); none = no CORS.",
     ),
     key(
         "api.transmission.username",
@@ -348,3 +374,173 @@ const SECURITY: &[KeySpec] = &[key(
     Live,
     "Blocklists (eMule ipfilter.dat, PeerGuardian P2P, CIDR; plain or gzip), at most 32; reloaded when a file changes.",
 )];
+
+const ALERTS: &[KeySpec] = &[
+    key(
+        "alerts.stall_after",
+        ValueKind::DurationOrUnlimited,
+        "10m",
+        Live,
+        "`torrent_stalled` after a download gets no data this long; \"off\" turns it off.",
+    ),
+    key(
+        "alerts.tracker_fail_after",
+        ValueKind::DurationOrUnlimited,
+        "30m",
+        Live,
+        "`tracker_failing` after every tracker of a torrent failed this long; \"off\" turns it off.",
+    ),
+    key(
+        "alerts.disk_free_min",
+        ValueKind::Rate,
+        "1G",
+        Live,
+        "`disk_free_low` when the download dir's filesystem has less free space; \"off\" turns it off.",
+    ),
+    key(
+        "alerts.hash_failures_per_min",
+        ValueKind::IntegerOrUnlimited { max: 1_000_000 },
+        "20",
+        Live,
+        "`hash_failures` above this many failed pieces in a minute; \"off\" turns it off.",
+    ),
+    key(
+        "alerts.disk_errors",
+        ValueKind::Bool,
+        "true",
+        Live,
+        "`disk_error` when a torrent stops on a disk or file error.",
+    ),
+    key(
+        "alerts.webhook",
+        ValueKind::Text,
+        "(none)",
+        Live,
+        "An http:// URL each alert is POSTed to as JSON.",
+    ),
+    key(
+        "alerts.webhook_timeout",
+        ValueKind::Duration,
+        "5s",
+        Live,
+        "Longest wait for the webhook's answer (1s to 60s).",
+    ),
+    key(
+        "alerts.webhook_retries",
+        ValueKind::Integer { min: 0, max: 10 },
+        "3",
+        Live,
+        "Retries of a failed webhook POST, with backoff.",
+    ),
+    key(
+        "alerts.command",
+        ValueKind::Text,
+        "(none)",
+        Live,
+        "A command run with `sh -c` for each alert, as the hooks are.",
+    ),
+];
+
+/// `[[alerts.rules]]`: one table per rule (see docs/alerts.md).
+const ALERT_RULES: &[KeySpec] = &[
+    key(
+        "alerts.rules.name",
+        ValueKind::Text,
+        "(none)",
+        Live,
+        "A rule's name, unique.",
+    ),
+    key(
+        "alerts.rules.condition",
+        ValueKind::Text,
+        "(none)",
+        Live,
+        "A rule's condition, such as `torrent.download_rate < 10K`.",
+    ),
+    key(
+        "alerts.rules.for",
+        ValueKind::Duration,
+        "(0s)",
+        Live,
+        "How long the condition must hold before the alert fires.",
+    ),
+    key(
+        "alerts.rules.severity",
+        ValueKind::Text,
+        "(warning)",
+        Live,
+        "info, warning or critical.",
+    ),
+];
+
+const LOGGING: &[KeySpec] = &[
+    key(
+        "logging.level",
+        ValueKind::Text,
+        "(warn,ccbt_daemon=info)",
+        Live,
+        "A RUST_LOG-style filter; RUST_LOG itself wins over it.",
+    ),
+    key(
+        "logging.format",
+        ValueKind::Text,
+        "text",
+        Restart,
+        "text or json (one JSON object per line); --log-format wins over it.",
+    ),
+];
+
+const PEERS: &[KeySpec] = &[
+    key(
+        "peers.max_connections",
+        ValueKind::Integer { min: 1, max: 1_000_000 },
+        "4000",
+        Restart,
+        "Peer connections per shard, over all its torrents.",
+    ),
+    key(
+        "peers.max_per_torrent",
+        ValueKind::Integer { min: 1, max: 1_000_000 },
+        "100",
+        Restart,
+        "Peer connections per torrent.",
+    ),
+    key(
+        "peers.max_half_open",
+        ValueKind::Integer { min: 1, max: 1_000_000 },
+        "64",
+        Restart,
+        "Dials still connecting, per shard.",
+    ),
+    key(
+        "peers.max_per_ip",
+        ValueKind::Integer { min: 1, max: 1_000_000 },
+        "8",
+        Restart,
+        "Incoming connections from one address to one torrent.",
+    ),
+    key(
+        "peers.handshakes_per_sec",
+        ValueKind::Integer { min: 0, max: 1_000_000 },
+        "200",
+        Restart,
+        "Incoming connections accepted per second, per shard; 0 = no limit.",
+    ),
+];
+
+const BANS: &[KeySpec] = &[
+    key(
+        "bans.duration",
+        ValueKind::Duration,
+        "1h",
+        Restart,
+        "How long a banned address is refused (1m to 365d).",
+    ),
+    key(
+        "bans.max_bans",
+        ValueKind::Integer { min: 0, max: 1_000_000 },
+        "4096",
+        Restart,
+        "Entries the session's ban list keeps; 0 keeps none (torrents still ban for themselves).",
+    ),
+];
