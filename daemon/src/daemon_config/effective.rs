@@ -126,7 +126,7 @@ impl DaemonConfig {
             "peers.handshakes_per_sec" => json!(self.peers.handshakes_per_sec),
             "bans.duration" => json!(format_duration(self.bans.duration)),
             "bans.max_bans" => json!(self.bans.max_bans),
-            "redial.base_ms" => json!(self.redial.base_ms),
+            "redial.base_ms" => json!(self.redial.policy().base.as_millis() as u64),
             "redial.max_ms" => json!(self.redial.max_ms),
             "security.ip_filter" => json!(self
                 .security

@@ -370,9 +370,9 @@ const METRICS: &[KeySpec] = &[
 const SECURITY: &[KeySpec] = &[key(
     "security.ip_filter",
     ValueKind::PathList,
-    "[] (no IP filter)",
+    "[]",
     Live,
-    "Blocklists (eMule ipfilter.dat, PeerGuardian P2P, CIDR; plain or gzip), at most 32; reloaded when a file changes.",
+    "Blocklists (eMule ipfilter.dat, PeerGuardian P2P, CIDR; plain or gzip), at most 32, none by default; reloaded when a file changes.",
 )];
 
 const ALERTS: &[KeySpec] = &[
