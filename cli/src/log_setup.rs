@@ -50,11 +50,11 @@ pub struct LogGuard {
 }
 
 /// Installs the process's subscriber. The log filter can then be changed with
-/// `ccbt_daemon::log_level::set_log_filter` (a config reload does).
+/// `ccbt_daemon::log_level::apply_config_level` (a config reload does).
 pub fn init(opts: &LogOptions) -> Result<LogGuard, CliError> {
-    let filter_text = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
+    let env_filter = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty());
+    let filter_text = env_filter
+        .clone()
         .or_else(|| opts.level.clone())
         .unwrap_or_else(|| opts.default_filter.clone());
     let filter = EnvFilter::builder()
@@ -88,10 +88,14 @@ pub fn init(opts: &LogOptions) -> Result<LogGuard, CliError> {
         .with(trace_layer)
         .try_init();
     if installed.is_ok() {
-        ccbt_daemon::log_level::install_log_filter_setter(Box::new(move |text: &str| {
-            let filter = EnvFilter::builder().parse(text).map_err(|e| e.to_string())?;
-            handle.reload(filter).map_err(|e| e.to_string())
-        }));
+        ccbt_daemon::log_level::install_log_filter_setter(
+            Box::new(move |text: &str| {
+                let filter = EnvFilter::builder().parse(text).map_err(|e| e.to_string())?;
+                handle.reload(filter).map_err(|e| e.to_string())
+            }),
+            env_filter,
+            &opts.default_filter,
+        );
     }
     Ok(LogGuard { _trace: trace_guard })
 }

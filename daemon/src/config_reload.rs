@@ -1,7 +1,8 @@
 //! The running daemon's config: read again when its file changes (polled), and
 //! changed by `btbt config set` (`PATCH /api/v1/config`). Live keys reach the core
 //! at once (limits, schedule, queue, seeding rules, download dir as a
-//! `PatchSession`; hooks and the watch dir as a `Reconfigure`); a restart key is
+//! `PatchSession`; hooks and the watch dir as a `Reconfigure`; the IP filter,
+//! `[alerts]` and the log level each to their owner); a restart key is
 //! logged as "needs a restart: KEY". A config that does not read is refused,
 //! logged with its file, line and key, and the running one stays.
 
@@ -82,15 +83,24 @@ impl LiveConfig {
         }
     }
 
-    /// At start: the live settings a source set explicitly win over the ones the
-    /// state dir kept from the last run (changed through the API then).
+    /// At start: the session settings a source set explicitly win over the ones the
+    /// state dir kept from the last run (changed through the API then). The rest
+    /// (hooks, watch dir, IP filter, alerts, log level) the daemon started with.
     pub async fn apply_at_start(&self) {
         let loaded = self.loaded();
         let keys: Vec<&'static str> = ccbt_engine::config_model::all_keys()
             .filter(|k| k.reload == Reload::Live && loaded.provenance.is_set(k.path))
             .map(|k| k.path)
             .collect();
-        if let Err(e) = self.push_live(&loaded.config, &keys).await {
+        let (patch, touched) = session_patch(&loaded.config, &keys);
+        if !touched {
+            return;
+        }
+        let sent = self
+            .handle
+            .call(|reply| ControlRequest::PatchSession { patch, reply })
+            .await;
+        if let Err(e) = sent {
             tracing::error!(error = %e.message, "config: cannot apply the configured settings");
         }
     }
@@ -154,6 +164,15 @@ impl LiveConfig {
                 .call(|reply| ControlRequest::IpFilter(crate::control::IpFilterRequest::SetLists { paths, reply }))
                 .await?;
         }
+        if keys.iter().any(|k| k.starts_with("alerts.")) {
+            let config = config.alerts.clone();
+            self.handle
+                .call(|reply| ControlRequest::Alerts(crate::alerts::AlertRequest::SetConfig { config, reply }))
+                .await?;
+        }
+        if keys.contains(&"logging.level") {
+            apply_log_level(config.logging.level.as_deref());
+        }
         Ok(())
     }
 
@@ -164,6 +183,17 @@ impl LiveConfig {
             let hint = nearest_key(key).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
             ApiError::bad_request(format!("unknown key `{key}`{hint}"))
         })?;
+        if spec.in_table_list() {
+            return Err(ApiError::conflict(format!(
+                "`{key}` sits in a list of tables: write it as [[{}]] in the config file{}",
+                spec.table(),
+                if spec.table() == "alerts.rules" {
+                    ", or add a rule with `btbt alerts add`"
+                } else {
+                    ""
+                }
+            )));
+        }
         if spec.reload == Reload::Restart {
             return Err(ApiError::conflict(format!(
                 "`{key}` needs a restart: set it in the config file, the environment ({}) or a flag, \
@@ -196,6 +226,18 @@ impl LiveConfig {
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let new = load(&self.inputs).map_err(|e| ApiError::bad_request(e.to_string()))?;
         self.adopt(new).await
+    }
+}
+
+/// The log filter follows `[logging] level`; a level the process cannot take is
+/// logged, not fatal (the running filter stays).
+fn apply_log_level(level: Option<&str>) {
+    match crate::log_level::apply_config_level(level) {
+        Ok(crate::log_level::LevelChange::Applied(_)) => {}
+        Ok(crate::log_level::LevelChange::KeptRustLog(env)) => {
+            tracing::warn!(rust_log = %env, "config: logging.level changed, but RUST_LOG is set and wins");
+        }
+        Err(e) => tracing::warn!("config: logging.level not applied: {e}"),
     }
 }
 

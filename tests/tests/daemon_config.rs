@@ -1,8 +1,8 @@
 //! The daemon's configuration end to end: sources and their precedence on a real
 //! daemon, a bad file refused at start with one line naming file, line and key,
 //! hot reload of a download limit while a transfer runs (and an invalid edit
-//! refused while the old limit keeps working), and `btbt config` with and
-//! without a daemon.
+//! refused while the old limit keeps working), alert rules and the log level
+//! following an edit, and `btbt config` with and without a daemon.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -338,4 +338,75 @@ fn btbt_config_against_a_daemon_and_without_one() {
         "{}",
         diff.stdout
     );
+}
+
+/// The rules of `GET /api/v1/alerts/rules`, by name.
+fn alert_rule(daemon: &DaemonUnderTest, name: &str) -> Option<Value> {
+    let rules = daemon.get("/api/v1/alerts/rules").ok();
+    rules.as_array().unwrap().iter().find(|r| r["name"] == name).cloned()
+}
+
+/// Whether the daemon logged "config: applied" for `key`.
+fn logged_applied(daemon: &DaemonUnderTest, key: &str) -> bool {
+    daemon
+        .process
+        .stderr()
+        .lines()
+        .any(|l| l.contains("config: applied") && l.contains(key))
+}
+
+#[test]
+fn alerts_and_the_log_level_follow_a_config_edit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("d-config.toml");
+    let daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d").config("[alerts]\nstall_after = \"10m\"\n"));
+    let stalled = alert_rule(&daemon, "torrent_stalled").expect("the built-in stall rule");
+    assert_eq!(stalled["for_secs"], 600, "{stalled}");
+
+    // An edited threshold and a new [[alerts.rules]] table are in force within 2 s.
+    std::fs::write(
+        &file,
+        "[alerts]\nstall_after = \"2m\"\n\n[[alerts.rules]]\nname = \"slow\"\n\
+         condition = \"session.download_rate < 1K\"\nfor = \"30s\"\nseverity = \"info\"\n",
+    )
+    .unwrap();
+    let slow = wait_until("the edited alert rules", Duration::from_secs(5), || {
+        let stalled = alert_rule(&daemon, "torrent_stalled")?;
+        (stalled["for_secs"] == 120).then_some(())?;
+        alert_rule(&daemon, "slow")
+    });
+    assert_eq!(slow["source"], "config", "{slow}");
+    assert_eq!(slow["for_secs"], 30, "{slow}");
+    // `stall_after = "off"` turns the built-in rule off.
+    daemon.btbt(&["config", "set", "alerts.stall_after", "off"]).ok();
+    assert_eq!(daemon.btbt(&["config", "get", "alerts.stall_after"]).ok().trim(), "off");
+    // A rule's key is one per table: not a single value to set.
+    let e = daemon.btbt(&["config", "set", "alerts.rules.name", "x"]);
+    assert!(e.expect_code(2).contains("[[alerts.rules]]"), "{}", e.stderr);
+    assert!(alert_rule(&daemon, "torrent_stalled").is_none());
+
+    // The log level: info lines stop at `error` and come back when it is unset.
+    let rust_log = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty());
+    daemon.btbt(&["config", "set", "logging.level", "error"]).ok();
+    daemon.btbt(&["config", "set", "limits.upload", "1M"]).ok();
+    if let Some(env) = rust_log {
+        // RUST_LOG wins over the config, and the daemon says so.
+        assert!(
+            daemon.process.stderr().contains("RUST_LOG is set and wins"),
+            "RUST_LOG={env}; {}",
+            daemon.process.stderr()
+        );
+        return;
+    }
+    daemon.btbt(&["config", "set", "limits.download", "1M"]).ok();
+    assert!(
+        !logged_applied(&daemon, "limits.download"),
+        "{}",
+        daemon.process.stderr()
+    );
+    daemon.btbt(&["config", "unset", "logging.level"]).ok();
+    daemon.btbt(&["config", "set", "limits.download", "2M"]).ok();
+    wait_until("the info line back", Duration::from_secs(5), || {
+        logged_applied(&daemon, "limits.download").then_some(())
+    });
 }

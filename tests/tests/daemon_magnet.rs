@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ccbt_tests::clients::{Libtorrent, Swarm};
-use ccbt_tests::daemon_runs::{num, wait_until, DaemonOpts, DaemonUnderTest};
+use ccbt_tests::daemon_runs::{num, DaemonOpts, DaemonUnderTest};
 use serde_json::{json, Value};
 
 const SEEDER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);

@@ -243,7 +243,7 @@ fn describe(format: DescribeFormat) -> String {
                         "key": k.path,
                         "type": k.kind.type_name(),
                         "default": k.default,
-                        "env": k.env_var(),
+                        "env": k.env_var_shown(),
                         "reload": k.reload.as_str(),
                         "doc": k.doc,
                     })
@@ -260,7 +260,7 @@ fn describe(format: DescribeFormat) -> String {
                     k.doc,
                     k.kind.type_name(),
                     k.default,
-                    k.env_var(),
+                    k.env_var_shown(),
                     if k.reload == ccbt_engine::config_model::Reload::Live {
                         "changes live"
                     } else {
@@ -352,7 +352,11 @@ mod tests {
     fn describe_lists_every_key() {
         let table = describe(DescribeFormat::Table);
         for key in all_keys() {
-            assert!(table.contains(&key.env_var()), "{}", key.path);
+            assert!(
+                table.contains(key.path) && table.contains(&key.env_var_shown()),
+                "{}",
+                key.path
+            );
         }
     }
 }

@@ -20,4 +20,9 @@ pub enum AlertRequest {
     /// `POST /api/v1/alerts/test`: fires (and resolves) a test alert through every
     /// channel; answers it.
     Test(Reply<AlertView>),
+    /// A reloaded `[alerts]`: thresholds, config rules and delivery replaced.
+    SetConfig {
+        config: crate::daemon_config::AlertsConfig,
+        reply: Reply<()>,
+    },
 }

@@ -153,7 +153,7 @@ impl DaemonCore {
         self.alerting.delivery.deliver(transition, self.automation.hooks_mut());
     }
 
-    /// Applies a new `[alerts]` (the config part calls this on a hot reload): the
+    /// Applies a new `[alerts]` (a config reload sends it): the
     /// built-in thresholds and config rules are replaced (alerts of rules that are
     /// gone resolve), runtime rules stay, and the webhook and command change.
     pub fn set_config_rules(&mut self, config: AlertsConfig) {
@@ -202,6 +202,10 @@ impl DaemonCore {
                     self.publish_alert(t);
                 }
                 let _ = reply.send(Ok(transitions[0].view().clone()));
+            }
+            AlertRequest::SetConfig { config, reply } => {
+                self.set_config_rules(config);
+                let _ = reply.send(Ok(()));
             }
         }
     }

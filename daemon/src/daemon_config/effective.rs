@@ -22,6 +22,10 @@ fn limited_duration(d: Option<Duration>) -> Value {
     d.map_or_else(|| json!("unlimited"), |d| json!(format_duration(d)))
 }
 
+fn duration_or_off(d: Option<Duration>) -> Value {
+    d.map_or_else(|| json!("off"), |d| json!(format_duration(d)))
+}
+
 fn active(n: u32) -> Value {
     if n == UNLIMITED {
         json!("unlimited")
@@ -82,8 +86,8 @@ impl DaemonConfig {
             "lsd.enabled" => json!(self.lsd.enabled),
             "pex.enabled" => json!(self.pex.enabled),
             "api.cors_origins" => json!(self.api.cors_origins),
-            "alerts.stall_after" => limited_duration(self.alerts.stall_after),
-            "alerts.tracker_fail_after" => limited_duration(self.alerts.tracker_fail_after),
+            "alerts.stall_after" => duration_or_off(self.alerts.stall_after),
+            "alerts.tracker_fail_after" => duration_or_off(self.alerts.tracker_fail_after),
             "alerts.disk_free_min" => self
                 .alerts
                 .disk_free_min

@@ -27,6 +27,17 @@ pub struct EnvValueError {
 /// variable is not a config key (`CCBT_API`, a hook's `CCBT_NAME`, …).
 pub fn env_value(var: &str, text: &str) -> Option<Result<(&'static KeySpec, RawValue), EnvValueError>> {
     let key = all_keys().find(|k| k.env_var() == var)?;
+    if key.in_table_list() {
+        return Some(Err(EnvValueError {
+            var: var.to_string(),
+            key: key.path,
+            message: format!(
+                "`{}` sits in a list of tables: write it as [[{}]] in the config file",
+                key.path,
+                key.table()
+            ),
+        }));
+    }
     Some(
         key.kind
             .shape_text(text)
@@ -107,5 +118,12 @@ mod tests {
         assert_eq!(env_near_miss("CCBT_LIMITS_DOWNLOAD"), None);
         assert_eq!(env_near_miss("CCBT_NAME"), None);
         assert_eq!(env_near_miss("CCBT_API"), None);
+    }
+
+    #[test]
+    fn a_key_in_a_list_of_tables_is_not_set_by_a_variable() {
+        let e = env_value("CCBT_ALERTS_RULES_NAME", "x").unwrap().unwrap_err();
+        assert_eq!(e.key, "alerts.rules.name");
+        assert!(e.message.contains("[[alerts.rules]]"), "{}", e.message);
     }
 }

@@ -9,6 +9,7 @@ use super::value_kind::ValueKind;
 
 fn value_schema(kind: ValueKind) -> Value {
     let unlimited = json!({ "const": "unlimited" });
+    let off = json!({ "anyOf": [{ "const": "off" }, { "const": false }] });
     let string_list = json!({ "type": "array", "items": { "type": "string" } });
     match kind {
         ValueKind::Bool => json!({ "type": "boolean" }),
@@ -31,6 +32,19 @@ fn value_schema(kind: ValueKind) -> Value {
             { "type": "string", "pattern": "^([0-9]+[smhd])+$|^[0-9]+$" },
             unlimited
         ] }),
+        ValueKind::DurationOrOff => json!({ "anyOf": [
+            { "type": "integer", "minimum": 0 },
+            { "type": "string", "pattern": "^([0-9]+[smhd])+$|^[0-9]+$" },
+            off
+        ] }),
+        ValueKind::SizeOrOff => json!({ "anyOf": [
+            { "type": "integer", "minimum": 0 },
+            { "type": "string", "pattern": "^\\s*[0-9.]+\\s*[KkMmGgTt]?(i?[Bb])?\\s*$" },
+            off
+        ] }),
+        ValueKind::IntegerOrOff { max } => {
+            json!({ "anyOf": [{ "type": "integer", "minimum": 0, "maximum": max }, off] })
+        }
         ValueKind::TimeOfDay => json!({ "type": "string", "pattern": "^[0-9]{1,2}:[0-9]{2}$" }),
         ValueKind::Text | ValueKind::Path | ValueKind::SocketAddr => json!({ "type": "string", "minLength": 1 }),
         ValueKind::Secret => json!({ "type": "string", "minLength": 1, "writeOnly": true }),

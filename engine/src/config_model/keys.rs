@@ -378,28 +378,28 @@ const SECURITY: &[KeySpec] = &[key(
 const ALERTS: &[KeySpec] = &[
     key(
         "alerts.stall_after",
-        ValueKind::DurationOrUnlimited,
+        ValueKind::DurationOrOff,
         "10m",
         Live,
         "`torrent_stalled` after a download gets no data this long; \"off\" turns it off.",
     ),
     key(
         "alerts.tracker_fail_after",
-        ValueKind::DurationOrUnlimited,
+        ValueKind::DurationOrOff,
         "30m",
         Live,
         "`tracker_failing` after every tracker of a torrent failed this long; \"off\" turns it off.",
     ),
     key(
         "alerts.disk_free_min",
-        ValueKind::Rate,
+        ValueKind::SizeOrOff,
         "1G",
         Live,
         "`disk_free_low` when the download dir's filesystem has less free space; \"off\" turns it off.",
     ),
     key(
         "alerts.hash_failures_per_min",
-        ValueKind::IntegerOrUnlimited { max: 1_000_000 },
+        ValueKind::IntegerOrOff { max: 1_000_000 },
         "20",
         Live,
         "`hash_failures` above this many failed pieces in a minute; \"off\" turns it off.",

@@ -48,7 +48,7 @@ pub fn markdown_reference() -> String {
                 key.path,
                 cell(key.kind.type_name()),
                 cell(key.default),
-                key.env_var(),
+                key.env_var_shown(),
                 key.reload.as_str(),
                 cell(key.doc)
             ));

@@ -53,7 +53,26 @@ impl KeySpec {
     pub fn env_var(&self) -> String {
         super::env_rule::env_var_name(self.path)
     }
+
+    /// Whether the key sits in a list of tables (`[[alerts.rules]]`): one value per
+    /// table, so it is written only in the file, never as one variable or override.
+    pub fn in_table_list(&self) -> bool {
+        TABLE_LISTS.contains(&self.table())
+    }
+
+    /// The environment variable as the reference shows it (`-` for a key in a list
+    /// of tables).
+    pub fn env_var_shown(&self) -> String {
+        if self.in_table_list() {
+            "-".to_string()
+        } else {
+            self.env_var()
+        }
+    }
 }
+
+/// The tables written as `[[name]]`, any number of times.
+pub const TABLE_LISTS: &[&str] = &["alerts.rules"];
 
 /// Every key, section by section, in the registry's order.
 pub fn all_keys() -> impl Iterator<Item = &'static KeySpec> {

@@ -22,6 +22,12 @@ pub enum ValueKind {
     Duration,
     /// A duration, or "unlimited".
     DurationOrUnlimited,
+    /// A duration, or "off" (a threshold that can be switched off).
+    DurationOrOff,
+    /// A size in bytes with a unit (`512M`, `1G`), or "off".
+    SizeOrOff,
+    /// An integer in `0..=max`, or "off".
+    IntegerOrOff { max: i64 },
     /// `HH:MM`, local time.
     TimeOfDay,
     /// A free string.
@@ -63,6 +69,9 @@ impl ValueKind {
             ValueKind::Ratio => "number or \"unlimited\"",
             ValueKind::Duration => "duration (\"30s\", \"15m\", \"2h\", or seconds)",
             ValueKind::DurationOrUnlimited => "duration or \"unlimited\"",
+            ValueKind::DurationOrOff => "duration or \"off\"",
+            ValueKind::SizeOrOff => "size (bytes: 1048576, \"512M\", \"1G\") or \"off\"",
+            ValueKind::IntegerOrOff { .. } => "integer or \"off\"",
             ValueKind::TimeOfDay => "time of day (\"HH:MM\")",
             ValueKind::Text => "string",
             ValueKind::Secret => "string (secret)",
@@ -102,7 +111,10 @@ impl ValueKind {
             ValueKind::IntegerOrUnlimited { .. }
             | ValueKind::Rate
             | ValueKind::Duration
-            | ValueKind::DurationOrUnlimited => Ok(integer().unwrap_or_else(|| RawValue::String(trimmed.to_string()))),
+            | ValueKind::DurationOrUnlimited
+            | ValueKind::DurationOrOff
+            | ValueKind::SizeOrOff
+            | ValueKind::IntegerOrOff { .. } => Ok(integer().unwrap_or_else(|| RawValue::String(trimmed.to_string()))),
             ValueKind::SocketAddrList | ValueKind::HostPortList | ValueKind::Weekdays | ValueKind::PathList => {
                 Ok(RawValue::List(
                     trimmed

@@ -175,6 +175,10 @@ fn answer_alerts(request: crate::alerts::AlertRequest) {
             drop(reply.send(Err(ApiError::not_found(format!("no rule named {name:?}")))))
         }
         AlertRequest::Test(reply) => drop(reply.send(Ok(engine.fire_test(1)[0].view().clone()))),
+        AlertRequest::SetConfig { config, reply } => {
+            engine.set_config_rules(&config, 1);
+            drop(reply.send(Ok(())))
+        }
     }
 }
 
