@@ -169,7 +169,12 @@ fn aria2_downloads(shape: Shape) {
     let done = ccbt_tests::clients::poll(TIMEOUT, Duration::from_millis(200), || {
         (!aria2.is_running()).then_some(())
     });
-    assert!(done.is_some(), "aria2 did not finish; logs:\n{}", aria2.logs());
+    assert!(
+        done.is_some(),
+        "aria2 did not finish; logs:\n{}\n--- the ccbt seeder's stderr:\n{}",
+        aria2.logs(),
+        seeder.stderr()
+    );
     check(&swarm, &out, &mut seeder, "aria2");
 }
 

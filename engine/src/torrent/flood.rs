@@ -22,7 +22,8 @@ pub enum FloodAnomaly {
     KeepAliveStorm,
     /// HAVE for a piece the peer already announced: no client repeats one.
     RepeatedHave,
-    /// BITFIELD or HAVE ALL after the first: aria2 sends one late update, never a stream.
+    /// BITFIELD or HAVE ALL after the first that adds no piece (aria2 sends late
+    /// BITFIELDs as batched HAVEs, each adding pieces; those are not counted).
     RepeatedBitfield,
     /// BEP 10 extension messages (PEX comes once a minute, metadata in a few pieces).
     ExtensionFlood,

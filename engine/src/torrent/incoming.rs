@@ -58,7 +58,11 @@ impl Torrent {
         let first = peer.phase == Phase::BitfieldWindow;
         let repeats = match &message {
             Message::Have(p) => peer.has.get(p.0),
-            Message::Bitfield(_) | Message::HaveAll => !first,
+            // A late BITFIELD is aria2's batched HAVEs (it sends one instead of many
+            // HAVEs when it finished many pieces at once): only one that adds no piece
+            // repeats anything.
+            Message::Bitfield(bytes) => !first && !adds_pieces(peer.has.as_bytes(), bytes),
+            Message::HaveAll => !first && peer.has.is_complete(),
             _ => false,
         };
         if let Some((anomaly, count)) = peer.flood.record(MessageClass::of(&message, repeats), now) {
@@ -334,4 +338,10 @@ impl Torrent {
             self.send(k, Message::Cancel(block));
         }
     }
+}
+
+/// Whether a BITFIELD's bytes name a piece that `known` lacks. Bytes of another
+/// length are a bad bitfield, which the handler reports: not a repeat.
+fn adds_pieces(known: &[u8], announced: &[u8]) -> bool {
+    known.len() != announced.len() || known.iter().zip(announced).any(|(k, a)| a & !k != 0)
 }

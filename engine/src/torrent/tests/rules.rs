@@ -501,3 +501,34 @@ fn a_repeated_have_flood_is_cut_off_and_fresh_haves_are_not() {
         }))
     ));
 }
+
+/// aria2 sends a BITFIELD in place of many HAVEs when it finished many pieces at
+/// once; under load those come in bursts. Each adds pieces, so none is a repeat;
+/// the same bitfield again and again is.
+#[test]
+fn late_bitfields_that_add_pieces_are_updates_and_identical_ones_a_flood() {
+    let pieces = 32u32;
+    let mut d = Driver::new(pieces, true, TorrentConfig::default());
+    let peer = d.connect(1);
+    d.actions();
+    d.deliver(peer, Message::HaveNone);
+    d.deliver(peer, Message::Interested);
+    let mut bits = Bitfield::new(pieces);
+    for i in 0..20 {
+        bits.set(i);
+        d.deliver(peer, Message::Bitfield(bytes::Bytes::copy_from_slice(bits.as_bytes())));
+    }
+    assert!(Driver::disconnect_reason(&d.actions(), peer).is_none());
+    for _ in 0..FloodAnomaly::RepeatedBitfield.limit() {
+        d.deliver(peer, Message::Bitfield(bytes::Bytes::copy_from_slice(bits.as_bytes())));
+    }
+    assert!(Driver::disconnect_reason(&d.actions(), peer).is_none());
+    d.deliver(peer, Message::Bitfield(bytes::Bytes::copy_from_slice(bits.as_bytes())));
+    assert!(matches!(
+        Driver::disconnect_reason(&d.actions(), peer),
+        Some(DisconnectReason::Protocol(ProtocolViolation::Flood {
+            anomaly: FloodAnomaly::RepeatedBitfield,
+            ..
+        }))
+    ));
+}
