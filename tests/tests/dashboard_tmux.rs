@@ -84,12 +84,45 @@ impl Tmux {
 
     /// The pane's process: none while it runs, else its exit status.
     fn exit_status(&self) -> Option<i32> {
-        let out = self.run(&["display-message", "-p", "-t", "t", "#{pane_dead} #{pane_dead_status}"]);
+        let out = self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            "t",
+            "#{pane_dead} #{pane_dead_status} #{pane_pid}",
+        ]);
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        match text.split_once(' ') {
-            Some(("1", status)) => Some(status.parse().unwrap_or(-1)),
+        let fields: Vec<&str> = text.split(' ').collect();
+        match fields.as_slice() {
+            ["1", status, ..] => Some(status.parse().unwrap_or(-1)),
+            // Under load the tmux server may take seconds to reap its pane's process
+            // (seen: a zombie for over 10 s); the kernel already has its status.
+            [_, _, pid] => zombie_exit_status(pid),
             _ => None,
         }
+    }
+
+    /// The pane process's threads, each with the kernel function it waits in (for
+    /// a failure message).
+    fn pane_threads(&self) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return format!("(no /proc/{pid}/task)");
+        };
+        tasks
+            .flatten()
+            .map(|t| {
+                let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default();
+                format!(
+                    "{} {} {}",
+                    read("comm").trim(),
+                    read("wchan").trim(),
+                    read("stat").trim()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// `q`, then waits (bounded) for bitonic to exit 0 with the terminal given back.
@@ -102,8 +135,9 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline,
-                "bitonic still runs after q:\n{}",
-                self.screen()
+                "bitonic still runs after q:\n{}\nits threads:\n{}",
+                self.screen(),
+                self.pane_threads()
             );
             std::thread::sleep(Duration::from_millis(100));
         };
@@ -123,6 +157,23 @@ impl Drop for Tmux {
         // Only this test's server (its own socket), with the bitonic it runs.
         let _ = self.run(&["kill-server"]);
     }
+}
+
+/// The exit status of a process that has exited but is not yet reaped, from
+/// `/proc/PID/stat` (state `Z`; the last field is the wait status, Linux 3.5+).
+fn zombie_exit_status(pid: &str) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: the fields after it start past the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    let wait_status: i32 = fields.last()?.parse().ok()?;
+    Some(if wait_status & 0x7f == 0 {
+        (wait_status >> 8) & 0xff
+    } else {
+        128 + (wait_status & 0x7f)
+    })
 }
 
 fn bitonic_command(daemon: &DaemonUnderTest) -> String {
