@@ -232,9 +232,12 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
 
     let inputs = config_inputs(args.config.as_deref(), start_flags(args, api)?)?;
     let loaded = load(&inputs).map_err(|e| CliError::Config(e.to_string()))?;
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
+    // Logged once the subscriber is installed (below), or they would be lost.
+    let log_warnings = || {
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+    };
     let config = &loaded.config;
     let state_dir = absolute(loaded.state_dir.clone())?;
     let api_addr = config.api.listen;
@@ -268,6 +271,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
     });
     if !args.foreground {
         crate::init_logging_with_default(DAEMON_LOG_FILTER);
+        log_warnings();
         let api_url = format!("http://{api_addr}");
         return start_detached(&state_dir, &api_url, args.json);
     }
@@ -283,6 +287,7 @@ pub fn start(args: &crate::daemon_cmd::StartArgs, api: &crate::client::args::Api
         trace: args.trace.clone(),
         trace_max_bytes: args.trace_max_size,
     })?;
+    log_warnings();
     let opts = DaemonOptions {
         state_dir,
         download_dir,

@@ -174,6 +174,11 @@ impl BanList {
             .collect()
     }
 
+    /// How long a ban lasts: the session's, and each torrent's own too.
+    pub fn duration(&self) -> Duration {
+        self.policy.duration
+    }
+
     pub fn len(&self) -> usize {
         self.bans.len()
     }

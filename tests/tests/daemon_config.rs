@@ -46,7 +46,8 @@ fn file_env_and_flag_layer_in_order_on_a_real_daemon() {
     let opts = DaemonOpts::new(tmp.path(), "d")
         .config("[session]\nshards = 3\n\n[queue]\nmax_active_checks = 3\n\n[limits]\nupload = \"3M\"\n")
         .env("CCBT_SESSION_SHARDS", "2")
-        .env("CCBT_QUEUE_MAX_ACTIVE_CHECKS", "4");
+        .env("CCBT_QUEUE_MAX_ACTIVE_CHECKS", "4")
+        .env("CCBT_LIMITS_DOWNLAOD", "1M");
     // The helper passes --shards 1: the flag beats the variable, which beats the file.
     let mut daemon = DaemonUnderTest::start(opts);
     let file = tmp.path().join("d-config.toml").display().to_string();
@@ -71,6 +72,15 @@ fn file_env_and_flag_layer_in_order_on_a_real_daemon() {
     let session = daemon.get("/api/v1/session").ok();
     assert_eq!(num(&session, "max_active_checks"), 4, "{session}");
     assert_eq!(num(&session, "upload_limit"), 3 << 20, "{session}");
+    // A misspelt variable sets nothing, and the daemon's log says what was meant.
+    assert!(
+        daemon
+            .process
+            .stderr()
+            .contains("CCBT_LIMITS_DOWNLAOD sets no config key; did you mean CCBT_LIMITS_DOWNLOAD?"),
+        "{}",
+        daemon.process.stderr()
+    );
     daemon.terminate();
 }
 

@@ -188,6 +188,7 @@ impl DaemonCore {
     /// until the queue releases it.
     pub(super) fn start_torrent(&mut self, id: u32, held: bool) {
         let listen_port = self.session.listen_addr().port();
+        let ban_duration = self.bans.duration();
         let Some(t) = self.torrents.get_mut(&id) else { return };
         if !matches!(t.life, Life::Idle) {
             return;
@@ -196,11 +197,7 @@ impl DaemonCore {
             self.start_magnet(id);
             return;
         };
-        let config = TorrentConfig {
-            listen_port: Some(listen_port),
-            sequential: t.settings.sequential,
-            ..TorrentConfig::default()
-        };
+        let config = torrent_config(listen_port, t.settings.sequential, ban_duration);
         let resume = if t.recheck_next_start { None } else { t.resume.clone() };
         let add = AddTorrent {
             meta,
@@ -255,5 +252,17 @@ impl DaemonCore {
                 self.after_stop(id);
             }
         }
+    }
+}
+
+/// The engine settings of a torrent the daemon starts (from a .torrent or, once
+/// its metadata arrives, a magnet): our port for PEX and LSD, the torrent's
+/// sequential switch, and `[bans] duration` for the bans it issues itself.
+pub(super) fn torrent_config(listen_port: u16, sequential: bool, ban_duration: std::time::Duration) -> TorrentConfig {
+    TorrentConfig {
+        listen_port: Some(listen_port),
+        sequential,
+        ban_duration,
+        ..TorrentConfig::default()
     }
 }

@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::add::torrent_config;
 use ccbt_engine::magnet::{FileSelection, MagnetError, MagnetLink};
 use ccbt_engine::metainfo::{torrent_file_bytes, Metainfo};
-use ccbt_engine::torrent::TorrentConfig;
 use ccbt_engine::InfoHash;
 use ccbt_io::storage::Preallocation;
 use ccbt_shards::{AddMagnet, SessionError};
@@ -158,6 +158,7 @@ impl DaemonCore {
     /// starts it (the core hears `MetadataReceived`, then `Started`).
     pub(super) fn start_magnet(&mut self, id: u32) {
         let listen_port = self.session.listen_addr().port();
+        let ban_duration = self.bans.duration();
         let Some(t) = self.torrents.get_mut(&id) else { return };
         let Some(magnet) = &t.magnet else { return };
         let add = AddMagnet {
@@ -167,11 +168,7 @@ impl DaemonCore {
             peers: t.settings.peers.clone(),
             select_only: magnet.link.select_only.clone(),
             download_dir: t.settings.download_dir.clone(),
-            config: TorrentConfig {
-                listen_port: Some(listen_port),
-                sequential: t.settings.sequential,
-                ..TorrentConfig::default()
-            },
+            config: torrent_config(listen_port, t.settings.sequential, ban_duration),
             preallocation: Preallocation::Sparse,
             direct_writes: true,
             download_limit: t.settings.download_limit,

@@ -616,6 +616,7 @@ impl DaemonCore {
             shards,
             torrents,
             torrents_omitted,
+            security: snapshot::SecurityFigures::of(&stats),
         })
     }
 }

@@ -10,7 +10,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::snapshot::{HistogramFigures, MetricsSnapshot, ShardFigures, TorrentFigures};
+use super::snapshot::{HistogramFigures, MetricsSnapshot, SecurityFigures, ShardFigures, TorrentFigures};
 
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -33,6 +33,7 @@ impl Collector for SnapshotCollector {
         session_families(&mut encoder, s)?;
         dht_families(&mut encoder, s)?;
         shard_families(&mut encoder, &s.shards)?;
+        security_families(&mut encoder, &s.security)?;
         torrent_families(&mut encoder, &s.torrents, s.torrents_omitted)
     }
 }
@@ -116,6 +117,55 @@ fn histogram<'a>(
 
 fn none() -> Labels<'static> {
     Vec::new()
+}
+
+fn security_families(e: &mut DescriptorEncoder, s: &SecurityFigures) -> fmt::Result {
+    let blocked = &s.ip_filter_blocked;
+    counter(
+        e,
+        "ccbt_ip_filter_blocked",
+        "Connections the IP filter refused: incoming at accept, outgoing dials not made, \
+         connections closed when a reload blocked their address.",
+        [
+            (vec![("direction", "incoming")], blocked.incoming),
+            (vec![("direction", "outgoing")], blocked.outgoing),
+            (vec![("direction", "disconnected")], blocked.disconnected),
+        ],
+    )?;
+    counter(
+        e,
+        "ccbt_ip_filter_dropped_addresses",
+        "Peer addresses the IP filter dropped before they reached a torrent, by where they came from.",
+        blocked
+            .by_source
+            .iter()
+            .map(|(source, n)| (vec![("source", source.as_str())], *n)),
+    )?;
+    let guard = &s.peer_guard;
+    counter(
+        e,
+        "ccbt_peer_refusals",
+        "Peer connections refused or dials not made by the connection limits and bans, by reason.",
+        guard
+            .refusals
+            .iter()
+            .map(|(reason, n)| (vec![("reason", reason.as_str())], *n)),
+    )?;
+    counter(
+        e,
+        "ccbt_peer_violations",
+        "Peers cut off for breaking the protocol, by kind (floods by anomaly).",
+        guard
+            .violations
+            .iter()
+            .map(|(kind, n)| (vec![("kind", kind.as_str())], *n)),
+    )?;
+    gauge(
+        e,
+        "ccbt_bans_in_force",
+        "Entries of the session's ban list now (ccbt_peer_bans_total counts the bans issued).",
+        [(none(), guard.bans_in_force as u64)],
+    )
 }
 
 fn session_families(e: &mut DescriptorEncoder, s: &MetricsSnapshot) -> fmt::Result {

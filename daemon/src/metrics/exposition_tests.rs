@@ -180,3 +180,23 @@ fn sample_summaries(n: u32) -> Vec<crate::api_types::TorrentSummary> {
         .map(|i| crate::api_types::TorrentSummary { id: i, ..base.clone() })
         .collect()
 }
+
+#[test]
+fn the_ip_filter_and_the_peer_defences_are_counted() {
+    let text = text();
+    assert_eq!(
+        samples(&text, "ccbt_ip_filter_blocked_total"),
+        vec![
+            "ccbt_ip_filter_blocked_total{direction=\"incoming\"} 2",
+            "ccbt_ip_filter_blocked_total{direction=\"outgoing\"} 1",
+            "ccbt_ip_filter_blocked_total{direction=\"disconnected\"} 0",
+        ]
+    );
+    assert!(samples(&text, "ccbt_ip_filter_dropped_addresses_total")
+        .contains(&"ccbt_ip_filter_dropped_addresses_total{source=\"tracker\"} 4"));
+    assert!(samples(&text, "ccbt_peer_refusals_total").contains(&"ccbt_peer_refusals_total{reason=\"per_ip\"} 7"));
+    assert!(
+        samples(&text, "ccbt_peer_violations_total").contains(&"ccbt_peer_violations_total{kind=\"request_flood\"} 1")
+    );
+    assert_eq!(samples(&text, "ccbt_bans_in_force"), vec!["ccbt_bans_in_force 1"]);
+}

@@ -9,7 +9,7 @@ use ccbt_engine::latency::LatencyBuckets;
 use ccbt_shards::{DhtStatus, ShardMetrics};
 use serde::{Deserialize, Serialize};
 
-use crate::api_types::{SessionStats, ShardStats, TorrentStateName, TorrentSummary};
+use crate::api_types::{IpFilterBlocked, PeerGuardStats, SessionStats, ShardStats, TorrentStateName, TorrentSummary};
 
 /// Every state a torrent can be in, so each has a series (0 included) and a
 /// dashboard never sees one appear out of nothing.
@@ -37,6 +37,25 @@ pub struct MetricsSnapshot {
     /// Torrents left out of `torrents` because there were more than
     /// `per_torrent_max` (0 when per-torrent series are off).
     pub torrents_omitted: u32,
+    /// The IP filter's and the peer defences' counts (as in `GET /api/v1/stats`).
+    #[serde(default)]
+    pub security: SecurityFigures,
+}
+
+/// What the IP filter and the peer defences did since the daemon started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecurityFigures {
+    pub ip_filter_blocked: IpFilterBlocked,
+    pub peer_guard: PeerGuardStats,
+}
+
+impl SecurityFigures {
+    pub fn of(stats: &SessionStats) -> SecurityFigures {
+        SecurityFigures {
+            ip_filter_blocked: stats.ip_filter_blocked.clone(),
+            peer_guard: stats.peer_guard.clone(),
+        }
+    }
 }
 
 /// The session as a whole.
@@ -383,8 +402,19 @@ pub mod for_tests {
             events_dropped: 0,
             handovers: 1,
             uptime_secs: 30,
-            ip_filter_blocked: Default::default(),
-            peer_guard: Default::default(),
+            ip_filter_blocked: IpFilterBlocked {
+                total: 3,
+                incoming: 2,
+                outgoing: 1,
+                disconnected: 0,
+                by_source: BTreeMap::from([("tracker".to_string(), 4)]),
+            },
+            peer_guard: PeerGuardStats {
+                refusals: BTreeMap::from([("per_ip".to_string(), 7)]),
+                violations: BTreeMap::from([("request_flood".to_string(), 1)]),
+                bans_issued: 2,
+                bans_in_force: 1,
+            },
         };
         let second_row = ShardStats {
             shard: 1,
@@ -414,6 +444,7 @@ pub mod for_tests {
                 ratio: 0.0,
             }],
             torrents_omitted: 0,
+            security: SecurityFigures::of(&stats),
         }
     }
 }
