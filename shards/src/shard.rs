@@ -7,31 +7,32 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccbt_engine::connection_policy::{AcceptRate, ConnectionLimits, RefusalKind};
+use ccbt_engine::connection_policy::{AcceptRate, ConnectionLimits};
 use ccbt_engine::peer_book::RedialPolicy;
 use ccbt_engine::peer_source::PeerSource;
-use ccbt_engine::wire::{parse_routing_prefix, HANDSHAKE_ROUTING_LEN};
 use ccbt_engine::{InfoHash, PeerId};
 use ccbt_io::connection_budget::ConnectionBudget;
 use ccbt_io::metadata_task::MetadataTask;
 use ccbt_io::peer_filter::PeerFilter;
 use ccbt_io::rate_limit::ShardRateLimits;
 use ccbt_io::read_cache::ReadCache;
-use ccbt_io::socket_transfer::TransferableSocket;
-use ccbt_io::torrent_task::{CheckCancel, TorrentEvent, TorrentSetup, TorrentTask, TICK_INTERVAL};
+use ccbt_io::torrent_task::{CheckCancel, TorrentEvent, TorrentSetup, TorrentTask};
 use crossbeam_channel::{Receiver, Sender};
-use futures_lite::{AsyncReadExt, StreamExt};
+use futures_lite::StreamExt;
 use glommio::channels::channel_mesh::{Receivers, Senders};
-use glommio::net::{TcpListener, TcpStream};
+use glommio::net::TcpListener;
 
 use crate::event_outbox::EventOutbox;
-use crate::messages::{
-    AddMagnet, AdoptConnection, SessionEvent, ShardCommand, TorrentChange, TorrentState, TorrentStatus,
-};
+use crate::messages::{AddMagnet, AdoptConnection, SessionEvent, ShardCommand, TorrentChange};
 use crate::router::Router;
 use crate::torrent_change::PendingChanges;
 
+mod incoming;
 mod magnet_phase;
+mod periodic;
+
+use incoming::accept_loop;
+use periodic::{dht_demand, status_loop, statuses, tick_loop};
 
 /// How often a shard looks for session commands: soon after one arrived, backing
 /// off to the slower rate while none come. The session lives on a thread without
@@ -44,15 +45,6 @@ pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// Torrents opening and rechecking their files at once on one shard: bounds open
 /// descriptors and memory when thousands of torrents are loaded together.
 const MAX_CONCURRENT_STARTS: u64 = 16;
-/// Longest wait for the routing part of an incoming handshake.
-const ROUTING_TIMEOUT: Duration = Duration::from_secs(10);
-/// Accepted connections still sending the routing part of their handshake, at
-/// most: beyond it new ones are closed at once, so silent sockets cannot pile up.
-const MAX_ROUTING: usize = 1024;
-/// Tries at duplicating a socket for a hand-over (it fails only when out of
-/// descriptors, which a moment may cure), and the pause between them.
-const HANDOVER_TRIES: u32 = 3;
-const HANDOVER_RETRY: Duration = Duration::from_millis(50);
 
 /// Longest a stopping shard waits for the starts it cancelled to end.
 const CANCELLED_STARTS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -589,331 +581,5 @@ impl Shard {
                 self.events.lifecycle(SessionEvent::Failed { info_hash, error });
             }
         }
-    }
-
-    /// A connection handed over by another shard.
-    fn adopt(self: Rc<Self>, adopt: AdoptConnection) {
-        let stream = adopt.socket.attach();
-        glommio::spawn_local(async move {
-            self.serve_incoming(stream, adopt.addr, adopt.info_hash, adopt.prefix)
-                .await;
-        })
-        .detach();
-    }
-
-    /// Routes an incoming connection whose info-hash is known: here, or to the owner.
-    async fn route(self: Rc<Self>, stream: TcpStream, addr: SocketAddr, prefix: [u8; HANDSHAKE_ROUTING_LEN]) {
-        let Ok((_, info_hash)) = parse_routing_prefix(&prefix) else {
-            return;
-        };
-        match self.ctx.router.owner(&info_hash) {
-            Some(owner) if owner == self.ctx.id => self.serve_incoming(stream, addr, info_hash, prefix).await,
-            Some(owner) => self.hand_over(stream, addr, owner, info_hash, prefix).await,
-            None => self.ctx.router.count_unroutable(),
-        }
-    }
-
-    /// Hands a connection to the shard that owns its torrent. Our stream stays
-    /// open until the owner has the duplicate, so a failed hand-over loses nothing:
-    /// duplicating is retried (it fails when out of descriptors), and if the owner
-    /// is gone the router is asked again (the torrent may have come here).
-    async fn hand_over(
-        self: Rc<Self>,
-        stream: TcpStream,
-        addr: SocketAddr,
-        owner: usize,
-        info_hash: InfoHash,
-        prefix: [u8; HANDSHAKE_ROUTING_LEN],
-    ) {
-        let Some(senders) = &self.senders else { return };
-        let mut tries = 0;
-        let socket = loop {
-            match TransferableSocket::detach(&stream) {
-                Ok(s) => break s,
-                Err(e) if tries + 1 < HANDOVER_TRIES => {
-                    tracing::debug!(%addr, error = %e, "retrying a hand-over");
-                    tries += 1;
-                    glommio::timer::sleep(HANDOVER_RETRY).await;
-                }
-                Err(e) => {
-                    tracing::warn!(%addr, error = %e, "could not hand over connection");
-                    return;
-                }
-            }
-        };
-        let adopt = AdoptConnection {
-            socket,
-            addr,
-            info_hash,
-            prefix,
-        };
-        match senders.send_to(owner, adopt).await {
-            Ok(()) => {
-                self.ctx.router.count_handover();
-                drop(stream);
-            }
-            Err(e) => {
-                tracing::warn!(%addr, owner, error = %e, "owner shard did not take the connection");
-                if self.ctx.router.owner(&info_hash) == Some(self.ctx.id) {
-                    self.serve_incoming(stream, addr, info_hash, prefix).await;
-                }
-            }
-        }
-    }
-
-    async fn serve_incoming(
-        &self,
-        stream: TcpStream,
-        addr: SocketAddr,
-        info_hash: InfoHash,
-        prefix: [u8; HANDSHAKE_ROUTING_LEN],
-    ) {
-        let Some(task) = self.running_task(&info_hash) else {
-            if let Some(task) = self.metadata_task(&info_hash) {
-                if let Err(e) = task.accept(stream, addr, &prefix).await {
-                    tracing::debug!(error = %e, "incoming metadata peer ended");
-                }
-                return;
-            }
-            // Owned here but still checking its data: not ready for peers yet.
-            self.ctx.router.count_unroutable();
-            return;
-        };
-        if let Err(e) = ccbt_io::peer_connection::accept(task, stream, addr, &prefix).await {
-            tracing::debug!(error = %e, "incoming peer connection ended");
-        }
-    }
-}
-
-async fn accept_loop(shard: Rc<Shard>, listener: Rc<TcpListener>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                glommio::timer::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        if shard.routing.get() >= MAX_ROUTING {
-            // Too many connections have not said which torrent they want yet.
-            shard.budget.refused(RefusalKind::RoutingFull);
-            drop(stream);
-            continue;
-        }
-        // Before anything is read or spawned for it: a flood of connections costs
-        // an accept and a close each.
-        let now = std::time::Instant::now();
-        if !shard.accept_rate.borrow_mut().try_accept(now) {
-            shard.budget.refused(RefusalKind::HandshakeRate);
-            drop(stream);
-            continue;
-        }
-        if stream
-            .peer_addr()
-            .is_ok_and(|a| shard.budget.is_session_banned(a.ip(), now))
-        {
-            shard.budget.refused(RefusalKind::Banned);
-            drop(stream);
-            continue;
-        }
-        let shard = shard.clone();
-        glommio::spawn_local(async move {
-            shard.routing.set(shard.routing.get() + 1);
-            let _routed = RoutingSlot(&shard.routing);
-            let Ok(addr) = stream.peer_addr() else { return };
-            if shard.filter.refuses_incoming(addr) {
-                return;
-            }
-            let mut stream = stream;
-            let mut prefix = [0u8; HANDSHAKE_ROUTING_LEN];
-            let read = futures_lite::future::or(async { stream.read_exact(&mut prefix).await.is_ok() }, async {
-                glommio::timer::sleep(ROUTING_TIMEOUT).await;
-                false
-            })
-            .await;
-            if read {
-                shard.clone().route(stream, addr, prefix).await;
-            }
-        })
-        .detach();
-    }
-}
-
-/// Gives back a routing slot however the routing task ends.
-struct RoutingSlot<'a>(&'a std::cell::Cell<usize>);
-
-impl Drop for RoutingSlot<'_> {
-    fn drop(&mut self) {
-        self.0.set(self.0.get().saturating_sub(1));
-    }
-}
-
-/// The shard's torrents that may use the DHT: running, not held, not failed, and
-/// not private (BEP 27: peers only from the trackers).
-/// Magnets fetching their metadata count too: their info-hash is all they have,
-/// and the DHT is how a magnet without trackers or `x.pe` finds anyone.
-fn dht_demand(shard: &Shard) -> Vec<ccbt_engine::dht::schedule::TorrentDemand> {
-    use ccbt_engine::dht::schedule::TorrentDemand;
-    let mut demand: Vec<TorrentDemand> = shard
-        .running()
-        .iter()
-        .filter(|t| !t.meta.info.private && !t.is_held() && !t.is_stopped() && t.failure().is_none())
-        .map(|t| TorrentDemand {
-            info_hash: t.info_hash,
-            connected_peers: t.stats().peers,
-            downloading: !t.is_complete(),
-        })
-        .collect();
-    demand.extend(
-        shard
-            .torrents
-            .borrow()
-            .iter()
-            .filter_map(|(info_hash, life)| match life {
-                TorrentLife::FetchingMetadata { task, .. } => Some(TorrentDemand {
-                    info_hash: *info_hash,
-                    connected_peers: task.connections(),
-                    downloading: true,
-                }),
-                _ => None,
-            }),
-    );
-    demand
-}
-
-/// Torrents ticked between two chances for other tasks to run.
-const TICKS_PER_YIELD: usize = 256;
-
-/// Ticks every torrent of the shard once a [`TICK_INTERVAL`], in one wake.
-///
-/// Why one loop: a timer per torrent, each on its own phase, woke an idle seeder of
-/// 10,000 torrents for every one of them (21% of a core with nothing to do).
-async fn tick_loop(shard: Rc<Shard>) {
-    let mut ticks: u64 = 0;
-    loop {
-        glommio::timer::sleep(TICK_INTERVAL).await;
-        ticks += 1;
-        let tasks = shard.running();
-        for (i, task) in tasks.iter().enumerate() {
-            task.tick(ticks);
-            if (i + 1) % TICKS_PER_YIELD == 0 {
-                glommio::yield_if_needed().await;
-            }
-        }
-        if shard.ctx.lsd.enabled() && ticks % crate::lsd_service::PUBLISH_EVERY_TICKS == 1 {
-            shard.ctx.lsd.publish(shard.ctx.id, lsd_announceable(&tasks));
-        }
-    }
-}
-
-/// The torrents local service discovery may announce: running with peers (not held,
-/// not failed) and not private (BEP 27).
-fn lsd_announceable(tasks: &[Rc<TorrentTask>]) -> Vec<InfoHash> {
-    tasks
-        .iter()
-        .filter(|t| !t.is_held() && !t.is_stopped() && t.failure().is_none() && !t.meta.info.private)
-        .map(|t| t.info_hash)
-        .collect()
-}
-
-async fn status_loop(shard: Rc<Shard>) {
-    let mut busy = crate::shard_metrics::BusyMeter::new();
-    loop {
-        glommio::timer::sleep(STATUS_INTERVAL).await;
-        let torrents = statuses(&shard);
-        publish_metrics(&shard, &mut busy);
-        if !shard.events.status(SessionEvent::Status {
-            shard: shard.ctx.id,
-            torrents,
-            usage: shard.rate_limits.take_usage(),
-        }) {
-            return;
-        }
-    }
-}
-
-fn statuses(shard: &Shard) -> Vec<TorrentStatus> {
-    shard
-        .torrents
-        .borrow()
-        .iter()
-        .filter_map(|(info_hash, life)| match life {
-            TorrentLife::Running(t) => Some(running_status(shard.ctx.id, t)),
-            TorrentLife::Checking { removed: false, .. } => Some(TorrentStatus {
-                info_hash: *info_hash,
-                name: String::new(),
-                shard: shard.ctx.id,
-                state: TorrentState::Checking,
-                stats: Default::default(),
-                error: None,
-                trackers: Vec::new(),
-                no_reachable_peer: false,
-                wanted_bytes: 0,
-                metadata: None,
-                peer_sources: Default::default(),
-            }),
-            // Removed: no longer the user's, only waiting for its check to end.
-            TorrentLife::Checking { removed: true, .. } => None,
-            TorrentLife::FailedToStart { name, error } => Some(TorrentStatus {
-                info_hash: *info_hash,
-                name: name.clone(),
-                shard: shard.ctx.id,
-                state: TorrentState::Failed,
-                stats: Default::default(),
-                error: Some(error.clone()),
-                trackers: Vec::new(),
-                no_reachable_peer: false,
-                wanted_bytes: 0,
-                metadata: None,
-                peer_sources: Default::default(),
-            }),
-            TorrentLife::FetchingMetadata { magnet, task } => Some(magnet_phase::status(shard.ctx.id, magnet, task)),
-        })
-        .collect()
-}
-
-/// Publishes the shard's figures for monitoring (after [`statuses`], which adds
-/// each torrent's engine figures to the shard's counters).
-fn publish_metrics(shard: &Shard, busy: &mut crate::shard_metrics::BusyMeter) {
-    let (busy_percent, busy) = busy.sample();
-    shard.ctx.metrics.publish(crate::shard_metrics::ShardMetrics {
-        shard: shard.ctx.id,
-        io: ccbt_io::shard_counters::snapshot(),
-        busy_percent,
-        busy,
-        cache: shard.cache.borrow().stats(),
-        open_connections: shard.budget.open(),
-        half_open: shard.budget.half_open(),
-        open_files: ccbt_io::storage::Storage::executor_open_file_count(),
-        running_torrents: shard.running().len(),
-    });
-}
-
-fn running_status(shard: usize, t: &TorrentTask) -> TorrentStatus {
-    let stats = t.stats();
-    t.export_to_shard_counters(&stats);
-    let error = t.failure();
-    let state = if error.is_some() {
-        TorrentState::Failed
-    } else if t.is_held() {
-        TorrentState::Held
-    } else if stats.complete {
-        TorrentState::Seeding
-    } else {
-        TorrentState::Downloading
-    };
-    TorrentStatus {
-        info_hash: t.info_hash,
-        name: t.meta.info.name.clone(),
-        shard,
-        state,
-        stats,
-        error,
-        trackers: t.tracker_status(),
-        no_reachable_peer: state == TorrentState::Downloading && t.peer_reachability().none_reachable(),
-        wanted_bytes: t.wanted_bytes(),
-        metadata: None,
-        peer_sources: t.connected_peer_sources(),
     }
 }
