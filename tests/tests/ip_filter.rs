@@ -175,12 +175,14 @@ fn a_blocked_libtorrent_peer_is_refused_both_ways_until_the_list_file_is_edited(
 
     // A downloader on the blocked address cannot get in...
     let leech_dir = swarm.out_dir("blocked-leecher");
+    // Read before the downloader starts: it dials the daemon at once, and
+    // libtorrent waits a minute before it dials a peer that failed again.
+    let refused_before = num(&blocked_counts(&daemon), "incoming");
     let leecher = Libtorrent::start_downloader(
         &swarm.torrent,
         &leech_dir,
         &swarm.opts().with_listen_ip(BLOCKED_IP).with_peer(daemon.listen()),
     );
-    let refused_before = num(&blocked_counts(&daemon), "incoming");
     wait_until(
         "the blocked downloader refused at accept",
         Duration::from_secs(30),
