@@ -1,7 +1,8 @@
 //! Failed authentication, limited per client address: after
 //! [`MAX_FAILURES`] wrong or missing tokens within [`FAILURE_WINDOW`], the address is
 //! answered 429 for [`BLOCK_FOR`] without its token being looked at, so guessing
-//! the token from one host costs days. Bounded: at most [`MAX_TRACKED`] addresses
+//! the token from one host costs days. The qBittorrent login uses the same
+//! limiter with qBittorrent's own numbers ([`FailurePolicy`]). Bounded: at most [`MAX_TRACKED`] addresses
 //! are remembered (when full, entries past their window go, then the oldest).
 
 use std::collections::HashMap;
@@ -25,15 +26,52 @@ struct Record {
     blocked_until: Option<Instant>,
 }
 
+/// How many failures within what window block an address, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailurePolicy {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub block_for: Duration,
+}
+
+impl Default for FailurePolicy {
+    /// The native API's: [`MAX_FAILURES`] within [`FAILURE_WINDOW`] block for [`BLOCK_FOR`].
+    fn default() -> Self {
+        FailurePolicy {
+            max_failures: MAX_FAILURES,
+            window: FAILURE_WINDOW,
+            block_for: BLOCK_FOR,
+        }
+    }
+}
+
 /// Failed authentications by address, shared by every API connection.
 #[derive(Debug, Default)]
 pub struct AuthFailures {
+    policy: FailurePolicy,
     by_ip: Mutex<HashMap<IpAddr, Record>>,
     failures: AtomicU64,
     refused: AtomicU64,
 }
 
 impl AuthFailures {
+    /// A limiter with its own numbers (the qBittorrent login keeps qBittorrent's).
+    pub fn with_policy(policy: FailurePolicy) -> AuthFailures {
+        AuthFailures {
+            policy,
+            ..AuthFailures::default()
+        }
+    }
+
+    /// A success from `ip`: its failures so far are forgotten.
+    pub fn succeeded(&self, ip: IpAddr) {
+        if let Ok(mut map) = self.by_ip.lock() {
+            if map.get(&ip).is_some_and(|r| r.blocked_until.is_none()) {
+                map.remove(&ip);
+            }
+        }
+    }
+
     /// When `ip` is blocked now: how long it still is.
     pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let map = self.by_ip.lock().ok()?;
@@ -50,9 +88,9 @@ impl AuthFailures {
             return false;
         };
         if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
+            let window = self.policy.window;
             map.retain(|_, r| {
-                now.saturating_duration_since(r.window_start) < FAILURE_WINDOW
-                    || r.blocked_until.is_some_and(|t| t > now)
+                now.saturating_duration_since(r.window_start) < window || r.blocked_until.is_some_and(|t| t > now)
             });
             if map.len() >= MAX_TRACKED {
                 let oldest = map.iter().min_by_key(|(_, r)| r.window_start).map(|(ip, _)| *ip);
@@ -66,13 +104,13 @@ impl AuthFailures {
             failures: 0,
             blocked_until: None,
         });
-        if now.saturating_duration_since(r.window_start) >= FAILURE_WINDOW {
+        if now.saturating_duration_since(r.window_start) >= self.policy.window {
             r.window_start = now;
             r.failures = 0;
         }
         r.failures += 1;
-        if r.failures >= MAX_FAILURES {
-            r.blocked_until = Some(now + BLOCK_FOR);
+        if r.failures >= self.policy.max_failures {
+            r.blocked_until = Some(now + self.policy.block_for);
             r.failures = 0;
             r.window_start = now;
             return true;

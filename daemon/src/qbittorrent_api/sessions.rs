@@ -3,13 +3,14 @@
 //! qBittorrent's "bypass authentication for localhost" lets in.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::HeaderMap;
 use rand::RngCore;
 
+use crate::api_server::auth_failures::{AuthFailures, FailurePolicy};
 use crate::api_server::compat_auth::{basic_credentials, open_without_credentials, CompatCredentials};
 
 /// The cookie qBittorrent names its session.
@@ -22,8 +23,6 @@ pub const MAX_SESSIONS: usize = 1024;
 /// (qBittorrent's defaults).
 pub const MAX_FAILED_LOGINS: u32 = 5;
 pub const BAN_DURATION: Duration = Duration::from_secs(3600);
-/// Addresses whose failures are counted at most.
-const MAX_TRACKED_ADDRESSES: usize = 4096;
 
 /// What the auth check decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,15 +43,10 @@ pub enum LoginOutcome {
     Banned,
 }
 
-struct FailedLogins {
-    count: u32,
-    last: Instant,
-}
-
 /// The login sessions and failed-login counts.
 pub struct SessionStore {
     sessions: HashMap<String, Instant>,
-    failures: HashMap<IpAddr, FailedLogins>,
+    failures: AuthFailures,
 }
 
 impl Default for SessionStore {
@@ -65,7 +59,11 @@ impl SessionStore {
     pub fn new() -> SessionStore {
         SessionStore {
             sessions: HashMap::new(),
-            failures: HashMap::new(),
+            failures: AuthFailures::with_policy(FailurePolicy {
+                max_failures: MAX_FAILED_LOGINS,
+                window: BAN_DURATION,
+                block_for: BAN_DURATION,
+            }),
         }
     }
 
@@ -75,12 +73,6 @@ impl SessionStore {
 
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
-    }
-
-    fn banned(&self, ip: IpAddr, now: Instant) -> bool {
-        self.failures
-            .get(&ip)
-            .is_some_and(|f| f.count >= MAX_FAILED_LOGINS && now.saturating_duration_since(f.last) < BAN_DURATION)
     }
 
     /// A login attempt. With no credentials configured, a loopback client logs in
@@ -94,7 +86,7 @@ impl SessionStore {
         now: Instant,
     ) -> LoginOutcome {
         let ip = client.ip();
-        if self.banned(ip, now) {
+        if self.failures.blocked(ip, now).is_some() {
             return LoginOutcome::Banned;
         }
         let ok = match credentials {
@@ -102,21 +94,10 @@ impl SessionStore {
             None => open_without_credentials(client),
         };
         if !ok {
-            if self.failures.len() >= MAX_TRACKED_ADDRESSES && !self.failures.contains_key(&ip) {
-                // Forget the stalest address rather than grow without bound.
-                if let Some(oldest) = self.failures.iter().min_by_key(|(_, f)| f.last).map(|(ip, _)| *ip) {
-                    self.failures.remove(&oldest);
-                }
-            }
-            let entry = self.failures.entry(ip).or_insert(FailedLogins { count: 0, last: now });
-            if now.saturating_duration_since(entry.last) >= BAN_DURATION {
-                entry.count = 0;
-            }
-            entry.count += 1;
-            entry.last = now;
+            self.failures.failed(ip, now);
             return LoginOutcome::Fails;
         }
-        self.failures.remove(&ip);
+        self.failures.succeeded(ip);
         self.expire(now);
         if self.sessions.len() >= MAX_SESSIONS {
             if let Some(oldest) = self.sessions.iter().min_by_key(|(_, t)| **t).map(|(s, _)| s.clone()) {
@@ -354,5 +335,26 @@ mod tests {
             store.login(Some(&c), client, "admin", "secret", t0 + BAN_DURATION),
             LoginOutcome::Ok(_)
         ));
+    }
+
+    #[test]
+    fn a_good_login_forgets_the_failures_before_it() {
+        let mut store = SessionStore::new();
+        let c = creds();
+        let t0 = Instant::now();
+        let client = addr("10.0.0.9:1");
+        for round in 0..3 {
+            for _ in 1..MAX_FAILED_LOGINS {
+                assert_eq!(
+                    store.login(Some(&c), client, "admin", "x", t0),
+                    LoginOutcome::Fails,
+                    "round {round}"
+                );
+            }
+            assert!(matches!(
+                store.login(Some(&c), client, "admin", "secret", t0),
+                LoginOutcome::Ok(_)
+            ));
+        }
     }
 }
