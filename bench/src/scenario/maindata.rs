@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::daemon_proc::DaemonSetup;
 use crate::data::{self, ManySet};
 use crate::report::{truncate, RunResult, ScenarioResult};
 
-use super::restart::write_config;
-use super::{log, Harness};
+use super::Harness;
 
 /// Incremental calls timed after the full answer.
 pub const INCREMENTAL_CALLS: usize = 100;
@@ -70,20 +68,7 @@ impl Harness {
     }
 
     fn maindata_ccbt(&self, set: &ManySet) -> Result<Vec<String>, String> {
-        let root = self.env.work.join(format!("maindata-{}-ccbt", set.count));
-        crate::util::remove_tree(&root);
-        let config = root.join("ccbt.toml");
-        write_config(&config)?;
-        let setup = DaemonSetup {
-            btbt: self.cfg.btbt.clone(),
-            state_dir: root.join("state"),
-            download_dir: set.data_dir.clone(),
-            config: Some(config),
-            work: self.env.work.clone(),
-        };
-        log(&format!("maindata-{}: ccbt adds every torrent", set.count));
-        let small = set.small_bytes * set.count as u64 + set.probe_bytes;
-        let (mut daemon, load_secs) = self.ccbt_load(set, &setup, self.restart_timeout(set.count, small))?;
+        let (mut daemon, load_secs, _) = self.load_seeding_daemon("maindata", set)?;
         let api = daemon.api_root().to_string();
         let result = (|| {
             let (full, full_size, full_time) = call(&api, 0)?;

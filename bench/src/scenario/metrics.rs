@@ -6,13 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::daemon_proc::DaemonSetup;
 use crate::data::{self, ManySet};
 use crate::report::{truncate, RunResult, ScenarioResult};
 
 use super::maindata::percentile;
-use super::restart::write_config;
-use super::{log, Harness};
+use super::Harness;
 
 /// Scrapes timed.
 pub const SCRAPES: usize = 100;
@@ -59,20 +57,7 @@ impl Harness {
     }
 
     fn metrics_ccbt(&self, set: &ManySet) -> Result<Vec<String>, String> {
-        let root = self.env.work.join(format!("metrics-{}-ccbt", set.count));
-        crate::util::remove_tree(&root);
-        let config = root.join("ccbt.toml");
-        write_config(&config)?;
-        let setup = DaemonSetup {
-            btbt: self.cfg.btbt.clone(),
-            state_dir: root.join("state"),
-            download_dir: set.data_dir.clone(),
-            config: Some(config),
-            work: self.env.work.clone(),
-        };
-        log(&format!("metrics-{}: ccbt adds every torrent", set.count));
-        let small = set.small_bytes * set.count as u64 + set.probe_bytes;
-        let (mut daemon, load_secs) = self.ccbt_load(set, &setup, self.restart_timeout(set.count, small))?;
+        let (mut daemon, load_secs, setup) = self.load_seeding_daemon("metrics", set)?;
         let api = daemon.api_root().to_string();
         let token_path = setup.state_dir.join("api.token");
         let result = (|| {

@@ -92,21 +92,13 @@ impl Harness {
     }
 
     fn restart_ccbt(&self, set: &ManySet, timeout: Duration, sc: &mut ScenarioResult) {
-        let root = self.env.work.join(format!("restart-{}-ccbt", set.count));
-        crate::util::remove_tree(&root);
-        let config = root.join("ccbt.toml");
-        if let Err(e) = write_config(&config) {
-            sc.runs.push(RunResult::failed("ccbt", 0, e));
-            return;
-        }
-        let setup = DaemonSetup {
-            btbt: self.cfg.btbt.clone(),
-            state_dir: root.join("state"),
-            download_dir: set.data_dir.clone(),
-            config: Some(config),
-            work: self.env.work.clone(),
+        let setup = match self.seeding_daemon_setup("restart", set) {
+            Ok(setup) => setup,
+            Err(e) => {
+                sc.runs.push(RunResult::failed("ccbt", 0, e));
+                return;
+            }
         };
-        log(&format!("restart-{}: ccbt adds every torrent", set.count));
         let mut daemon = match self.ccbt_load(set, &setup, timeout) {
             Ok((d, secs)) => {
                 sc.notes.push(format!(
@@ -150,6 +142,35 @@ impl Harness {
             }
         }
         daemon.kill();
+    }
+
+    /// A fresh work folder `SCENARIO-COUNT-ccbt` with the bench's daemon config,
+    /// serving the set's data: where a scenario's daemon starts.
+    pub(super) fn seeding_daemon_setup(&self, scenario: &str, set: &ManySet) -> Result<DaemonSetup, String> {
+        let root = self.env.work.join(format!("{scenario}-{}-ccbt", set.count));
+        crate::util::remove_tree(&root);
+        let config = root.join("ccbt.toml");
+        write_config(&config)?;
+        log(&format!("{scenario}-{}: ccbt adds every torrent", set.count));
+        Ok(DaemonSetup {
+            btbt: self.cfg.btbt.clone(),
+            state_dir: root.join("state"),
+            download_dir: set.data_dir.clone(),
+            config: Some(config),
+            work: self.env.work.clone(),
+        })
+    }
+
+    /// [`Harness::ccbt_load`] of the set, in a fresh [`Harness::seeding_daemon_setup`].
+    pub(super) fn load_seeding_daemon(
+        &self,
+        scenario: &str,
+        set: &ManySet,
+    ) -> Result<(DaemonProc, f64, DaemonSetup), String> {
+        let setup = self.seeding_daemon_setup(scenario, set)?;
+        let small = set.small_bytes * set.count as u64 + set.probe_bytes;
+        let (daemon, load_secs) = self.ccbt_load(set, &setup, self.restart_timeout(set.count, small))?;
+        Ok((daemon, load_secs, setup))
     }
 
     /// Starts a daemon, adds every torrent of the set and waits until all seed;
