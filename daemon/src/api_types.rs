@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 mod ip_filter;
+#[cfg(any(test, feature = "test-fixtures"))]
+mod sample;
 pub use ip_filter::{IpFilterBlocked, IpFilterCheck, IpFilterList, IpFilterStatus, MalformedListLine};
 
 /// Version of this API; bumped on an incompatible change.

@@ -116,8 +116,8 @@ impl TorrentHistories {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::torrent_store::tests::summary;
     use ccbt_daemon::api_types::TorrentChanges;
+    use ccbt_daemon::api_types::TorrentSummary;
 
     #[test]
     fn a_history_keeps_the_last_samples() {
@@ -135,7 +135,7 @@ mod tests {
         let mut store = TorrentStore::default();
         let torrents = (0..(MAX_TORRENT_HISTORIES as u32 + 50))
             .map(|id| {
-                let mut t = summary(id, "t");
+                let mut t = TorrentSummary::sample(id, "t");
                 if id == 0 {
                     t.download_rate = 0;
                     t.upload_rate = 0;

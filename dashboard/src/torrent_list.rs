@@ -264,17 +264,17 @@ impl TorrentList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::torrent_store::tests::summary;
     use ccbt_daemon::api_types::TorrentChanges;
 
     fn store() -> TorrentStore {
-        let mut a = summary(1, "Ubuntu");
+        let mut a = TorrentSummary::sample(1, "Ubuntu");
         a.download_rate = 5;
         a.labels = vec!["linux".into()];
-        let mut b = summary(2, "arch");
+        let mut b = TorrentSummary::sample(2, "arch");
         b.download_rate = 50;
         b.state = TorrentStateName::Seeding;
-        let mut c = summary(3, "Debian");
+        b.labels = vec![];
+        let mut c = TorrentSummary::sample(3, "Debian");
         c.download_rate = 500;
         c.labels = vec!["linux".into()];
         let mut s = TorrentStore::default();
@@ -331,7 +331,9 @@ mod tests {
         s.apply(TorrentChanges {
             revision: 1,
             full: true,
-            torrents: (0..100).map(|i| summary(i, &format!("t{i:03}"))).collect(),
+            torrents: (0..100)
+                .map(|i| TorrentSummary::sample(i, &format!("t{i:03}")))
+                .collect(),
             removed: vec![],
         });
         let mut list = TorrentList::default();

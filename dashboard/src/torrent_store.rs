@@ -102,48 +102,8 @@ impl TorrentStore {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use ccbt_daemon::api_types::TorrentStateName;
-
-    /// A torrent as the daemon would describe it.
-    pub(crate) fn summary(id: u32, name: &str) -> TorrentSummary {
-        TorrentSummary {
-            id,
-            info_hash: format!("{id:040x}"),
-            name: name.to_string(),
-            state: TorrentStateName::Downloading,
-            progress: 0.5,
-            verified_bytes: 512 * 1024,
-            total_bytes: 1024 * 1024,
-            wanted_bytes: 1024 * 1024,
-            download_rate: 100 * 1024,
-            upload_rate: 10 * 1024,
-            downloaded: 512 * 1024,
-            uploaded: 0,
-            ratio: 0.0,
-            peers: 2,
-            eta_secs: Some(5),
-            labels: vec![],
-            download_dir: "/srv".into(),
-            error: None,
-            queue_position: Some(0),
-            shard: Some(0),
-            added_at: 0,
-            completed_at: None,
-            seconds_downloading: 0,
-            seconds_seeding: 0,
-            sequential: false,
-            force_started: false,
-            download_limit: None,
-            upload_limit: None,
-            ratio_limit: None,
-            seed_time_limit_secs: None,
-            idle_limit_secs: None,
-            private: false,
-            metadata: None,
-        }
-    }
 
     #[test]
     fn full_answers_replace_and_deltas_patch() {
@@ -151,16 +111,16 @@ pub(crate) mod tests {
         store.apply(TorrentChanges {
             revision: 5,
             full: true,
-            torrents: vec![summary(1, "a"), summary(2, "b")],
+            torrents: vec![TorrentSummary::sample(1, "a"), TorrentSummary::sample(2, "b")],
             removed: vec![],
         });
         assert_eq!((store.len(), store.revision()), (2, 5));
-        let mut b = summary(2, "b");
+        let mut b = TorrentSummary::sample(2, "b");
         b.progress = 0.9;
         store.apply(TorrentChanges {
             revision: 7,
             full: false,
-            torrents: vec![b, summary(3, "c")],
+            torrents: vec![b, TorrentSummary::sample(3, "c")],
             removed: vec![format!("{:040x}", 1)],
         });
         assert!(store.get(1).is_none());
@@ -170,7 +130,7 @@ pub(crate) mod tests {
         store.apply(TorrentChanges {
             revision: 9,
             full: true,
-            torrents: vec![summary(3, "c")],
+            torrents: vec![TorrentSummary::sample(3, "c")],
             removed: vec![],
         });
         assert_eq!(store.len(), 1);

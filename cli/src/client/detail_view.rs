@@ -245,12 +245,11 @@ pub fn show(client: &ApiClient, id: &TorrentId, json: bool) -> Result<(), CliErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::list_view::sample_summary;
-    use ccbt_daemon::api_types::{CheckReport, FileEntry, FilePriorityName, PeerEntry, TrackerEntry};
+    use ccbt_daemon::api_types::{CheckReport, FileEntry, FilePriorityName, PeerEntry, TorrentSummary, TrackerEntry};
 
     fn detail() -> TorrentDetail {
         TorrentDetail {
-            summary: sample_summary(1, "debian.iso"),
+            summary: TorrentSummary::sample(1, "debian.iso"),
             piece_length: 262_144,
             num_pieces: 10,
             pieces_have: 5,

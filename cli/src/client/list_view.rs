@@ -64,47 +64,6 @@ pub fn list(client: &ApiClient, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A fixed summary for the rendering tests of the client's views.
-#[cfg(test)]
-pub(crate) fn sample_summary(id: u32, name: &str) -> TorrentSummary {
-    use ccbt_daemon::api_types::TorrentStateName;
-    TorrentSummary {
-        id,
-        info_hash: format!("{id:040x}"),
-        name: name.to_string(),
-        state: TorrentStateName::Downloading,
-        progress: 0.25,
-        verified_bytes: 250_000_000,
-        total_bytes: 1_000_000_000,
-        wanted_bytes: 1_000_000_000,
-        download_rate: 2_500_000,
-        upload_rate: 0,
-        downloaded: 250_000_000,
-        uploaded: 125_000_000,
-        ratio: 0.5,
-        peers: 7,
-        eta_secs: Some(300),
-        labels: vec!["linux".into()],
-        download_dir: "/srv/data".into(),
-        error: None,
-        queue_position: Some(0),
-        shard: Some(1),
-        added_at: 1_700_000_000,
-        completed_at: None,
-        seconds_downloading: 100,
-        seconds_seeding: 0,
-        sequential: false,
-        force_started: false,
-        download_limit: None,
-        upload_limit: None,
-        ratio_limit: None,
-        seed_time_limit_secs: None,
-        idle_limit_secs: None,
-        private: false,
-        metadata: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,14 +71,14 @@ mod tests {
 
     #[test]
     fn list_table_golden() {
-        let mut seeding = sample_summary(12, "a-very-long-name-of-a-linux-distribution-image.iso");
+        let mut seeding = TorrentSummary::sample(12, "a-very-long-name-of-a-linux-distribution-image.iso");
         seeding.state = TorrentStateName::Seeding;
         seeding.progress = 1.0;
         seeding.download_rate = 0;
         seeding.upload_rate = 800_000;
         seeding.ratio = 2.0;
         seeding.eta_secs = None;
-        let list = vec![sample_summary(1, "debian.iso"), seeding];
+        let list = vec![TorrentSummary::sample(1, "debian.iso"), seeding];
         assert_eq!(
             render_list(&list),
             concat!(
@@ -132,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_magnet_fetching_its_metadata_says_how_many_peers_it_asked() {
-        let mut magnet = sample_summary(3, "ubuntu");
+        let mut magnet = TorrentSummary::sample(3, "ubuntu");
         magnet.state = TorrentStateName::Metadata;
         magnet.metadata = Some(ccbt_daemon::api_types::MetadataProgress {
             peers_asked: 4,

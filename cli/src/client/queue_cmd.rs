@@ -58,17 +58,16 @@ pub fn reorder(client: &ApiClient, id: &TorrentId, to: QueueMove) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::list_view::sample_summary;
     use ccbt_daemon::api_types::TorrentStateName;
 
     #[test]
     fn queue_golden_counts_from_one() {
-        let mut second = sample_summary(4, "b");
+        let mut second = TorrentSummary::sample(4, "b");
         second.queue_position = Some(1);
         second.state = TorrentStateName::Queued;
         second.force_started = true;
         assert_eq!(
-            render_queue(&[sample_summary(9, "a"), second]),
+            render_queue(&[TorrentSummary::sample(9, "a"), second]),
             concat!(
                 "POS  ID  NAME  STATE            PROGRESS\n",
                 "  1   9  a     downloading         25.0%\n",

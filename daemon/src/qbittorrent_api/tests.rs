@@ -20,16 +20,13 @@ const HASH: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn summary() -> TorrentSummary {
     TorrentSummary {
-        id: 1,
         info_hash: HASH.into(),
-        name: "show.mkv".into(),
         state: TorrentStateName::Seeding,
         progress: 1.0,
         verified_bytes: 10,
         total_bytes: 10,
         wanted_bytes: 10,
         download_rate: 0,
-        upload_rate: 0,
         downloaded: 10,
         uploaded: 0,
         ratio: 0.0,
@@ -37,22 +34,11 @@ fn summary() -> TorrentSummary {
         eta_secs: None,
         labels: vec![],
         download_dir: "/data".into(),
-        error: None,
-        queue_position: Some(0),
         shard: Some(0),
         added_at: 1,
         completed_at: Some(2),
         seconds_downloading: 0,
-        seconds_seeding: 0,
-        sequential: false,
-        force_started: false,
-        download_limit: None,
-        upload_limit: None,
-        ratio_limit: None,
-        seed_time_limit_secs: None,
-        idle_limit_secs: None,
-        metadata: None,
-        private: false,
+        ..TorrentSummary::sample(1, "show.mkv")
     }
 }
 

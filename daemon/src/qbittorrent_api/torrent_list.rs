@@ -168,16 +168,12 @@ mod tests {
 
     fn summary(id: u32, name: &str, state: TorrentStateName, progress: f64, labels: &[&str]) -> TorrentSummary {
         TorrentSummary {
-            id,
-            info_hash: format!("{id:040x}"),
-            name: name.into(),
             state,
             progress,
             verified_bytes: 0,
             total_bytes: u64::from(id) * 100,
             wanted_bytes: u64::from(id) * 100,
             download_rate: 0,
-            upload_rate: 0,
             downloaded: 0,
             uploaded: 0,
             ratio: 0.0,
@@ -185,22 +181,11 @@ mod tests {
             eta_secs: None,
             labels: labels.iter().map(|s| s.to_string()).collect(),
             download_dir: "/d".into(),
-            error: None,
             queue_position: None,
             shard: None,
             added_at: u64::from(id),
-            completed_at: None,
             seconds_downloading: 0,
-            seconds_seeding: 0,
-            sequential: false,
-            force_started: false,
-            download_limit: None,
-            upload_limit: None,
-            ratio_limit: None,
-            seed_time_limit_secs: None,
-            idle_limit_secs: None,
-            metadata: None,
-            private: false,
+            ..TorrentSummary::sample(id, name)
         }
     }
 

@@ -214,39 +214,28 @@ mod tests {
 
     pub(crate) fn summary() -> TorrentSummary {
         TorrentSummary {
-            id: 1,
             info_hash: "ab".repeat(20),
-            name: "My Show S01".into(),
             state: TorrentStateName::Seeding,
             progress: 1.0,
             verified_bytes: 1000,
             total_bytes: 1000,
             wanted_bytes: 1000,
             download_rate: 0,
-            upload_rate: 0,
             downloaded: 1000,
             uploaded: 500,
-            ratio: 0.5,
             peers: 2,
             eta_secs: None,
             labels: vec!["tv".into(), "hd".into()],
             download_dir: "/data/tv".into(),
-            error: None,
-            queue_position: Some(0),
             shard: Some(0),
             added_at: 10,
             completed_at: Some(20),
             seconds_downloading: 30,
             seconds_seeding: 125,
-            sequential: false,
-            force_started: false,
-            download_limit: None,
             upload_limit: Some(1000),
             ratio_limit: Some(2.0),
             seed_time_limit_secs: Some(3600),
-            idle_limit_secs: None,
-            metadata: None,
-            private: false,
+            ..TorrentSummary::sample(1, "My Show S01")
         }
     }
 

@@ -6,7 +6,7 @@ use ccbt_daemon::api_types::{ApiEvent, TorrentChanges};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::torrent_store::tests::summary;
+use ccbt_daemon::api_types::TorrentSummary;
 
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
@@ -23,7 +23,7 @@ pub(crate) fn app_with_two() -> App {
         Update::Changes(TorrentChanges {
             revision: 1,
             full: true,
-            torrents: vec![summary(1, "alpha"), summary(2, "beta")],
+            torrents: vec![TorrentSummary::sample(1, "alpha"), TorrentSummary::sample(2, "beta")],
             removed: vec![],
         }),
         Instant::now(),
@@ -193,7 +193,7 @@ fn a_lost_daemon_is_counted_and_forgets_the_revision() {
         Update::Changes(TorrentChanges {
             revision: 9,
             full: true,
-            torrents: vec![summary(1, "alpha")],
+            torrents: vec![TorrentSummary::sample(1, "alpha")],
             removed: vec![],
         }),
         now,

@@ -13,7 +13,7 @@ use ratatui::Terminal;
 
 use crate::app::tests::app_with_two;
 use crate::app::{AlertsState, App, Connection, Update};
-use crate::torrent_store::tests::summary;
+use ccbt_daemon::api_types::TorrentSummary;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 30)];
 
@@ -73,7 +73,7 @@ fn torrents_view_shows_rows_and_the_keys_at_both_sizes() {
         app.apply(Update::Stats(stats(2)), Instant::now());
         let text = screen(&mut app, w, h);
         assert!(text.contains("alpha") && text.contains("beta"), "{w}x{h}:\n{text}");
-        assert!(text.contains("50%"), "{text}");
+        assert!(text.contains("25%"), "{text}");
         assert!(text.contains("downloading"), "{text}");
         assert!(text.contains("2 of 2 torrents"), "{text}");
         assert!(text.contains("p pause"), "the help line shows the view's keys:\n{text}");
@@ -88,7 +88,9 @@ fn only_the_rows_on_screen_are_drawn_at_10000_torrents() {
         Update::Changes(TorrentChanges {
             revision: 1,
             full: true,
-            torrents: (0..10_000).map(|i| summary(i, &format!("torrent-{i:05}"))).collect(),
+            torrents: (0..10_000)
+                .map(|i| TorrentSummary::sample(i, &format!("torrent-{i:05}")))
+                .collect(),
             removed: vec![],
         }),
         Instant::now(),
@@ -120,7 +122,7 @@ fn session_view_has_a_row_and_a_busy_bar_per_shard() {
 
 fn detail() -> TorrentDetail {
     TorrentDetail {
-        summary: summary(1, "alpha"),
+        summary: TorrentSummary::sample(1, "alpha"),
         piece_length: 16384,
         num_pieces: 16,
         pieces_have: 8,

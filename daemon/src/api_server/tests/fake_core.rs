@@ -192,9 +192,7 @@ fn added() -> AddResponse {
 
 pub(super) fn summary() -> TorrentSummary {
     TorrentSummary {
-        id: 1,
         info_hash: INFO_HASH.to_string(),
-        name: NAME.to_string(),
         state: TorrentStateName::Seeding,
         progress: 1.0,
         verified_bytes: 4096,
@@ -209,22 +207,10 @@ pub(super) fn summary() -> TorrentSummary {
         eta_secs: None,
         labels: vec!["linux".to_string()],
         download_dir: "/srv/dl".to_string(),
-        error: None,
-        queue_position: Some(0),
-        shard: Some(1),
-        added_at: 1_700_000_000,
         completed_at: Some(1_700_000_100),
-        seconds_downloading: 100,
         seconds_seeding: 50,
-        sequential: false,
-        force_started: false,
-        download_limit: None,
         upload_limit: Some(1000),
-        ratio_limit: None,
-        seed_time_limit_secs: None,
-        idle_limit_secs: None,
-        private: false,
-        metadata: None,
+        ..TorrentSummary::sample(1, NAME)
     }
 }
 

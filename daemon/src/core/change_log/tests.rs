@@ -6,16 +6,12 @@ use crate::api_types::{TorrentStateName, TorrentSummary};
 
 fn summary(id: u32) -> TorrentSummary {
     TorrentSummary {
-        id,
-        info_hash: format!("{id:040x}"),
-        name: format!("t{id}"),
         state: TorrentStateName::Seeding,
         progress: 1.0,
         verified_bytes: 100,
         total_bytes: 100,
         wanted_bytes: 100,
         download_rate: 0,
-        upload_rate: 0,
         downloaded: 0,
         uploaded: 0,
         ratio: 0.0,
@@ -23,22 +19,12 @@ fn summary(id: u32) -> TorrentSummary {
         eta_secs: None,
         labels: vec![],
         download_dir: "/data".into(),
-        error: None,
         queue_position: Some(id),
         shard: Some(0),
         added_at: 1,
         completed_at: Some(2),
         seconds_downloading: 0,
-        seconds_seeding: 0,
-        sequential: false,
-        force_started: false,
-        download_limit: None,
-        upload_limit: None,
-        ratio_limit: None,
-        seed_time_limit_secs: None,
-        idle_limit_secs: None,
-        metadata: None,
-        private: false,
+        ..TorrentSummary::sample(id, &format!("t{id}"))
     }
 }
 
