@@ -320,3 +320,43 @@ fn bitonic_without_a_terminal_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs a terminal"), "{err}");
 }
+
+/// The Alerts view against a real daemon: an alert of a runtime rule fires and is
+/// listed as active; the test alert (fired and resolved at once) is listed among
+/// the recent ones.
+#[test]
+fn bitonic_lists_the_daemons_alerts() {
+    assert!(!tmux_missing(), "tmux is not installed (scripts/install-test-deps.sh)");
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = DaemonUnderTest::start(DaemonOpts::new(tmp.path(), "d"));
+    daemon
+        .btbt(&[
+            "alerts",
+            "add",
+            "--name",
+            "empty_session",
+            "--condition",
+            "session.torrents == 0",
+            "--severity",
+            "critical",
+        ])
+        .ok();
+    daemon.btbt(&["alerts", "test"]).ok();
+
+    let tmux = Tmux::start(&bitonic_command(&daemon), 120, 30);
+    tmux.wait_for("the torrents view", |s| s.contains("0 of 0 torrents"));
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the session view", |s| s.contains("shard 0"));
+    tmux.keys(&["Tab"]);
+    let screen = tmux.wait_for("the fired alert in the alerts view", |s| {
+        s.lines()
+            .any(|l| l.contains("FIRING") && l.contains("critical") && l.contains("empty_session"))
+    });
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("resolved") && l.contains("a test alert (btbt alerts test)")),
+        "the test alert among the recent ones:\n{screen}"
+    );
+    tmux.quit();
+}
