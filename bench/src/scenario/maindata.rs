@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::data::{self, ManySet};
-use crate::report::{truncate, RunResult, ScenarioResult};
+use crate::report::ScenarioResult;
 
 use super::Harness;
 
@@ -53,64 +53,47 @@ impl Harness {
             set.count,
             data::human(set.small_bytes)
         );
-        let mut sc = self.new_scenario(
-            &format!("maindata-{}", set.count),
+        self.seeding_daemon_scenario(
+            "maindata",
+            set,
             title,
             "one full answer, then incremental answers with nothing changed (see the notes)",
-            0,
-        );
-        sc.columns = vec![];
-        match self.maindata_ccbt(set) {
-            Ok(notes) => sc.notes.extend(notes),
-            Err(e) => sc.runs.push(RunResult::failed("ccbt", 0, truncate(&e, 800))),
-        }
-        sc
-    }
-
-    fn maindata_ccbt(&self, set: &ManySet) -> Result<Vec<String>, String> {
-        let (mut daemon, load_secs, _) = self.load_seeding_daemon("maindata", set)?;
-        let api = daemon.api_root().to_string();
-        let result = (|| {
-            let (full, full_size, full_time) = call(&api, 0)?;
-            let listed = full["torrents"].as_object().map_or(0, |m| m.len());
-            if listed != set.count {
-                return Err(format!("the full answer lists {listed} torrents, not {}", set.count));
-            }
-            let mut rid = full["rid"].as_u64().ok_or("no rid in the full answer")?;
-            // Settle: the first incremental call after the full one may still carry
-            // the figures that moved meanwhile.
-            rid = call(&api, rid)?.0["rid"].as_u64().unwrap_or(rid);
-            let mut times = Vec::with_capacity(INCREMENTAL_CALLS);
-            let mut sizes = Vec::with_capacity(INCREMENTAL_CALLS);
-            for _ in 0..INCREMENTAL_CALLS {
-                let (v, size, took) = call(&api, rid)?;
-                rid = v["rid"].as_u64().unwrap_or(rid);
-                times.push(took.as_secs_f64() * 1000.0);
-                sizes.push(size);
-            }
-            times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-            sizes.sort_unstable();
-            Ok(vec![
-                format!(
-                    "ccbt: {} torrents added over the native API until all seeded in {load_secs:.1} s",
-                    set.count
-                ),
-                format!(
-                    "full answer (rid=0): {} bytes in {:.1} ms",
-                    full_size,
-                    full_time.as_secs_f64() * 1000.0
-                ),
-                format!(
-                    "{INCREMENTAL_CALLS} incremental answers, nothing changed: p50 {:.2} ms, p99 {:.2} ms; \
-                     size p50 {} bytes, largest {} bytes",
-                    percentile(&times, 0.5),
-                    percentile(&times, 0.99),
-                    sizes.get(sizes.len() / 2).copied().unwrap_or(0),
-                    sizes.last().copied().unwrap_or(0),
-                ),
-            ])
-        })();
-        daemon.kill();
-        result
+            |api, _| {
+                let (full, full_size, full_time) = call(api, 0)?;
+                let listed = full["torrents"].as_object().map_or(0, |m| m.len());
+                if listed != set.count {
+                    return Err(format!("the full answer lists {listed} torrents, not {}", set.count));
+                }
+                let mut rid = full["rid"].as_u64().ok_or("no rid in the full answer")?;
+                // Settle: the first incremental call after the full one may still carry
+                // the figures that moved meanwhile.
+                rid = call(api, rid)?.0["rid"].as_u64().unwrap_or(rid);
+                let mut times = Vec::with_capacity(INCREMENTAL_CALLS);
+                let mut sizes = Vec::with_capacity(INCREMENTAL_CALLS);
+                for _ in 0..INCREMENTAL_CALLS {
+                    let (v, size, took) = call(api, rid)?;
+                    rid = v["rid"].as_u64().unwrap_or(rid);
+                    times.push(took.as_secs_f64() * 1000.0);
+                    sizes.push(size);
+                }
+                times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                sizes.sort_unstable();
+                Ok(vec![
+                    format!(
+                        "full answer (rid=0): {} bytes in {:.1} ms",
+                        full_size,
+                        full_time.as_secs_f64() * 1000.0
+                    ),
+                    format!(
+                        "{INCREMENTAL_CALLS} incremental answers, nothing changed: p50 {:.2} ms, p99 {:.2} ms; \
+                         size p50 {} bytes, largest {} bytes",
+                        percentile(&times, 0.5),
+                        percentile(&times, 0.99),
+                        sizes.get(sizes.len() / 2).copied().unwrap_or(0),
+                        sizes.last().copied().unwrap_or(0),
+                    ),
+                ])
+            },
+        )
     }
 }

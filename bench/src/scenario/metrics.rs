@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::data::{self, ManySet};
-use crate::report::{truncate, RunResult, ScenarioResult};
+use crate::report::ScenarioResult;
 
 use super::maindata::percentile;
 use super::Harness;
@@ -42,60 +42,43 @@ impl Harness {
             set.count,
             data::human(set.small_bytes)
         );
-        let mut sc = self.new_scenario(
-            &format!("metrics-{}", set.count),
+        self.seeding_daemon_scenario(
+            "metrics",
+            set,
             title,
             "scrapes one after the other (see the notes)",
-            0,
-        );
-        sc.columns = vec![];
-        match self.metrics_ccbt(set) {
-            Ok(notes) => sc.notes.extend(notes),
-            Err(e) => sc.runs.push(RunResult::failed("ccbt", 0, truncate(&e, 800))),
-        }
-        sc
-    }
-
-    fn metrics_ccbt(&self, set: &ManySet) -> Result<Vec<String>, String> {
-        let (mut daemon, load_secs, setup) = self.load_seeding_daemon("metrics", set)?;
-        let api = daemon.api_root().to_string();
-        let token_path = setup.state_dir.join("api.token");
-        let result = (|| {
-            let token = std::fs::read_to_string(&token_path)
-                .map_err(|e| format!("{}: {e}", token_path.display()))?
-                .trim()
-                .to_string();
-            // The first scrape warms what the others reuse (connection, allocator).
-            scrape(&api, &token)?;
-            let mut times = Vec::with_capacity(SCRAPES);
-            let mut sizes = Vec::with_capacity(SCRAPES);
-            let mut samples = 0;
-            for _ in 0..SCRAPES {
-                let (size, lines, took) = scrape(&api, &token)?;
-                times.push(took.as_secs_f64() * 1000.0);
-                sizes.push(size);
-                samples = lines;
-            }
-            times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-            sizes.sort_unstable();
-            Ok(vec![
-                format!(
-                    "ccbt: {} torrents added over the native API until all seeded in {load_secs:.1} s",
-                    set.count
-                ),
-                format!(
-                    "{SCRAPES} scrapes of /metrics: p50 {:.2} ms, p99 {:.2} ms, largest {:.2} ms (target: under 50 ms)",
-                    percentile(&times, 0.5),
-                    percentile(&times, 0.99),
-                    times.last().copied().unwrap_or(0.0),
-                ),
-                format!(
-                    "answer: {} bytes (p50), {samples} samples",
-                    sizes.get(sizes.len() / 2).copied().unwrap_or(0)
-                ),
-            ])
-        })();
-        daemon.kill();
-        result
+            |api, state_dir| {
+                let token_path = state_dir.join("api.token");
+                let token = std::fs::read_to_string(&token_path)
+                    .map_err(|e| format!("{}: {e}", token_path.display()))?
+                    .trim()
+                    .to_string();
+                // The first scrape warms what the others reuse (connection, allocator).
+                scrape(api, &token)?;
+                let mut times = Vec::with_capacity(SCRAPES);
+                let mut sizes = Vec::with_capacity(SCRAPES);
+                let mut samples = 0;
+                for _ in 0..SCRAPES {
+                    let (size, lines, took) = scrape(api, &token)?;
+                    times.push(took.as_secs_f64() * 1000.0);
+                    sizes.push(size);
+                    samples = lines;
+                }
+                times.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                sizes.sort_unstable();
+                Ok(vec![
+                    format!(
+                        "{SCRAPES} scrapes of /metrics: p50 {:.2} ms, p99 {:.2} ms, largest {:.2} ms (target: under 50 ms)",
+                        percentile(&times, 0.5),
+                        percentile(&times, 0.99),
+                        times.last().copied().unwrap_or(0.0),
+                    ),
+                    format!(
+                        "answer: {} bytes (p50), {samples} samples",
+                        sizes.get(sizes.len() / 2).copied().unwrap_or(0)
+                    ),
+                ])
+            },
+        )
     }
 }

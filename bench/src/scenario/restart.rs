@@ -161,16 +161,37 @@ impl Harness {
         })
     }
 
-    /// [`Harness::ccbt_load`] of the set, in a fresh [`Harness::seeding_daemon_setup`].
-    pub(super) fn load_seeding_daemon(
+    /// A scenario measured on one ccbt daemon seeding the whole set (no peer to
+    /// compare with, so no table): loads the set in a fresh
+    /// [`Harness::seeding_daemon_setup`], runs `measure` on the daemon's API root and
+    /// state dir, stops the daemon, and reports the load time and `measure`'s notes.
+    pub(super) fn seeding_daemon_scenario(
         &self,
         scenario: &str,
         set: &ManySet,
-    ) -> Result<(DaemonProc, f64, DaemonSetup), String> {
-        let setup = self.seeding_daemon_setup(scenario, set)?;
-        let small = set.small_bytes * set.count as u64 + set.probe_bytes;
-        let (daemon, load_secs) = self.ccbt_load(set, &setup, self.restart_timeout(set.count, small))?;
-        Ok((daemon, load_secs, setup))
+        title: String,
+        measured: &str,
+        measure: impl FnOnce(&str, &Path) -> Result<Vec<String>, String>,
+    ) -> ScenarioResult {
+        let mut sc = self.new_scenario(&format!("{scenario}-{}", set.count), title, measured, 0);
+        sc.columns = vec![];
+        let result = self.seeding_daemon_setup(scenario, set).and_then(|setup| {
+            let small = set.small_bytes * set.count as u64 + set.probe_bytes;
+            let (mut daemon, load_secs) = self.ccbt_load(set, &setup, self.restart_timeout(set.count, small))?;
+            let notes = measure(daemon.api_root(), &setup.state_dir);
+            daemon.kill();
+            let mut all = vec![format!(
+                "ccbt: {} torrents added over the native API until all seeded in {load_secs:.1} s",
+                set.count
+            )];
+            all.extend(notes?);
+            Ok(all)
+        });
+        match result {
+            Ok(notes) => sc.notes.extend(notes),
+            Err(e) => sc.runs.push(RunResult::failed("ccbt", 0, truncate(&e, 800))),
+        }
+        sc
     }
 
     /// Starts a daemon, adds every torrent of the set and waits until all seed;
